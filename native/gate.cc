@@ -1,0 +1,315 @@
+// The gate: handshake-time accept/reject decisions for listeners, answered on libsrt's RcvQ
+// thread from a table in native memory that JS keeps current. Never waits for JavaScript.
+#include "srt_native.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <deque>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+namespace srtnative {
+
+namespace {
+
+struct Action {
+  int32_t code = 0;        // 0 accept, >= 1000 reject
+  std::string passphrase;  // per-connection passphrase ("" = listener's own setting)
+};
+
+struct Entry {
+  Action publish;
+  Action play;
+  bool live = false;  // a plain streamid on a "both" port plays a live stream
+};
+
+struct Gate {
+  Action defPublish;
+  Action defPlay;
+  std::unordered_map<std::string, Entry> entries;
+};
+
+struct ListenerCfg {
+  int32_t gate;
+  int32_t direction;  // 0 both, 1 incoming (publish), 2 outgoing (play)
+  std::string fixedResource;
+};
+
+struct AcceptInfo {
+  int32_t mode;
+  std::string resource;
+};
+
+struct Rejection {
+  int32_t gate;
+  std::string streamid;
+  std::string host;
+  int32_t port;
+  int32_t code;
+};
+
+std::mutex g_mu;
+std::unordered_map<int32_t, Gate> g_gates;
+std::unordered_map<SRTSOCKET, ListenerCfg> g_listeners;
+std::unordered_map<SRTSOCKET, AcceptInfo> g_accepted;
+std::deque<Rejection> g_rejections;
+int32_t g_nextGate = 1;
+constexpr size_t kMaxRejections = 256;
+constexpr size_t kMaxAcceptInfo = 65536;
+
+void AddrToString(const sockaddr* sa, std::string* host, int32_t* port) {
+  char buf[INET6_ADDRSTRLEN] = {0};
+  if (sa->sa_family == AF_INET) {
+    auto* in = reinterpret_cast<const sockaddr_in*>(sa);
+    inet_ntop(AF_INET, &in->sin_addr, buf, sizeof buf);
+    *port = ntohs(in->sin_port);
+  } else if (sa->sa_family == AF_INET6) {
+    auto* in6 = reinterpret_cast<const sockaddr_in6*>(sa);
+    inet_ntop(AF_INET6, &in6->sin6_addr, buf, sizeof buf);
+    *port = ntohs(in6->sin6_port);
+  } else {
+    *port = 0;
+  }
+  *host = buf;
+}
+
+// libsrt RcvQ thread, holding the listener's lock and g_mu.
+int Decide(const ListenerCfg& cfg, SRTSOCKET ns, const sockaddr* peer, const char* streamid) {
+  std::string sid = streamid ? streamid : "";
+  int32_t mode = kModeUnknown;
+  std::string resource;
+  ClassifyStreamId(sid, &mode, &resource);
+  if (!cfg.fixedResource.empty()) resource = cfg.fixedResource;
+  if (cfg.direction == 1) {
+    if (mode == kModeUnknown) mode = kModePublish;
+  } else if (cfg.direction == 2) {
+    if (mode == kModeUnknown) mode = kModePlay;
+  }
+
+  auto g = g_gates.find(cfg.gate);
+  if (g == g_gates.end()) return -1;
+  const Gate& gate = g->second;
+  auto e = gate.entries.find(resource);
+  if (mode == kModeUnknown) mode = (e != gate.entries.end() && e->second.live) ? kModePlay : kModePublish;
+  // A port restricted to one direction refuses the other one.
+  int32_t code = 0;
+  const Action* act;
+  if (e != gate.entries.end()) {
+    act = mode == kModePublish ? &e->second.publish : &e->second.play;
+  } else {
+    act = mode == kModePublish ? &gate.defPublish : &gate.defPlay;
+  }
+  code = act->code;
+  if (code == 0 && ((cfg.direction == 1 && mode == kModePlay) || (cfg.direction == 2 && mode == kModePublish))) {
+    code = SRT_REJC_PREDEFINED + 405;  // method not allowed on this port
+  }
+  if (code != 0) {
+    srt_setrejectreason(ns, code);
+    Rejection r;
+    r.gate = cfg.gate;
+    r.streamid = sid;
+    AddrToString(peer, &r.host, &r.port);
+    r.code = code;
+    if (g_rejections.size() >= kMaxRejections) g_rejections.pop_front();
+    g_rejections.push_back(std::move(r));
+    return -1;
+  }
+  if (!act->passphrase.empty()) {
+    if (srt_setsockflag(ns, SRTO_PASSPHRASE, act->passphrase.data(), static_cast<int>(act->passphrase.size())) != 0) {
+      srt_setrejectreason(ns, SRT_REJC_PREDEFINED + 500);
+      return -1;
+    }
+  }
+  if (g_accepted.size() < kMaxAcceptInfo) g_accepted[ns] = AcceptInfo{mode, std::move(resource)};
+  return 0;
+}
+
+// libsrt RcvQ thread. opaque carries the listener socket id.
+int Hook(void* opaque, SRTSOCKET ns, int, const sockaddr* peer, const char* streamid) {
+  auto lsn = static_cast<SRTSOCKET>(reinterpret_cast<intptr_t>(opaque));
+  std::lock_guard<std::mutex> lk(g_mu);
+  auto l = g_listeners.find(lsn);
+  if (l == g_listeners.end()) {
+    srt_setrejectreason(ns, SRT_REJC_PREDEFINED + 503);
+    return -1;
+  }
+  return Decide(l->second, ns, peer, streamid);
+}
+
+Action ReadAction(const Napi::CallbackInfo& info, size_t codeAt) {
+  Action a;
+  a.code = info[codeAt].As<Napi::Number>().Int32Value();
+  a.passphrase = info[codeAt + 1].As<Napi::String>().Utf8Value();
+  return a;
+}
+
+Napi::Value GateCreate(const Napi::CallbackInfo& info) {
+  std::lock_guard<std::mutex> lk(g_mu);
+  int32_t id = g_nextGate++;
+  g_gates[id] = Gate();
+  return Napi::Number::New(info.Env(), id);
+}
+
+Napi::Value GateDestroy(const Napi::CallbackInfo& info) {
+  int32_t id = info[0].As<Napi::Number>().Int32Value();
+  std::lock_guard<std::mutex> lk(g_mu);
+  g_gates.erase(id);
+  return info.Env().Undefined();
+}
+
+Napi::Value GateAttach(const Napi::CallbackInfo& info) {
+  int32_t gate = info[0].As<Napi::Number>().Int32Value();
+  SRTSOCKET lsn = info[1].As<Napi::Number>().Int32Value();
+  ListenerCfg cfg;
+  cfg.gate = gate;
+  cfg.direction = info[2].As<Napi::Number>().Int32Value();
+  cfg.fixedResource = info[3].As<Napi::String>().Utf8Value();
+  {
+    std::lock_guard<std::mutex> lk(g_mu);
+    g_listeners[lsn] = cfg;
+  }
+  if (srt_listen_callback(lsn, Hook, reinterpret_cast<void*>(static_cast<intptr_t>(lsn))) != 0) {
+    std::lock_guard<std::mutex> lk(g_mu);
+    g_listeners.erase(lsn);
+    return ThrowSrt(info.Env(), "srt_listen_callback");
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Value GateDefaults(const Napi::CallbackInfo& info) {
+  int32_t id = info[0].As<Napi::Number>().Int32Value();
+  Action pub = ReadAction(info, 1);
+  Action play = ReadAction(info, 3);
+  std::lock_guard<std::mutex> lk(g_mu);
+  auto g = g_gates.find(id);
+  if (g != g_gates.end()) {
+    g->second.defPublish = pub;
+    g->second.defPlay = play;
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Value GateSet(const Napi::CallbackInfo& info) {
+  int32_t id = info[0].As<Napi::Number>().Int32Value();
+  Entry e;
+  std::string resource = info[1].As<Napi::String>().Utf8Value();
+  e.publish = ReadAction(info, 2);
+  e.play = ReadAction(info, 4);
+  e.live = info[6].As<Napi::Boolean>().Value();
+  std::lock_guard<std::mutex> lk(g_mu);
+  auto g = g_gates.find(id);
+  if (g != g_gates.end()) g->second.entries[resource] = std::move(e);
+  return info.Env().Undefined();
+}
+
+Napi::Value GateDelete(const Napi::CallbackInfo& info) {
+  int32_t id = info[0].As<Napi::Number>().Int32Value();
+  std::string resource = info[1].As<Napi::String>().Utf8Value();
+  std::lock_guard<std::mutex> lk(g_mu);
+  auto g = g_gates.find(id);
+  if (g != g_gates.end()) g->second.entries.erase(resource);
+  return info.Env().Undefined();
+}
+
+Napi::Value GateRejections(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::deque<Rejection> taken;
+  {
+    std::lock_guard<std::mutex> lk(g_mu);
+    taken.swap(g_rejections);
+  }
+  Napi::Array out = Napi::Array::New(env, taken.size());
+  uint32_t i = 0;
+  for (const Rejection& r : taken) {
+    Napi::Array row = Napi::Array::New(env, 5);
+    row.Set(0u, Napi::Number::New(env, r.gate));
+    row.Set(1u, Napi::String::New(env, r.streamid));
+    row.Set(2u, Napi::String::New(env, r.host));
+    row.Set(3u, Napi::Number::New(env, r.port));
+    row.Set(4u, Napi::Number::New(env, r.code));
+    out.Set(i++, row);
+  }
+  return out;
+}
+
+Napi::Value Classify(const Napi::CallbackInfo& info) {
+  int32_t mode;
+  std::string resource;
+  ClassifyStreamId(info[0].As<Napi::String>().Utf8Value(), &mode, &resource);
+  Napi::Array out = Napi::Array::New(info.Env(), 2);
+  out.Set(0u, Napi::Number::New(info.Env(), mode));
+  out.Set(1u, Napi::String::New(info.Env(), resource));
+  return out;
+}
+
+}  // namespace
+
+// Stream-id rules (mirrored in src/srt/streamid.ts; a test compares both):
+//   "#!::k=v,k=v"  SRT access control: r = resource, m = publish | request | bidirectional
+//                  (m absent: mode unknown, the port decides)
+//   "publish:NAME[:...]" / "read:NAME[:...]"   MediaMTX style
+//   anything else  the whole string is the resource, mode unknown
+void ClassifyStreamId(const std::string& sid, int32_t* mode, std::string* resource) {
+  *mode = kModeUnknown;
+  resource->clear();
+  if (sid.compare(0, 4, "#!::") == 0) {
+    size_t pos = 4;
+    while (pos <= sid.size()) {
+      size_t end = sid.find(',', pos);
+      if (end == std::string::npos) end = sid.size();
+      size_t eq = sid.find('=', pos);
+      if (eq != std::string::npos && eq < end) {
+        std::string key = sid.substr(pos, eq - pos);
+        std::string val = sid.substr(eq + 1, end - eq - 1);
+        if (key == "r") {
+          *resource = val;
+        } else if (key == "m") {
+          if (val == "publish") *mode = kModePublish;
+          else if (val == "request" || val == "bidirectional") *mode = kModePlay;
+        }
+      }
+      pos = end + 1;
+    }
+    return;
+  }
+  auto prefixed = [&](const char* p, int32_t m) {
+    size_t n = std::char_traits<char>::length(p);
+    if (sid.compare(0, n, p) != 0) return false;
+    size_t end = sid.find(':', n);
+    *resource = sid.substr(n, end == std::string::npos ? std::string::npos : end - n);
+    *mode = m;
+    return true;
+  };
+  if (prefixed("publish:", kModePublish) || prefixed("read:", kModePlay)) return;
+  *resource = sid;
+}
+
+bool GateTakeAcceptInfo(SRTSOCKET s, int32_t* mode, std::string* resource) {
+  std::lock_guard<std::mutex> lk(g_mu);
+  auto it = g_accepted.find(s);
+  if (it == g_accepted.end()) return false;
+  *mode = it->second.mode;
+  *resource = std::move(it->second.resource);
+  g_accepted.erase(it);
+  return true;
+}
+
+void GateForgetListener(SRTSOCKET lsn) {
+  std::lock_guard<std::mutex> lk(g_mu);
+  g_listeners.erase(lsn);
+}
+
+void GateRegister(Napi::Env env, Napi::Object exports) {
+  exports.Set("gateCreate", Napi::Function::New(env, GateCreate));
+  exports.Set("gateDestroy", Napi::Function::New(env, GateDestroy));
+  exports.Set("gateAttach", Napi::Function::New(env, GateAttach));
+  exports.Set("gateDefaults", Napi::Function::New(env, GateDefaults));
+  exports.Set("gateSet", Napi::Function::New(env, GateSet));
+  exports.Set("gateDelete", Napi::Function::New(env, GateDelete));
+  exports.Set("gateRejections", Napi::Function::New(env, GateRejections));
+  exports.Set("classifyStreamId", Napi::Function::New(env, Classify));
+}
+
+}  // namespace srtnative

@@ -1,0 +1,295 @@
+// The process-wide reactor: one native thread waits on every watched SRT socket and wakes the
+// owning JS environment through its thread-safe function, many events per call. Also the
+// cross-environment doorbell (channels), used by a ring writer to wake its readers' workers.
+#include "srt_native.h"
+
+#include <atomic>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+namespace srtnative {
+
+void Deliver(Napi::Env env, Napi::Function cb, EnvState* st, void*);
+using WakeFn = Napi::TypedThreadSafeFunction<EnvState, void, Deliver>;
+
+struct EnvState {
+  uint32_t id = 0;
+  WakeFn tsfn;
+  Napi::Reference<Napi::Int32Array> events;  // JS-owned event buffer
+  std::mutex mu;                             // guards queue, signals, pending
+  std::vector<int32_t> queue;                // (token, flags) pairs
+  std::vector<int32_t> scratch;              // swapped with queue on delivery (no allocation)
+  std::unordered_set<int32_t> signals;       // pending channel tokens (deduplicated)
+  bool pending = false;                      // a tsfn call is in flight
+  bool ready = false;                        // init() was called
+  bool keptAlive = false;
+};
+
+namespace {
+
+struct Watch {
+  uint32_t env;
+  int32_t token;
+};
+
+struct Subscriber {
+  uint32_t env;
+  int32_t token;
+};
+
+// Global registry. g_mu guards everything below; the reactor holds it only while dispatching.
+std::mutex g_mu;
+std::unordered_map<uint32_t, EnvState*> g_envs;
+std::unordered_map<SRTSOCKET, Watch> g_watches;
+std::unordered_map<uint32_t, std::vector<Subscriber>> g_channels;
+uint32_t g_nextEnv = 1;
+int g_eid = -1;
+std::thread g_thread;
+std::atomic<bool> g_stop{false};
+
+// Called with g_mu held and st->mu NOT held.
+void Post(EnvState* st, int32_t token, int32_t flags) {
+  bool call = false;
+  {
+    std::lock_guard<std::mutex> lk(st->mu);
+    if (flags == kEvSignal) {
+      if (!st->signals.insert(token).second) return;
+    } else {
+      st->queue.push_back(token);
+      st->queue.push_back(flags);
+    }
+    if (st->ready && !st->pending) {
+      st->pending = true;
+      call = true;
+    }
+  }
+  if (call) st->tsfn.NonBlockingCall();
+}
+
+void ReactorLoop() {
+  SRT_EPOLL_EVENT evs[512];
+  while (!g_stop.load(std::memory_order_acquire)) {
+    int n = srt_epoll_uwait(g_eid, evs, 512, 200);
+    if (n <= 0) continue;
+    std::lock_guard<std::mutex> lk(g_mu);
+    for (int i = 0; i < n; i++) {
+      auto w = g_watches.find(evs[i].fd);
+      if (w == g_watches.end()) continue;
+      auto e = g_envs.find(w->second.env);
+      if (e == g_envs.end()) continue;
+      Post(e->second, w->second.token, evs[i].events & (kEvIn | kEvOut | kEvErr));
+    }
+  }
+}
+
+}  // namespace
+
+// JS thread of the environment: move queued events into the JS buffer and call back.
+void Deliver(Napi::Env env, Napi::Function cb, EnvState* st, void*) {
+  if (env == nullptr || st == nullptr) return;
+  Napi::Int32Array buf = st->events.Value();
+  size_t cap = buf.ElementLength() / 2;
+  for (;;) {
+    size_t count = 0;
+    bool more = false;
+    {
+      std::lock_guard<std::mutex> lk(st->mu);
+      st->scratch.clear();
+      size_t pairs = st->queue.size() / 2;
+      size_t take = pairs < cap ? pairs : cap;
+      int32_t* out = buf.Data();
+      for (size_t i = 0; i < take * 2; i++) out[i] = st->queue[i];
+      count = take;
+      if (take < pairs) {
+        st->scratch.assign(st->queue.begin() + take * 2, st->queue.end());
+      }
+      st->queue.swap(st->scratch);
+      for (auto it = st->signals.begin(); it != st->signals.end() && count < cap;) {
+        out[count * 2] = *it;
+        out[count * 2 + 1] = kEvSignal;
+        count++;
+        it = st->signals.erase(it);
+      }
+      more = !st->queue.empty() || !st->signals.empty();
+      if (!more) st->pending = false;
+    }
+    if (count > 0) {
+      cb.Call({Napi::Number::New(env, static_cast<double>(count))});
+      if (env.IsExceptionPending()) {
+        // Let Node report it as an uncaught exception; keep the pending flag consistent.
+        std::lock_guard<std::mutex> lk(st->mu);
+        st->pending = false;
+        return;
+      }
+    }
+    if (!more) return;
+  }
+}
+
+namespace {
+
+void StartReactorLocked() {
+  if (g_eid >= 0) return;
+  g_eid = srt_epoll_create();
+  srt_epoll_set(g_eid, SRT_EPOLL_ENABLE_EMPTY);
+  g_stop.store(false);
+  g_thread = std::thread(ReactorLoop);
+}
+
+}  // namespace
+
+EnvState* EnvCreate(Napi::Env env) {
+  auto* st = new EnvState();
+  std::lock_guard<std::mutex> lk(g_mu);
+  if (g_envs.empty()) srt_startup();
+  st->id = g_nextEnv++;
+  g_envs[st->id] = st;
+  (void)env;
+  return st;
+}
+
+void EnvInitEvents(EnvState* st, Napi::Env env, Napi::Function cb, Napi::Int32Array events) {
+  {
+    std::lock_guard<std::mutex> lk(st->mu);
+    if (st->ready) {
+      st->tsfn.Abort();
+      st->events.Reset();
+    }
+  }
+  st->events = Napi::Persistent(events);
+  st->tsfn = WakeFn::New(env, cb, "srt-reactor", 0, 1, st);
+  st->tsfn.Unref(env);
+  st->keptAlive = false;
+  bool call = false;
+  {
+    std::lock_guard<std::mutex> lk(st->mu);
+    st->ready = true;
+    st->pending = false;
+    if (!st->queue.empty() || !st->signals.empty()) {
+      st->pending = true;
+      call = true;
+    }
+  }
+  if (call) st->tsfn.NonBlockingCall();
+  std::lock_guard<std::mutex> lk(g_mu);
+  StartReactorLocked();
+}
+
+void EnvKeepAlive(EnvState* st, Napi::Env env, bool on) {
+  if (!st->ready || on == st->keptAlive) return;
+  st->keptAlive = on;
+  if (on) {
+    st->tsfn.Ref(env);
+  } else {
+    st->tsfn.Unref(env);
+  }
+}
+
+// Called from the environment's clean-up hook (its JS thread) or module unload.
+void EnvDestroy(EnvState* st) {
+  bool last = false;
+  {
+    std::lock_guard<std::mutex> lk(g_mu);
+    g_envs.erase(st->id);
+    for (auto it = g_watches.begin(); it != g_watches.end();) {
+      if (it->second.env == st->id) {
+        if (g_eid >= 0) srt_epoll_remove_usock(g_eid, it->first);
+        it = g_watches.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    for (auto& ch : g_channels) {
+      auto& v = ch.second;
+      for (size_t i = 0; i < v.size();) {
+        if (v[i].env == st->id) {
+          v[i] = v.back();
+          v.pop_back();
+        } else {
+          i++;
+        }
+      }
+    }
+    last = g_envs.empty();
+  }
+  if (st->ready) st->tsfn.Abort();
+  st->events.Reset();
+  if (last) {
+    std::thread t;
+    int eid;
+    {
+      std::lock_guard<std::mutex> lk(g_mu);
+      g_stop.store(true, std::memory_order_release);
+      t = std::move(g_thread);
+      eid = g_eid;
+      g_eid = -1;
+    }
+    if (t.joinable()) t.join();
+    if (eid >= 0) srt_epoll_release(eid);
+    std::lock_guard<std::mutex> lk(g_mu);
+    if (g_envs.empty()) srt_cleanup();
+  }
+  delete st;
+}
+
+void ReactorWatch(EnvState* st, SRTSOCKET s, int flags, int32_t token) {
+  std::lock_guard<std::mutex> lk(g_mu);
+  StartReactorLocked();
+  int ev = (flags & (kEvIn | kEvOut | kEvErr)) | SRT_EPOLL_ET;
+  auto it = g_watches.find(s);
+  if (it == g_watches.end()) {
+    g_watches[s] = Watch{st->id, token};
+    srt_epoll_add_usock(g_eid, s, &ev);
+  } else {
+    it->second = Watch{st->id, token};
+    srt_epoll_update_usock(g_eid, s, &ev);
+  }
+}
+
+void ReactorUnwatch(SRTSOCKET s) {
+  std::lock_guard<std::mutex> lk(g_mu);
+  if (g_watches.erase(s) > 0 && g_eid >= 0) srt_epoll_remove_usock(g_eid, s);
+}
+
+void ChannelSubscribe(EnvState* st, uint32_t channel, int32_t token) {
+  std::lock_guard<std::mutex> lk(g_mu);
+  auto& v = g_channels[channel];
+  for (auto& s : v) {
+    if (s.env == st->id) {
+      s.token = token;
+      return;
+    }
+  }
+  v.push_back(Subscriber{st->id, token});
+}
+
+void ChannelUnsubscribe(EnvState* st, uint32_t channel) {
+  std::lock_guard<std::mutex> lk(g_mu);
+  auto it = g_channels.find(channel);
+  if (it == g_channels.end()) return;
+  auto& v = it->second;
+  for (size_t i = 0; i < v.size(); i++) {
+    if (v[i].env == st->id) {
+      v[i] = v.back();
+      v.pop_back();
+      break;
+    }
+  }
+  if (v.empty()) g_channels.erase(it);
+}
+
+void ChannelSignal(uint32_t channel) {
+  std::lock_guard<std::mutex> lk(g_mu);
+  auto it = g_channels.find(channel);
+  if (it == g_channels.end()) return;
+  for (const Subscriber& s : it->second) {
+    auto e = g_envs.find(s.env);
+    if (e != g_envs.end()) Post(e->second, s.token, kEvSignal);
+  }
+}
+
+}  // namespace srtnative

@@ -1,0 +1,152 @@
+/*
+ * srt_native: the thin N-API boundary between srt-relay (TypeScript) and the system libsrt.
+ * ======================================================================================
+ *
+ * Everything above this boundary (validation, URL parsing, sessions, rings) is TypeScript in
+ * src/srt/ (the only TS that loads this addon). This side trusts its arguments: src/srt/native.ts
+ * checks types and ranges first (the better-sqlite3 split).
+ *
+ * THREADS
+ *   JS thread    : the thread of the Node environment (main thread or a worker thread) that calls
+ *                  a function. Every exported function below runs on the calling JS thread, never
+ *                  blocks (all SRT sockets are non-blocking: SRTO_RCVSYN = SRTO_SNDSYN = false) and
+ *                  never touches the libuv thread pool.
+ *   reactor      : ONE native thread per process (reactor.cc) waiting in srt_epoll_uwait on every
+ *                  watched socket of every environment, edge-triggered. It never calls JS: it
+ *                  appends (token, flags) pairs to the owning environment's queue and wakes that
+ *                  environment with a thread-safe function (at most one pending call per env, so
+ *                  a burst of readiness costs one JS callback). One waiting thread per process,
+ *                  because libsrt wakes epoll waiters through one global condition variable and
+ *                  several waiting threads wake late (see shared/notes/libsrt-facts.md).
+ *   libsrt RcvQ  : runs the listen callback (gate.cc) during a handshake. It reads the gate's
+ *                  decision table (native memory, updated by JS) under a mutex held for a few
+ *                  microseconds; it never waits for JavaScript.
+ *
+ * MEMORY
+ *   - Packet memory belongs to JS: recvSlots/sendSlots/fanout take a Uint8Array (normally over a
+ *     SharedArrayBuffer ring) and use its pointer only for the duration of the call. libsrt copies
+ *     into/out of it (the one copy libsrt forces); nothing else is copied or allocated per packet.
+ *   - The event buffer is an Int32Array given to init(); the addon keeps a reference to it and
+ *     writes (token, flags) pairs into it right before calling the JS callback.
+ *   - Sockets belong to the environment that created or accepted them. When a worker is
+ *     terminated, its clean-up hook closes its sockets and unregisters it from the reactor, so
+ *     no native thread touches a dead environment. srt_startup/srt_cleanup are reference-counted
+ *     across environments.
+ *   - The gate tables are process-global (the listen callback has no environment); gates are
+ *     created and destroyed explicitly by JS (gateCreate/gateDestroy).
+ *
+ * EXPORTS (JS thread unless said otherwise; errors throw Error with .code = 'ERR_SRT_NATIVE',
+ *          .srtErrno = libsrt errno)
+ *   version() -> string                               libsrt version, e.g. "1.5.1"
+ *   init(onEvents(count), events: Int32Array)         per environment; required before watch()
+ *   keepAlive(bool)                                   ref/unref the env's wake handle (JS keeps
+ *                                                     the loop alive while it has live sockets)
+ *   optionNames() -> [name, type][]                   options the addon can set/get by name
+ *   socket() -> sock                                  srt_create_socket, non-blocking
+ *   setOption(sock, name, value) / getOption(sock, name) -> value
+ *   bind(sock, host, port, reusePort) -> void         numeric host only; reusePort: bind a UDP
+ *                                                     socket with SO_REUSEPORT and hand it to
+ *                                                     srt_bind_acquire (own multiplexer; libsrt
+ *                                                     owns and closes that UDP socket)
+ *   listen(sock, backlog)
+ *   accept(sock) -> null | [sock, host, port, streamid, mode, resource]   mode/resource: gate's
+ *                                                     decision for that handshake (0 if no gate)
+ *   connect(sock, host, port)                         non-blocking: completion is an OUT event,
+ *                                                     failure an ERR event (+ rejectReason())
+ *   rendezvous(sock, localHost, localPort, host, port)
+ *   close(sock)                                       unwatch + srt_close
+ *   state(sock) -> SRT_SOCKSTATUS; rejectReason(sock) -> int; rejectReasonText(code) -> string
+ *   localAddress(sock) / peerAddress(sock) -> [host, port]
+ *   statFields() -> string[]; stats(sock, clear, out: Float64Array) -> bool   (srt_bistats,
+ *                                                     instantaneous, in statFields() order)
+ *   watch(sock, flags, token) / unwatch(sock)         flags: IN=1 OUT=4 ERR=8, edge-triggered:
+ *                                                     after IN, read until recv returns 0
+ *   recv(sock, u8) -> n | 0 (nothing) | -1 (broken)   one message
+ *   send(sock, u8, length) -> n | 0 (buffer full) | -1 (broken)
+ *   recvSlots(sock, slots, slotSize, slotCount, first, max) -> r
+ *                                                     receives up to max messages into
+ *                                                     consecutive ring slots (index first..,
+ *                                                     wrapping); slot = [i32 len][i32 flags=0]
+ *                                                     [i64 srctime µs][payload]. r >= 0: count
+ *                                                     and nothing more to read now; r < 0: the
+ *                                                     socket broke after (-r - 1) messages.
+ *   sendSlots(sock, slots, slotSize, slotCount, first, count, srcTime) -> r   same coding; stops
+ *                                                     at a full send buffer. srcTime: pass the
+ *                                                     slot's srctime, clamped to >= the
+ *                                                     connection's start (libsrt requires it)
+ *   fanout(slots, slotSize, slotCount, head, oldest, socks: Int32Array, cursors: Uint32Array,
+ *          n, srcTime, results: Int32Array) -> total sent
+ *                                                     for each i < n with socks[i] >= 0: send
+ *                                                     ring sequences cursors[i]..head-1 (u32,
+ *                                                     slot = seq & (slotCount-1)); a cursor
+ *                                                     older than `oldest` skips to it first.
+ *                                                     results[2i] = sent or -1 (broken),
+ *                                                     results[2i+1] = skipped (lagged) count.
+ *   channelSubscribe(channel, token) / channelUnsubscribe(channel)
+ *   signal(channel)                                   any JS thread: queue a (token, SIGNAL)
+ *                                                     event in every subscribed environment
+ *                                                     (deduplicated until delivered)
+ *   gateCreate() -> id; gateDestroy(id)
+ *   gateAttach(gate, listenerSock, direction, fixedResource)  installs the listen callback;
+ *                                                     direction 0 both, 1 incoming, 2 outgoing
+ *   gateDefaults(gate, publishCode, publishPass, playCode, playPass)
+ *   gateSet(gate, resource, publishCode, publishPass, playCode, playPass, live)
+ *   gateDelete(gate, resource)
+ *   gateRejections() -> [gate, streamid, host, port, code][]   recent refusals (bounded)
+ *   classifyStreamId(streamid) -> [mode, resource]    the same rules the callback uses
+ *                                                     (mode 0 unknown, 1 publish, 2 play)
+ *   Codes: 0 accept, >= 1000 reject with that code (SRT_REJC_PREDEFINED + HTTP status).
+ */
+#pragma once
+
+#include <napi.h>
+#include <srt/srt.h>
+
+#include <cstdint>
+#include <string>
+
+namespace srtnative {
+
+// Event flags delivered to JS (SRT_EPOLL_IN/OUT/ERR plus our own).
+constexpr int32_t kEvIn = SRT_EPOLL_IN;
+constexpr int32_t kEvOut = SRT_EPOLL_OUT;
+constexpr int32_t kEvErr = SRT_EPOLL_ERR;
+constexpr int32_t kEvSignal = 0x100;
+
+// Stream-id classification (gate.cc), mirrored by src/srt/streamid.ts.
+enum StreamMode : int32_t { kModeUnknown = 0, kModePublish = 1, kModePlay = 2 };
+void ClassifyStreamId(const std::string& sid, int32_t* mode, std::string* resource);
+
+// Environment registry (reactor.cc).
+struct EnvState;
+EnvState* EnvCreate(Napi::Env env);
+void EnvInitEvents(EnvState* st, Napi::Env env, Napi::Function cb, Napi::Int32Array events);
+void EnvKeepAlive(EnvState* st, Napi::Env env, bool on);
+void EnvDestroy(EnvState* st);
+void ReactorWatch(EnvState* st, SRTSOCKET s, int flags, int32_t token);
+void ReactorUnwatch(SRTSOCKET s);
+void ChannelSubscribe(EnvState* st, uint32_t channel, int32_t token);
+void ChannelUnsubscribe(EnvState* st, uint32_t channel);
+void ChannelSignal(uint32_t channel);
+
+// Gate (gate.cc): handshake-time decisions.
+void GateRegister(Napi::Env env, Napi::Object exports);
+// Mode/resource the gate decided for an accepted socket (consumed once).
+bool GateTakeAcceptInfo(SRTSOCKET s, int32_t* mode, std::string* resource);
+void GateForgetListener(SRTSOCKET lsn);
+
+// Options (options.cc).
+enum OptType { kOptInt, kOptInt64, kOptBool, kOptString, kOptLinger };
+struct OptDesc {
+  const char* name;
+  SRT_SOCKOPT id;
+  OptType type;
+};
+const OptDesc* FindOption(const std::string& name);
+const OptDesc* OptionTable(size_t* count);
+
+// Errors.
+Napi::Value ThrowSrt(Napi::Env env, const char* what);
+Napi::Value ThrowMsg(Napi::Env env, const std::string& msg);
+
+}  // namespace srtnative

@@ -1,0 +1,114 @@
+/**
+ * Loads the srt_native addon (native/, built by node-gyp at install) and types its exports.
+ * This module and its siblings in src/srt/ are the only TypeScript that touches the addon; the
+ * contract (threads, memory ownership) is documented once, at the top of native/srt_native.h.
+ * Callers above src/srt/ use SrtSocket/SrtListener, which validate arguments first: the native
+ * side trusts what it is given.
+ */
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Event flags delivered by the reactor (SRT_EPOLL_* plus the channel signal). */
+export const EV_IN = 0x1;
+export const EV_OUT = 0x4;
+export const EV_ERR = 0x8;
+export const EV_SIGNAL = 0x100;
+
+/** Stream modes decided by the gate (mirrors native ClassifyStreamId). */
+export const MODE_UNKNOWN = 0;
+export const MODE_PUBLISH = 1;
+export const MODE_PLAY = 2;
+
+/** Bytes before the payload in a ring slot: [i32 length][i32 flags][i64 srctime µs]. */
+export const SLOT_HEADER_BYTES = 16;
+
+export type NativeOptionType = 'int' | 'int64' | 'bool' | 'string' | 'linger';
+export type AcceptResult = [sock: number, host: string, port: number, streamid: string, mode: number, resource: string];
+
+export interface SrtNativeAddon {
+  version(): string;
+  init(onEvents: (count: number) => void, events: Int32Array): void;
+  keepAlive(on: boolean): void;
+  optionNames(): Array<[string, NativeOptionType]>;
+  socket(): number;
+  setOption(sock: number, name: string, value: number | boolean | string): void;
+  getOption(sock: number, name: string): number | boolean | string;
+  bind(sock: number, host: string, port: number, reusePort: boolean): void;
+  listen(sock: number, backlog: number): void;
+  accept(sock: number): AcceptResult | null;
+  connect(sock: number, host: string, port: number): void;
+  rendezvous(sock: number, localHost: string, localPort: number, host: string, port: number): void;
+  close(sock: number): void;
+  state(sock: number): number;
+  rejectReason(sock: number): number;
+  rejectReasonText(code: number): string;
+  localAddress(sock: number): [string, number];
+  peerAddress(sock: number): [string, number];
+  statFields(): string[];
+  stats(sock: number, clear: boolean, out: Float64Array): boolean;
+  watch(sock: number, flags: number, token: number): void;
+  unwatch(sock: number): void;
+  channelSubscribe(channel: number, token: number): void;
+  channelUnsubscribe(channel: number): void;
+  signal(channel: number): void;
+  recv(sock: number, buf: Uint8Array): number;
+  send(sock: number, buf: Uint8Array, length: number): number;
+  recvSlots(sock: number, slots: Uint8Array, slotSize: number, slotCount: number, first: number, max: number): number;
+  sendSlots(
+    sock: number,
+    slots: Uint8Array,
+    slotSize: number,
+    slotCount: number,
+    first: number,
+    count: number,
+    srcTime: boolean,
+  ): number;
+  fanout(
+    slots: Uint8Array,
+    slotSize: number,
+    slotCount: number,
+    head: number,
+    oldest: number,
+    socks: Int32Array,
+    cursors: Uint32Array,
+    n: number,
+    srcTime: boolean,
+    results: Int32Array,
+  ): number;
+  gateCreate(): number;
+  gateDestroy(gate: number): void;
+  gateAttach(gate: number, listener: number, direction: number, fixedResource: string): void;
+  gateDefaults(gate: number, publishCode: number, publishPass: string, playCode: number, playPass: string): void;
+  gateSet(
+    gate: number,
+    resource: string,
+    publishCode: number,
+    publishPass: string,
+    playCode: number,
+    playPass: string,
+    live: boolean,
+  ): void;
+  gateDelete(gate: number, resource: string): void;
+  gateRejections(): Array<[gate: number, streamid: string, host: string, port: number, code: number]>;
+  classifyStreamId(streamid: string): [mode: number, resource: string];
+}
+
+function findAddon(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    const candidate = join(dir, 'build', 'Release', 'srt_native.node');
+    if (existsSync(candidate)) return candidate;
+    dir = dirname(dir);
+  }
+  throw new Error(
+    'srt_native.node not found: build the addon with `npm run build:native` ' +
+      '(needs libsrt-openssl-dev and pkg-config; `bash scripts/setup.sh` installs them)',
+  );
+}
+
+const require = createRequire(import.meta.url);
+
+/** The loaded addon, one instance per thread (per Node environment). */
+export const native: SrtNativeAddon = require(findAddon()) as SrtNativeAddon;

@@ -1,0 +1,397 @@
+/**
+ * SrtSocket and SrtListener: the TypeScript face of one libsrt socket. Non-blocking throughout;
+ * readiness arrives from the native reactor (edge-triggered: after a readable event, read until
+ * recv() returns 0). Arguments are validated here, so the addon can trust them.
+ */
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import { SrtNativeError, SrtRejectedError, SrtRelayError } from '../errors.js';
+import { EV_ERR, EV_IN, EV_OUT, native, type AcceptResult } from './native.js';
+import { registerHandler, unregisterHandler } from './reactor.js';
+import type { SrtOptionValue } from './options.js';
+
+/** libsrt SRT_SOCKSTATUS values. */
+export const SocketState = Object.freeze({
+  INIT: 1,
+  OPENED: 2,
+  LISTENING: 3,
+  CONNECTING: 4,
+  CONNECTED: 5,
+  BROKEN: 6,
+  CLOSING: 7,
+  CLOSED: 8,
+  NONEXIST: 9,
+});
+
+/** Per-connection statistics (srt_bistats, instantaneous values for rates and buffers). */
+export type SrtStats = Readonly<Record<(typeof STAT_FIELDS)[number], number>>;
+
+export const STAT_FIELDS = Object.freeze(native.statFields()) as readonly string[];
+const statBuffer = new Float64Array(STAT_FIELDS.length);
+
+function wrapNative(err: unknown): never {
+  if (err instanceof Error && (err as { code?: string }).code === 'ERR_SRT_NATIVE') {
+    const e = err as Error & { srtErrno?: number; sysErrno?: number };
+    const colon = e.message.indexOf(': ');
+    const call = colon > 0 ? e.message.slice(0, colon) : 'libsrt';
+    const msg = colon > 0 ? e.message.slice(colon + 2) : e.message;
+    throw new SrtNativeError(call, e.srtErrno ?? -1, msg, e.sysErrno);
+  }
+  throw err;
+}
+
+function checkPort(port: number, what: string): void {
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new SrtRelayError('ERR_SRT_URL_INVALID', `${what} must be an integer 0..65535 (got ${String(port)})`);
+  }
+}
+
+/** Resolves a host name to a numeric address without blocking the thread (dns.lookup runs off-thread). */
+export async function resolveHost(host: string): Promise<string> {
+  if (host === '' || isIP(host) !== 0) return host;
+  try {
+    const r = await lookup(host);
+    return r.address;
+  } catch (cause) {
+    throw new SrtRelayError('ERR_SRT_URL_INVALID', `cannot resolve host '${host}': check the name`, { host }, { cause });
+  }
+}
+
+export interface SrtSocketHandlers {
+  /** Data can be read: call recv()/recvSlots() until they return 0. */
+  readable?: () => void;
+  /** The send buffer has room again after send() returned 0. */
+  writable?: () => void;
+  /** The connection broke or was closed by the peer. Fired once. */
+  closed?: () => void;
+}
+
+export class SrtSocket {
+  #id: number;
+  #token = -1;
+  #closed = false;
+  #handlers: SrtSocketHandlers = {};
+  #connectWait: { resolve: () => void; reject: (e: Error) => void } | undefined;
+
+  protected constructor(id: number) {
+    this.#id = id;
+  }
+
+  /** A new socket with the given options applied (options validated by the caller, e.g. from parseSrtUrl). */
+  static create(options: Readonly<Record<string, SrtOptionValue>> = {}): SrtSocket {
+    let id: number;
+    try {
+      id = native.socket();
+    } catch (e) {
+      wrapNative(e);
+    }
+    const s = new SrtSocket(id);
+    try {
+      s.setOptions(options);
+    } catch (e) {
+      s.close();
+      throw e;
+    }
+    return s;
+  }
+
+  /** Wraps a socket accepted by a listener. */
+  static fromAccepted(id: number): SrtSocket {
+    return new SrtSocket(id);
+  }
+
+  get id(): number {
+    return this.#id;
+  }
+
+  get isClosed(): boolean {
+    return this.#closed;
+  }
+
+  setOptions(options: Readonly<Record<string, SrtOptionValue>>): void {
+    // transtype resets other options in libsrt, so it goes first.
+    if (options['transtype'] !== undefined) this.setOption('transtype', options['transtype']);
+    for (const [name, value] of Object.entries(options)) {
+      if (name !== 'transtype') this.setOption(name, value);
+    }
+  }
+
+  setOption(name: string, value: SrtOptionValue): void {
+    let v: SrtOptionValue = value;
+    if (name === 'transtype' && typeof value === 'string') v = value === 'file' ? 1 : 0;
+    try {
+      native.setOption(this.#id, name, v);
+    } catch (e) {
+      wrapNative(e);
+    }
+  }
+
+  getOption(name: string): SrtOptionValue {
+    try {
+      return native.getOption(this.#id, name);
+    } catch (e) {
+      wrapNative(e);
+    }
+  }
+
+  bind(host: string, port: number, opts: { reusePort?: boolean } = {}): void {
+    checkPort(port, 'port');
+    try {
+      native.bind(this.#id, host, port, opts.reusePort === true);
+    } catch (e) {
+      wrapNative(e);
+    }
+  }
+
+  /** Connects as caller; resolves when connected, rejects with SrtRejectedError (reason) on failure. */
+  async connect(host: string, port: number): Promise<void> {
+    checkPort(port, 'port');
+    const addr = await resolveHost(host);
+    return this.#startConnect(() => native.connect(this.#id, addr, port), `connect to ${host}:${port}`);
+  }
+
+  /** Rendezvous connect: both sides call this with each other's address. */
+  async rendezvous(localHost: string, localPort: number, host: string, port: number): Promise<void> {
+    checkPort(localPort, 'local port');
+    checkPort(port, 'port');
+    const addr = await resolveHost(host);
+    return this.#startConnect(
+      () => native.rendezvous(this.#id, localHost === '' ? '0.0.0.0' : localHost, localPort, addr, port),
+      `rendezvous with ${host}:${port}`,
+    );
+  }
+
+  #startConnect(start: () => void, what: string): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.#connectWait = { resolve, reject };
+      this.#watch(EV_OUT | EV_ERR);
+      try {
+        start();
+      } catch (e) {
+        this.#connectWait = undefined;
+        try {
+          wrapNative(e);
+        } catch (w) {
+          reject(w as Error);
+        }
+        return;
+      }
+      // Connection errors surface as ERR events; a completed connection as OUT.
+      void what;
+    }).catch((e: unknown) => {
+      throw e instanceof SrtRejectedError ? new SrtRejectedError(e.reason, what) : e;
+    });
+  }
+
+  /** Installs handlers; readiness events start flowing. */
+  on(handlers: SrtSocketHandlers): this {
+    this.#handlers = { ...this.#handlers, ...handlers };
+    if (this.#connectWait === undefined && !this.#closed) this.#watch(EV_IN | EV_ERR | (handlers.writable ? EV_OUT : 0));
+    return this;
+  }
+
+  #watch(flags: number): void {
+    if (this.#closed) return;
+    if (this.#token < 0) this.#token = registerHandler((f) => this.#onEvent(f));
+    native.watch(this.#id, flags, this.#token);
+  }
+
+  #onEvent(flags: number): void {
+    const wait = this.#connectWait;
+    if (wait !== undefined) {
+      const state = native.state(this.#id);
+      if (state === SocketState.CONNECTED) {
+        this.#connectWait = undefined;
+        this.#watch(EV_IN | EV_ERR | (this.#handlers.writable ? EV_OUT : 0));
+        wait.resolve();
+        // Edge-triggered: data may already be waiting.
+        this.#handlers.readable?.();
+      } else if ((flags & EV_ERR) !== 0 || state >= SocketState.BROKEN) {
+        this.#connectWait = undefined;
+        const reason = native.rejectReason(this.#id);
+        this.close();
+        wait.reject(new SrtRejectedError(reason));
+      }
+      return;
+    }
+    if ((flags & EV_IN) !== 0) this.#handlers.readable?.();
+    if ((flags & EV_OUT) !== 0) this.#handlers.writable?.();
+    if ((flags & EV_ERR) !== 0 || native.state(this.#id) >= SocketState.BROKEN) this.#broken();
+  }
+
+  #broken(): void {
+    if (this.#closed) return;
+    const closed = this.#handlers.closed;
+    this.close();
+    closed?.();
+  }
+
+  /** Receives one message into buf. Returns bytes, 0 when nothing is waiting; on a broken connection closes and returns -1. */
+  recv(buf: Uint8Array): number {
+    const n = native.recv(this.#id, buf);
+    if (n < 0) this.#broken();
+    return n;
+  }
+
+  /** Sends buf[0..length). Returns bytes, 0 when the send buffer is full, -1 (and closes) when broken. */
+  send(buf: Uint8Array, length = buf.byteLength): number {
+    const n = native.send(this.#id, buf, length);
+    if (n < 0) this.#broken();
+    return n;
+  }
+
+  /** Batch receive into ring slots; see native/srt_native.h. Returns the count; -1 - count when broken (not closed here). */
+  recvSlots(slots: Uint8Array, slotSize: number, slotCount: number, first: number, max: number): number {
+    return native.recvSlots(this.#id, slots, slotSize, slotCount, first, max);
+  }
+
+  /** Batch send from ring slots; returns the count sent; -1 - count when broken (not closed here). */
+  sendSlots(slots: Uint8Array, slotSize: number, slotCount: number, first: number, count: number, srcTime = false): number {
+    return native.sendSlots(this.#id, slots, slotSize, slotCount, first, count, srcTime);
+  }
+
+  state(): number {
+    return native.state(this.#id);
+  }
+
+  rejectReason(): number {
+    return native.rejectReason(this.#id);
+  }
+
+  stats(clear = false): SrtStats | undefined {
+    if (!native.stats(this.#id, clear, statBuffer)) return undefined;
+    const out: Record<string, number> = {};
+    for (let i = 0; i < STAT_FIELDS.length; i++) out[STAT_FIELDS[i]!] = statBuffer[i]!;
+    return out as SrtStats;
+  }
+
+  localAddress(): { host: string; port: number } {
+    try {
+      const [host, port] = native.localAddress(this.#id);
+      return { host, port };
+    } catch (e) {
+      wrapNative(e);
+    }
+  }
+
+  peerAddress(): { host: string; port: number } | undefined {
+    try {
+      const [host, port] = native.peerAddress(this.#id);
+      return { host, port };
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Closes the socket. Idempotent. Does not call the closed handler. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    native.close(this.#id);
+    if (this.#token >= 0) unregisterHandler(this.#token);
+    this.#token = -1;
+    const wait = this.#connectWait;
+    this.#connectWait = undefined;
+    wait?.reject(new SrtRelayError('ERR_SRT_NATIVE', 'socket closed while connecting'));
+  }
+}
+
+export interface AcceptedConnection {
+  socket: SrtSocket;
+  host: string;
+  port: number;
+  streamid: string;
+  /** Gate decision: 0 unknown (no gate), 1 publish, 2 play. */
+  mode: number;
+  /** Stream name the gate resolved from the streamid (or the port's fixed stream). */
+  resource: string;
+}
+
+export interface ListenOptions {
+  backlog?: number;
+  /** Own UDP socket with SO_REUSEPORT, so several listeners on one port get their own libsrt threads. */
+  reusePort?: boolean;
+}
+
+export class SrtListener {
+  #socket: SrtSocket;
+  #onConnection: ((c: AcceptedConnection) => void) | undefined;
+  #token: number;
+  #closed = false;
+
+  private constructor(socket: SrtSocket) {
+    this.#socket = socket;
+    this.#token = registerHandler(() => this.#acceptAll());
+  }
+
+  /** Binds and listens. Options are applied to the listener and inherited by accepted sockets. */
+  static create(
+    host: string,
+    port: number,
+    options: Readonly<Record<string, SrtOptionValue>> = {},
+    listen: ListenOptions = {},
+  ): SrtListener {
+    const socket = SrtSocket.create(options);
+    try {
+      socket.bind(host, port, { reusePort: listen.reusePort === true });
+    } catch (e) {
+      socket.close();
+      throw e;
+    }
+    return new SrtListener(socket);
+  }
+
+  get id(): number {
+    return this.#socket.id;
+  }
+
+  get port(): number {
+    return this.#socket.localAddress().port;
+  }
+
+  /** Sends every handshake through a gate (see src/srt/gate.ts) before listen(). */
+  attachGate(gate: number, direction: number, fixedResource = ''): void {
+    try {
+      native.gateAttach(gate, this.#socket.id, direction, fixedResource);
+    } catch (e) {
+      wrapNative(e);
+    }
+  }
+
+  listen(onConnection: (c: AcceptedConnection) => void, backlog = 128): void {
+    this.#onConnection = onConnection;
+    try {
+      native.listen(this.#socket.id, backlog);
+    } catch (e) {
+      wrapNative(e);
+    }
+    native.watch(this.#socket.id, EV_IN | EV_ERR, this.#token);
+  }
+
+  #acceptAll(): void {
+    for (;;) {
+      if (this.#closed) return;
+      let r: AcceptResult | null;
+      try {
+        r = native.accept(this.#socket.id);
+      } catch {
+        return;
+      }
+      if (r === null) return;
+      const [id, host, port, streamid, mode, resource] = r;
+      const socket = SrtSocket.fromAccepted(id);
+      if (this.#onConnection === undefined) {
+        socket.close();
+        continue;
+      }
+      this.#onConnection({ socket, host, port, streamid, mode, resource });
+    }
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    unregisterHandler(this.#token);
+    this.#socket.close();
+  }
+}
