@@ -339,6 +339,20 @@ Napi::Value Close(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// Moves ownership of a socket between environments: the sending thread calls disown(), the
+// receiving thread adopt(). Ownership only decides which environment closes it at teardown.
+Napi::Value Adopt(const Napi::CallbackInfo& info) {
+  Get(info)->sockets.insert(Sock(info, 0));
+  return info.Env().Undefined();
+}
+
+Napi::Value Disown(const Napi::CallbackInfo& info) {
+  SRTSOCKET s = Sock(info, 0);
+  ReactorUnwatch(s);
+  Get(info)->sockets.erase(s);
+  return info.Env().Undefined();
+}
+
 Napi::Value State(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), srt_getsockstate(Sock(info, 0)));
 }
@@ -621,6 +635,7 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
       {"listen", Listen},         {"accept", Accept},
       {"connect", Connect},       {"rendezvous", Rendezvous},
       {"close", Close},           {"state", State},
+      {"adopt", Adopt},           {"disown", Disown},
       {"rejectReason", RejectReason}, {"rejectReasonText", RejectReasonText},
       {"localAddress", LocalAddress}, {"peerAddress", PeerAddress},
       {"statFields", StatFields}, {"stats", Stats},

@@ -35,6 +35,10 @@ struct ListenerCfg {
   int32_t gate;
   int32_t direction;  // 0 both, 1 incoming (publish), 2 outgoing (play)
   std::string fixedResource;
+  // How a fixed-resource listener treats the caller's streamid:
+  // 0 ignore it (the resource is fixedResource), 1 wildcard (resource fixedResource+"+"+sid,
+  // decided by fixedResource's entry), 2 refuse a non-empty streamid with 1403.
+  int32_t sidPolicy;
 };
 
 struct AcceptInfo {
@@ -81,7 +85,21 @@ int Decide(const ListenerCfg& cfg, SRTSOCKET ns, const sockaddr* peer, const cha
   int32_t mode = kModeUnknown;
   std::string resource;
   ClassifyStreamId(sid, &mode, &resource);
-  if (!cfg.fixedResource.empty()) resource = cfg.fixedResource;
+  std::string key;  // the table entry that decides
+  if (!cfg.fixedResource.empty()) {
+    if (cfg.sidPolicy == 2 && !sid.empty()) {
+      srt_setrejectreason(ns, SRT_REJC_PREDEFINED + 403);
+      return -1;
+    }
+    key = cfg.fixedResource;
+    if (cfg.sidPolicy == 1 && !sid.empty()) {
+      resource = cfg.fixedResource + "+" + (resource.empty() ? sid : resource);
+    } else {
+      resource = cfg.fixedResource;
+    }
+  } else {
+    key = resource;
+  }
   if (cfg.direction == 1) {
     if (mode == kModeUnknown) mode = kModePublish;
   } else if (cfg.direction == 2) {
@@ -91,7 +109,7 @@ int Decide(const ListenerCfg& cfg, SRTSOCKET ns, const sockaddr* peer, const cha
   auto g = g_gates.find(cfg.gate);
   if (g == g_gates.end()) return -1;
   const Gate& gate = g->second;
-  auto e = gate.entries.find(resource);
+  auto e = gate.entries.find(key);
   if (mode == kModeUnknown) mode = (e != gate.entries.end() && e->second.live) ? kModePlay : kModePublish;
   // A port restricted to one direction refuses the other one.
   int32_t code = 0;
@@ -166,6 +184,7 @@ Napi::Value GateAttach(const Napi::CallbackInfo& info) {
   cfg.gate = gate;
   cfg.direction = info[2].As<Napi::Number>().Int32Value();
   cfg.fixedResource = info[3].As<Napi::String>().Utf8Value();
+  cfg.sidPolicy = info.Length() > 4 ? info[4].As<Napi::Number>().Int32Value() : 0;
   {
     std::lock_guard<std::mutex> lk(g_mu);
     g_listeners[lsn] = cfg;

@@ -55,6 +55,10 @@
  *                                                     failure an ERR event (+ rejectReason())
  *   rendezvous(sock, localHost, localPort, host, port)
  *   close(sock)                                       unwatch + srt_close
+ *   disown(sock) / adopt(sock)                        hand a socket to another environment
+ *                                                     (e.g. accepted on the main thread, served
+ *                                                     by a worker): the old owner disowns (also
+ *                                                     unwatches), the new owner adopts
  *   state(sock) -> SRT_SOCKSTATUS; rejectReason(sock) -> int; rejectReasonText(code) -> string
  *   localAddress(sock) / peerAddress(sock) -> [host, port]
  *   statFields() -> string[]; stats(sock, clear, out: Float64Array) -> bool   (srt_bistats,
@@ -87,8 +91,12 @@
  *                                                     event in every subscribed environment
  *                                                     (deduplicated until delivered)
  *   gateCreate() -> id; gateDestroy(id)
- *   gateAttach(gate, listenerSock, direction, fixedResource)  installs the listen callback;
- *                                                     direction 0 both, 1 incoming, 2 outgoing
+ *   gateAttach(gate, listenerSock, direction, fixedResource, sidPolicy)  installs the listen
+ *                                                     callback; direction 0 both, 1 incoming,
+ *                                                     2 outgoing; with a fixedResource the
+ *                                                     streamid is ignored (sidPolicy 0), makes
+ *                                                     "fixed+sid" (1, wildcard) or, when not
+ *                                                     empty, is refused with 1403 (2)
  *   gateDefaults(gate, publishCode, publishPass, playCode, playPass)
  *   gateSet(gate, resource, publishCode, publishPass, playCode, playPass, live)
  *   gateDelete(gate, resource)

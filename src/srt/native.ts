@@ -41,6 +41,8 @@ export interface SrtNativeAddon {
   connect(sock: number, host: string, port: number): void;
   rendezvous(sock: number, localHost: string, localPort: number, host: string, port: number): void;
   close(sock: number): void;
+  adopt(sock: number): void;
+  disown(sock: number): void;
   state(sock: number): number;
   rejectReason(sock: number): number;
   rejectReasonText(code: number): string;
@@ -79,7 +81,7 @@ export interface SrtNativeAddon {
   ): number;
   gateCreate(): number;
   gateDestroy(gate: number): void;
-  gateAttach(gate: number, listener: number, direction: number, fixedResource: string): void;
+  gateAttach(gate: number, listener: number, direction: number, fixedResource: string, sidPolicy?: number): void;
   gateDefaults(gate: number, publishCode: number, publishPass: string, playCode: number, playPass: string): void;
   gateSet(
     gate: number,

@@ -95,9 +95,25 @@ export class SrtSocket {
     return s;
   }
 
-  /** Wraps a socket accepted by a listener. */
+  /** Wraps a socket accepted by a listener on this thread. */
   static fromAccepted(id: number): SrtSocket {
     return new SrtSocket(id);
+  }
+
+  /** Takes over a socket another thread released with detach(). */
+  static adopt(id: number): SrtSocket {
+    native.adopt(id);
+    return new SrtSocket(id);
+  }
+
+  /** Releases this socket to another thread (which calls SrtSocket.adopt(id)); this object is then closed. */
+  detach(): number {
+    if (this.#closed) throw new SrtRelayError('ERR_SRT_NATIVE', 'cannot detach a closed socket');
+    this.#closed = true;
+    native.disown(this.#id);
+    if (this.#token >= 0) unregisterHandler(this.#token);
+    this.#token = -1;
+    return this.#id;
   }
 
   get id(): number {
@@ -350,9 +366,10 @@ export class SrtListener {
   }
 
   /** Sends every handshake through a gate (see src/srt/gate.ts) before listen(). */
-  attachGate(gate: number, direction: number, fixedResource = ''): void {
+  attachGate(gate: number, direction: number, fixedResource = '', sidPolicy: 'ignore' | 'wildcard' | 'refuse' = 'ignore'): void {
+    const policy = sidPolicy === 'wildcard' ? 1 : sidPolicy === 'refuse' ? 2 : 0;
     try {
-      native.gateAttach(gate, this.#socket.id, direction, fixedResource);
+      native.gateAttach(gate, this.#socket.id, direction, fixedResource, policy);
     } catch (e) {
       wrapNative(e);
     }

@@ -1,0 +1,78 @@
+/**
+ * FanoutGroup: the viewers of one ring on one worker thread, sent to in one native call per
+ * wake-up (native fanout): no JS per packet, and JS per viewer only to read the results.
+ */
+import { native } from '../srt/native.js';
+import { PacketRing } from '../ring/packet-ring.js';
+
+export interface GroupMember {
+  readonly sock: number;
+  /** Called when the native send found the connection broken. */
+  onBroken(): void;
+  sent: number;
+  skipped: number;
+}
+
+export class FanoutGroup {
+  readonly ring: PacketRing;
+  #members: GroupMember[] = [];
+  #socks = new Int32Array(16);
+  #cursors = new Uint32Array(16);
+  #results = new Int32Array(32);
+
+  constructor(ring: PacketRing) {
+    this.ring = ring;
+  }
+
+  get size(): number {
+    return this.#members.length;
+  }
+
+  /** Adds a viewer that starts at sequence `start` (the ring head for a live join). */
+  add(member: GroupMember, start: number): void {
+    const n = this.#members.length;
+    if (n === this.#socks.length) this.#grow();
+    this.#members.push(member);
+    this.#socks[n] = member.sock;
+    this.#cursors[n] = start >>> 0;
+  }
+
+  remove(member: GroupMember): void {
+    const i = this.#members.indexOf(member);
+    if (i < 0) return;
+    const last = this.#members.length - 1;
+    this.#members[i] = this.#members[last]!;
+    this.#socks[i] = this.#socks[last]!;
+    this.#cursors[i] = this.#cursors[last]!;
+    this.#members.pop();
+  }
+
+  /** Sends everything each viewer has not had yet, up to the ring head. */
+  flush(): void {
+    const n = this.#members.length;
+    if (n === 0) return;
+    const ring = this.ring;
+    native.fanout(ring.slots, ring.slotSize, ring.slotCount, ring.head(), ring.oldest(), this.#socks, this.#cursors, n, false, this.#results);
+    const results = this.#results;
+    let broken: GroupMember[] | undefined;
+    for (let i = 0; i < n; i++) {
+      const sent = results[2 * i]!;
+      const m = this.#members[i]!;
+      if (sent < 0) (broken ??= []).push(m);
+      else m.sent += sent;
+      m.skipped += results[2 * i + 1]!;
+    }
+    if (broken !== undefined) for (const m of broken) m.onBroken();
+  }
+
+  #grow(): void {
+    const cap = this.#socks.length * 2;
+    const socks = new Int32Array(cap);
+    socks.set(this.#socks);
+    const cursors = new Uint32Array(cap);
+    cursors.set(this.#cursors);
+    this.#socks = socks;
+    this.#cursors = cursors;
+    this.#results = new Int32Array(cap * 2);
+  }
+}

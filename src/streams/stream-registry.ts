@@ -1,0 +1,121 @@
+/**
+ * StreamRegistry: every stream the node knows, and the handshake gate kept in step with it, so
+ * the native listen callback can answer each caller at once (1404 unknown, 1409 conflict,
+ * per-direction passphrases) without asking JavaScript.
+ */
+import { native } from '../srt/native.js';
+import { Stream, type StreamSettings } from './stream.js';
+
+export const REJECT_FORBIDDEN = 1403;
+export const REJECT_NOT_FOUND = 1404;
+export const REJECT_CONFLICT = 1409;
+export const REJECT_UNAVAILABLE = 1503;
+
+export interface RegistryPolicy {
+  /** Accept a publish to a name no config mentions (embedded defaults: yes). */
+  dynamicStreams: boolean;
+  defaultRingSlots: number;
+}
+
+export class StreamRegistry {
+  readonly gate: number;
+  readonly #streams = new Map<string, Stream>();
+  readonly #policy: RegistryPolicy;
+  #overloaded = false;
+
+  constructor(policy: RegistryPolicy) {
+    this.#policy = policy;
+    this.gate = native.gateCreate();
+    this.#syncDefaults();
+  }
+
+  get(name: string): Stream | undefined {
+    return this.#streams.get(name);
+  }
+
+  list(): Stream[] {
+    return [...this.#streams.values()];
+  }
+
+  /** Adds or changes a configured stream. */
+  configure(name: string, settings: Omit<StreamSettings, 'configured' | 'ringSlots'> & { ringSlots?: number }): Stream {
+    const full: StreamSettings = { ringSlots: this.#policy.defaultRingSlots, ...settings, configured: true };
+    let s = this.#streams.get(name);
+    if (s === undefined) {
+      s = new Stream(name, full);
+      this.#streams.set(name, s);
+    } else {
+      s.settings = full;
+    }
+    this.sync(s);
+    return s;
+  }
+
+  /** The stream a publisher may create (dynamic) or undefined when the policy forbids it. */
+  forPublish(name: string): Stream | undefined {
+    let s = this.#streams.get(name);
+    if (s === undefined && this.#policy.dynamicStreams) {
+      s = new Stream(name, {
+        source: 'push://',
+        onPublisherConflict: 'refuse',
+        configured: false,
+        ringSlots: this.#policy.defaultRingSlots,
+      });
+      this.#streams.set(name, s);
+    }
+    return s;
+  }
+
+  remove(name: string): Stream | undefined {
+    const s = this.#streams.get(name);
+    if (s === undefined) return undefined;
+    this.#streams.delete(name);
+    native.gateDelete(this.gate, name);
+    return s;
+  }
+
+  /** Drops a dynamic stream nobody uses any more. */
+  collect(s: Stream): void {
+    if (!s.settings.configured && s.publisher === undefined && s.viewers.size === 0) this.remove(s.name);
+  }
+
+  setOverloaded(on: boolean): void {
+    if (on === this.#overloaded) return;
+    this.#overloaded = on;
+    this.#syncDefaults();
+    for (const s of this.#streams.values()) this.sync(s);
+  }
+
+  /** Writes the stream's current decisions into the native gate. */
+  sync(s: Stream): void {
+    const live = s.publisher !== undefined;
+    const isPush = s.settings.source.startsWith('push://');
+    let publish = 0;
+    if (!isPush) publish = REJECT_FORBIDDEN;
+    else if (live && s.settings.onPublisherConflict === 'refuse') publish = REJECT_CONFLICT;
+    let play = live || s.hasRing ? 0 : REJECT_NOT_FOUND;
+    if (this.#overloaded) {
+      if (publish === 0 && !live) publish = REJECT_UNAVAILABLE;
+      if (play === 0) play = REJECT_UNAVAILABLE;
+    }
+    native.gateSet(
+      this.gate,
+      s.name,
+      publish,
+      s.settings.passphrase?.publish ?? '',
+      play,
+      s.settings.passphrase?.play ?? '',
+      live,
+    );
+  }
+
+  #syncDefaults(): void {
+    const publish = this.#overloaded ? REJECT_UNAVAILABLE : this.#policy.dynamicStreams ? 0 : REJECT_NOT_FOUND;
+    native.gateDefaults(this.gate, publish, '', REJECT_NOT_FOUND, '');
+  }
+
+  close(): void {
+    native.gateDestroy(this.gate);
+    this.#streams.clear();
+  }
+}
