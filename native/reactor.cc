@@ -91,8 +91,16 @@ void ReactorLoop() {
 // JS thread of the environment: move queued events into the JS buffer and call back.
 void Deliver(Napi::Env env, Napi::Function cb, EnvState* st, void*) {
   if (env == nullptr || st == nullptr) return;
-  Napi::Int32Array buf = st->events.Value();
-  size_t cap = buf.ElementLength() / 2;
+  // Raw N-API calls: while a worker is being terminated JS cannot run, and node-addon-api's
+  // wrappers would turn that failure into a fatal napi_throw.
+  napi_value bufv;
+  if (napi_get_reference_value(env, st->events.operator napi_ref(), &bufv) != napi_ok || bufv == nullptr) return;
+  void* data = nullptr;
+  size_t length = 0;
+  napi_typedarray_type type;
+  if (napi_get_typedarray_info(env, bufv, &type, &length, &data, nullptr, nullptr) != napi_ok) return;
+  int32_t* out = static_cast<int32_t*>(data);
+  size_t cap = length / 2;
   for (;;) {
     size_t count = 0;
     bool more = false;
@@ -101,7 +109,6 @@ void Deliver(Napi::Env env, Napi::Function cb, EnvState* st, void*) {
       st->scratch.clear();
       size_t pairs = st->queue.size() / 2;
       size_t take = pairs < cap ? pairs : cap;
-      int32_t* out = buf.Data();
       for (size_t i = 0; i < take * 2; i++) out[i] = st->queue[i];
       count = take;
       if (take < pairs) {
@@ -118,9 +125,13 @@ void Deliver(Napi::Env env, Napi::Function cb, EnvState* st, void*) {
       if (!more) st->pending = false;
     }
     if (count > 0) {
-      cb.Call({Napi::Number::New(env, static_cast<double>(count))});
-      if (env.IsExceptionPending()) {
-        // Let Node report it as an uncaught exception; keep the pending flag consistent.
+      napi_value argv[1], undef, result;
+      if (napi_create_double(env, static_cast<double>(count), &argv[0]) != napi_ok) return;
+      napi_get_undefined(env, &undef);
+      napi_status status = napi_call_function(env, undef, cb, 1, argv, &result);
+      if (status != napi_ok) {
+        // A JS exception stays pending and Node reports it as uncaught; during teardown
+        // nothing can run any more. Either way stop delivering this round.
         std::lock_guard<std::mutex> lk(st->mu);
         st->pending = false;
         return;

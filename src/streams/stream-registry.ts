@@ -114,6 +114,11 @@ export class StreamRegistry {
     native.gateDefaults(this.gate, publish, '', REJECT_NOT_FOUND, '');
   }
 
+  /** Refusals the gate made since the last call (for logs and metrics). */
+  rejections(): Array<[gate: number, streamid: string, host: string, port: number, code: number]> {
+    return native.gateRejections().filter((r) => r[0] === this.gate);
+  }
+
   close(): void {
     native.gateDestroy(this.gate);
     this.#streams.clear();

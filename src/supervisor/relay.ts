@@ -1,0 +1,548 @@
+/**
+ * Relay: the supervisor of one srt-relay node, on the main thread. It owns the SRT listeners
+ * (several SO_REUSEPORT listeners per port, so libsrt spreads callers over several receive and
+ * send threads), the handshake gate, the streams and the worker pool, and hands every accepted
+ * or connected SRT socket to a worker thread, which moves the packets.
+ */
+import { EventEmitter } from 'node:events';
+import type { Logger } from '../logging.js';
+import { silentLogger } from '../logging.js';
+import { MODE_PLAY, MODE_PUBLISH } from '../srt/native.js';
+import type { SrtOptionValue } from '../srt/options.js';
+import { SrtListener, SrtSocket, type AcceptedConnection } from '../srt/socket.js';
+import { parseSrtUrl, redactSrtUrl, type SrtUrl } from '../srt/url.js';
+import type { SessionStats } from '../sessions/messages.js';
+import { WorkerPool } from '../sessions/worker-pool.js';
+import { Stream, type PeerAddress } from '../streams/stream.js';
+import { StreamRegistry } from '../streams/stream-registry.js';
+import { SrtRelayError } from '../errors.js';
+
+export type PortDirection = 'incoming' | 'outgoing' | 'both';
+
+export interface RelayPortOptions {
+  port: number;
+  host: string;
+  direction: PortDirection;
+  stream?: string;
+  params: Readonly<Record<string, SrtOptionValue>>;
+  reusePort: number;
+}
+
+export interface RelayStreamOptions {
+  source: string;
+  passphrase?: { publish?: string; play?: string };
+  onPublisherConflict?: 'refuse' | 'replace';
+  acceptStreamIds?: 'wildcard' | 'ignore' | 'refuse';
+}
+
+export interface RelayPushOptions {
+  stream: string;
+  target: string;
+  auto?: boolean;
+}
+
+export interface RelayOptions {
+  nodeId: string;
+  workers: number;
+  ports: RelayPortOptions[];
+  streams: Record<string, RelayStreamOptions>;
+  pushes: RelayPushOptions[];
+  limits: { maxSessions?: number; maxStreams?: number };
+  ringSlots: number;
+  logger?: Logger;
+}
+
+export type SessionKind = 'publisher' | 'viewer' | 'push' | 'pull';
+
+export interface SessionInfo {
+  id: number;
+  kind: SessionKind;
+  stream: string;
+  peer: PeerAddress;
+  streamid: string;
+  since: number;
+  worker: number | undefined;
+}
+
+export interface PushInfo {
+  id: number;
+  stream: string;
+  target: string;
+  auto: boolean;
+  state: 'waiting' | 'connecting' | 'active' | 'retrying' | 'done' | 'failed';
+  session: number | undefined;
+  attempts: number;
+  lastError: string | undefined;
+}
+
+interface PushState extends PushInfo {
+  url: SrtUrl;
+  listener: SrtListener | undefined;
+  timer: NodeJS.Timeout | undefined;
+  stopped: boolean;
+}
+
+interface PullState {
+  stream: string;
+  url: SrtUrl;
+  listener: SrtListener | undefined;
+  timer: NodeJS.Timeout | undefined;
+  attempts: number;
+  connecting: boolean;
+  stopped: boolean;
+}
+
+const DIRECTION_CODE: Record<PortDirection, number> = { both: 0, incoming: 1, outgoing: 2 };
+const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 15000];
+
+export interface RelayEvents {
+  'stream-live': [name: string];
+  'stream-idle': [name: string];
+}
+
+export class Relay extends EventEmitter<RelayEvents> {
+  readonly nodeId: string;
+  readonly #opts: RelayOptions;
+  readonly #log: Logger;
+  readonly #pool: WorkerPool;
+  readonly #registry: StreamRegistry;
+  readonly #listeners: SrtListener[] = [];
+  readonly #sessions = new Map<number, SessionInfo>();
+  readonly #pushes = new Map<number, PushState>();
+  readonly #pulls = new Map<string, PullState>();
+  #nextSession = 1;
+  #nextPush = 1;
+  #started = false;
+  #stopped = false;
+  #rejectTimer: NodeJS.Timeout | undefined;
+
+  constructor(opts: RelayOptions) {
+    super();
+    this.#opts = opts;
+    this.nodeId = opts.nodeId;
+    this.#log = opts.logger ?? silentLogger();
+    this.#pool = new WorkerPool(opts.workers, this.#log);
+    this.#registry = new StreamRegistry({
+      dynamicStreams: Object.keys(opts.streams).length === 0,
+      defaultRingSlots: opts.ringSlots,
+    });
+    this.#pool.on('session-ended', (id, reason) => this.#sessionEnded(id, reason));
+  }
+
+  /** Starts workers, configured streams, listeners, pulls and pushes. */
+  async start(): Promise<void> {
+    if (this.#started) throw new SrtRelayError('ERR_CONFIG_INVALID', 'relay already started');
+    this.#started = true;
+    await this.#pool.start();
+    for (const [name, s] of Object.entries(this.#opts.streams)) this.putStream(name, s);
+    for (const p of this.#opts.ports) this.#listenPort(p);
+    for (const p of this.#opts.pushes) this.addPush(p);
+    this.#rejectTimer = setInterval(() => this.#logRejections(), 1000);
+    this.#rejectTimer.unref();
+    this.#log.info(
+      { ports: this.#opts.ports.map((p) => `${p.host}:${p.port}/${p.direction}`), workers: this.#opts.workers },
+      'relay started',
+    );
+  }
+
+  // ---- listeners ---------------------------------------------------------------------------
+
+  #listenPort(p: RelayPortOptions): void {
+    const count = Math.max(1, p.reusePort);
+    for (let i = 0; i < count; i++) {
+      const l = SrtListener.create(p.host, p.port, p.params, { reusePort: count > 1 });
+      l.attachGate(this.#registry.gate, DIRECTION_CODE[p.direction], p.stream ?? '');
+      l.listen((c) => this.#onConnection(c, p.stream));
+      this.#listeners.push(l);
+    }
+  }
+
+  #logRejections(): void {
+    for (const [, streamid, host, port, code] of this.#registry.rejections()) {
+      this.#log.info({ streamid, peer: `${host}:${port}`, code }, 'connection rejected in handshake');
+    }
+  }
+
+  #onConnection(c: AcceptedConnection, fixedStream: string | undefined): void {
+    const peer = { host: c.host, port: c.port };
+    const name = fixedStream ?? c.resource;
+    const log = this.#log.child({ stream: name, peer: `${c.host}:${c.port}`, streamid: c.streamid });
+    if (this.#overLimits()) {
+      log.warn('over session limit after handshake; closing');
+      c.socket.close();
+      return;
+    }
+    if (c.mode === MODE_PUBLISH) this.#acceptPublisher(name, c.socket, peer, c.streamid, 'publisher', log);
+    else if (c.mode === MODE_PLAY) this.#acceptViewer(name, c.socket, peer, c.streamid, 'viewer', log);
+    else {
+      log.warn('connection without a gate decision; closing');
+      c.socket.close();
+    }
+  }
+
+  #overLimits(): boolean {
+    const max = this.#opts.limits.maxSessions;
+    return max !== undefined && this.#sessions.size >= max;
+  }
+
+  #newSession(kind: SessionKind, stream: string, peer: PeerAddress, streamid: string): SessionInfo {
+    const info: SessionInfo = { id: this.#nextSession++, kind, stream, peer, streamid, since: Date.now(), worker: undefined };
+    this.#sessions.set(info.id, info);
+    this.#updateLoad();
+    return info;
+  }
+
+  #updateLoad(): void {
+    const max = this.#opts.limits.maxSessions;
+    this.#registry.setOverloaded(max !== undefined && this.#sessions.size >= max);
+  }
+
+  #acceptPublisher(name: string, socket: SrtSocket, peer: PeerAddress, streamid: string, kind: SessionKind, log: Logger): void {
+    const stream = this.#registry.forPublish(name);
+    if (stream === undefined) {
+      log.warn('publish to an unknown stream slipped past the gate; closing');
+      socket.close();
+      return;
+    }
+    const old = stream.publisher;
+    if (old !== undefined && stream.settings.onPublisherConflict !== 'replace' && kind === 'publisher') {
+      log.warn('second publisher raced past the gate; closing it (1409 policy)');
+      socket.close();
+      return;
+    }
+    const info = this.#newSession(kind, name, peer, streamid);
+    if (old !== undefined) {
+      log.info({ replaced: old.session }, 'new publisher replaces the old one');
+      this.#pool.closeSession(old.session, 'replaced by a new publisher');
+    }
+    stream.publisher = { session: info.id, peer, since: Date.now() };
+    this.#registry.sync(stream);
+    const sock = socket.detach();
+    info.worker = this.#pool.assign(
+      { type: 'attach-publisher', session: info.id, sock, stream: name, ring: stream.ring().buffer },
+      old?.session,
+    );
+    log.info({ session: info.id, worker: info.worker }, 'publisher connected');
+    if (old === undefined) this.emit('stream-live', name);
+    this.#startPushesFor(name);
+  }
+
+  #acceptViewer(name: string, socket: SrtSocket, peer: PeerAddress, streamid: string, kind: SessionKind, log: Logger): number | undefined {
+    const stream = this.#registry.get(name);
+    if (stream === undefined || (stream.publisher === undefined && !stream.hasRing)) {
+      log.warn('play of a stream that is not live slipped past the gate; closing');
+      socket.close();
+      return undefined;
+    }
+    const info = this.#newSession(kind, name, peer, streamid);
+    stream.viewers.add(info.id);
+    const sock = socket.detach();
+    info.worker = this.#pool.assign({
+      type: 'attach-viewer',
+      session: info.id,
+      sock,
+      stream: name,
+      ring: stream.ring().buffer,
+      join: 'live',
+    });
+    log.info({ session: info.id, worker: info.worker, kind }, 'viewer connected');
+    return info.id;
+  }
+
+  #sessionEnded(id: number, reason: string): void {
+    const info = this.#sessions.get(id);
+    if (info === undefined) return;
+    this.#sessions.delete(id);
+    this.#updateLoad();
+    const stream = this.#registry.get(info.stream);
+    this.#log.info({ session: id, stream: info.stream, kind: info.kind, reason }, 'session ended');
+    if (stream !== undefined) {
+      if (stream.publisher?.session === id) {
+        stream.publisher = undefined;
+        this.#registry.sync(stream);
+        this.emit('stream-idle', stream.name);
+        this.#onStreamIdle(stream);
+      }
+      stream.viewers.delete(id);
+      this.#registry.collect(stream);
+    }
+    for (const p of this.#pushes.values()) {
+      if (p.session === id) this.#pushEnded(p, reason);
+    }
+    for (const pull of this.#pulls.values()) {
+      if (pull.stream === info.stream && info.kind === 'pull' && !pull.stopped && pull.listener === undefined) {
+        this.#schedulePull(pull);
+      }
+    }
+  }
+
+  #onStreamIdle(stream: Stream): void {
+    // Viewers stay connected to the ring; they receive again when a publisher returns.
+    void stream;
+  }
+
+  // ---- streams -----------------------------------------------------------------------------
+
+  listStreams(): Stream[] {
+    return this.#registry.list();
+  }
+
+  getStream(name: string): Stream | undefined {
+    return this.#registry.get(name);
+  }
+
+  /** Adds or changes a stream at runtime. */
+  putStream(name: string, s: RelayStreamOptions): Stream {
+    const source = s.source.trim();
+    const stream = this.#registry.configure(name, {
+      source,
+      ...(s.passphrase !== undefined ? { passphrase: s.passphrase } : {}),
+      onPublisherConflict: s.onPublisherConflict ?? 'refuse',
+    });
+    this.#stopPull(name);
+    if (source.startsWith('srt://')) this.#startPull(name, parseSrtUrl(source), s.acceptStreamIds ?? 'ignore');
+    return stream;
+  }
+
+  /** Removes a stream and closes its sessions. */
+  deleteStream(name: string): boolean {
+    const s = this.#registry.get(name);
+    if (s === undefined) return false;
+    this.#stopPull(name);
+    for (const info of this.#sessions.values()) if (info.stream === name) this.#pool.closeSession(info.id, 'stream deleted');
+    this.#registry.remove(name);
+    return true;
+  }
+
+  // ---- pulls (srt:// sources) ----------------------------------------------------------------
+
+  #startPull(stream: string, url: SrtUrl, sidPolicy: 'wildcard' | 'ignore' | 'refuse'): void {
+    const pull: PullState = { stream, url, listener: undefined, timer: undefined, attempts: 0, connecting: false, stopped: false };
+    this.#pulls.set(stream, pull);
+    if (url.mode === 'listener') {
+      const opts = url.options as Record<string, SrtOptionValue>;
+      const l = SrtListener.create(url.host, url.port, opts);
+      l.attachGate(this.#registry.gate, DIRECTION_CODE.incoming, stream, sidPolicy);
+      l.listen((c) => {
+        const log = this.#log.child({ stream: c.resource, peer: `${c.host}:${c.port}`, streamid: c.streamid });
+        this.#acceptPublisher(c.resource, c.socket, { host: c.host, port: c.port }, c.streamid, 'pull', log);
+      });
+      pull.listener = l;
+      // A listener input accepts its sender as the publisher: the gate must let it publish.
+      const s = this.#registry.get(stream);
+      if (s !== undefined) s.settings = { ...s.settings, source: 'push://' };
+      if (s !== undefined) this.#registry.sync(s);
+      this.#log.info({ stream, listen: `${url.host || '0.0.0.0'}:${url.port}` }, 'listening for the stream source');
+    } else {
+      this.#connectPull(pull);
+    }
+  }
+
+  #connectPull(pull: PullState): void {
+    if (pull.stopped || pull.connecting) return;
+    pull.connecting = true;
+    pull.attempts++;
+    const socket = SrtSocket.create(pull.url.options as Record<string, SrtOptionValue>);
+    const connect =
+      pull.url.mode === 'rendezvous'
+        ? socket.rendezvous(pull.url.adapter ?? '', pull.url.localPort ?? pull.url.port, pull.url.host, pull.url.port)
+        : socket.connect(pull.url.host, pull.url.port);
+    connect.then(
+      () => {
+        pull.connecting = false;
+        if (pull.stopped) {
+          socket.close();
+          return;
+        }
+        pull.attempts = 0;
+        const log = this.#log.child({ stream: pull.stream, peer: `${pull.url.host}:${pull.url.port}` });
+        // The pulled source is the stream's publisher.
+        const s = this.#registry.get(pull.stream);
+        if (s !== undefined) s.settings = { ...s.settings, onPublisherConflict: 'replace' };
+        this.#acceptPublisher(pull.stream, socket, { host: pull.url.host, port: pull.url.port }, '', 'pull', log);
+      },
+      (err: unknown) => {
+        pull.connecting = false;
+        this.#log.warn({ stream: pull.stream, err: String(err), attempt: pull.attempts }, 'pull failed; retrying');
+        this.#schedulePull(pull);
+      },
+    );
+  }
+
+  #schedulePull(pull: PullState): void {
+    if (pull.stopped || pull.timer !== undefined) return;
+    const delay = BACKOFF_MS[Math.min(pull.attempts, BACKOFF_MS.length - 1)]!;
+    pull.timer = setTimeout(() => {
+      pull.timer = undefined;
+      this.#connectPull(pull);
+    }, delay);
+  }
+
+  #stopPull(stream: string): void {
+    const pull = this.#pulls.get(stream);
+    if (pull === undefined) return;
+    pull.stopped = true;
+    if (pull.timer !== undefined) clearTimeout(pull.timer);
+    pull.listener?.close();
+    this.#pulls.delete(stream);
+  }
+
+  // ---- pushes ------------------------------------------------------------------------------
+
+  listPushes(): PushInfo[] {
+    return [...this.#pushes.values()].map((p) => ({
+      id: p.id,
+      stream: p.stream,
+      target: redactSrtUrl(p.target),
+      auto: p.auto,
+      state: p.state,
+      session: p.session,
+      attempts: p.attempts,
+      lastError: p.lastError,
+    }));
+  }
+
+  /** Starts a push of `stream` to an srt:// target (caller: connects out; listener: serves every caller). */
+  addPush(p: RelayPushOptions): PushInfo {
+    const url = parseSrtUrl(p.target);
+    const push: PushState = {
+      id: this.#nextPush++,
+      stream: p.stream,
+      target: p.target,
+      auto: p.auto === true,
+      state: 'waiting',
+      session: undefined,
+      attempts: 0,
+      lastError: undefined,
+      url,
+      listener: undefined,
+      timer: undefined,
+      stopped: false,
+    };
+    this.#pushes.set(push.id, push);
+    if (url.mode === 'listener') this.#listenPush(push);
+    else this.#maybeStartPush(push);
+    return this.listPushes().find((x) => x.id === push.id)!;
+  }
+
+  removePush(id: number): boolean {
+    const p = this.#pushes.get(id);
+    if (p === undefined) return false;
+    p.stopped = true;
+    if (p.timer !== undefined) clearTimeout(p.timer);
+    p.listener?.close();
+    if (p.session !== undefined) this.#pool.closeSession(p.session, 'push removed');
+    this.#pushes.delete(id);
+    return true;
+  }
+
+  #listenPush(push: PushState): void {
+    const l = SrtListener.create(push.url.host, push.url.port, push.url.options as Record<string, SrtOptionValue>);
+    l.attachGate(this.#registry.gate, DIRECTION_CODE.outgoing, push.stream, 'ignore');
+    l.listen((c) => {
+      const log = this.#log.child({ stream: push.stream, peer: `${c.host}:${c.port}`, push: push.id });
+      this.#acceptViewer(push.stream, c.socket, { host: c.host, port: c.port }, c.streamid, 'push', log);
+    });
+    push.listener = l;
+    push.state = 'active';
+  }
+
+  #startPushesFor(stream: string): void {
+    for (const p of this.#pushes.values()) if (p.stream === stream) this.#maybeStartPush(p);
+  }
+
+  #maybeStartPush(push: PushState): void {
+    if (push.stopped || push.listener !== undefined || push.session !== undefined || push.state === 'connecting') return;
+    if (push.state === 'done' || push.state === 'failed') return;
+    const stream = this.#registry.get(push.stream);
+    if (stream?.publisher === undefined) {
+      push.state = 'waiting';
+      return;
+    }
+    push.state = 'connecting';
+    push.attempts++;
+    const socket = SrtSocket.create(push.url.options as Record<string, SrtOptionValue>);
+    const connect =
+      push.url.mode === 'rendezvous'
+        ? socket.rendezvous(push.url.adapter ?? '', push.url.localPort ?? push.url.port, push.url.host, push.url.port)
+        : socket.connect(push.url.host, push.url.port);
+    connect.then(
+      () => {
+        if (push.stopped) {
+          socket.close();
+          return;
+        }
+        const log = this.#log.child({ stream: push.stream, push: push.id, peer: `${push.url.host}:${push.url.port}` });
+        const session = this.#acceptViewer(push.stream, socket, { host: push.url.host, port: push.url.port }, '', 'push', log);
+        if (session === undefined) {
+          this.#pushEnded(push, 'stream not live');
+          return;
+        }
+        push.session = session;
+        push.state = 'active';
+        push.attempts = 0;
+      },
+      (err: unknown) => {
+        push.lastError = err instanceof Error ? err.message : String(err);
+        this.#log.warn({ stream: push.stream, push: push.id, err: push.lastError }, 'push connect failed');
+        this.#pushEnded(push, push.lastError);
+      },
+    );
+  }
+
+  #pushEnded(push: PushState, reason: string): void {
+    push.session = undefined;
+    push.lastError = reason;
+    if (push.stopped) return;
+    if (!push.auto) {
+      push.state = push.state === 'active' ? 'done' : 'failed';
+      return;
+    }
+    push.state = 'retrying';
+    const delay = BACKOFF_MS[Math.min(push.attempts, BACKOFF_MS.length - 1)]!;
+    push.timer = setTimeout(() => {
+      push.timer = undefined;
+      push.state = 'waiting';
+      this.#maybeStartPush(push);
+    }, delay);
+  }
+
+  // ---- sessions ----------------------------------------------------------------------------
+
+  listSessions(): SessionInfo[] {
+    return [...this.#sessions.values()];
+  }
+
+  async sessionStats(): Promise<Map<number, SessionStats>> {
+    const out = new Map<number, SessionStats>();
+    for (const s of await this.#pool.stats()) out.set(s.session, s);
+    return out;
+  }
+
+  kickSession(id: number): boolean {
+    if (!this.#sessions.has(id)) return false;
+    return this.#pool.closeSession(id, 'kicked by the API');
+  }
+
+  /** Test hook: crash one worker thread (fault injection). */
+  crashWorker(index: number): void {
+    this.#pool.crashWorker(index);
+  }
+
+  get workerCount(): number {
+    return this.#pool.threads;
+  }
+
+  /** Closes every session, listener and worker. Idempotent. */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    if (this.#rejectTimer !== undefined) clearInterval(this.#rejectTimer);
+    for (const name of [...this.#pulls.keys()]) this.#stopPull(name);
+    for (const id of [...this.#pushes.keys()]) this.removePush(id);
+    for (const l of this.#listeners) l.close();
+    await this.#pool.stop();
+    this.#registry.close();
+    this.#log.info('relay stopped');
+  }
+}
