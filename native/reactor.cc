@@ -4,6 +4,7 @@
 #include "srt_native.h"
 
 #include <atomic>
+#include <cstdlib>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -73,7 +74,7 @@ void Post(EnvState* st, int32_t token, int32_t flags) {
 void ReactorLoop() {
   SRT_EPOLL_EVENT evs[512];
   while (!g_stop.load(std::memory_order_acquire)) {
-    int n = srt_epoll_uwait(g_eid, evs, 512, 200);
+    int n = srt_epoll_uwait(g_eid, evs, 512, 100);
     if (n <= 0) continue;
     std::lock_guard<std::mutex> lk(g_mu);
     for (int i = 0; i < n; i++) {
@@ -143,7 +144,19 @@ void Deliver(Napi::Env env, Napi::Function cb, EnvState* st, void*) {
 
 namespace {
 
+// At process exit (process.exit() does not run environment clean-up hooks) the reactor thread
+// must be joined before static destructors run, or std::thread's destructor aborts.
+void StopAtExit() {
+  g_stop.store(true, std::memory_order_release);
+  if (g_thread.joinable()) g_thread.join();
+}
+
 void StartReactorLocked() {
+  static bool atexitRegistered = false;
+  if (!atexitRegistered) {
+    atexitRegistered = true;
+    std::atexit(StopAtExit);
+  }
   if (g_eid >= 0) return;
   g_eid = srt_epoll_create();
   srt_epoll_set(g_eid, SRT_EPOLL_ENABLE_EMPTY);

@@ -1,0 +1,57 @@
+/**
+ * `srt-relay` entry: `srt-relay [--config FILE] [flags]` runs a node; `srt-relay url URL` checks
+ * an srt:// URL; `srt-relay help|--version`.
+ */
+import { readFileSync } from 'node:fs';
+import { parseCliArgs, USAGE } from '../config/cli-args.js';
+import { loadConfig } from '../config/load.js';
+import { createLogger } from '../logging.js';
+import { isSrtRelayError } from '../errors.js';
+import { runUrlCommand } from './url-command.js';
+import { runNode } from './run-node.js';
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let args;
+  try {
+    args = parseCliArgs(argv);
+  } catch (e) {
+    process.stderr.write(`${isSrtRelayError(e) ? `error ${e.code}: ` : ''}${(e as Error).message}\n\n${USAGE}\n`);
+    return 2;
+  }
+  switch (args.command) {
+    case 'help':
+      process.stdout.write(`${USAGE}\n`);
+      return 0;
+    case 'version':
+      process.stdout.write(`${version()}\n`);
+      return 0;
+    case 'url':
+      return runUrlCommand(args.rest, process.stdout, process.stderr);
+    case 'run':
+    case 'config':
+      break;
+    default:
+      process.stderr.write(`the '${args.command}' command is not available in this version\n`);
+      return 2;
+  }
+  let config;
+  try {
+    config = await loadConfig({ ...(args.configFile !== undefined ? { file: args.configFile } : {}), overrides: args.overrides });
+  } catch (e) {
+    process.stderr.write(`${isSrtRelayError(e) ? `error ${e.code}: ` : ''}${(e as Error).message}\n`);
+    return 2;
+  }
+  if (args.command === 'config') {
+    // The effective configuration (file + flags + defaults), secrets masked.
+    const masked = JSON.stringify(config, (k, v: unknown) => (['passphrase', 'token', 'publish', 'play'].includes(k) && typeof v === 'string' ? '***' : v), 2);
+    process.stdout.write(`${masked}\n`);
+    return 0;
+  }
+  const log = createLogger(config.logLevel, config.nodeId);
+  return runNode(config, log);
+}

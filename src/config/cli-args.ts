@@ -1,0 +1,240 @@
+/**
+ * Command-line arguments: `srt-relay [command] [flags]`.
+ *
+ * The first positional argument is the command (`run` when there is none). Flags before the
+ * command are always the relay's flags; for `url` and `bench` everything after the command is
+ * passed on untouched in `rest` (those commands have their own flags). Every flag value is
+ * checked here, so a bad value fails before anything starts; errors are ConfigInvalidError with
+ * the flag as the path.
+ */
+import { parseArgs } from 'node:util';
+import { ConfigInvalidError, orList } from '../errors.js';
+import { editDistance } from '../srt/options.js';
+import { NODE_ID_PATTERN, checkHostText, checkRedisUrl } from './load.js';
+import { LOG_LEVELS, type CliOverrides, type LogLevel } from './types.js';
+
+export type { CliOverrides } from './types.js';
+
+export const COMMANDS = Object.freeze(['run', 'url', 'config', 'help', 'version', 'bench'] as const);
+export type Command = (typeof COMMANDS)[number];
+
+export interface CliArgs {
+  readonly command: Command;
+  readonly configFile?: string;
+  readonly overrides: CliOverrides;
+  /** Arguments after the `url` or `bench` command, for that command to parse. */
+  readonly rest: string[];
+}
+
+export const USAGE = `usage: srt-relay [command] [flags]
+
+commands:
+  run                 run a relay node (the default)
+  url '<srt-url>'     check an srt:// URL and print what it means
+  config              print the effective configuration (file + flags + defaults)
+  bench               run the benchmarks
+  help                show this text
+  version             print the version
+
+flags (they win over the config file, which wins over the defaults):
+  --config FILE       JSON config file (see docs/config.md, schema/config.schema.json)
+  --srt-port N        SRT port (1-65535): replaces the port of the first srt.ports entry
+  --api-port N        HTTP API port (1-65535), default 4242
+  --api-host HOST     HTTP API address, default 127.0.0.1
+  --node-id ID        node name, default <hostname>-<pid>
+  --log-level LEVEL   fatal, error, warn, info (default), debug or trace
+  --workers N         worker threads, default: the number of CPU cores
+  --redis URL         redis://host:port/db for clustering
+  -h, --help          show this text
+  --version           print the version
+
+examples:
+  srt-relay --config relay.json
+  srt-relay --srt-port 9000 --log-level debug
+  srt-relay url 'srt://192.0.2.10:9001?latency=200'`;
+
+const OPTIONS = {
+  config: { type: 'string' },
+  'srt-port': { type: 'string' },
+  'api-port': { type: 'string' },
+  'api-host': { type: 'string' },
+  'node-id': { type: 'string' },
+  'log-level': { type: 'string' },
+  workers: { type: 'string' },
+  redis: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean' },
+} as const;
+
+type FlagName = keyof typeof OPTIONS;
+
+const FLAG_NAMES = Object.keys(OPTIONS) as FlagName[];
+
+function validFlagsText(): string {
+  return FLAG_NAMES.map((n) => `--${n}`).join(', ');
+}
+
+function flagError(flag: string, message: string): ConfigInvalidError {
+  return new ConfigInvalidError(`${flag}: ${message}`, flag);
+}
+
+function show(s: string): string {
+  return JSON.stringify(s.length > 60 ? `${s.slice(0, 60)}…` : s);
+}
+
+/** Commands whose arguments after the command word belong to the command itself. */
+const PASS_THROUGH: ReadonlySet<Command> = new Set<Command>(['url', 'bench']);
+
+function isCommand(word: string): word is Command {
+  return (COMMANDS as readonly string[]).includes(word);
+}
+
+function parsePortFlag(flag: string, text: string): number {
+  if (!/^[0-9]{1,5}$/.test(text.trim()) || Number(text) < 1 || Number(text) > 65535) {
+    throw flagError(flag, `must be a port number 1 to 65535 (got ${show(text)})`);
+  }
+  return Number(text);
+}
+
+function parseWorkers(flag: string, text: string): number {
+  if (!/^[0-9]{1,6}$/.test(text.trim()) || Number(text) < 1) {
+    throw flagError(flag, `must be a whole number of 1 or more (got ${show(text)})`);
+  }
+  return Number(text);
+}
+
+function suggestFlag(name: string): string {
+  let best: string | undefined;
+  let bestDist = Infinity;
+  for (const f of FLAG_NAMES) {
+    const d = editDistance(name.toLowerCase(), f);
+    if (d < bestDist) {
+      best = f;
+      bestDist = d;
+    }
+  }
+  return best !== undefined && bestDist <= 3 && bestDist < name.length ? `did you mean --${best}? ` : '';
+}
+
+/** Parse `process.argv.slice(2)`. Throws ConfigInvalidError (path = the flag) for bad flags or values. */
+export function parseCliArgs(argv: string[]): CliArgs {
+  // Tokenize leniently first, to find the command word and report unknown flags ourselves.
+  const { tokens } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: false, tokens: true });
+
+  let command: Command = 'run';
+  let commandIndex = -1;
+  let rest: string[] = [];
+  const values = new Map<FlagName, string | boolean>();
+  for (const t of tokens) {
+    if (t.kind === 'option-terminator') continue;
+    if (t.kind === 'positional') {
+      if (commandIndex === -1) {
+        if (!isCommand(t.value)) {
+          const hint = /\.json$/i.test(t.value)
+            ? `; to use a config file write --config ${t.value}`
+            : `; commands are ${orList([...COMMANDS])}`;
+          throw new ConfigInvalidError(`unknown command ${show(t.value)}${hint}`, 'command');
+        }
+        command = t.value;
+        commandIndex = t.index;
+        if (PASS_THROUGH.has(command)) {
+          rest = argv.slice(commandIndex + 1);
+          break;
+        }
+        continue;
+      }
+      throw new ConfigInvalidError(
+        `unexpected argument ${show(t.value)} after the ${command} command; flags take their value as --flag VALUE`,
+        'command',
+      );
+    }
+    const name = t.name as FlagName;
+    if (!Object.prototype.hasOwnProperty.call(OPTIONS, t.name)) {
+      throw flagError(t.rawName, `unknown flag; ${suggestFlag(t.name)}valid flags are ${validFlagsText()}, -h`);
+    }
+    if (values.has(name)) throw flagError(t.rawName, 'is given twice; keep one');
+    if (OPTIONS[name].type === 'boolean') {
+      if (t.value !== undefined) throw flagError(t.rawName, `takes no value (got ${show(t.value)})`);
+      values.set(name, true);
+    } else {
+      if (t.value === undefined || (t.inlineValue !== true && t.value.startsWith('--'))) {
+        throw flagError(t.rawName, `needs a value, e.g. --${name} ${exampleFor(name)}`);
+      }
+      values.set(name, t.value);
+    }
+  }
+
+  if (values.get('help') === true) return { command: 'help', overrides: {}, rest: [] };
+  if (values.get('version') === true) return { command: 'version', overrides: {}, rest: [] };
+
+  const str = (n: FlagName): string | undefined => {
+    const v = values.get(n);
+    return typeof v === 'string' ? v : undefined;
+  };
+  const overrides: CliOverrides = {};
+  const srtPort = str('srt-port');
+  if (srtPort !== undefined) overrides.srtPort = parsePortFlag('--srt-port', srtPort);
+  const apiPort = str('api-port');
+  if (apiPort !== undefined) overrides.apiPort = parsePortFlag('--api-port', apiPort);
+  const apiHost = str('api-host');
+  if (apiHost !== undefined) {
+    const problem = checkHostText(apiHost);
+    if (problem !== undefined) throw flagError('--api-host', problem);
+    overrides.apiHost = apiHost;
+  }
+  const nodeId = str('node-id');
+  if (nodeId !== undefined) {
+    if (!NODE_ID_PATTERN.test(nodeId)) {
+      throw flagError('--node-id', `must be 1 to 128 letters, digits, '.', '_' or '-' (got ${show(nodeId)})`);
+    }
+    overrides.nodeId = nodeId;
+  }
+  const logLevel = str('log-level');
+  if (logLevel !== undefined) {
+    const level = logLevel.toLowerCase();
+    if (!(LOG_LEVELS as readonly string[]).includes(level)) {
+      throw flagError('--log-level', `must be one of ${LOG_LEVELS.join(', ')} (got ${show(logLevel)})`);
+    }
+    overrides.logLevel = level as LogLevel;
+  }
+  const workers = str('workers');
+  if (workers !== undefined) overrides.workers = parseWorkers('--workers', workers);
+  const redis = str('redis');
+  if (redis !== undefined) {
+    const problem = checkRedisUrl(redis);
+    if (problem !== undefined) throw flagError('--redis', problem);
+    overrides.redis = redis;
+  }
+  const configFile = str('config');
+  if (configFile !== undefined && configFile.trim() === '') throw flagError('--config', 'needs a file name');
+
+  return {
+    command,
+    ...(configFile !== undefined ? { configFile } : {}),
+    overrides,
+    rest,
+  };
+}
+
+function exampleFor(name: FlagName): string {
+  switch (name) {
+    case 'config':
+      return 'relay.json';
+    case 'srt-port':
+      return '8889';
+    case 'api-port':
+      return '4242';
+    case 'api-host':
+      return '127.0.0.1';
+    case 'node-id':
+      return 'relay-1';
+    case 'log-level':
+      return 'debug';
+    case 'workers':
+      return '4';
+    case 'redis':
+      return 'redis://127.0.0.1:6379/0';
+    default:
+      return 'VALUE';
+  }
+}

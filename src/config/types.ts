@@ -1,0 +1,196 @@
+/**
+ * Types of the relay configuration: `RelayConfigInput` is what a config file may contain
+ * (schema/config.schema.json describes the same shape, with documentation), `RelayConfig` is the
+ * checked, normalized result of `loadConfig` (every default filled in, deeply frozen).
+ */
+import type { SrtOptionValue } from '../srt/options.js';
+import type { SrtUrl } from '../srt/url.js';
+
+export const LOG_LEVELS = Object.freeze(['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const);
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export const PORT_DIRECTIONS = Object.freeze(['incoming', 'outgoing', 'both'] as const);
+/** `incoming`: peers publish; `outgoing`: peers play; `both`: chosen by the streamid. */
+export type PortDirection = (typeof PORT_DIRECTIONS)[number];
+
+export const ACCEPT_STREAM_IDS = Object.freeze(['wildcard', 'ignore', 'refuse'] as const);
+export type AcceptStreamIds = (typeof ACCEPT_STREAM_IDS)[number];
+
+export const PUBLISHER_CONFLICT = Object.freeze(['refuse', 'replace'] as const);
+export type PublisherConflict = (typeof PUBLISHER_CONFLICT)[number];
+
+/** SRT options as written in a config: an object of name → value, or `"latency=200&tlpktdrop=0"`. */
+export type SrtParamsInput = Record<string, string | number | boolean> | string;
+
+// ---------------------------------------------------------------------------------------------
+// input: what the JSON file may contain (all optional except where the schema requires)
+
+export interface LimitsInput {
+  maxSessions?: number;
+  maxStreams?: number;
+  maxBitrateMbps?: number;
+}
+
+export interface SrtPortInput {
+  port: number;
+  host?: string;
+  direction: PortDirection;
+  stream?: string;
+  params?: SrtParamsInput;
+  reusePort?: number;
+}
+
+export interface ApiInput {
+  port?: number;
+  host?: string;
+  token?: string;
+}
+
+export interface PassphraseInput {
+  publish?: string;
+  play?: string;
+}
+
+export interface StreamInput {
+  /** `push://`, `srt://host:port?...`, `srt://:port?...`, `file:///abs.ts` or `file://rel.ts`. */
+  source: string;
+  bufferTimeMs?: number;
+  acceptStreamIds?: AcceptStreamIds;
+  alwaysOn?: boolean;
+  passphrase?: PassphraseInput;
+  onPublisherConflict?: PublisherConflict;
+  raw?: boolean;
+  idleTimeoutMs?: number;
+  failoverTimeoutMs?: number;
+}
+
+export interface PushInput {
+  stream: string;
+  target: string;
+  auto?: boolean;
+}
+
+export interface AuthInput {
+  webhook?: string;
+  timeoutMs?: number;
+  cacheMs?: number;
+}
+
+/** The contents of a config file (schema/config.schema.json). */
+export interface RelayConfigInput {
+  /** For editors; ignored. */
+  $schema?: string;
+  nodeId?: string;
+  logLevel?: LogLevel;
+  workers?: number;
+  limits?: LimitsInput;
+  srt?: { ports?: SrtPortInput[] };
+  api?: ApiInput;
+  streams?: Record<string, StreamInput>;
+  pushes?: PushInput[];
+  auth?: AuthInput;
+  redis?: string;
+}
+
+/** Values from command-line flags; they win over the file. Produced by `parseCliArgs`. */
+export interface CliOverrides {
+  /** `--srt-port`: replaces the port of the first `srt.ports` entry (or creates the default one). */
+  srtPort?: number;
+  /** `--api-port` */
+  apiPort?: number;
+  /** `--api-host` */
+  apiHost?: string;
+  /** `--node-id` */
+  nodeId?: string;
+  /** `--log-level` */
+  logLevel?: LogLevel;
+  /** `--workers` */
+  workers?: number;
+  /** `--redis` */
+  redis?: string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// normalized: what loadConfig returns (deeply frozen)
+
+export interface Limits {
+  /** undefined = unlimited. */
+  readonly maxSessions?: number;
+  /** undefined = unlimited. */
+  readonly maxStreams?: number;
+  /** undefined = unlimited. */
+  readonly maxBitrateMbps?: number;
+}
+
+export interface SrtPortConfig {
+  readonly port: number;
+  /** Bind address; IPv6 without brackets. Default '0.0.0.0'. */
+  readonly host: string;
+  readonly direction: PortDirection;
+  /** The one stream this port serves/ingests, whatever the streamid says. */
+  readonly stream?: string;
+  /** Checked SRT options (catalog names, typed values) for every connection on the port. */
+  readonly params: Readonly<Record<string, SrtOptionValue>>;
+  /** Number of SO_REUSEPORT listeners, 1..16. Default min(workers, 16). */
+  readonly reusePort: number;
+}
+
+export interface ApiConfig {
+  readonly port: number;
+  readonly host: string;
+  readonly token?: string;
+}
+
+export type StreamSource =
+  | { readonly kind: 'push' }
+  | { readonly kind: 'srt'; readonly url: SrtUrl }
+  /** `path` is absolute (a relative file:// path is resolved against the config file's directory). */
+  | { readonly kind: 'file'; readonly path: string };
+
+export interface StreamPassphrases {
+  readonly publish?: string;
+  readonly play?: string;
+}
+
+export interface StreamConfig {
+  readonly name: string;
+  readonly source: StreamSource;
+  readonly bufferTimeMs: number;
+  readonly acceptStreamIds: AcceptStreamIds;
+  readonly alwaysOn: boolean;
+  readonly passphrase: StreamPassphrases;
+  readonly onPublisherConflict: PublisherConflict;
+  readonly raw: boolean;
+  readonly idleTimeoutMs: number;
+  readonly failoverTimeoutMs: number;
+}
+
+export interface PushConfig {
+  readonly stream: string;
+  readonly target: SrtUrl;
+  /** Retry/restart whenever the push fails or ends; false = run once. Default false. */
+  readonly auto: boolean;
+}
+
+export interface AuthConfig {
+  readonly webhook?: string;
+  readonly timeoutMs: number;
+  readonly cacheMs: number;
+}
+
+/** The checked configuration, every default filled in, deeply frozen. */
+export interface RelayConfig {
+  readonly nodeId: string;
+  readonly logLevel: LogLevel;
+  readonly workers: number;
+  readonly limits: Limits;
+  readonly srt: { readonly ports: readonly SrtPortConfig[] };
+  readonly api: ApiConfig;
+  readonly streams: Readonly<Record<string, StreamConfig>>;
+  readonly pushes: readonly PushConfig[];
+  readonly auth: AuthConfig;
+  /** redis:// or rediss:// URL; undefined = single node without Redis. */
+  readonly redis?: string;
+  /** Absolute path of the file the config was read from; undefined for defaults only. */
+  readonly configFile?: string;
+}

@@ -1,0 +1,46 @@
+/** Maps the checked configuration (src/config) onto what the Relay needs. */
+import type { RelayConfig, StreamSource } from '../config/types.js';
+import { ringSlotsFor } from '../ring/packet-ring.js';
+import type { Logger } from '../logging.js';
+import type { RelayOptions, RelayStreamOptions } from './relay.js';
+
+function sourceText(s: StreamSource): string {
+  switch (s.kind) {
+    case 'push':
+      return 'push://';
+    case 'srt':
+      return s.url.raw;
+    case 'file':
+      return `file://${s.path}`;
+  }
+}
+
+export function relayOptionsFrom(config: RelayConfig, logger: Logger): RelayOptions {
+  const streams: Record<string, RelayStreamOptions> = {};
+  for (const [name, s] of Object.entries(config.streams)) {
+    streams[name] = {
+      source: sourceText(s.source),
+      passphrase: { ...s.passphrase },
+      onPublisherConflict: s.onPublisherConflict,
+      acceptStreamIds: s.acceptStreamIds,
+    };
+  }
+  return {
+    nodeId: config.nodeId,
+    workers: config.workers,
+    ports: config.srt.ports.map((p) => ({
+      port: p.port,
+      host: p.host,
+      direction: p.direction,
+      ...(p.stream !== undefined ? { stream: p.stream } : {}),
+      params: p.params,
+      reusePort: p.reusePort,
+    })),
+    streams,
+    pushes: config.pushes.map((p) => ({ stream: p.stream, target: p.target.raw, auto: p.auto })),
+    limits: { ...config.limits },
+    // ~8 s at 10 Mbit/s (950 packets/s); bounded per stream (12 MB).
+    ringSlots: ringSlotsFor(8192),
+    logger,
+  };
+}
