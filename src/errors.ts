@@ -37,6 +37,38 @@ export const ERROR_CODES = Object.freeze([
     code: 'ERR_SRT_REJECTED',
     description: 'An SRT connection was rejected; the error carries the numeric reject reason.',
   }),
+  Object.freeze({
+    code: 'ERR_API_BAD_REQUEST',
+    description: 'An HTTP API request is malformed: bad JSON, a missing or wrong field, or a bad path parameter.',
+  }),
+  Object.freeze({
+    code: 'ERR_API_UNAUTHORIZED',
+    description: 'A mutating HTTP API request lacks the bearer token or carries a wrong one.',
+  }),
+  Object.freeze({
+    code: 'ERR_API_NOT_FOUND',
+    description: 'The HTTP API route, stream, session or push does not exist.',
+  }),
+  Object.freeze({
+    code: 'ERR_API_METHOD_NOT_ALLOWED',
+    description: 'The HTTP API route exists but does not accept this method; the Allow header lists those it does.',
+  }),
+  Object.freeze({
+    code: 'ERR_API_CONFLICT',
+    description: 'The HTTP API request conflicts with the current state (e.g. the same push exists, or a port is in use).',
+  }),
+  Object.freeze({
+    code: 'ERR_API_PAYLOAD_TOO_LARGE',
+    description: 'An HTTP API request body is larger than the limit (64 KiB).',
+  }),
+  Object.freeze({
+    code: 'ERR_API_UNSUPPORTED_MEDIA_TYPE',
+    description: 'An HTTP API request body is not sent as application/json.',
+  }),
+  Object.freeze({
+    code: 'ERR_API_INTERNAL',
+    description: 'The HTTP API hit an unexpected error; the relay log has the details.',
+  }),
 ] as const);
 
 export type ErrorCode = (typeof ERROR_CODES)[number]['code'];

@@ -1,0 +1,147 @@
+/**
+ * ApiServer: the HTTP control API of one relay over node:http (no framework). JSON in and out;
+ * errors are `{error: {code, message}}` with the matching status. With a token configured,
+ * every mutating request (PUT/POST/DELETE) needs `Authorization: Bearer <token>`; GETs stay open.
+ * Routes: docs/api.md and docs/openapi.yaml.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from '../logging.js';
+import type { Relay } from '../supervisor/relay.js';
+import { ApiError, errorResponse, readJsonBody, sendJson, sendText } from './http.js';
+import { createRelayMetrics, type RelayMetrics } from './metrics.js';
+import { MUTATING_METHODS, Router, handlerFor, type RouteResult } from './router.js';
+import { pushRoutes } from './routes/pushes.js';
+import { sessionRoutes } from './routes/sessions.js';
+import { streamRoutes } from './routes/streams.js';
+import { systemRoutes } from './routes/system.js';
+
+export interface ApiServerOptions {
+  host: string;
+  port: number;
+  /** Bearer token required for PUT/POST/DELETE; unset: the API is open (bind it to loopback). */
+  token?: string;
+  logger: Logger;
+}
+
+export interface ApiAddress {
+  host: string;
+  port: number;
+}
+
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text, 'utf8').digest();
+}
+
+export class ApiServer {
+  readonly #relay: Relay;
+  readonly #opts: ApiServerOptions;
+  readonly #log: Logger;
+  readonly #server: Server;
+  readonly #router: Router;
+  readonly #metrics: RelayMetrics;
+  /** SHA-256 of the token: compared in constant time over equal-length buffers. */
+  readonly #tokenDigest: Buffer | undefined;
+  #address: ApiAddress | undefined;
+  #closed = false;
+
+  constructor(relay: Relay, opts: ApiServerOptions) {
+    this.#relay = relay;
+    this.#opts = opts;
+    this.#log = opts.logger.child({ component: 'api' });
+    this.#tokenDigest = opts.token === undefined || opts.token === '' ? undefined : digest(opts.token);
+    this.#metrics = createRelayMetrics(relay);
+    const startedAt = performance.now();
+    this.#router = new Router([
+      ...systemRoutes({ metrics: this.#metrics, startedAt }),
+      ...streamRoutes(),
+      ...sessionRoutes(),
+      ...pushRoutes(),
+    ]);
+    this.#server = createServer((req, res) => {
+      void this.#handle(req, res);
+    });
+    this.#server.keepAliveTimeout = 5000;
+  }
+
+  /** Starts listening; resolves with the address actually bound (port 0 → the chosen port). */
+  listen(): Promise<ApiAddress> {
+    if (this.#address !== undefined) return Promise.resolve(this.#address);
+    return new Promise<ApiAddress>((resolve, reject) => {
+      const onError = (err: Error): void => reject(err);
+      this.#server.once('error', onError);
+      this.#server.listen(this.#opts.port, this.#opts.host, () => {
+        this.#server.off('error', onError);
+        const a = this.#server.address() as AddressInfo;
+        this.#address = { host: a.address, port: a.port };
+        this.#log.debug({ listen: `${a.address.includes(':') ? `[${a.address}]` : a.address}:${a.port}`, auth: this.#tokenDigest !== undefined }, 'api listening');
+        resolve(this.#address);
+      });
+    });
+  }
+
+  /** The bound address (after listen()). */
+  get address(): ApiAddress | undefined {
+    return this.#address;
+  }
+
+  /** Stops listening and closes every connection, idle keep-alive ones included. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const done = new Promise<void>((resolve) => {
+      if (!this.#server.listening) {
+        resolve();
+        return;
+      }
+      this.#server.close(() => resolve());
+    });
+    this.#server.closeAllConnections();
+    await done;
+    this.#metrics.close();
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const start = performance.now();
+    const method = req.method ?? 'GET';
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q === -1 ? url : url.slice(0, q);
+    res.once('finish', () => {
+      this.#log.debug({ method, path, status: res.statusCode, ms: Math.round((performance.now() - start) * 10) / 10 }, 'api request');
+    });
+    try {
+      const result = await this.#dispatch(req, method, path);
+      if ('text' in result) sendText(res, result.status, result.contentType, result.text);
+      else sendJson(res, result.status, result.json, result.headers);
+    } catch (err) {
+      const r = errorResponse(err);
+      if (r.unexpected) this.#log.error({ err, method, path }, 'api request failed');
+      const headers: Record<string, string> = { ...r.headers };
+      if (r.status === 401) headers['www-authenticate'] = 'Bearer';
+      sendJson(res, r.status, r.body, headers);
+    }
+  }
+
+  async #dispatch(req: IncomingMessage, method: string, path: string): Promise<RouteResult> {
+    if (!path.startsWith('/')) throw new ApiError(404, 'ERR_API_NOT_FOUND', 'no such route');
+    if (MUTATING_METHODS.has(method)) this.#authorize(req);
+    const match = this.#router.match(path);
+    if (match === undefined) throw new ApiError(404, 'ERR_API_NOT_FOUND', `no route ${path}; see docs/api.md`);
+    const handler = handlerFor(match.route, method);
+    return handler({ relay: this.#relay, req, params: match.params, body: () => readJsonBody(req) });
+  }
+
+  #authorize(req: IncomingMessage): void {
+    if (this.#tokenDigest === undefined) return;
+    const header = req.headers.authorization;
+    const m = header === undefined ? null : /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header);
+    if (m === null) {
+      throw new ApiError(401, 'ERR_API_UNAUTHORIZED', 'this request needs the header Authorization: Bearer <token>');
+    }
+    if (!timingSafeEqual(digest(m[1]!), this.#tokenDigest)) {
+      throw new ApiError(401, 'ERR_API_UNAUTHORIZED', 'wrong bearer token');
+    }
+  }
+}

@@ -1,0 +1,201 @@
+/**
+ * Prometheus metrics of one relay, on a private prom-client Registry (several relays in one
+ * process do not collide). Every relay gauge is filled at scrape time by its collect() callback
+ * from the Relay's state and one shared sessionStats() snapshot per scrape. libsrt's cumulative
+ * counters are exposed as gauges named `*_total`: they belong to a connection and vanish with it.
+ */
+import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { SessionStats } from '../sessions/messages.js';
+import type { Relay, SessionInfo, SessionKind } from '../supervisor/relay.js';
+import { statsSnapshot, type StatsSnapshot } from './views.js';
+
+const SESSION_KINDS: readonly SessionKind[] = ['publisher', 'viewer', 'push', 'pull'];
+const SESSION_LABELS = ['session', 'stream', 'kind'] as const;
+
+/** A snapshot older than this is refreshed even inside one scrape. */
+const SNAPSHOT_MAX_AGE_MS = 1000;
+
+export interface RelayMetricsOptions {
+  /** Register prom-client's default process metrics on the private registry (default true). */
+  defaultMetrics?: boolean;
+}
+
+export interface RelayMetrics {
+  readonly registry: Registry;
+  /** The Content-Type of the exposition text. */
+  readonly contentType: string;
+  /** The Prometheus text exposition (one fresh stats snapshot). */
+  metrics(): Promise<string>;
+  /** Drops every metric (the registry is unusable afterwards). */
+  close(): void;
+}
+
+type SessionRow = { info: SessionInfo; stats: SessionStats | undefined };
+
+interface SessionGauge {
+  name: string;
+  help: string;
+  /** Extra label (e.g. direction) → value extractor; undefined label: one series per session. */
+  series: ReadonlyArray<{ labels?: Record<string, string>; value: (row: SessionRow) => number | undefined }>;
+  extraLabels?: readonly string[];
+}
+
+function srt(field: string): (row: SessionRow) => number | undefined {
+  return (row) => {
+    const v = row.stats?.srt?.[field];
+    return v !== undefined && Number.isFinite(v) ? v : undefined;
+  };
+}
+
+const SESSION_GAUGES: readonly SessionGauge[] = [
+  { name: 'srt_relay_session_rtt_ms', help: 'Smoothed round-trip time of the SRT connection, ms.', series: [{ value: srt('msRTT') }] },
+  {
+    name: 'srt_relay_session_send_rate_mbps',
+    help: 'Current send rate of the SRT connection, Mbit/s.',
+    series: [{ value: srt('mbpsSendRate') }],
+  },
+  {
+    name: 'srt_relay_session_recv_rate_mbps',
+    help: 'Current receive rate of the SRT connection, Mbit/s.',
+    series: [{ value: srt('mbpsRecvRate') }],
+  },
+  {
+    name: 'srt_relay_session_bytes_sent_total',
+    help: 'Bytes sent on the SRT connection since it opened (libsrt counter; gone when the session ends).',
+    series: [{ value: srt('byteSentTotal') }],
+  },
+  {
+    name: 'srt_relay_session_bytes_received_total',
+    help: 'Bytes received on the SRT connection since it opened (libsrt counter; gone when the session ends).',
+    series: [{ value: srt('byteRecvTotal') }],
+  },
+  {
+    name: 'srt_relay_session_packets_lost_total',
+    help: 'Packets reported lost on the SRT connection: direction="sent" by the peer, "received" detected here.',
+    extraLabels: ['direction'],
+    series: [
+      { labels: { direction: 'sent' }, value: srt('pktSndLossTotal') },
+      { labels: { direction: 'received' }, value: srt('pktRcvLossTotal') },
+    ],
+  },
+  {
+    name: 'srt_relay_session_packets_retransmitted_total',
+    help: 'Packets retransmitted on the SRT connection.',
+    series: [{ value: srt('pktRetransTotal') }],
+  },
+  {
+    name: 'srt_relay_session_packets_dropped_total',
+    help: 'Packets libsrt dropped as too late to play (TLPKTDROP), by direction.',
+    extraLabels: ['direction'],
+    series: [
+      { labels: { direction: 'sent' }, value: srt('pktSndDropTotal') },
+      { labels: { direction: 'received' }, value: srt('pktRcvDropTotal') },
+    ],
+  },
+  {
+    name: 'srt_relay_session_skipped_total',
+    help: 'Packets the relay skipped for a viewer that fell behind the ring (relay-side drops for slow viewers).',
+    series: [{ value: (row) => row.stats?.skipped }],
+  },
+];
+
+/** Registers the relay's gauges (and, by default, process metrics) on a new private registry. */
+export function createRelayMetrics(relay: Relay, opts: RelayMetricsOptions = {}): RelayMetrics {
+  const registry = new Registry();
+  let cached: { at: number; snapshot: Promise<StatsSnapshot> } | undefined;
+  const snapshot = (): Promise<StatsSnapshot> => {
+    const now = Date.now();
+    if (cached === undefined || now - cached.at > SNAPSHOT_MAX_AGE_MS) {
+      cached = { at: now, snapshot: statsSnapshot(relay) };
+    }
+    return cached.snapshot;
+  };
+
+  new Gauge({
+    name: 'srt_relay_streams',
+    help: 'Streams the relay knows, by state.',
+    labelNames: ['state'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      let live = 0;
+      let idle = 0;
+      for (const s of relay.listStreams()) {
+        if (s.state === 'live') live++;
+        else idle++;
+      }
+      this.set({ state: 'live' }, live);
+      this.set({ state: 'idle' }, idle);
+    },
+  });
+
+  new Gauge({
+    name: 'srt_relay_stream_viewers',
+    help: 'Viewer sessions (including listener pushes) connected to the stream.',
+    labelNames: ['stream'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const s of relay.listStreams()) this.set({ stream: s.name }, s.viewers.size);
+    },
+  });
+
+  new Gauge({
+    name: 'srt_relay_stream_live',
+    help: '1 when the stream has a publisher, else 0.',
+    labelNames: ['stream'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const s of relay.listStreams()) this.set({ stream: s.name }, s.state === 'live' ? 1 : 0);
+    },
+  });
+
+  new Gauge({
+    name: 'srt_relay_sessions',
+    help: 'Open SRT sessions, by kind.',
+    labelNames: ['kind'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const counts = new Map<SessionKind, number>(SESSION_KINDS.map((k) => [k, 0]));
+      for (const s of relay.listSessions()) counts.set(s.kind, (counts.get(s.kind) ?? 0) + 1);
+      for (const [kind, n] of counts) this.set({ kind }, n);
+    },
+  });
+
+  for (const def of SESSION_GAUGES) {
+    new Gauge({
+      name: def.name,
+      help: def.help,
+      labelNames: [...SESSION_LABELS, ...(def.extraLabels ?? [])],
+      registers: [registry],
+      async collect() {
+        const stats = await snapshot();
+        this.reset();
+        for (const info of relay.listSessions()) {
+          const row: SessionRow = { info, stats: stats.get(info.id) };
+          const base = { session: String(info.id), stream: info.stream, kind: info.kind };
+          for (const series of def.series) {
+            const v = series.value(row);
+            if (v !== undefined) this.set({ ...base, ...series.labels }, v);
+          }
+        }
+      },
+    });
+  }
+
+  if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
+
+  return {
+    registry,
+    contentType: registry.contentType,
+    async metrics() {
+      cached = undefined; // one fresh snapshot per scrape, shared by every gauge
+      return registry.metrics();
+    },
+    close() {
+      registry.clear();
+    },
+  };
+}

@@ -1,0 +1,50 @@
+/** /api/v1/streams: list, read, create or change, delete. */
+import { notFound } from '../http.js';
+import type { Route } from '../router.js';
+import { checkStreamName, parseStreamBody } from '../validate.js';
+import { statsSnapshot, streamView } from '../views.js';
+
+export function streamRoutes(): Route[] {
+  return [
+    {
+      path: '/api/v1/streams',
+      methods: {
+        async GET({ relay }) {
+          const stats = await statsSnapshot(relay);
+          return { status: 200, json: { streams: relay.listStreams().map((s) => streamView(s, stats)) } };
+        },
+      },
+    },
+    {
+      path: '/api/v1/streams/:name',
+      methods: {
+        async GET({ relay, params }) {
+          const name = params['name']!;
+          const stream = relay.getStream(name);
+          if (stream === undefined) throw notFound(`no stream '${name}'`);
+          return { status: 200, json: streamView(stream, await statsSnapshot(relay)) };
+        },
+        async PUT({ relay, params, body }) {
+          const name = checkStreamName(params['name'], 'stream name');
+          const opts = parseStreamBody(await body());
+          const existed = relay.getStream(name) !== undefined;
+          let stream;
+          try {
+            stream = relay.putStream(name, opts);
+          } catch (err) {
+            // Relay.putStream registers the stream before it opens a listener source; do not leave
+            // a half-made new stream behind when that fails (e.g. the port is taken).
+            if (!existed) relay.deleteStream(name);
+            throw err;
+          }
+          return { status: existed ? 200 : 201, json: streamView(stream, await statsSnapshot(relay)) };
+        },
+        DELETE({ relay, params }) {
+          const name = params['name']!;
+          if (!relay.deleteStream(name)) throw notFound(`no stream '${name}'`);
+          return { status: 204 };
+        },
+      },
+    },
+  ];
+}

@@ -1,0 +1,25 @@
+/** /healthz and /metrics. */
+import type { RelayMetrics } from '../metrics.js';
+import type { Route } from '../router.js';
+
+export function systemRoutes(deps: { metrics: RelayMetrics; startedAt: number }): Route[] {
+  return [
+    {
+      path: '/healthz',
+      methods: {
+        GET({ relay }) {
+          const uptimeS = Math.floor((performance.now() - deps.startedAt) / 1000);
+          return { status: 200, json: { status: 'ok', nodeId: relay.nodeId, uptimeS } };
+        },
+      },
+    },
+    {
+      path: '/metrics',
+      methods: {
+        async GET() {
+          return { status: 200, text: await deps.metrics.metrics(), contentType: deps.metrics.contentType };
+        },
+      },
+    },
+  ];
+}

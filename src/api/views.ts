@@ -1,0 +1,191 @@
+/**
+ * The JSON shapes the API returns for streams, sessions and pushes, built from the Relay's state
+ * and one sessionStats() snapshot (libsrt statistics mapped to stable, unit-suffixed names).
+ */
+import type { SessionStats } from '../sessions/messages.js';
+import type { PeerAddress, Stream, StreamState } from '../streams/stream.js';
+import { redactSrtUrl } from '../srt/url.js';
+import type { PushInfo, Relay, SessionInfo, SessionKind } from '../supervisor/relay.js';
+
+export type StatsSnapshot = ReadonlyMap<number, SessionStats>;
+
+export interface PublisherView {
+  session: number;
+  address: string;
+  since: string;
+  /** Receive rate of the publisher's connection in kbit/s; null until the worker reports stats. */
+  bitrateKbps: number | null;
+}
+
+export interface StreamView {
+  name: string;
+  state: StreamState;
+  /** push:// or the srt:// URL with passphrases redacted. */
+  source: string;
+  /** true when the stream comes from config/API, false when made by a first publish. */
+  configured: boolean;
+  publisher: PublisherView | null;
+  viewers: number;
+  /** Bytes received from the current publisher connection. */
+  bytesIn: number;
+  /** Bytes sent to the viewer connections that are connected now. */
+  bytesOut: number;
+}
+
+export interface SessionStatsView {
+  rttMs: number;
+  bandwidthMbps: number;
+  sendRateMbps: number;
+  recvRateMbps: number;
+  lossSent: number;
+  lossReceived: number;
+  retransmitted: number;
+  dropsSent: number;
+  dropsReceived: number;
+  bytesSent: number;
+  bytesReceived: number;
+  undecrypted: number;
+  belated: number;
+  sendBufferMs: number;
+  receiveBufferMs: number;
+  flightSize: number;
+  fecExtraSent: number;
+  fecRecovered: number;
+  fecUnrecovered: number;
+}
+
+export interface SessionView {
+  id: number;
+  kind: SessionKind;
+  stream: string;
+  peer: string;
+  streamid: string;
+  since: string;
+  worker: number | null;
+  /** Packets the relay moved (received for a publisher/pull, sent for a viewer/push). */
+  packets: number;
+  /** Packets a viewer skipped because it fell behind the ring. */
+  skipped: number;
+  /** libsrt statistics of the connection; null until its worker reports them. */
+  stats: SessionStatsView | null;
+}
+
+export interface PushView {
+  id: number;
+  stream: string;
+  target: string;
+  auto: boolean;
+  state: PushInfo['state'];
+  session: number | null;
+  attempts: number;
+  lastError: string | null;
+}
+
+/** API field → libsrt statistics field (srt_bistats). */
+export const SRT_STAT_FIELDS: Readonly<Record<keyof SessionStatsView, string>> = Object.freeze({
+  rttMs: 'msRTT',
+  bandwidthMbps: 'mbpsBandwidth',
+  sendRateMbps: 'mbpsSendRate',
+  recvRateMbps: 'mbpsRecvRate',
+  lossSent: 'pktSndLossTotal',
+  lossReceived: 'pktRcvLossTotal',
+  retransmitted: 'pktRetransTotal',
+  dropsSent: 'pktSndDropTotal',
+  dropsReceived: 'pktRcvDropTotal',
+  bytesSent: 'byteSentTotal',
+  bytesReceived: 'byteRecvTotal',
+  undecrypted: 'pktRcvUndecryptTotal',
+  belated: 'pktRcvBelated',
+  sendBufferMs: 'msSndBuf',
+  receiveBufferMs: 'msRcvBuf',
+  flightSize: 'pktFlightSize',
+  fecExtraSent: 'pktSndFilterExtraTotal',
+  fecRecovered: 'pktRcvFilterSupplyTotal',
+  fecUnrecovered: 'pktRcvFilterLossTotal',
+});
+
+/** `host:port`, with IPv6 hosts in brackets. */
+export function formatAddress(peer: PeerAddress): string {
+  return peer.host.includes(':') ? `[${peer.host}]:${peer.port}` : `${peer.host}:${peer.port}`;
+}
+
+function num(v: number | undefined): number {
+  return v !== undefined && Number.isFinite(v) ? v : 0;
+}
+
+export function mapSrtStats(srt: Readonly<Record<string, number>> | undefined): SessionStatsView | null {
+  if (srt === undefined) return null;
+  const out = {} as SessionStatsView;
+  for (const [key, field] of Object.entries(SRT_STAT_FIELDS) as [keyof SessionStatsView, string][]) {
+    out[key] = num(srt[field]);
+  }
+  return out;
+}
+
+export function redactSource(source: string): string {
+  return /^srt:\/\//i.test(source) ? redactSrtUrl(source) : source;
+}
+
+export function streamView(stream: Stream, stats: StatsSnapshot): StreamView {
+  const pub = stream.publisher;
+  const pubSrt = pub === undefined ? undefined : stats.get(pub.session)?.srt;
+  let bytesOut = 0;
+  for (const id of stream.viewers) bytesOut += num(stats.get(id)?.srt?.['byteSentTotal']);
+  return {
+    name: stream.name,
+    state: stream.state,
+    source: redactSource(stream.settings.source),
+    configured: stream.settings.configured,
+    publisher:
+      pub === undefined
+        ? null
+        : {
+            session: pub.session,
+            address: formatAddress(pub.peer),
+            since: new Date(pub.since).toISOString(),
+            bitrateKbps: pubSrt === undefined ? null : Math.round(num(pubSrt['mbpsRecvRate']) * 1000 * 1000) / 1000,
+          },
+    viewers: stream.viewers.size,
+    bytesIn: num(pubSrt?.['byteRecvTotal']),
+    bytesOut,
+  };
+}
+
+export function sessionView(info: SessionInfo, stats: StatsSnapshot): SessionView {
+  const s = stats.get(info.id);
+  return {
+    id: info.id,
+    kind: info.kind,
+    stream: info.stream,
+    peer: formatAddress(info.peer),
+    streamid: info.streamid,
+    since: new Date(info.since).toISOString(),
+    worker: info.worker ?? null,
+    packets: s?.packets ?? 0,
+    skipped: s?.skipped ?? 0,
+    stats: mapSrtStats(s?.srt),
+  };
+}
+
+export function pushView(p: PushInfo): PushView {
+  return {
+    id: p.id,
+    stream: p.stream,
+    // listPushes() redacts already; redact again so a future change there cannot leak.
+    target: redactSrtUrl(p.target),
+    auto: p.auto,
+    state: p.state,
+    session: p.session ?? null,
+    attempts: p.attempts,
+    lastError: p.lastError ?? null,
+  };
+}
+
+/** One stats snapshot for a request; an empty one when the workers do not answer. */
+export async function statsSnapshot(relay: Relay): Promise<StatsSnapshot> {
+  try {
+    return await relay.sessionStats();
+  } catch {
+    return new Map();
+  }
+}
