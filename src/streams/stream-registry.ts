@@ -66,6 +66,17 @@ export class StreamRegistry {
     return s;
   }
 
+  /** A stream made on the fly from a configured one (wildcard listener input: "base+id"). */
+  derive(base: Stream, name: string): Stream {
+    let s = this.#streams.get(name);
+    if (s === undefined) {
+      s = new Stream(name, { ...base.settings, configured: false, publishable: true });
+      this.#streams.set(name, s);
+      this.sync(s);
+    }
+    return s;
+  }
+
   remove(name: string): Stream | undefined {
     const s = this.#streams.get(name);
     if (s === undefined) return undefined;
@@ -89,7 +100,7 @@ export class StreamRegistry {
   /** Writes the stream's current decisions into the native gate. */
   sync(s: Stream): void {
     const live = s.publisher !== undefined;
-    const isPush = s.settings.source.startsWith('push://');
+    const isPush = s.settings.source.startsWith('push://') || s.settings.publishable === true;
     let publish = 0;
     if (!isPush) publish = REJECT_FORBIDDEN;
     else if (live && s.settings.onPublisherConflict === 'refuse') publish = REJECT_CONFLICT;

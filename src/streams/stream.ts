@@ -10,6 +10,8 @@ export interface StreamSettings {
   onPublisherConflict: 'refuse' | 'replace';
   /** true when the stream comes from config/API; false when made by a first publish. */
   configured: boolean;
+  /** Publishers may connect although the source is not push:// (a listener input's port). */
+  publishable?: boolean;
   /** Slots in the ring (power of two). */
   ringSlots: number;
 }

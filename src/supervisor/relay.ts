@@ -325,13 +325,17 @@ export class Relay extends EventEmitter<RelayEvents> {
       l.attachGate(this.#registry.gate, DIRECTION_CODE.incoming, stream, sidPolicy);
       l.listen((c) => {
         const log = this.#log.child({ stream: c.resource, peer: `${c.host}:${c.port}`, streamid: c.streamid });
+        const base = this.#registry.get(stream);
+        if (c.resource !== stream && base !== undefined) this.#registry.derive(base, c.resource);
         this.#acceptPublisher(c.resource, c.socket, { host: c.host, port: c.port }, c.streamid, 'pull', log);
       });
       pull.listener = l;
       // A listener input accepts its sender as the publisher: the gate must let it publish.
       const s = this.#registry.get(stream);
-      if (s !== undefined) s.settings = { ...s.settings, source: 'push://' };
-      if (s !== undefined) this.#registry.sync(s);
+      if (s !== undefined) {
+        s.settings = { ...s.settings, publishable: true };
+        this.#registry.sync(s);
+      }
       this.#log.info({ stream, listen: `${url.host || '0.0.0.0'}:${url.port}` }, 'listening for the stream source');
     } else {
       this.#connectPull(pull);
