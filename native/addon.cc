@@ -291,15 +291,17 @@ Napi::Value Accept(const Napi::CallbackInfo& info) {
   if (srt_getsockflag(ns, SRTO_STREAMID, sid, &sidlen) != 0) sidlen = 0;
   int32_t mode = 0;
   std::string resource;
-  GateTakeAcceptInfo(ns, &mode, &resource);
+  bool inferred = false;
+  GateTakeAcceptInfo(ns, &mode, &resource, &inferred);
   Napi::Value addr = AddrPair(env, ss);
-  Napi::Array out = Napi::Array::New(env, 6);
+  Napi::Array out = Napi::Array::New(env, 7);
   out.Set(0u, Napi::Number::New(env, ns));
   out.Set(1u, addr.As<Napi::Array>().Get(0u));
   out.Set(2u, addr.As<Napi::Array>().Get(1u));
   out.Set(3u, Napi::String::New(env, sid, static_cast<size_t>(sidlen)));
   out.Set(4u, Napi::Number::New(env, mode));
   out.Set(5u, Napi::String::New(env, resource));
+  out.Set(6u, Napi::Boolean::New(env, inferred));
   return out;
 }
 
@@ -333,7 +335,8 @@ Napi::Value Close(const Napi::CallbackInfo& info) {
   GateForgetListener(s);
   int32_t m;
   std::string r;
-  GateTakeAcceptInfo(s, &m, &r);
+  bool inf;
+  GateTakeAcceptInfo(s, &m, &r, &inf);
   Get(info)->sockets.erase(s);
   srt_close(s);
   return info.Env().Undefined();

@@ -44,6 +44,7 @@ struct ListenerCfg {
 struct AcceptInfo {
   int32_t mode;
   std::string resource;
+  bool inferred;  // the streamid did not say; a "both" port guessed from the stream's state
 };
 
 struct Rejection {
@@ -110,6 +111,7 @@ int Decide(const ListenerCfg& cfg, SRTSOCKET ns, const sockaddr* peer, const cha
   if (g == g_gates.end()) return -1;
   const Gate& gate = g->second;
   auto e = gate.entries.find(key);
+  const bool inferred = mode == kModeUnknown;
   if (mode == kModeUnknown) mode = (e != gate.entries.end() && e->second.live) ? kModePlay : kModePublish;
   // A port restricted to one direction refuses the other one.
   int32_t code = 0;
@@ -140,7 +142,7 @@ int Decide(const ListenerCfg& cfg, SRTSOCKET ns, const sockaddr* peer, const cha
       return -1;
     }
   }
-  if (g_accepted.size() < kMaxAcceptInfo) g_accepted[ns] = AcceptInfo{mode, std::move(resource)};
+  if (g_accepted.size() < kMaxAcceptInfo) g_accepted[ns] = AcceptInfo{mode, std::move(resource), inferred};
   return 0;
 }
 
@@ -305,11 +307,12 @@ void ClassifyStreamId(const std::string& sid, int32_t* mode, std::string* resour
   *resource = sid;
 }
 
-bool GateTakeAcceptInfo(SRTSOCKET s, int32_t* mode, std::string* resource) {
+bool GateTakeAcceptInfo(SRTSOCKET s, int32_t* mode, std::string* resource, bool* inferred) {
   std::lock_guard<std::mutex> lk(g_mu);
   auto it = g_accepted.find(s);
   if (it == g_accepted.end()) return false;
   *mode = it->second.mode;
+  *inferred = it->second.inferred;
   *resource = std::move(it->second.resource);
   g_accepted.erase(it);
   return true;

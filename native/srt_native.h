@@ -49,8 +49,11 @@
  *                                                     srt_bind_acquire (own multiplexer; libsrt
  *                                                     owns and closes that UDP socket)
  *   listen(sock, backlog)
- *   accept(sock) -> null | [sock, host, port, streamid, mode, resource]   mode/resource: gate's
- *                                                     decision for that handshake (0 if no gate)
+ *   accept(sock) -> null | [sock, host, port, streamid, mode, resource, inferred]
+ *                                                     mode/resource: the gate's decision for
+ *                                                     that handshake (0 if no gate); inferred:
+ *                                                     the streamid named no direction and a
+ *                                                     "both" port guessed it
  *   connect(sock, host, port)                         non-blocking: completion is an OUT event,
  *                                                     failure an ERR event (+ rejectReason())
  *   rendezvous(sock, localHost, localPort, host, port)
@@ -140,7 +143,7 @@ void ChannelSignal(uint32_t channel);
 // Gate (gate.cc): handshake-time decisions.
 void GateRegister(Napi::Env env, Napi::Object exports);
 // Mode/resource the gate decided for an accepted socket (consumed once).
-bool GateTakeAcceptInfo(SRTSOCKET s, int32_t* mode, std::string* resource);
+bool GateTakeAcceptInfo(SRTSOCKET s, int32_t* mode, std::string* resource, bool* inferred);
 void GateForgetListener(SRTSOCKET lsn);
 
 // Options (options.cc).

@@ -2,9 +2,23 @@
 
 export type ViewerJoin = 'live' | 'keyframe';
 
+/**
+ * A connection's role on its worker:
+ *  - publisher: receives into the ring;
+ *  - viewer: fed from the ring;
+ *  - undecided: a plain streamid on a "both" port for a stream that was not live. It reads
+ *    nothing until the supervisor confirms it as the publisher (it sent media), or it turns
+ *    into a viewer after UNDECIDED_MS without media (a player waiting for the stream).
+ */
+export type SessionRole = 'publisher' | 'viewer' | 'undecided';
+
+/** How long an undecided connection may stay silent before it is taken for a player. */
+export const UNDECIDED_MS = 1000;
+
 export type ToWorker =
-  | { type: 'attach-publisher'; session: number; sock: number; stream: string; ring: SharedArrayBuffer }
-  | { type: 'attach-viewer'; session: number; sock: number; stream: string; ring: SharedArrayBuffer; join: ViewerJoin }
+  | { type: 'attach'; session: number; sock: number; stream: string; ring: SharedArrayBuffer; role: SessionRole; inferred: boolean; join: ViewerJoin }
+  /** The undecided (or inferred viewer) connection that sent media becomes the stream's publisher. */
+  | { type: 'confirm-publisher'; session: number }
   | { type: 'close-session'; session: number; reason: string }
   | { type: 'stats-request'; id: number }
   | { type: 'shutdown' }
@@ -23,4 +37,8 @@ export interface SessionStats {
 export type FromWorker =
   | { type: 'ready'; worker: number }
   | { type: 'session-ended'; session: number; reason: string }
+  /** An undecided connection, or a viewer whose streamid named no direction, sent media. */
+  | { type: 'media-detected'; session: number }
+  /** An undecided connection stayed silent: it now plays the stream. */
+  | { type: 'became-viewer'; session: number }
   | { type: 'stats'; id: number; worker: number; sessions: SessionStats[] };

@@ -1,30 +1,21 @@
 /**
  * SessionHost: runs on a worker thread and owns the SRT sessions the supervisor hands it.
  * Publishers are received straight into their stream's shared ring (native batch receive);
- * viewers are fed from the rings by FanoutGroup, woken by the ring's channel signal.
+ * viewers are fed from the rings by one FanoutGroup per ring, woken by the ring's channel.
  */
 import type { MessagePort } from 'node:worker_threads';
-import { PacketRing, WRITE_BATCH } from '../ring/packet-ring.js';
-import { signalChannel, subscribeChannel } from '../srt/reactor.js';
-import { SrtSocket } from '../srt/socket.js';
-import { FanoutGroup, type GroupMember } from './fanout-group.js';
+import { PacketRing } from '../ring/packet-ring.js';
+import { subscribeChannel } from '../srt/reactor.js';
+import { FanoutGroup } from './fanout-group.js';
+import { HostedSession } from './hosted-session.js';
 import type { FromWorker, SessionStats, ToWorker } from './messages.js';
-
-interface HostedSession {
-  readonly id: number;
-  readonly socket: SrtSocket;
-  packets(): number;
-  skipped(): number;
-  close(reason: string): void;
-}
 
 interface RingUse {
   ring: PacketRing;
-  group: FanoutGroup;
-  unsubscribe: () => void;
+  group: FanoutGroup | undefined;
+  users: number;
+  unsubscribe: (() => void) | undefined;
 }
-
-const DRAIN = new Uint8Array(1500);
 
 export class SessionHost {
   readonly #port: MessagePort;
@@ -53,11 +44,11 @@ export class SessionHost {
 
   #onMessage(m: ToWorker): void {
     switch (m.type) {
-      case 'attach-publisher':
-        this.#attachPublisher(m.session, m.sock, m.ring);
+      case 'attach':
+        this.#attach(m);
         break;
-      case 'attach-viewer':
-        this.#attachViewer(m.session, m.sock, m.ring);
+      case 'confirm-publisher':
+        this.#sessions.get(m.session)?.confirmPublisher();
         break;
       case 'close-session':
         this.#sessions.get(m.session)?.close(m.reason);
@@ -81,102 +72,51 @@ export class SessionHost {
   #stats(): SessionStats[] {
     const out: SessionStats[] = [];
     for (const s of this.#sessions.values()) {
-      out.push({ session: s.id, packets: s.packets(), skipped: s.skipped(), srt: s.socket.stats() as Record<string, number> | undefined });
+      out.push({ session: s.id, packets: s.packets(), skipped: s.skipped, srt: s.socket.stats() as Record<string, number> | undefined });
     }
     return out;
   }
 
-  #ended(id: number, reason: string): void {
-    if (!this.#sessions.delete(id)) return;
-    this.#post({ type: 'session-ended', session: id, reason });
-  }
-
-  #useRing(buffer: SharedArrayBuffer): RingUse {
+  #ringUse(buffer: SharedArrayBuffer): RingUse {
     let use = this.#rings.get(buffer);
     if (use === undefined) {
-      const ring = PacketRing.attach(buffer);
-      const group = new FanoutGroup(ring);
-      const unsubscribe = subscribeChannel(ring.channel, () => group.flush());
-      use = { ring, group, unsubscribe };
+      use = { ring: PacketRing.attach(buffer), group: undefined, users: 0, unsubscribe: undefined };
       this.#rings.set(buffer, use);
     }
     return use;
   }
 
-  #releaseRing(buffer: SharedArrayBuffer): void {
-    const use = this.#rings.get(buffer);
-    if (use !== undefined && use.group.size === 0) {
-      use.unsubscribe();
-      this.#rings.delete(buffer);
+  #group(use: RingUse): FanoutGroup {
+    if (use.group === undefined) {
+      const group = new FanoutGroup(use.ring);
+      use.group = group;
+      use.unsubscribe = subscribeChannel(use.ring.channel, () => group.flush());
     }
+    use.users++;
+    return use.group;
   }
 
-  #attachPublisher(id: number, sock: number, buffer: SharedArrayBuffer): void {
-    const socket = SrtSocket.adopt(sock);
-    const ring = PacketRing.attach(buffer);
-    let packets = 0;
-    let open = true;
-    const close = (reason: string): void => {
-      if (!open) return;
-      open = false;
-      socket.close();
-      this.#ended(id, reason);
-    };
-    const pump = (): void => {
-      let moved = 0;
-      for (;;) {
-        const head = ring.head();
-        const r = socket.recvSlots(ring.slots, ring.slotSize, ring.slotCount, ring.index(head), WRITE_BATCH);
-        const count = r < 0 ? -r - 1 : r;
-        if (count > 0) {
-          ring.publish(head + count);
-          moved += count;
-        }
-        if (r < 0) {
-          if (moved > 0) signalChannel(ring.channel);
-          packets += moved;
-          close('publisher disconnected');
-          return;
-        }
-        if (count < WRITE_BATCH) break;
-      }
-      if (moved > 0) {
-        packets += moved;
-        signalChannel(ring.channel);
-      }
-    };
-    this.#sessions.set(id, { id, socket, packets: () => packets, skipped: () => 0, close });
-    socket.on({ readable: pump, closed: () => close('publisher disconnected') });
-    pump();
+  #releaseGroup(buffer: SharedArrayBuffer, use: RingUse): void {
+    if (--use.users > 0) return;
+    use.unsubscribe?.();
+    use.unsubscribe = undefined;
+    use.group = undefined;
+    this.#rings.delete(buffer);
   }
 
-  #attachViewer(id: number, sock: number, buffer: SharedArrayBuffer): void {
-    const socket = SrtSocket.adopt(sock);
-    const use = this.#useRing(buffer);
-    let open = true;
-    const member: GroupMember = {
-      sock,
-      sent: 0,
-      skipped: 0,
-      onBroken: () => close('viewer disconnected'),
-    };
-    const close = (reason: string): void => {
-      if (!open) return;
-      open = false;
-      use.group.remove(member);
-      socket.close();
-      this.#releaseRing(buffer);
-      this.#ended(id, reason);
-    };
-    this.#sessions.set(id, { id, socket, packets: () => member.sent, skipped: () => member.skipped, close });
-    use.group.add(member, use.ring.head());
-    socket.on({
-      // A viewer sends nothing we use; drain it so libsrt's buffer does not fill.
-      readable: () => {
-        while (socket.recv(DRAIN) > 0);
+  #attach(m: Extract<ToWorker, { type: 'attach' }>): void {
+    const use = this.#ringUse(m.ring);
+    const id = m.session;
+    const session = new HostedSession(id, m.sock, use.ring, m.role, m.inferred, {
+      group: () => this.#group(use),
+      releaseGroup: () => this.#releaseGroup(m.ring, use),
+      ended: (reason) => {
+        if (this.#sessions.delete(id)) this.#post({ type: 'session-ended', session: id, reason });
+        if (use.users === 0 && use.group === undefined) this.#rings.delete(m.ring);
       },
-      writable: () => use.group.flush(),
-      closed: () => close('viewer disconnected'),
+      mediaDetected: () => this.#post({ type: 'media-detected', session: id }),
+      becameViewer: () => this.#post({ type: 'became-viewer', session: id }),
     });
+    this.#sessions.set(id, session);
   }
 }

@@ -19,6 +19,8 @@ interface Host {
 
 export interface WorkerPoolEvents {
   'session-ended': [session: number, reason: string];
+  'media-detected': [session: number];
+  'became-viewer': [session: number];
 }
 
 export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
@@ -94,6 +96,10 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
         this.#sessionHost.delete(m.session);
         this.emit('session-ended', m.session, m.reason);
         break;
+      case 'media-detected':
+      case 'became-viewer':
+        this.emit(m.type, m.session);
+        break;
       case 'stats': {
         const w = this.#statsWaiters.get(m.id);
         if (w === undefined) break;
@@ -110,7 +116,7 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
   }
 
   /** Hands a session to the least-loaded worker, or to `sameAs`'s worker when given (keeps message order). */
-  assign(msg: Extract<ToWorker, { session: number; sock: number }>, sameAs?: number): number {
+  assign(msg: Extract<ToWorker, { type: 'attach' }>, sameAs?: number): number {
     let host = sameAs === undefined ? undefined : this.#sessionHost.get(sameAs);
     if (host === undefined || !host.ready) {
       for (const h of this.#hosts) {
@@ -126,6 +132,10 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
 
   workerOf(session: number): number | undefined {
     return this.#sessionHost.get(session)?.index;
+  }
+
+  confirmPublisher(session: number): void {
+    this.#sessionHost.get(session)?.port.postMessage({ type: 'confirm-publisher', session } satisfies ToWorker);
   }
 
   closeSession(session: number, reason: string): boolean {

@@ -25,7 +25,7 @@ export const MODE_PLAY = 2;
 export const SLOT_HEADER_BYTES = 16;
 
 export type NativeOptionType = 'int' | 'int64' | 'bool' | 'string' | 'linger';
-export type AcceptResult = [sock: number, host: string, port: number, streamid: string, mode: number, resource: string];
+export type AcceptResult = [sock: number, host: string, port: number, streamid: string, mode: number, resource: string, inferred: boolean];
 
 export interface SrtNativeAddon {
   version(): string;

@@ -321,6 +321,8 @@ export interface AcceptedConnection {
   mode: number;
   /** Stream name the gate resolved from the streamid (or the port's fixed stream). */
   resource: string;
+  /** The streamid named no direction; a "both" port guessed `mode` from the stream's state. */
+  inferred: boolean;
 }
 
 export interface ListenOptions {
@@ -395,13 +397,13 @@ export class SrtListener {
         return;
       }
       if (r === null) return;
-      const [id, host, port, streamid, mode, resource] = r;
+      const [id, host, port, streamid, mode, resource, inferred] = r;
       const socket = SrtSocket.fromAccepted(id);
       if (this.#onConnection === undefined) {
         socket.close();
         continue;
       }
-      this.#onConnection({ socket, host, port, streamid, mode, resource });
+      this.#onConnection({ socket, host, port, streamid, mode, resource, inferred });
     }
   }
 

@@ -11,7 +11,9 @@ import { MODE_PLAY, MODE_PUBLISH } from '../srt/native.js';
 import type { SrtOptionValue } from '../srt/options.js';
 import { SrtListener, SrtSocket, type AcceptedConnection } from '../srt/socket.js';
 import { parseSrtUrl, redactSrtUrl, type SrtUrl } from '../srt/url.js';
-import type { SessionStats } from '../sessions/messages.js';
+import type { SessionRole, SessionStats, ToWorker } from '../sessions/messages.js';
+
+type AttachMessage = Extract<ToWorker, { type: 'attach' }>;
 import { WorkerPool } from '../sessions/worker-pool.js';
 import { Stream, type PeerAddress } from '../streams/stream.js';
 import { StreamRegistry } from '../streams/stream-registry.js';
@@ -110,6 +112,8 @@ export class Relay extends EventEmitter<RelayEvents> {
   readonly #sessions = new Map<number, SessionInfo>();
   readonly #pushes = new Map<number, PushState>();
   readonly #pulls = new Map<string, PullState>();
+  /** Replaced publisher session → the session to confirm as publisher once it has ended. */
+  readonly #confirmAfter = new Map<number, number>();
   #nextSession = 1;
   #nextPush = 1;
   #started = false;
@@ -127,6 +131,8 @@ export class Relay extends EventEmitter<RelayEvents> {
       defaultRingSlots: opts.ringSlots,
     });
     this.#pool.on('session-ended', (id, reason) => this.#sessionEnded(id, reason));
+    this.#pool.on('media-detected', (id) => this.#mediaDetected(id));
+    this.#pool.on('became-viewer', (id) => this.#becameViewer(id));
   }
 
   /** Starts workers, configured streams, listeners, pulls and pushes. */
@@ -172,8 +178,8 @@ export class Relay extends EventEmitter<RelayEvents> {
       c.socket.close();
       return;
     }
-    if (c.mode === MODE_PUBLISH) this.#acceptPublisher(name, c.socket, peer, c.streamid, 'publisher', log);
-    else if (c.mode === MODE_PLAY) this.#acceptViewer(name, c.socket, peer, c.streamid, 'viewer', log);
+    if (c.mode === MODE_PUBLISH) this.#acceptPublisher(name, c.socket, peer, c.streamid, 'publisher', log, c.inferred);
+    else if (c.mode === MODE_PLAY) this.#acceptViewer(name, c.socket, peer, c.streamid, 'viewer', log, c.inferred);
     else {
       log.warn('connection without a gate decision; closing');
       c.socket.close();
@@ -197,37 +203,112 @@ export class Relay extends EventEmitter<RelayEvents> {
     this.#registry.setOverloaded(max !== undefined && this.#sessions.size >= max);
   }
 
-  #acceptPublisher(name: string, socket: SrtSocket, peer: PeerAddress, streamid: string, kind: SessionKind, log: Logger): void {
+  #acceptPublisher(
+    name: string,
+    socket: SrtSocket,
+    peer: PeerAddress,
+    streamid: string,
+    kind: SessionKind,
+    log: Logger,
+    inferred = false,
+  ): void {
     const stream = this.#registry.forPublish(name);
     if (stream === undefined) {
       log.warn('publish to an unknown stream slipped past the gate; closing');
       socket.close();
       return;
     }
-    const old = stream.publisher;
-    if (old !== undefined && stream.settings.onPublisherConflict !== 'replace' && kind === 'publisher') {
-      log.warn('second publisher raced past the gate; closing it (1409 policy)');
+    const info = this.#newSession(kind, name, peer, streamid);
+    if (inferred) {
+      // A plain streamid on a "both" port for a stream that is not live: publisher once it
+      // sends media, player if it stays silent (HostedSession decides within UNDECIDED_MS).
+      info.worker = this.#pool.assign(this.#attachMessage(info, stream, socket, 'undecided', true));
+      log.info({ session: info.id, worker: info.worker }, 'connection undecided: waiting for media');
+      return;
+    }
+    const old = stream.publisher?.session;
+    if (!this.#takePublisher(stream, info, log)) {
+      this.#sessions.delete(info.id);
       socket.close();
       return;
     }
-    const info = this.#newSession(kind, name, peer, streamid);
-    if (old !== undefined) {
-      log.info({ replaced: old.session }, 'new publisher replaces the old one');
-      this.#pool.closeSession(old.session, 'replaced by a new publisher');
-    }
-    stream.publisher = { session: info.id, peer, since: Date.now() };
-    this.#registry.sync(stream);
-    const sock = socket.detach();
-    info.worker = this.#pool.assign(
-      { type: 'attach-publisher', session: info.id, sock, stream: name, ring: stream.ring().buffer },
-      old?.session,
-    );
+    // Same worker as a replaced publisher: it closes the old one before the new one writes.
+    info.worker = this.#pool.assign(this.#attachMessage(info, stream, socket, 'publisher', false), old);
     log.info({ session: info.id, worker: info.worker }, 'publisher connected');
-    if (old === undefined) this.emit('stream-live', name);
-    this.#startPushesFor(name);
   }
 
-  #acceptViewer(name: string, socket: SrtSocket, peer: PeerAddress, streamid: string, kind: SessionKind, log: Logger): number | undefined {
+  #attachMessage(info: SessionInfo, stream: Stream, socket: SrtSocket, role: SessionRole, inferred: boolean): AttachMessage {
+    return {
+      type: 'attach',
+      session: info.id,
+      sock: socket.detach(),
+      stream: stream.name,
+      ring: stream.ring().buffer,
+      role,
+      inferred,
+      join: 'live',
+    };
+  }
+
+  /** Makes `info` the stream's publisher per the conflict policy. False when refused. */
+  #takePublisher(stream: Stream, info: SessionInfo, log: Logger): boolean {
+    const old = stream.publisher;
+    if (old !== undefined && old.session !== info.id) {
+      if (stream.settings.onPublisherConflict !== 'replace' && info.kind === 'publisher') {
+        log.warn({ session: info.id, publisher: old.session }, 'stream already has a publisher (1409 policy); closing the newcomer');
+        return false;
+      }
+      log.info({ session: info.id, replaced: old.session }, 'new publisher replaces the old one');
+      this.#pool.closeSession(old.session, 'replaced by a new publisher');
+    }
+    stream.publisher = { session: info.id, peer: info.peer, since: Date.now() };
+    stream.viewers.delete(info.id);
+    if (info.kind === 'viewer') info.kind = 'publisher';
+    this.#registry.sync(stream);
+    if (old === undefined) this.emit('stream-live', stream.name);
+    this.#startPushesFor(stream.name);
+    return true;
+  }
+
+  /** An undecided connection, or a viewer whose streamid named no direction, sent media. */
+  #mediaDetected(id: number): void {
+    const info = this.#sessions.get(id);
+    const stream = info === undefined ? undefined : this.#registry.get(info.stream);
+    if (info === undefined || stream === undefined) return;
+    const log = this.#log.child({ stream: stream.name, session: id, peer: `${info.peer.host}:${info.peer.port}` });
+    const wasViewer = info.kind === 'viewer';
+    info.kind = 'publisher';
+    const old = stream.publisher?.session;
+    if (this.#takePublisher(stream, info, log)) {
+      // A replaced publisher must stop writing the ring first: confirm once it has ended.
+      if (old !== undefined && old !== id && this.#sessions.has(old)) this.#confirmAfter.set(old, id);
+      else this.#pool.confirmPublisher(id);
+      log.info({ from: wasViewer ? 'viewer' : 'undecided' }, 'connection sent media: it is the publisher');
+    } else {
+      this.#pool.closeSession(id, 'stream already has a publisher');
+    }
+  }
+
+  /** An undecided connection stayed silent: it plays the stream. */
+  #becameViewer(id: number): void {
+    const info = this.#sessions.get(id);
+    const stream = info === undefined ? undefined : this.#registry.get(info.stream);
+    if (info === undefined || stream === undefined) return;
+    info.kind = 'viewer';
+    stream.viewers.add(id);
+    this.#registry.sync(stream);
+    this.#log.info({ stream: stream.name, session: id }, 'silent connection: it plays the stream');
+  }
+
+  #acceptViewer(
+    name: string,
+    socket: SrtSocket,
+    peer: PeerAddress,
+    streamid: string,
+    kind: SessionKind,
+    log: Logger,
+    inferred = false,
+  ): number | undefined {
     const stream = this.#registry.get(name);
     if (stream === undefined || (stream.publisher === undefined && !stream.hasRing)) {
       log.warn('play of a stream that is not live slipped past the gate; closing');
@@ -236,15 +317,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     }
     const info = this.#newSession(kind, name, peer, streamid);
     stream.viewers.add(info.id);
-    const sock = socket.detach();
-    info.worker = this.#pool.assign({
-      type: 'attach-viewer',
-      session: info.id,
-      sock,
-      stream: name,
-      ring: stream.ring().buffer,
-      join: 'live',
-    });
+    info.worker = this.#pool.assign(this.#attachMessage(info, stream, socket, 'viewer', inferred));
     log.info({ session: info.id, worker: info.worker, kind }, 'viewer connected');
     return info.id;
   }
@@ -254,6 +327,11 @@ export class Relay extends EventEmitter<RelayEvents> {
     if (info === undefined) return;
     this.#sessions.delete(id);
     this.#updateLoad();
+    const successor = this.#confirmAfter.get(id);
+    if (successor !== undefined) {
+      this.#confirmAfter.delete(id);
+      this.#pool.confirmPublisher(successor);
+    }
     const stream = this.#registry.get(info.stream);
     this.#log.info({ session: id, stream: info.stream, kind: info.kind, reason }, 'session ended');
     if (stream !== undefined) {

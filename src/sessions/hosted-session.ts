@@ -1,0 +1,166 @@
+/**
+ * HostedSession: one SRT connection on a worker thread, in one of three roles (see
+ * SessionRole). A publisher is received straight into its stream's ring in batches; a viewer is
+ * a member of the ring's FanoutGroup on this worker.
+ */
+import { PacketRing, WRITE_BATCH } from '../ring/packet-ring.js';
+import { signalChannel } from '../srt/reactor.js';
+import { SrtSocket } from '../srt/socket.js';
+import type { FanoutGroup, GroupMember } from './fanout-group.js';
+import { UNDECIDED_MS, type SessionRole } from './messages.js';
+
+const DRAIN = new Uint8Array(1500);
+
+export interface SessionHooks {
+  /** The ring's fan-out group on this worker (created on demand). */
+  group(): FanoutGroup;
+  /** The session no longer needs the group. */
+  releaseGroup(): void;
+  ended(reason: string): void;
+  mediaDetected(): void;
+  becameViewer(): void;
+}
+
+export class HostedSession implements GroupMember {
+  readonly id: number;
+  readonly socket: SrtSocket;
+  readonly sock: number;
+  sent = 0;
+  skipped = 0;
+  #received = 0;
+  #role: SessionRole;
+  readonly #inferred: boolean;
+  readonly #ring: PacketRing;
+  readonly #hooks: SessionHooks;
+  #group: FanoutGroup | undefined;
+  #open = true;
+  #timer: NodeJS.Timeout | undefined;
+  #reported = false;
+
+  constructor(id: number, sock: number, ring: PacketRing, role: SessionRole, inferred: boolean, hooks: SessionHooks) {
+    this.id = id;
+    this.sock = sock;
+    this.socket = SrtSocket.adopt(sock);
+    this.#ring = ring;
+    this.#role = role;
+    this.#inferred = inferred;
+    this.#hooks = hooks;
+    this.socket.on({
+      readable: () => this.#onReadable(),
+      writable: () => this.#group?.flush(),
+      closed: () => this.close(this.#role === 'viewer' ? 'viewer disconnected' : 'publisher disconnected'),
+    });
+    if (role === 'viewer') this.#joinGroup();
+    else if (role === 'undecided') {
+      this.#timer = setTimeout(() => this.#silent(), UNDECIDED_MS);
+      this.#onReadable();
+    } else this.#pump();
+  }
+
+  get role(): SessionRole {
+    return this.#role;
+  }
+
+  /** Packets moved: received (publisher) or sent (viewer). */
+  packets(): number {
+    return this.#role === 'publisher' ? this.#received : this.sent;
+  }
+
+  onBroken(): void {
+    this.close('viewer disconnected');
+  }
+
+  /** The supervisor made this connection the publisher. */
+  confirmPublisher(): void {
+    if (!this.#open || this.#role === 'publisher') return;
+    this.#clearTimer();
+    this.#leaveGroup();
+    this.#role = 'publisher';
+    this.#pump();
+  }
+
+  close(reason: string): void {
+    if (!this.#open) return;
+    this.#open = false;
+    this.#clearTimer();
+    this.#leaveGroup();
+    this.socket.close();
+    this.#hooks.ended(reason);
+  }
+
+  #clearTimer(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #joinGroup(): void {
+    this.#group = this.#hooks.group();
+    this.#group.add(this, this.#ring.head());
+  }
+
+  #leaveGroup(): void {
+    if (this.#group === undefined) return;
+    this.#group.remove(this);
+    this.#group = undefined;
+    this.#hooks.releaseGroup();
+  }
+
+  #silent(): void {
+    this.#timer = undefined;
+    if (!this.#open || this.#role !== 'undecided') return;
+    this.#role = 'viewer';
+    this.#joinGroup();
+    this.#hooks.becameViewer();
+  }
+
+  #onReadable(): void {
+    if (!this.#open) return;
+    switch (this.#role) {
+      case 'publisher':
+        this.#pump();
+        return;
+      case 'undecided':
+        // Leave the data in libsrt's buffer until the supervisor decides; one report is enough.
+        if (!this.#reported && this.socket.stats()?.pktRecvTotal) this.#report();
+        return;
+      case 'viewer': {
+        let got = false;
+        while (this.socket.recv(DRAIN) > 0) got = true;
+        if (got && this.#inferred) this.#report();
+        return;
+      }
+    }
+  }
+
+  #report(): void {
+    if (this.#reported) return;
+    this.#reported = true;
+    this.#hooks.mediaDetected();
+  }
+
+  /** Moves everything libsrt has for us into the ring, WRITE_BATCH slots per native call. */
+  #pump(): void {
+    const ring = this.#ring;
+    let moved = 0;
+    for (;;) {
+      const head = ring.head();
+      const r = this.socket.recvSlots(ring.slots, ring.slotSize, ring.slotCount, ring.index(head), WRITE_BATCH);
+      const count = r < 0 ? -r - 1 : r;
+      if (count > 0) {
+        ring.publish(head + count);
+        moved += count;
+      }
+      if (r < 0) {
+        this.#received += moved;
+        if (moved > 0) signalChannel(ring.channel);
+        this.close('publisher disconnected');
+        return;
+      }
+      if (count < WRITE_BATCH) break;
+    }
+    if (moved > 0) {
+      this.#received += moved;
+      signalChannel(ring.channel);
+    }
+  }
+}
