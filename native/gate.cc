@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <chrono>
 #include <deque>
 #include <mutex>
 #include <string>
@@ -25,10 +26,35 @@ struct Entry {
   bool live = false;  // a plain streamid on a "both" port plays a live stream
 };
 
+// A decision from the auth webhook for one (streamid, peer host), cached until `expires`.
+struct AuthDecision {
+  int32_t code = 0;
+  std::string passphrase;
+  std::string rename;
+  std::chrono::steady_clock::time_point expires;
+};
+
+struct PendingAuth {
+  std::string streamid;
+  std::string host;
+  int32_t port;
+  int32_t mode;
+  std::string resource;
+};
+
 struct Gate {
   Action defPublish;
   Action defPlay;
   std::unordered_map<std::string, Entry> entries;
+  // Webhook auth: when enabled, a caller without a cached decision is refused with pendingCode
+  // (so it retries), JS is woken on `channel` to ask the webhook, and the retry is decided
+  // from the cache.
+  bool authEnabled = false;
+  int32_t pendingCode = SRT_REJC_PREDEFINED + 503;
+  uint32_t channel = 0;
+  std::unordered_map<std::string, AuthDecision> auth;
+  std::unordered_map<std::string, std::chrono::steady_clock::time_point> asked;
+  std::deque<PendingAuth> pending;
 };
 
 struct ListenerCfg {
@@ -80,6 +106,20 @@ void AddrToString(const sockaddr* sa, std::string* host, int32_t* port) {
   *host = buf;
 }
 
+int Refuse(int32_t gate, SRTSOCKET ns, const sockaddr* peer, const std::string& sid, int32_t code) {
+  srt_setrejectreason(ns, code);
+  Rejection r;
+  r.gate = gate;
+  r.streamid = sid;
+  AddrToString(peer, &r.host, &r.port);
+  r.code = code;
+  if (g_rejections.size() >= kMaxRejections) g_rejections.pop_front();
+  g_rejections.push_back(std::move(r));
+  return -1;
+}
+
+constexpr auto kAskAgainAfter = std::chrono::seconds(10);
+
 // libsrt RcvQ thread, holding the listener's lock and g_mu.
 int Decide(const ListenerCfg& cfg, SRTSOCKET ns, const sockaddr* peer, const char* streamid) {
   std::string sid = streamid ? streamid : "";
@@ -88,10 +128,7 @@ int Decide(const ListenerCfg& cfg, SRTSOCKET ns, const sockaddr* peer, const cha
   ClassifyStreamId(sid, &mode, &resource);
   std::string key;  // the table entry that decides
   if (!cfg.fixedResource.empty()) {
-    if (cfg.sidPolicy == 2 && !sid.empty()) {
-      srt_setrejectreason(ns, SRT_REJC_PREDEFINED + 403);
-      return -1;
-    }
+    if (cfg.sidPolicy == 2 && !sid.empty()) return Refuse(cfg.gate, ns, peer, sid, SRT_REJC_PREDEFINED + 403);
     key = cfg.fixedResource;
     if (cfg.sidPolicy == 1 && !sid.empty()) {
       resource = cfg.fixedResource + "+" + (resource.empty() ? sid : resource);
@@ -109,35 +146,52 @@ int Decide(const ListenerCfg& cfg, SRTSOCKET ns, const sockaddr* peer, const cha
 
   auto g = g_gates.find(cfg.gate);
   if (g == g_gates.end()) return -1;
-  const Gate& gate = g->second;
+  Gate& gate = g->second;
   auto e = gate.entries.find(key);
   const bool inferred = mode == kModeUnknown;
   if (mode == kModeUnknown) mode = (e != gate.entries.end() && e->second.live) ? kModePlay : kModePublish;
-  // A port restricted to one direction refuses the other one.
-  int32_t code = 0;
+
+  std::string authPass;
+  if (gate.authEnabled) {
+    std::string host;
+    int32_t port;
+    AddrToString(peer, &host, &port);
+    std::string akey = sid + "\n" + host;
+    auto now = std::chrono::steady_clock::now();
+    auto a = gate.auth.find(akey);
+    if (a == gate.auth.end() || a->second.expires < now) {
+      auto asked = gate.asked.find(akey);
+      if (asked == gate.asked.end() || asked->second + kAskAgainAfter < now) {
+        gate.asked[akey] = now;
+        if (gate.pending.size() < 1024) gate.pending.push_back(PendingAuth{sid, host, port, mode, resource});
+        if (gate.channel != 0) ChannelSignal(gate.channel);
+      }
+      return Refuse(cfg.gate, ns, peer, sid, gate.pendingCode);
+    }
+    if (a->second.code != 0) return Refuse(cfg.gate, ns, peer, sid, a->second.code);
+    if (!a->second.rename.empty() && cfg.fixedResource.empty()) {
+      resource = a->second.rename;
+      key = resource;
+      e = gate.entries.find(key);
+    }
+    authPass = a->second.passphrase;
+  }
+
   const Action* act;
   if (e != gate.entries.end()) {
     act = mode == kModePublish ? &e->second.publish : &e->second.play;
   } else {
     act = mode == kModePublish ? &gate.defPublish : &gate.defPlay;
   }
-  code = act->code;
+  int32_t code = act->code;
+  // A port restricted to one direction refuses the other one.
   if (code == 0 && ((cfg.direction == 1 && mode == kModePlay) || (cfg.direction == 2 && mode == kModePublish))) {
-    code = SRT_REJC_PREDEFINED + 405;  // method not allowed on this port
+    code = SRT_REJC_PREDEFINED + 405;
   }
-  if (code != 0) {
-    srt_setrejectreason(ns, code);
-    Rejection r;
-    r.gate = cfg.gate;
-    r.streamid = sid;
-    AddrToString(peer, &r.host, &r.port);
-    r.code = code;
-    if (g_rejections.size() >= kMaxRejections) g_rejections.pop_front();
-    g_rejections.push_back(std::move(r));
-    return -1;
-  }
-  if (!act->passphrase.empty()) {
-    if (srt_setsockflag(ns, SRTO_PASSPHRASE, act->passphrase.data(), static_cast<int>(act->passphrase.size())) != 0) {
+  if (code != 0) return Refuse(cfg.gate, ns, peer, sid, code);
+  const std::string& pass = authPass.empty() ? act->passphrase : authPass;
+  if (!pass.empty()) {
+    if (srt_setsockflag(ns, SRTO_PASSPHRASE, pass.data(), static_cast<int>(pass.size())) != 0) {
       srt_setrejectreason(ns, SRT_REJC_PREDEFINED + 500);
       return -1;
     }
@@ -255,6 +309,64 @@ Napi::Value GateRejections(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// gateAuthEnable(gate, enabled, pendingCode, channel)
+Napi::Value GateAuthEnable(const Napi::CallbackInfo& info) {
+  int32_t id = info[0].As<Napi::Number>().Int32Value();
+  std::lock_guard<std::mutex> lk(g_mu);
+  auto g = g_gates.find(id);
+  if (g != g_gates.end()) {
+    g->second.authEnabled = info[1].As<Napi::Boolean>().Value();
+    g->second.pendingCode = info[2].As<Napi::Number>().Int32Value();
+    g->second.channel = info[3].As<Napi::Number>().Uint32Value();
+  }
+  return info.Env().Undefined();
+}
+
+// gateAuthSet(gate, streamid, host, code, passphrase, rename, ttlMs)
+Napi::Value GateAuthSet(const Napi::CallbackInfo& info) {
+  int32_t id = info[0].As<Napi::Number>().Int32Value();
+  std::string akey = info[1].As<Napi::String>().Utf8Value() + "\n" + info[2].As<Napi::String>().Utf8Value();
+  AuthDecision d;
+  d.code = info[3].As<Napi::Number>().Int32Value();
+  d.passphrase = info[4].As<Napi::String>().Utf8Value();
+  d.rename = info[5].As<Napi::String>().Utf8Value();
+  d.expires = std::chrono::steady_clock::now() + std::chrono::milliseconds(info[6].As<Napi::Number>().Int64Value());
+  std::lock_guard<std::mutex> lk(g_mu);
+  auto g = g_gates.find(id);
+  if (g == g_gates.end()) return info.Env().Undefined();
+  auto now = std::chrono::steady_clock::now();
+  for (auto it = g->second.auth.begin(); it != g->second.auth.end();) {
+    it = it->second.expires < now ? g->second.auth.erase(it) : std::next(it);
+  }
+  g->second.asked.erase(akey);
+  g->second.auth[akey] = std::move(d);
+  return info.Env().Undefined();
+}
+
+// gatePending(gate) -> [streamid, host, port, mode, resource][]
+Napi::Value GatePending(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int32_t id = info[0].As<Napi::Number>().Int32Value();
+  std::deque<PendingAuth> taken;
+  {
+    std::lock_guard<std::mutex> lk(g_mu);
+    auto g = g_gates.find(id);
+    if (g != g_gates.end()) taken.swap(g->second.pending);
+  }
+  Napi::Array out = Napi::Array::New(env, taken.size());
+  uint32_t i = 0;
+  for (const PendingAuth& p : taken) {
+    Napi::Array row = Napi::Array::New(env, 5);
+    row.Set(0u, Napi::String::New(env, p.streamid));
+    row.Set(1u, Napi::String::New(env, p.host));
+    row.Set(2u, Napi::Number::New(env, p.port));
+    row.Set(3u, Napi::Number::New(env, p.mode));
+    row.Set(4u, Napi::String::New(env, p.resource));
+    out.Set(i++, row);
+  }
+  return out;
+}
+
 Napi::Value Classify(const Napi::CallbackInfo& info) {
   int32_t mode;
   std::string resource;
@@ -332,6 +444,9 @@ void GateRegister(Napi::Env env, Napi::Object exports) {
   exports.Set("gateDelete", Napi::Function::New(env, GateDelete));
   exports.Set("gateRejections", Napi::Function::New(env, GateRejections));
   exports.Set("classifyStreamId", Napi::Function::New(env, Classify));
+  exports.Set("gateAuthEnable", Napi::Function::New(env, GateAuthEnable));
+  exports.Set("gateAuthSet", Napi::Function::New(env, GateAuthSet));
+  exports.Set("gatePending", Napi::Function::New(env, GatePending));
 }
 
 }  // namespace srtnative

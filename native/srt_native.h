@@ -104,6 +104,13 @@
  *   gateSet(gate, resource, publishCode, publishPass, playCode, playPass, live)
  *   gateDelete(gate, resource)
  *   gateRejections() -> [gate, streamid, host, port, code][]   recent refusals (bounded)
+ *   gateAuthEnable(gate, enabled, pendingCode, channel)   webhook auth: a caller whose
+ *                                                     (streamid, host) has no cached decision is
+ *                                                     refused with pendingCode, queued, and the
+ *                                                     channel signalled; its retry is decided from
+ *                                                     the cache (the RcvQ thread never waits)
+ *   gateAuthSet(gate, streamid, host, code, passphrase, rename, ttlMs)   cache a decision
+ *   gatePending(gate) -> [streamid, host, port, mode, resource][]   callers waiting for one
  *   classifyStreamId(streamid) -> [mode, resource]    the same rules the callback uses
  *                                                     (mode 0 unknown, 1 publish, 2 play)
  *   Codes: 0 accept, >= 1000 reject with that code (SRT_REJC_PREDEFINED + HTTP status).

@@ -12,6 +12,7 @@
  * of two). HEAD is the sequence the writer fills next; sequences < HEAD are complete.
  */
 import { SLOT_HEADER_BYTES } from '../srt/native.js';
+import { allocateChannel } from '../srt/reactor.js';
 
 export const RING_SLOT_SIZE = 1472; // 16-byte header + 1456, the largest live-mode payload
 const CONTROL_INTS = 16;
@@ -32,8 +33,6 @@ export const SLOT_FLAG_DISCONTINUITY = 0x4;
 
 /** Most slots a writer fills per batch; readers keep this far away from the writer. */
 export const WRITE_BATCH = 64;
-
-let nextChannel = 1;
 
 /** Smallest power of two >= n, clamped to [min, max]. */
 export function ringSlotsFor(n: number, min = 1024, max = 1 << 18): number {
@@ -68,7 +67,7 @@ export class PacketRing {
   }
 
   /** A new ring of `slotCount` slots (power of two >= 2 * WRITE_BATCH). `channel` wakes readers (process-unique). */
-  static create(slotCount: number, channel = nextChannel++ + (process.pid % 1000) * 1_000_000): PacketRing {
+  static create(slotCount: number, channel = allocateChannel()): PacketRing {
     if (!Number.isInteger(slotCount) || slotCount < 2 * WRITE_BATCH || (slotCount & (slotCount - 1)) !== 0) {
       throw new RangeError(`slotCount must be a power of two >= ${2 * WRITE_BATCH} (got ${slotCount})`);
     }

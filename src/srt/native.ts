@@ -95,6 +95,9 @@ export interface SrtNativeAddon {
   gateDelete(gate: number, resource: string): void;
   gateRejections(): Array<[gate: number, streamid: string, host: string, port: number, code: number]>;
   classifyStreamId(streamid: string): [mode: number, resource: string];
+  gateAuthEnable(gate: number, enabled: boolean, pendingCode: number, channel: number): void;
+  gateAuthSet(gate: number, streamid: string, host: string, code: number, passphrase: string, rename: string, ttlMs: number): void;
+  gatePending(gate: number): Array<[streamid: string, host: string, port: number, mode: number, resource: string]>;
 }
 
 function findAddon(): string {

@@ -43,6 +43,16 @@ export function unregisterHandler(token: number): void {
   if (--live === 0) native.keepAlive(false);
 }
 
+let nextChannel = 1;
+
+/**
+ * A channel number unique in this process. Only the main thread allocates channels (rings and
+ * gates are created by the supervisor), so a plain counter suffices.
+ */
+export function allocateChannel(): number {
+  return nextChannel++;
+}
+
 /** Wakes every thread subscribed to `channel` (see subscribeChannel); callable from any thread. */
 export function signalChannel(channel: number): void {
   native.signal(channel);

@@ -39,6 +39,7 @@ export function relayOptionsFrom(config: RelayConfig, logger: Logger): RelayOpti
     streams,
     pushes: config.pushes.map((p) => ({ stream: p.stream, target: p.target.raw, auto: p.auto })),
     limits: { ...config.limits },
+    auth: { ...config.auth },
     // ~8 s at 10 Mbit/s (950 packets/s); bounded per stream (12 MB).
     ringSlots: ringSlotsFor(8192),
     logger,

@@ -18,6 +18,7 @@ import { WorkerPool } from '../sessions/worker-pool.js';
 import { Stream, type PeerAddress } from '../streams/stream.js';
 import { StreamRegistry } from '../streams/stream-registry.js';
 import { SrtRelayError } from '../errors.js';
+import { WebhookAuth } from '../auth/webhook-auth.js';
 
 export type PortDirection = 'incoming' | 'outgoing' | 'both';
 
@@ -50,6 +51,7 @@ export interface RelayOptions {
   streams: Record<string, RelayStreamOptions>;
   pushes: RelayPushOptions[];
   limits: { maxSessions?: number; maxStreams?: number };
+  auth?: { webhook?: string; timeoutMs: number; cacheMs: number };
   ringSlots: number;
   logger?: Logger;
 }
@@ -119,6 +121,7 @@ export class Relay extends EventEmitter<RelayEvents> {
   #started = false;
   #stopped = false;
   #rejectTimer: NodeJS.Timeout | undefined;
+  #auth: WebhookAuth | undefined;
 
   constructor(opts: RelayOptions) {
     super();
@@ -141,6 +144,18 @@ export class Relay extends EventEmitter<RelayEvents> {
     this.#started = true;
     await this.#pool.start();
     for (const [name, s] of Object.entries(this.#opts.streams)) this.putStream(name, s);
+    const auth = this.#opts.auth;
+    if (auth?.webhook !== undefined) {
+      this.#auth = new WebhookAuth({
+        gate: this.#registry.gate,
+        url: auth.webhook,
+        timeoutMs: auth.timeoutMs,
+        cacheMs: auth.cacheMs,
+        nodeId: this.nodeId,
+        logger: this.#log.child({ component: 'auth' }),
+      });
+      this.#auth.start();
+    }
     for (const p of this.#opts.ports) this.#listenPort(p);
     for (const p of this.#opts.pushes) this.addPush(p);
     this.#rejectTimer = setInterval(() => this.#logRejections(), 1000);
@@ -620,6 +635,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     if (this.#stopped) return;
     this.#stopped = true;
     if (this.#rejectTimer !== undefined) clearInterval(this.#rejectTimer);
+    this.#auth?.stop();
     for (const name of [...this.#pulls.keys()]) this.#stopPull(name);
     for (const id of [...this.#pushes.keys()]) this.removePush(id);
     for (const l of this.#listeners) l.close();
