@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <climits>
 #include <cstring>
 #include <unordered_set>
 
@@ -121,6 +122,14 @@ Napi::Value KeepAlive(const Napi::CallbackInfo& info) {
   EnvKeepAlive(Get(info)->st, info.Env(), info[0].As<Napi::Boolean>().Value());
   return info.Env().Undefined();
 }
+
+Napi::Value Now(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(srt_time_now()));
+}
+
+// Writes srt_time_now() into the srctime field of slots first..first+count-1 (sources that are
+// not SRT sockets, e.g. files, so that time-based joins work on every stream).
+Napi::Value StampSlots(const Napi::CallbackInfo& info);
 
 Napi::Value Version(const Napi::CallbackInfo& info) {
   uint32_t v = srt_getversion();
@@ -522,7 +531,10 @@ Napi::Value RecvSlots(const Napi::CallbackInfo& info) {
 }
 
 // Sends ring slots [seq, end) to one socket. Returns the count sent; *broken on a hard error.
-inline uint32_t SendRange(SRTSOCKET s, const Ring& r, uint32_t seq, uint32_t end, bool srcTime, bool* broken) {
+// limitTime: only slots whose srctime <= limitTime are sent (paced time-shifted viewers);
+// INT64_MAX sends everything.
+inline uint32_t SendRange(SRTSOCKET s, const Ring& r, uint32_t seq, uint32_t end, bool srcTime, bool* broken,
+                          int64_t limitTime = INT64_MAX) {
   SRT_MSGCTRL mc = srt_msgctrl_default;
   int64_t connTime = srcTime ? srt_connection_time(s) : 0;
   uint32_t sent = 0;
@@ -534,10 +546,11 @@ inline uint32_t SendRange(SRTSOCKET s, const Ring& r, uint32_t seq, uint32_t end
     int32_t len;
     std::memcpy(&len, slot, 4);
     if (len <= 0 || static_cast<uint32_t>(len) > r.slotSize - kSlotHeader) continue;  // empty slot
-    if (srcTime) {
+    if (srcTime || limitTime != INT64_MAX) {
       int64_t t;
       std::memcpy(&t, slot + 8, 8);
-      mc.srctime = t < connTime ? connTime : t;
+      if (t > limitTime) break;
+      if (srcTime) mc.srctime = t < connTime ? connTime : t;
     }
     int n = srt_sendmsg2(s, reinterpret_cast<const char*>(slot + kSlotHeader), len, &mc);
     if (n < 0) {
@@ -559,6 +572,19 @@ Napi::Value SendSlots(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), broken ? -static_cast<double>(sent) - 1 : sent);
 }
 
+Napi::Value StampSlots(const Napi::CallbackInfo& info) {
+  Ring r;
+  if (!ReadRing(info, 0, &r)) return info.Env().Undefined();
+  uint32_t first = U32(info, 3);
+  uint32_t count = U32(info, 4);
+  int64_t now = srt_time_now();
+  for (uint32_t i = 0; i < count; i++) {
+    uint8_t* slot = r.base + static_cast<size_t>((first + i) % r.slotCount) * r.slotSize;
+    std::memcpy(slot + 8, &now, 8);
+  }
+  return info.Env().Undefined();
+}
+
 Napi::Value Fanout(const Napi::CallbackInfo& info) {
   Ring r;
   if (!ReadRing(info, 0, &r)) return info.Env().Undefined();
@@ -569,6 +595,14 @@ Napi::Value Fanout(const Napi::CallbackInfo& info) {
   uint32_t n = U32(info, 7);
   bool srcTime = info[8].ToBoolean().Value();
   Napi::Int32Array results = info[9].As<Napi::Int32Array>();
+  // Optional per-viewer delay (µs) for time-shifted viewers: send a slot once
+  // srctime + delay <= now. 0 = no pacing.
+  const double* delays = nullptr;
+  if (info.Length() > 10 && info[10].IsTypedArray()) {
+    Napi::Float64Array d = info[10].As<Napi::Float64Array>();
+    if (d.ElementLength() >= n) delays = d.Data();
+  }
+  const int64_t now = delays != nullptr ? srt_time_now() : 0;
   if (n > socks.ElementLength() || n > cursors.ElementLength() || n * 2 > results.ElementLength()) {
     return ThrowMsg(info.Env(), "fanout: arrays shorter than n");
   }
@@ -590,7 +624,8 @@ Napi::Value Fanout(const Napi::CallbackInfo& info) {
       continue;
     }
     bool broken = false;
-    uint32_t sent = SendRange(sk[i], r, c, head, srcTime, &broken);
+    int64_t limit = (delays != nullptr && delays[i] > 0) ? now - static_cast<int64_t>(delays[i]) : INT64_MAX;
+    uint32_t sent = SendRange(sk[i], r, c, head, srcTime, &broken, limit);
     cur[i] = c + sent;
     res[2 * i] = broken ? -1 : static_cast<int32_t>(sent);
     total += sent;
@@ -632,6 +667,7 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   };
   static const Fn kFns[] = {
       {"version", Version},       {"init", Init},
+      {"now", Now},               {"stampSlots", StampSlots},
       {"keepAlive", KeepAlive},   {"optionNames", OptionNames},
       {"socket", Socket},         {"setOption", SetOption},
       {"getOption", GetOption},   {"bind", Bind},

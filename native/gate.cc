@@ -178,8 +178,23 @@ int Decide(const ListenerCfg& cfg, SRTSOCKET ns, const sockaddr* peer, const cha
   }
 
   const Action* act;
+  Action derived;
+  if (cfg.sidPolicy == 1 && resource != key) {
+    // Wildcard input "base+id": the derived stream's own entry decides once it exists;
+    // before that, the base stream's publish settings apply, but not its "already live".
+    auto d = gate.entries.find(resource);
+    if (d != gate.entries.end()) {
+      e = d;
+    } else if (e != gate.entries.end()) {
+      derived = e->second.publish;
+      if (derived.code == SRT_REJC_PREDEFINED + 409) derived.code = 0;
+      e = gate.entries.end();
+    }
+  }
   if (e != gate.entries.end()) {
     act = mode == kModePublish ? &e->second.publish : &e->second.play;
+  } else if (cfg.sidPolicy == 1 && resource != key) {
+    act = &derived;
   } else {
     act = mode == kModePublish ? &gate.defPublish : &gate.defPlay;
   }

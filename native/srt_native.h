@@ -81,14 +81,21 @@
  *                                                     at a full send buffer. srcTime: pass the
  *                                                     slot's srctime, clamped to >= the
  *                                                     connection's start (libsrt requires it)
+ *   now() -> µs                                       srt_time_now(): libsrt's clock, the one
+ *                                                     slot srctimes are in
+ *   stampSlots(slots, slotSize, slotCount, first, count)   srctime = now() for slots that did
+ *                                                     not come from an SRT socket
  *   fanout(slots, slotSize, slotCount, head, oldest, socks: Int32Array, cursors: Uint32Array,
- *          n, srcTime, results: Int32Array) -> total sent
+ *          n, srcTime, results: Int32Array[, delays: Float64Array]) -> total sent
  *                                                     for each i < n with socks[i] >= 0: send
  *                                                     ring sequences cursors[i]..head-1 (u32,
  *                                                     slot = seq & (slotCount-1)); a cursor
  *                                                     older than `oldest` skips to it first.
  *                                                     results[2i] = sent or -1 (broken),
  *                                                     results[2i+1] = skipped (lagged) count.
+ *                                                     delays[i] > 0 (µs): viewer i is time-
+ *                                                     shifted; a slot goes out once its
+ *                                                     srctime + delay <= now (paced DVR).
  *   channelSubscribe(channel, token) / channelUnsubscribe(channel)
  *   signal(channel)                                   any JS thread: queue a (token, SIGNAL)
  *                                                     event in every subscribed environment

@@ -69,6 +69,14 @@ export const ERROR_CODES = Object.freeze([
     code: 'ERR_API_INTERNAL',
     description: 'The HTTP API hit an unexpected error; the relay log has the details.',
   }),
+  Object.freeze({
+    code: 'ERR_CLUSTER_UNAVAILABLE',
+    description: 'Cluster mode needs Redis for this and Redis cannot be reached; SRT refuses with 1503, the API with 503.',
+  }),
+  Object.freeze({
+    code: 'ERR_CLUSTER_FENCED',
+    description: "This node's lease on a stream was taken by another node (a newer epoch); it must stop publishing the stream.",
+  }),
 ] as const);
 
 export type ErrorCode = (typeof ERROR_CODES)[number]['code'];

@@ -29,6 +29,8 @@ export type AcceptResult = [sock: number, host: string, port: number, streamid: 
 
 export interface SrtNativeAddon {
   version(): string;
+  now(): number;
+  stampSlots(slots: Uint8Array, slotSize: number, slotCount: number, first: number, count: number): void;
   init(onEvents: (count: number) => void, events: Int32Array): void;
   keepAlive(on: boolean): void;
   optionNames(): Array<[string, NativeOptionType]>;
@@ -78,6 +80,7 @@ export interface SrtNativeAddon {
     n: number,
     srcTime: boolean,
     results: Int32Array,
+    delays?: Float64Array,
   ): number;
   gateCreate(): number;
   gateDestroy(gate: number): void;

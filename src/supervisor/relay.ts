@@ -226,6 +226,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     kind: SessionKind,
     log: Logger,
     inferred = false,
+    enforceConflict = true,
   ): void {
     const stream = this.#registry.forPublish(name);
     if (stream === undefined) {
@@ -242,7 +243,7 @@ export class Relay extends EventEmitter<RelayEvents> {
       return;
     }
     const old = stream.publisher?.session;
-    if (!this.#takePublisher(stream, info, log)) {
+    if (!this.#takePublisher(stream, info, log, enforceConflict)) {
       this.#sessions.delete(info.id);
       socket.close();
       return;
@@ -266,10 +267,10 @@ export class Relay extends EventEmitter<RelayEvents> {
   }
 
   /** Makes `info` the stream's publisher per the conflict policy. False when refused. */
-  #takePublisher(stream: Stream, info: SessionInfo, log: Logger): boolean {
+  #takePublisher(stream: Stream, info: SessionInfo, log: Logger, enforceConflict = true): boolean {
     const old = stream.publisher;
     if (old !== undefined && old.session !== info.id) {
-      if (stream.settings.onPublisherConflict !== 'replace' && info.kind === 'publisher') {
+      if (stream.settings.onPublisherConflict !== 'replace' && enforceConflict) {
         log.warn({ session: info.id, publisher: old.session }, 'stream already has a publisher (1409 policy); closing the newcomer');
         return false;
       }
@@ -420,6 +421,7 @@ export class Relay extends EventEmitter<RelayEvents> {
         const log = this.#log.child({ stream: c.resource, peer: `${c.host}:${c.port}`, streamid: c.streamid });
         const base = this.#registry.get(stream);
         if (c.resource !== stream && base !== undefined) this.#registry.derive(base, c.resource);
+        // A listener input's sender is a publisher like any other: the conflict policy applies.
         this.#acceptPublisher(c.resource, c.socket, { host: c.host, port: c.port }, c.streamid, 'pull', log);
       });
       pull.listener = l;
@@ -454,9 +456,8 @@ export class Relay extends EventEmitter<RelayEvents> {
         pull.attempts = 0;
         const log = this.#log.child({ stream: pull.stream, peer: `${pull.url.host}:${pull.url.port}` });
         // The pulled source is the stream's publisher.
-        const s = this.#registry.get(pull.stream);
-        if (s !== undefined) s.settings = { ...s.settings, onPublisherConflict: 'replace' };
-        this.#acceptPublisher(pull.stream, socket, { host: pull.url.host, port: pull.url.port }, '', 'pull', log);
+        // The node's own pull replaces whatever fed the stream before (e.g. a stale pull).
+        this.#acceptPublisher(pull.stream, socket, { host: pull.url.host, port: pull.url.port }, '', 'pull', log, false, false);
       },
       (err: unknown) => {
         pull.connecting = false;
