@@ -77,6 +77,10 @@ export const ERROR_CODES = Object.freeze([
     code: 'ERR_CLUSTER_FENCED',
     description: "This node's lease on a stream was taken by another node (a newer epoch); it must stop publishing the stream.",
   }),
+  Object.freeze({
+    code: 'ERR_SOURCE_INVALID',
+    description: 'A stream source cannot be used: a file source that is missing, unreadable or not MPEG-TS.',
+  }),
 ] as const);
 
 export type ErrorCode = (typeof ERROR_CODES)[number]['code'];

@@ -6,8 +6,12 @@
  * than the ring holds skips ahead (the skipped count is its drop count).
  *
  * Layout (all little-endian, shared):
- *   control: Int32Array(16)  [HEAD, SLOT_COUNT, SLOT_SIZE, CHANNEL, GENERATION, LAST_KEYFRAME, ...]
+ *   control: Int32Array(16)  [HEAD, SLOT_COUNT, SLOT_SIZE, CHANNEL, GENERATION, LAST_KEYFRAME,
+ *                             WRITER_ACTIVE, PSI_VERSION, ...]
+ *   psi:     one slot holding the stream's latest PAT + PMT (sent first to a joining viewer)
  *   slots:   SLOT_COUNT x SLOT_SIZE bytes, slot = [i32 len][i32 flags][i64 srctime µs][payload]
+ * srctime is libsrt's clock (native.now()): the sender's time for SRT sources, the arrival time
+ * for others.
  * Sequence numbers are u32 and wrap; slot index = seq & (SLOT_COUNT - 1) (SLOT_COUNT is a power
  * of two). HEAD is the sequence the writer fills next; sequences < HEAD are complete.
  */
@@ -25,6 +29,8 @@ export const CTRL_CHANNEL = 3;
 export const CTRL_GENERATION = 4;
 export const CTRL_LAST_KEYFRAME = 5;
 export const CTRL_WRITER_ACTIVE = 6;
+export const CTRL_PSI_VERSION = 7;
+export const CTRL_HAS_KEYFRAME = 8;
 
 /** Slot flag bits (set by the writer after receiving; read by joiners). */
 export const SLOT_FLAG_KEYFRAME = 0x1;
@@ -49,11 +55,14 @@ export class PacketRing {
   readonly buffer: SharedArrayBuffer;
   readonly control: Int32Array;
   readonly slots: Uint8Array;
+  /** The PSI slot as a one-slot ring (for native sendSlots). */
+  readonly psi: Uint8Array;
   readonly slotCount: number;
   readonly slotSize: number;
   readonly channel: number;
   readonly #mask: number;
   readonly #view: DataView;
+  readonly #psiView: DataView;
 
   private constructor(buffer: SharedArrayBuffer) {
     this.buffer = buffer;
@@ -61,8 +70,10 @@ export class PacketRing {
     this.slotCount = this.control[CTRL_SLOT_COUNT]!;
     this.slotSize = this.control[CTRL_SLOT_SIZE]!;
     this.channel = this.control[CTRL_CHANNEL]!;
-    this.slots = new Uint8Array(buffer, CONTROL_BYTES, this.slotCount * this.slotSize);
-    this.#view = new DataView(buffer, CONTROL_BYTES, this.slotCount * this.slotSize);
+    this.psi = new Uint8Array(buffer, CONTROL_BYTES, this.slotSize);
+    this.slots = new Uint8Array(buffer, CONTROL_BYTES + this.slotSize, this.slotCount * this.slotSize);
+    this.#view = new DataView(buffer, CONTROL_BYTES + this.slotSize, this.slotCount * this.slotSize);
+    this.#psiView = new DataView(buffer, CONTROL_BYTES, this.slotSize);
     this.#mask = this.slotCount - 1;
   }
 
@@ -71,12 +82,11 @@ export class PacketRing {
     if (!Number.isInteger(slotCount) || slotCount < 2 * WRITE_BATCH || (slotCount & (slotCount - 1)) !== 0) {
       throw new RangeError(`slotCount must be a power of two >= ${2 * WRITE_BATCH} (got ${slotCount})`);
     }
-    const buffer = new SharedArrayBuffer(CONTROL_BYTES + slotCount * RING_SLOT_SIZE);
+    const buffer = new SharedArrayBuffer(CONTROL_BYTES + (slotCount + 1) * RING_SLOT_SIZE);
     const control = new Int32Array(buffer, 0, CONTROL_INTS);
     control[CTRL_SLOT_COUNT] = slotCount;
     control[CTRL_SLOT_SIZE] = RING_SLOT_SIZE;
     control[CTRL_CHANNEL] = channel;
-    control[CTRL_LAST_KEYFRAME] = -1;
     return new PacketRing(buffer);
   }
 
@@ -128,8 +138,65 @@ export class PacketRing {
     return this.index(seq) * this.slotSize + SLOT_HEADER_BYTES;
   }
 
+  /** Sequence of the newest slot that starts a keyframe, or undefined. */
+  lastKeyframe(): number | undefined {
+    if (Atomics.load(this.control, CTRL_HAS_KEYFRAME) === 0) return undefined;
+    return Atomics.load(this.control, CTRL_LAST_KEYFRAME) >>> 0;
+  }
+
+  setLastKeyframe(seq: number): void {
+    Atomics.store(this.control, CTRL_LAST_KEYFRAME, seq | 0);
+    Atomics.store(this.control, CTRL_HAS_KEYFRAME, 1);
+  }
+
+  /** srctime (µs, libsrt clock) of a slot. */
+  timeOf(seq: number): number {
+    return Number(this.#view.getBigInt64(this.index(seq) * this.slotSize + 8, true));
+  }
+
+  /** Replaces the stored PAT + PMT (whole TS packets). Writer only. */
+  setPsi(packets: Uint8Array): void {
+    const len = Math.min(packets.byteLength, this.slotSize - SLOT_HEADER_BYTES);
+    this.psi.set(packets.subarray(0, len), SLOT_HEADER_BYTES);
+    this.#psiView.setInt32(4, 0, true);
+    this.#psiView.setBigInt64(8, 0n, true);
+    this.#psiView.setInt32(0, len, true);
+    Atomics.add(this.control, CTRL_PSI_VERSION, 1);
+  }
+
+  /** True when a PAT + PMT is stored. */
+  hasPsi(): boolean {
+    return this.#psiView.getInt32(0, true) > 0;
+  }
+
+  /** Oldest-first search: the newest keyframe slot at or before `seq` within the readable window. */
+  keyframeAtOrBefore(seq: number): number | undefined {
+    const oldest = this.oldest();
+    let s = seq >>> 0;
+    for (let i = 0; ((s - oldest) | 0) >= 0 && i < this.slotCount; i++, s = (s - 1) >>> 0) {
+      if ((this.flags(s) & SLOT_FLAG_KEYFRAME) !== 0 && this.length(s) > 0) return s;
+    }
+    return undefined;
+  }
+
+  /** The first readable sequence whose srctime is >= time (binary search; srctimes ascend). */
+  seqAtTime(time: number): number {
+    let lo = this.oldest();
+    const head = this.head();
+    let span = (head - lo) >>> 0;
+    while (span > 0) {
+      const half = span >>> 1;
+      const mid = (lo + half) >>> 0;
+      if (this.length(mid) > 0 && this.timeOf(mid) < time) {
+        lo = (mid + 1) >>> 0;
+        span -= half + 1;
+      } else span = half;
+    }
+    return lo;
+  }
+
   /** Copies one message into the next slot and publishes it (for sources that are not SRT sockets, e.g. files). */
-  write(payload: Uint8Array, flags = 0): number {
+  write(payload: Uint8Array, flags = 0, time = 0): number {
     if (payload.byteLength > this.slotSize - SLOT_HEADER_BYTES) {
       throw new RangeError(`payload of ${payload.byteLength} bytes exceeds the slot size`);
     }
@@ -137,7 +204,7 @@ export class PacketRing {
     const off = this.index(seq) * this.slotSize;
     this.#view.setInt32(off, payload.byteLength, true);
     this.#view.setInt32(off + 4, flags, true);
-    this.#view.setBigInt64(off + 8, 0n, true);
+    this.#view.setBigInt64(off + 8, BigInt(Math.round(time)), true);
     this.slots.set(payload, off + SLOT_HEADER_BYTES);
     this.publish(seq + 1);
     return seq;
