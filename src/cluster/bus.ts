@@ -173,6 +173,6 @@ export async function quitConnection(conn: Redis, timeoutMs = 500): Promise<void
     await Promise.race([conn.quit().then(() => undefined, () => undefined), timeout]);
   } finally {
     clearTimeout(timer);
-    if (conn.status !== 'end') conn.disconnect();
+    if ((conn.status as string) !== 'end') conn.disconnect();
   }
 }

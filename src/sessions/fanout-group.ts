@@ -19,6 +19,9 @@ export class FanoutGroup {
   #socks = new Int32Array(16);
   #cursors = new Uint32Array(16);
   #results = new Int32Array(32);
+  /** Per-viewer delay in µs for time-shifted (DVR) viewers; passed to native only when any is set. */
+  #delays = new Float64Array(16);
+  #delayed = 0;
 
   constructor(ring: PacketRing) {
     this.ring = ring;
@@ -28,22 +31,30 @@ export class FanoutGroup {
     return this.#members.length;
   }
 
-  /** Adds a viewer that starts at sequence `start` (the ring head for a live join). */
-  add(member: GroupMember, start: number): void {
+  /**
+   * Adds a viewer that starts at sequence `start` (the ring head for a live join, a keyframe
+   * for a keyframe join). `delayUs` > 0 paces a time-shifted viewer: a slot goes out once its
+   * srctime + delay has passed.
+   */
+  add(member: GroupMember, start: number, delayUs = 0): void {
     const n = this.#members.length;
     if (n === this.#socks.length) this.#grow();
     this.#members.push(member);
     this.#socks[n] = member.sock;
     this.#cursors[n] = start >>> 0;
+    this.#delays[n] = delayUs;
+    if (delayUs > 0) this.#delayed++;
   }
 
   remove(member: GroupMember): void {
     const i = this.#members.indexOf(member);
     if (i < 0) return;
     const last = this.#members.length - 1;
+    if (this.#delays[i]! > 0) this.#delayed--;
     this.#members[i] = this.#members[last]!;
     this.#socks[i] = this.#socks[last]!;
     this.#cursors[i] = this.#cursors[last]!;
+    this.#delays[i] = this.#delays[last]!;
     this.#members.pop();
   }
 
@@ -52,7 +63,19 @@ export class FanoutGroup {
     const n = this.#members.length;
     if (n === 0) return;
     const ring = this.ring;
-    native.fanout(ring.slots, ring.slotSize, ring.slotCount, ring.head(), ring.oldest(), this.#socks, this.#cursors, n, false, this.#results);
+    native.fanout(
+      ring.slots,
+      ring.slotSize,
+      ring.slotCount,
+      ring.head(),
+      ring.oldest(),
+      this.#socks,
+      this.#cursors,
+      n,
+      false,
+      this.#results,
+      this.#delayed > 0 ? this.#delays : undefined,
+    );
     const results = this.#results;
     let broken: GroupMember[] | undefined;
     for (let i = 0; i < n; i++) {
@@ -71,8 +94,11 @@ export class FanoutGroup {
     socks.set(this.#socks);
     const cursors = new Uint32Array(cap);
     cursors.set(this.#cursors);
+    const delays = new Float64Array(cap);
+    delays.set(this.#delays);
     this.#socks = socks;
     this.#cursors = cursors;
+    this.#delays = delays;
     this.#results = new Int32Array(cap * 2);
   }
 }

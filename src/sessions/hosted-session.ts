@@ -7,7 +7,13 @@ import { PacketRing, WRITE_BATCH } from '../ring/packet-ring.js';
 import { signalChannel } from '../srt/reactor.js';
 import { SrtSocket } from '../srt/socket.js';
 import type { FanoutGroup, GroupMember } from './fanout-group.js';
-import { UNDECIDED_MS, type SessionRole } from './messages.js';
+import { UNDECIDED_MS, type SessionRole, type ViewerJoin } from './messages.js';
+import { native } from '../srt/native.js';
+
+export interface JoinOptions {
+  join: ViewerJoin;
+  timeShiftMs?: number;
+}
 
 const DRAIN = new Uint8Array(1500);
 
@@ -37,13 +43,16 @@ export class HostedSession implements GroupMember {
   #timer: NodeJS.Timeout | undefined;
   #reported = false;
 
-  constructor(id: number, sock: number, ring: PacketRing, role: SessionRole, inferred: boolean, hooks: SessionHooks) {
+  readonly #joinOpts: JoinOptions;
+
+  constructor(id: number, sock: number, ring: PacketRing, role: SessionRole, inferred: boolean, join: JoinOptions, hooks: SessionHooks) {
     this.id = id;
     this.sock = sock;
     this.socket = SrtSocket.adopt(sock);
     this.#ring = ring;
     this.#role = role;
     this.#inferred = inferred;
+    this.#joinOpts = join;
     this.#hooks = hooks;
     this.socket.on({
       readable: () => this.#onReadable(),
@@ -93,9 +102,32 @@ export class HostedSession implements GroupMember {
     this.#timer = undefined;
   }
 
+  /**
+   * Where a viewer starts: a DVR viewer at the keyframe nearest its time shift, paced in real
+   * time; a keyframe join at the newest keyframe in the ring (after the stored PAT/PMT), so the
+   * first picture decodes at once; otherwise the live edge.
+   */
   #joinGroup(): void {
+    const ring = this.#ring;
+    const head = ring.head();
+    let start = head;
+    let delayUs = 0;
+    const shift = this.#joinOpts.timeShiftMs;
+    if (shift !== undefined && shift < 0) {
+      const target = native.now() + shift * 1000;
+      const kf = ring.keyframeAtOrBefore(ring.seqAtTime(target));
+      if (kf !== undefined) {
+        start = kf;
+        delayUs = Math.max(0, native.now() - ring.timeOf(kf));
+      }
+    } else if (this.#joinOpts.join === 'keyframe') {
+      const kf = ring.lastKeyframe();
+      if (kf !== undefined && ((kf - ring.oldest()) | 0) >= 0 && ((head - kf) | 0) > 0) start = kf;
+    }
+    if (start !== head && ring.hasPsi()) this.socket.sendSlots(ring.psi, ring.slotSize, 1, 0, 1);
     this.#group = this.#hooks.group();
-    this.#group.add(this, this.#ring.head());
+    this.#group.add(this, start, delayUs);
+    if (start !== head) this.#group.flush();
   }
 
   #leaveGroup(): void {

@@ -16,7 +16,20 @@ export type SessionRole = 'publisher' | 'viewer' | 'undecided';
 export const UNDECIDED_MS = 1000;
 
 export type ToWorker =
-  | { type: 'attach'; session: number; sock: number; stream: string; ring: SharedArrayBuffer; role: SessionRole; inferred: boolean; join: ViewerJoin }
+  | {
+      type: 'attach';
+      session: number;
+      sock: number;
+      stream: string;
+      ring: SharedArrayBuffer;
+      role: SessionRole;
+      inferred: boolean;
+      join: ViewerJoin;
+      /** Negative: a DVR viewer starting that many ms before the live edge. */
+      timeShiftMs?: number;
+    }
+  /** Plays a TS file into the ring as a source (src/sources/file-source.ts). */
+  | { type: 'attach-file'; session: number; stream: string; path: string; ring: SharedArrayBuffer; loop: boolean; simulatedLive: boolean }
   /** The undecided (or inferred viewer) connection that sent media becomes the stream's publisher. */
   | { type: 'confirm-publisher'; session: number }
   | { type: 'close-session'; session: number; reason: string }
@@ -39,6 +52,8 @@ export type FromWorker =
   | { type: 'session-ended'; session: number; reason: string }
   /** An undecided connection, or a viewer whose streamid named no direction, sent media. */
   | { type: 'media-detected'; session: number }
+  /** A file source wrote its first packets. */
+  | { type: 'source-live'; session: number }
   /** An undecided connection stayed silent: it now plays the stream. */
   | { type: 'became-viewer'; session: number }
   | { type: 'stats'; id: number; worker: number; sessions: SessionStats[] };

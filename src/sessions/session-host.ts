@@ -8,6 +8,7 @@ import { PacketRing } from '../ring/packet-ring.js';
 import { subscribeChannel } from '../srt/reactor.js';
 import { FanoutGroup } from './fanout-group.js';
 import { HostedSession } from './hosted-session.js';
+import { FileSource } from '../sources/file-source.js';
 import type { FromWorker, SessionStats, ToWorker } from './messages.js';
 
 interface RingUse {
@@ -22,6 +23,7 @@ export class SessionHost {
   readonly #worker: number;
   readonly #sessions = new Map<number, HostedSession>();
   readonly #rings = new Map<SharedArrayBuffer, RingUse>();
+  readonly #files = new Map<number, { source: FileSource; end: (reason: string) => void }>();
   #done: (() => void) | undefined;
 
   constructor(port: MessagePort, worker: number) {
@@ -47,12 +49,21 @@ export class SessionHost {
       case 'attach':
         this.#attach(m);
         break;
+      case 'attach-file':
+        this.#attachFile(m);
+        break;
       case 'confirm-publisher':
         this.#sessions.get(m.session)?.confirmPublisher();
         break;
-      case 'close-session':
+      case 'close-session': {
         this.#sessions.get(m.session)?.close(m.reason);
+        const file = this.#files.get(m.session);
+        if (file !== undefined) {
+          void file.source.stop();
+          file.end(m.reason);
+        }
         break;
+      }
       case 'stats-request':
         this.#post({ type: 'stats', id: m.id, worker: this.#worker, sessions: this.#stats() });
         break;
@@ -63,6 +74,7 @@ export class SessionHost {
         break;
       case 'shutdown':
         for (const s of [...this.#sessions.values()]) s.close('shutdown');
+        for (const f of this.#files.values()) void f.source.stop();
         this.#port.close();
         this.#done?.();
         break;
@@ -104,10 +116,37 @@ export class SessionHost {
     this.#rings.delete(buffer);
   }
 
+  #attachFile(m: Extract<ToWorker, { type: 'attach-file' }>): void {
+    const id = m.session;
+    const ring = PacketRing.attach(m.ring);
+    let ended = false;
+    const end = (reason: string): void => {
+      if (ended) return;
+      ended = true;
+      this.#files.delete(id);
+      this.#post({ type: 'session-ended', session: id, reason });
+    };
+    let live = false;
+    const source = new FileSource(m.path, ring, {
+      loop: m.loop,
+      simulatedLive: m.simulatedLive,
+      onFirstWrite: () => {
+        if (!live) {
+          live = true;
+          this.#post({ type: 'source-live', session: id });
+        }
+      },
+      onEnd: (err) => end(err === undefined ? 'file ended' : `file source failed: ${err.message}`),
+    });
+    this.#files.set(id, { source, end });
+    source.start().catch((err: unknown) => end(`file source failed: ${(err as Error).message}`));
+  }
+
   #attach(m: Extract<ToWorker, { type: 'attach' }>): void {
     const use = this.#ringUse(m.ring);
     const id = m.session;
-    const session = new HostedSession(id, m.sock, use.ring, m.role, m.inferred, {
+    const join = m.timeShiftMs !== undefined ? { join: m.join, timeShiftMs: m.timeShiftMs } : { join: m.join };
+    const session = new HostedSession(id, m.sock, use.ring, m.role, m.inferred, join, {
       group: () => this.#group(use),
       releaseGroup: () => this.#releaseGroup(m.ring, use),
       ended: (reason) => {

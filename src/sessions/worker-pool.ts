@@ -21,6 +21,7 @@ export interface WorkerPoolEvents {
   'session-ended': [session: number, reason: string];
   'media-detected': [session: number];
   'became-viewer': [session: number];
+  'source-live': [session: number];
 }
 
 export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
@@ -98,6 +99,7 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
         break;
       case 'media-detected':
       case 'became-viewer':
+      case 'source-live':
         this.emit(m.type, m.session);
         break;
       case 'stats': {
@@ -116,7 +118,16 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
   }
 
   /** Hands a session to the least-loaded worker, or to `sameAs`'s worker when given (keeps message order). */
+  /** Starts a file source on the least-loaded worker. */
+  assignFile(msg: Extract<ToWorker, { type: 'attach-file' }>): number {
+    return this.#place(msg, undefined);
+  }
+
   assign(msg: Extract<ToWorker, { type: 'attach' }>, sameAs?: number): number {
+    return this.#place(msg, sameAs);
+  }
+
+  #place(msg: Extract<ToWorker, { session: number }>, sameAs: number | undefined): number {
     let host = sameAs === undefined ? undefined : this.#sessionHost.get(sameAs);
     if (host === undefined || !host.ready) {
       for (const h of this.#hosts) {

@@ -37,6 +37,8 @@ export interface FileSourceOptions {
   loop: boolean;
   /** Without simulatedLive: cap on the read rate. */
   maxRateMbps?: number;
+  /** Called after the first message is in the ring. */
+  onFirstWrite?: () => void;
   /** Called once when the file ends (not looping) or fails. */
   onEnd?: (error?: Error) => void;
 }
@@ -137,7 +139,13 @@ export class FileSource {
     } finally {
       this.#reading = false;
     }
-    if (wrote) native.signal(this.#ring.channel);
+    if (wrote) {
+      native.signal(this.#ring.channel);
+      if (this.#messages > 0 && !this.#announced) {
+        this.#announced = true;
+        this.#opts.onFirstWrite?.();
+      }
+    }
   }
 
   #fail(e: Error): void {
@@ -172,6 +180,7 @@ export class FileSource {
   }
 
   #ccNeedsShift = false;
+  #announced = false;
 
   /** When the message at `pos` is due, in performance.now() milliseconds. */
   #dueMs(pos: number): number {

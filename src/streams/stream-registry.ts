@@ -101,10 +101,12 @@ export class StreamRegistry {
   sync(s: Stream): void {
     const live = s.publisher !== undefined;
     const isPush = s.settings.source.startsWith('push://') || s.settings.publishable === true;
+    // A live backup source gives way to a publisher of the push:// source (failover back).
+    const backupLive = live && s.publisher!.sourceIndex > (s.settings.pushIndex ?? 0);
     let publish = 0;
     if (!isPush) publish = REJECT_FORBIDDEN;
-    else if (live && s.settings.onPublisherConflict === 'refuse') publish = REJECT_CONFLICT;
-    let play = live || s.hasRing ? 0 : REJECT_NOT_FOUND;
+    else if (live && !backupLive && s.settings.onPublisherConflict === 'refuse') publish = REJECT_CONFLICT;
+    let play = live || s.hasRing || s.settings.startable === true ? 0 : REJECT_NOT_FOUND;
     if (this.#overloaded) {
       if (publish === 0 && !live) publish = REJECT_UNAVAILABLE;
       if (play === 0) play = REJECT_UNAVAILABLE;

@@ -12,6 +12,12 @@ export interface StreamSettings {
   configured: boolean;
   /** Publishers may connect although the source is not push:// (a listener input's port). */
   publishable?: boolean;
+  /** Sources the relay runs (pull, file): a viewer may wait for the stream while it starts. */
+  startable?: boolean;
+  /** Priority of a publisher that connects by itself (index of push:// in `sources`). */
+  pushIndex?: number;
+  /** Where a new viewer starts: the newest keyframe (default) or the live edge. */
+  join?: 'keyframe' | 'live';
   /** Slots in the ring (power of two). */
   ringSlots: number;
 }
@@ -25,6 +31,8 @@ export interface PublisherInfo {
   session: number;
   peer: PeerAddress;
   since: number;
+  /** Which of the stream's sources feeds it (0 = primary). */
+  sourceIndex: number;
 }
 
 export class Stream {

@@ -23,6 +23,10 @@ export function relayOptionsFrom(config: RelayConfig, logger: Logger): RelayOpti
       passphrase: { ...s.passphrase },
       onPublisherConflict: s.onPublisherConflict,
       acceptStreamIds: s.acceptStreamIds,
+      alwaysOn: s.alwaysOn,
+      idleTimeoutMs: s.idleTimeoutMs,
+      failoverTimeoutMs: s.failoverTimeoutMs,
+      raw: s.raw,
     };
   }
   return {

@@ -11,14 +11,16 @@ import { MODE_PLAY, MODE_PUBLISH } from '../srt/native.js';
 import type { SrtOptionValue } from '../srt/options.js';
 import { SrtListener, SrtSocket, type AcceptedConnection } from '../srt/socket.js';
 import { parseSrtUrl, redactSrtUrl, type SrtUrl } from '../srt/url.js';
+import { parseStreamId } from '../srt/streamid.js';
 import type { SessionRole, SessionStats, ToWorker } from '../sessions/messages.js';
-
-type AttachMessage = Extract<ToWorker, { type: 'attach' }>;
 import { WorkerPool } from '../sessions/worker-pool.js';
 import { Stream, type PeerAddress } from '../streams/stream.js';
 import { StreamRegistry } from '../streams/stream-registry.js';
 import { SrtRelayError } from '../errors.js';
 import { WebhookAuth } from '../auth/webhook-auth.js';
+import { parseSource, StreamSources, type SourceHost, type SourcesView } from './stream-sources.js';
+
+type AttachMessage = Extract<ToWorker, { type: 'attach' }>;
 
 export type PortDirection = 'incoming' | 'outgoing' | 'both';
 
@@ -32,10 +34,19 @@ export interface RelayPortOptions {
 }
 
 export interface RelayStreamOptions {
+  /** The primary source; `sources` (primary first, then backups) wins when given. */
   source: string;
+  sources?: string[];
   passphrase?: { publish?: string; play?: string };
   onPublisherConflict?: 'refuse' | 'replace';
   acceptStreamIds?: 'wildcard' | 'ignore' | 'refuse';
+  alwaysOn?: boolean;
+  idleTimeoutMs?: number;
+  failoverTimeoutMs?: number;
+  loop?: boolean;
+  simulatedLive?: boolean;
+  join?: 'keyframe' | 'live';
+  raw?: boolean;
 }
 
 export interface RelayPushOptions {
@@ -56,7 +67,7 @@ export interface RelayOptions {
   logger?: Logger;
 }
 
-export type SessionKind = 'publisher' | 'viewer' | 'push' | 'pull';
+export type SessionKind = 'publisher' | 'viewer' | 'push' | 'pull' | 'file';
 
 export interface SessionInfo {
   id: number;
@@ -66,6 +77,8 @@ export interface SessionInfo {
   streamid: string;
   since: number;
   worker: number | undefined;
+  /** For a publisher: which of the stream's sources it is (0 = primary). */
+  sourceIndex?: number;
 }
 
 export interface PushInfo {
@@ -86,15 +99,6 @@ interface PushState extends PushInfo {
   stopped: boolean;
 }
 
-interface PullState {
-  stream: string;
-  url: SrtUrl;
-  listener: SrtListener | undefined;
-  timer: NodeJS.Timeout | undefined;
-  attempts: number;
-  connecting: boolean;
-  stopped: boolean;
-}
 
 const DIRECTION_CODE: Record<PortDirection, number> = { both: 0, incoming: 1, outgoing: 2 };
 const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 15000];
@@ -113,7 +117,8 @@ export class Relay extends EventEmitter<RelayEvents> {
   readonly #listeners: SrtListener[] = [];
   readonly #sessions = new Map<number, SessionInfo>();
   readonly #pushes = new Map<number, PushState>();
-  readonly #pulls = new Map<string, PullState>();
+  readonly #sources = new Map<string, StreamSources>();
+  readonly #sourceHost: SourceHost;
   /** Replaced publisher session → the session to confirm as publisher once it has ended. */
   readonly #confirmAfter = new Map<number, number>();
   #nextSession = 1;
@@ -133,9 +138,11 @@ export class Relay extends EventEmitter<RelayEvents> {
       dynamicStreams: Object.keys(opts.streams).length === 0,
       defaultRingSlots: opts.ringSlots,
     });
+    this.#sourceHost = this.#makeSourceHost();
     this.#pool.on('session-ended', (id, reason) => this.#sessionEnded(id, reason));
     this.#pool.on('media-detected', (id) => this.#mediaDetected(id));
     this.#pool.on('became-viewer', (id) => this.#becameViewer(id));
+    this.#pool.on('source-live', (id) => this.#fileLive(id));
   }
 
   /** Starts workers, configured streams, listeners, pulls and pushes. */
@@ -227,33 +234,37 @@ export class Relay extends EventEmitter<RelayEvents> {
     log: Logger,
     inferred = false,
     enforceConflict = true,
-  ): void {
+    sourceIndex?: number,
+  ): number | undefined {
     const stream = this.#registry.forPublish(name);
     if (stream === undefined) {
       log.warn('publish to an unknown stream slipped past the gate; closing');
       socket.close();
-      return;
+      return undefined;
     }
     const info = this.#newSession(kind, name, peer, streamid);
+    info.sourceIndex = sourceIndex ?? stream.settings.pushIndex ?? 0;
     if (inferred) {
       // A plain streamid on a "both" port for a stream that is not live: publisher once it
       // sends media, player if it stays silent (HostedSession decides within UNDECIDED_MS).
       info.worker = this.#pool.assign(this.#attachMessage(info, stream, socket, 'undecided', true));
       log.info({ session: info.id, worker: info.worker }, 'connection undecided: waiting for media');
-      return;
+      return info.id;
     }
     const old = stream.publisher?.session;
     if (!this.#takePublisher(stream, info, log, enforceConflict)) {
       this.#sessions.delete(info.id);
       socket.close();
-      return;
+      return undefined;
     }
     // Same worker as a replaced publisher: it closes the old one before the new one writes.
     info.worker = this.#pool.assign(this.#attachMessage(info, stream, socket, 'publisher', false), old);
     log.info({ session: info.id, worker: info.worker }, 'publisher connected');
+    return info.id;
   }
 
   #attachMessage(info: SessionInfo, stream: Stream, socket: SrtSocket, role: SessionRole, inferred: boolean): AttachMessage {
+    const sid = parseStreamId(info.streamid);
     return {
       type: 'attach',
       session: info.id,
@@ -262,25 +273,33 @@ export class Relay extends EventEmitter<RelayEvents> {
       ring: stream.ring().buffer,
       role,
       inferred,
-      join: 'live',
+      join: sid.join ?? stream.settings.join ?? 'keyframe',
+      ...(sid.timeShiftMs !== undefined ? { timeShiftMs: sid.timeShiftMs } : {}),
     };
   }
 
   /** Makes `info` the stream's publisher per the conflict policy. False when refused. */
   #takePublisher(stream: Stream, info: SessionInfo, log: Logger, enforceConflict = true): boolean {
     const old = stream.publisher;
+    const index = info.sourceIndex ?? 0;
     if (old !== undefined && old.session !== info.id) {
-      if (stream.settings.onPublisherConflict !== 'replace' && enforceConflict) {
+      const better = index < old.sourceIndex;
+      if (index > old.sourceIndex) {
+        log.info({ session: info.id, publisher: old.session }, 'a better source is live; closing the backup');
+        return false;
+      }
+      if (!better && stream.settings.onPublisherConflict !== 'replace' && enforceConflict) {
         log.warn({ session: info.id, publisher: old.session }, 'stream already has a publisher (1409 policy); closing the newcomer');
         return false;
       }
       log.info({ session: info.id, replaced: old.session }, 'new publisher replaces the old one');
       this.#pool.closeSession(old.session, 'replaced by a new publisher');
     }
-    stream.publisher = { session: info.id, peer: info.peer, since: Date.now() };
-    stream.viewers.delete(info.id);
+    stream.publisher = { session: info.id, peer: info.peer, since: Date.now(), sourceIndex: index };
+    if (stream.viewers.delete(info.id)) this.#viewersChanged(stream);
     if (info.kind === 'viewer') info.kind = 'publisher';
     this.#registry.sync(stream);
+    this.#sources.get(stream.name)?.publisherStarted(index, info.id);
     if (old === undefined) this.emit('stream-live', stream.name);
     this.#startPushesFor(stream.name);
     return true;
@@ -312,6 +331,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     if (info === undefined || stream === undefined) return;
     info.kind = 'viewer';
     stream.viewers.add(id);
+    this.#viewersChanged(stream);
     this.#registry.sync(stream);
     this.#log.info({ stream: stream.name, session: id }, 'silent connection: it plays the stream');
   }
@@ -326,13 +346,14 @@ export class Relay extends EventEmitter<RelayEvents> {
     inferred = false,
   ): number | undefined {
     const stream = this.#registry.get(name);
-    if (stream === undefined || (stream.publisher === undefined && !stream.hasRing)) {
+    if (stream === undefined || (stream.publisher === undefined && !stream.hasRing && stream.settings.startable !== true)) {
       log.warn('play of a stream that is not live slipped past the gate; closing');
       socket.close();
       return undefined;
     }
     const info = this.#newSession(kind, name, peer, streamid);
     stream.viewers.add(info.id);
+    this.#viewersChanged(stream);
     info.worker = this.#pool.assign(this.#attachMessage(info, stream, socket, 'viewer', inferred));
     log.info({ session: info.id, worker: info.worker, kind }, 'viewer connected');
     return info.id;
@@ -355,24 +376,20 @@ export class Relay extends EventEmitter<RelayEvents> {
         stream.publisher = undefined;
         this.#registry.sync(stream);
         this.emit('stream-idle', stream.name);
-        this.#onStreamIdle(stream);
       }
-      stream.viewers.delete(id);
+      if (stream.viewers.delete(id)) this.#viewersChanged(stream);
+      if (info.sourceIndex !== undefined && info.kind !== 'viewer') {
+        this.#sources.get(stream.name)?.publisherEnded(info.sourceIndex, id, reason);
+      }
       this.#registry.collect(stream);
     }
     for (const p of this.#pushes.values()) {
       if (p.session === id) this.#pushEnded(p, reason);
     }
-    for (const pull of this.#pulls.values()) {
-      if (pull.stream === info.stream && info.kind === 'pull' && !pull.stopped && pull.listener === undefined) {
-        this.#schedulePull(pull);
-      }
-    }
   }
 
-  #onStreamIdle(stream: Stream): void {
-    // Viewers stay connected to the ring; they receive again when a publisher returns.
-    void stream;
+  #viewersChanged(stream: Stream): void {
+    this.#sources.get(stream.name)?.viewersChanged(stream.viewers.size);
   }
 
   // ---- streams -----------------------------------------------------------------------------
@@ -387,102 +404,100 @@ export class Relay extends EventEmitter<RelayEvents> {
 
   /** Adds or changes a stream at runtime. */
   putStream(name: string, s: RelayStreamOptions): Stream {
-    const source = s.source.trim();
+    const texts = s.sources !== undefined && s.sources.length > 0 ? s.sources : [s.source];
+    const parsed = texts.map((t) => parseSource(t));
+    const pushIndex = parsed.findIndex((p) => p.kind === 'push' || p.kind === 'srt-listener');
     const stream = this.#registry.configure(name, {
-      source,
+      source: texts[0]!.trim(),
       ...(s.passphrase !== undefined ? { passphrase: s.passphrase } : {}),
       onPublisherConflict: s.onPublisherConflict ?? 'refuse',
+      publishable: parsed.some((p) => p.kind === 'push' || p.kind === 'srt-listener'),
+      startable: parsed.some((p) => p.kind === 'srt-caller' || p.kind === 'file'),
+      pushIndex: pushIndex < 0 ? 0 : pushIndex,
+      ...(s.join !== undefined ? { join: s.join } : {}),
     });
-    this.#stopPull(name);
-    if (source.startsWith('srt://')) this.#startPull(name, parseSrtUrl(source), s.acceptStreamIds ?? 'ignore');
+    this.#sources.get(name)?.stop();
+    const sources = new StreamSources(this.#sourceHost, name, parsed, {
+      alwaysOn: s.alwaysOn ?? false,
+      idleTimeoutMs: s.idleTimeoutMs ?? 20000,
+      failoverTimeoutMs: s.failoverTimeoutMs ?? 10000,
+      acceptStreamIds: s.acceptStreamIds ?? 'ignore',
+      loop: s.loop ?? false,
+      simulatedLive: s.simulatedLive ?? true,
+    });
+    this.#sources.set(name, sources);
+    sources.start();
+    sources.viewersChanged(stream.viewers.size);
     return stream;
+  }
+
+  /** The stream's sources: which is active, how often it switched, each one's state. */
+  sourcesOf(name: string): SourcesView | undefined {
+    return this.#sources.get(name)?.view();
   }
 
   /** Removes a stream and closes its sessions. */
   deleteStream(name: string): boolean {
     const s = this.#registry.get(name);
     if (s === undefined) return false;
-    this.#stopPull(name);
+    this.#sources.get(name)?.stop();
+    this.#sources.delete(name);
     for (const info of this.#sessions.values()) if (info.stream === name) this.#pool.closeSession(info.id, 'stream deleted');
     this.#registry.remove(name);
     return true;
   }
 
-  // ---- pulls (srt:// sources) ----------------------------------------------------------------
-
-  #startPull(stream: string, url: SrtUrl, sidPolicy: 'wildcard' | 'ignore' | 'refuse'): void {
-    const pull: PullState = { stream, url, listener: undefined, timer: undefined, attempts: 0, connecting: false, stopped: false };
-    this.#pulls.set(stream, pull);
-    if (url.mode === 'listener') {
-      const opts = url.options as Record<string, SrtOptionValue>;
-      const l = SrtListener.create(url.host, url.port, opts);
-      l.attachGate(this.#registry.gate, DIRECTION_CODE.incoming, stream, sidPolicy);
-      l.listen((c) => {
-        const log = this.#log.child({ stream: c.resource, peer: `${c.host}:${c.port}`, streamid: c.streamid });
-        const base = this.#registry.get(stream);
-        if (c.resource !== stream && base !== undefined) this.#registry.derive(base, c.resource);
-        // A listener input's sender is a publisher like any other: the conflict policy applies.
-        this.#acceptPublisher(c.resource, c.socket, { host: c.host, port: c.port }, c.streamid, 'pull', log);
+  /** What StreamSources needs from the relay. */
+  #makeSourceHost(): SourceHost {
+    return {
+    log: this.#log,
+    gate: this.#registry.gate,
+    publishPulled: (stream, socket, url, sourceIndex) => {
+      const log = this.#log.child({ stream, peer: `${url.host}:${url.port}`, source: sourceIndex });
+      // The node's own pull replaces whatever fed the stream before (e.g. a stale pull).
+      return this.#acceptPublisher(stream, socket, { host: url.host, port: url.port }, '', 'pull', log, false, false, sourceIndex);
+    },
+    publishFromListener: (stream, c, sourceIndex) => {
+      const log = this.#log.child({ stream: c.resource, peer: `${c.host}:${c.port}`, streamid: c.streamid });
+      const base = this.#registry.get(stream);
+      if (c.resource !== stream && base !== undefined) this.#registry.derive(base, c.resource);
+      // A listener input's sender is a publisher like any other: the conflict policy applies.
+      this.#acceptPublisher(c.resource, c.socket, { host: c.host, port: c.port }, c.streamid, 'pull', log, false, true, sourceIndex);
+    },
+    startFile: (stream, path, opts, sourceIndex) => {
+      const s = this.#registry.get(stream)!;
+      const info = this.#newSession('file', stream, { host: '', port: 0 }, path);
+      info.sourceIndex = sourceIndex;
+      info.worker = this.#pool.assignFile({
+        type: 'attach-file',
+        session: info.id,
+        stream,
+        path,
+        ring: s.ring().buffer,
+        loop: opts.loop,
+        simulatedLive: opts.simulatedLive,
       });
-      pull.listener = l;
-      // A listener input accepts its sender as the publisher: the gate must let it publish.
+      this.#log.info({ stream, path, session: info.id, worker: info.worker }, 'file source started');
+      return info.id;
+    },
+    closeSession: (session, reason) => {
+      this.#pool.closeSession(session, reason);
+    },
+    closeViewers: (stream, reason) => {
       const s = this.#registry.get(stream);
-      if (s !== undefined) {
-        s.settings = { ...s.settings, publishable: true };
-        this.#registry.sync(s);
-      }
-      this.#log.info({ stream, listen: `${url.host || '0.0.0.0'}:${url.port}` }, 'listening for the stream source');
-    } else {
-      this.#connectPull(pull);
-    }
+      if (s === undefined) return;
+      for (const id of s.viewers) this.#pool.closeSession(id, reason);
+    },
+    };
   }
 
-  #connectPull(pull: PullState): void {
-    if (pull.stopped || pull.connecting) return;
-    pull.connecting = true;
-    pull.attempts++;
-    const socket = SrtSocket.create(pull.url.options as Record<string, SrtOptionValue>);
-    const connect =
-      pull.url.mode === 'rendezvous'
-        ? socket.rendezvous(pull.url.adapter ?? '', pull.url.localPort ?? pull.url.port, pull.url.host, pull.url.port)
-        : socket.connect(pull.url.host, pull.url.port);
-    connect.then(
-      () => {
-        pull.connecting = false;
-        if (pull.stopped) {
-          socket.close();
-          return;
-        }
-        pull.attempts = 0;
-        const log = this.#log.child({ stream: pull.stream, peer: `${pull.url.host}:${pull.url.port}` });
-        // The pulled source is the stream's publisher.
-        // The node's own pull replaces whatever fed the stream before (e.g. a stale pull).
-        this.#acceptPublisher(pull.stream, socket, { host: pull.url.host, port: pull.url.port }, '', 'pull', log, false, false);
-      },
-      (err: unknown) => {
-        pull.connecting = false;
-        this.#log.warn({ stream: pull.stream, err: String(err), attempt: pull.attempts }, 'pull failed; retrying');
-        this.#schedulePull(pull);
-      },
-    );
-  }
-
-  #schedulePull(pull: PullState): void {
-    if (pull.stopped || pull.timer !== undefined) return;
-    const delay = BACKOFF_MS[Math.min(pull.attempts, BACKOFF_MS.length - 1)]!;
-    pull.timer = setTimeout(() => {
-      pull.timer = undefined;
-      this.#connectPull(pull);
-    }, delay);
-  }
-
-  #stopPull(stream: string): void {
-    const pull = this.#pulls.get(stream);
-    if (pull === undefined) return;
-    pull.stopped = true;
-    if (pull.timer !== undefined) clearTimeout(pull.timer);
-    pull.listener?.close();
-    this.#pulls.delete(stream);
+  /** A file source's worker reports it live (first packets in the ring) through session-live. */
+  #fileLive(id: number): void {
+    const info = this.#sessions.get(id);
+    const stream = info === undefined ? undefined : this.#registry.get(info.stream);
+    if (info === undefined || stream === undefined) return;
+    const log = this.#log.child({ stream: stream.name, session: id });
+    if (!this.#takePublisher(stream, info, log, false)) this.#pool.closeSession(id, 'a better source is live');
   }
 
   // ---- pushes ------------------------------------------------------------------------------
@@ -637,7 +652,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     this.#stopped = true;
     if (this.#rejectTimer !== undefined) clearInterval(this.#rejectTimer);
     this.#auth?.stop();
-    for (const name of [...this.#pulls.keys()]) this.#stopPull(name);
+    for (const src of this.#sources.values()) src.stop();
     for (const id of [...this.#pushes.keys()]) this.removePush(id);
     for (const l of this.#listeners) l.close();
     await this.#pool.stop();

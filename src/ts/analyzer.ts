@@ -33,9 +33,10 @@ import { PCR_WRAP, PID_COUNT, PID_NULL, PID_PAT, PTS_WRAP, readPcr, TS_PACKET_SI
 export const MAX_TRACKED_PIDS = 128;
 /** Most TS packets kept by latestPsi() (one SRT message of 1316 bytes). */
 export const MAX_PSI_PACKETS = 7;
-/** Bitrate window: a sample every SAMPLE_INTERVAL_MS, rates over the last ~1 s of samples. */
+/** Bitrate window: a sample at most every SAMPLE_INTERVAL_MS; rates span the newest sample and the latest one at least RATE_WINDOW_MS older. */
 const SAMPLE_INTERVAL_MS = 100;
-const SAMPLES = 11;
+const RATE_WINDOW_MS = 1000;
+const SAMPLES = 16;
 /** Without a PCR for this long (by the caller's clock), rates fall back to the caller's clock. */
 const PCR_STALE_MS = 2000;
 /** A PCR step larger than this (or backwards) is a discontinuity, not elapsed time. */
@@ -606,8 +607,13 @@ export class TsAnalyzer {
   #rateKbps(slot: number): number {
     if (this.#sampleCount < 2) return 0;
     const newest = (this.#sampleHead + SAMPLES - 1) % SAMPLES;
-    const oldest = (this.#sampleHead + SAMPLES - this.#sampleCount) % SAMPLES;
-    const ms = this.#sampleT[newest]! - this.#sampleT[oldest]!;
+    const tNewest = this.#sampleT[newest]!;
+    let oldest = newest;
+    for (let k = 1; k < this.#sampleCount; k++) {
+      oldest = (newest + SAMPLES - k) % SAMPLES;
+      if (tNewest - this.#sampleT[oldest]! >= RATE_WINDOW_MS) break;
+    }
+    const ms = tNewest - this.#sampleT[oldest]!;
     if (ms <= 0) return 0;
     const bytes =
       slot < 0
@@ -700,7 +706,11 @@ export class TsAnalyzer {
     const first = st.assembler.startTag;
     const n = st.captureCount - first;
     if (n > 0 && n <= PSI_CAPTURE_PACKETS) {
-      st.latest.set(st.capture.subarray(first * TS_PACKET_SIZE, st.captureCount * TS_PACKET_SIZE));
+      const src = st.capture;
+      const dst = st.latest;
+      const from = first * TS_PACKET_SIZE;
+      const bytes = n * TS_PACKET_SIZE;
+      for (let i = 0; i < bytes; i++) dst[i] = src[from + i]!;
       st.latestCount = n;
       this.#psiDirty = true;
     }

@@ -1,0 +1,326 @@
+/**
+ * StreamSources: what feeds one stream, in priority order (`sources: [primary, backup, ...]`),
+ * and when each runs.
+ *  - push:// and srt listener inputs are passive: they feed the stream when a sender connects.
+ *  - srt caller pulls and file:// sources are active: the relay starts and stops them.
+ * On demand (alwaysOn false): active sources run while the stream has viewers and stop after
+ * `idleTimeoutMs` without any. Always on: they run from the start and retry forever with backoff.
+ * Failover: while the best source is not live, the next active source runs; when a better one
+ * goes live, the worse one is stopped (the relay switches at the better one's next keyframe).
+ * Viewers of a stream with no live source are closed after `failoverTimeoutMs`.
+ */
+import type { Logger } from '../logging.js';
+import type { SrtOptionValue } from '../srt/options.js';
+import { SrtListener, SrtSocket, type AcceptedConnection } from '../srt/socket.js';
+import { parseSrtUrl, type SrtUrl } from '../srt/url.js';
+
+export type SourceKind = 'push' | 'srt-listener' | 'srt-caller' | 'file';
+
+export interface ParsedSource {
+  kind: SourceKind;
+  text: string;
+  url?: SrtUrl;
+  path?: string;
+}
+
+export interface StreamSourcesOptions {
+  alwaysOn: boolean;
+  idleTimeoutMs: number;
+  failoverTimeoutMs: number;
+  acceptStreamIds: 'wildcard' | 'ignore' | 'refuse';
+  loop: boolean;
+  simulatedLive: boolean;
+}
+
+/** What StreamSources needs from the relay. */
+export interface SourceHost {
+  readonly log: Logger;
+  readonly gate: number;
+  /** A connected caller pull becomes the stream's publisher; returns its session or undefined. */
+  publishPulled(stream: string, socket: SrtSocket, url: SrtUrl, sourceIndex: number): number | undefined;
+  /** A caller accepted on a listener input publishes (conflict policy applies). */
+  publishFromListener(stream: string, conn: AcceptedConnection, sourceIndex: number): void;
+  /** Starts a file source on a worker; returns its session. */
+  startFile(stream: string, path: string, opts: { loop: boolean; simulatedLive: boolean }, sourceIndex: number): number;
+  closeSession(session: number, reason: string): void;
+  /** The stream has had no live source for failoverTimeoutMs: close its viewers. */
+  closeViewers(stream: string, reason: string): void;
+}
+
+type RunnerState = 'idle' | 'starting' | 'live' | 'failed';
+
+interface Runner {
+  source: ParsedSource;
+  state: RunnerState;
+  session: number | undefined;
+  attempts: number;
+  retryAt: number;
+  listener: SrtListener | undefined;
+  connecting: SrtSocket | undefined;
+  lastError: string | undefined;
+}
+
+const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 15000];
+
+export function parseSource(text: string, baseDir?: string): ParsedSource {
+  const t = text.trim();
+  if (t === 'push://' || t.startsWith('push://')) return { kind: 'push', text: t };
+  if (t.startsWith('file://')) {
+    let path = decodeURIComponent(t.slice('file://'.length));
+    if (!path.startsWith('/') && baseDir !== undefined) path = `${baseDir}/${path}`;
+    return { kind: 'file', text: t, path };
+  }
+  const url = parseSrtUrl(t);
+  return { kind: url.mode === 'listener' ? 'srt-listener' : 'srt-caller', text: t, url };
+}
+
+export interface SourcesView {
+  active: number | undefined;
+  activeSource: string | undefined;
+  switches: number;
+  sources: Array<{ source: string; kind: SourceKind; state: RunnerState; attempts: number; lastError?: string }>;
+}
+
+export class StreamSources {
+  readonly stream: string;
+  readonly #host: SourceHost;
+  readonly #runners: Runner[];
+  readonly #opts: StreamSourcesOptions;
+  #viewers = 0;
+  #idleTimer: NodeJS.Timeout | undefined;
+  #failoverTimer: NodeJS.Timeout | undefined;
+  #retryTimer: NodeJS.Timeout | undefined;
+  #switches = 0;
+  #lastLive: number | undefined;
+  #stopped = false;
+
+  constructor(host: SourceHost, stream: string, sources: ParsedSource[], opts: StreamSourcesOptions) {
+    this.#host = host;
+    this.stream = stream;
+    this.#opts = opts;
+    this.#runners = sources.map((source) => ({
+      source,
+      state: 'idle',
+      session: undefined,
+      attempts: 0,
+      retryAt: 0,
+      listener: undefined,
+      connecting: undefined,
+      lastError: undefined,
+    }));
+  }
+
+  /** True when a publisher (not a relay-run source) may publish with push://. */
+  get acceptsPush(): boolean {
+    return this.#runners.some((r) => r.source.kind === 'push');
+  }
+
+  /** Index of the push:// source (the priority of a publisher that connects by itself). */
+  get pushIndex(): number {
+    const i = this.#runners.findIndex((r) => r.source.kind === 'push');
+    return i < 0 ? 0 : i;
+  }
+
+  get hasActiveSources(): boolean {
+    return this.#runners.some((r) => r.source.kind === 'srt-caller' || r.source.kind === 'file');
+  }
+
+  get onDemand(): boolean {
+    return !this.#opts.alwaysOn && this.hasActiveSources;
+  }
+
+  start(): void {
+    this.#runners.forEach((r, i) => {
+      if (r.source.kind === 'srt-listener') this.#listen(r, i);
+    });
+    this.#ensure();
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    for (const t of [this.#idleTimer, this.#failoverTimer, this.#retryTimer]) if (t !== undefined) clearTimeout(t);
+    this.#runners.forEach((r) => this.#stopRunner(r, 'source removed'));
+    for (const r of this.#runners) {
+      r.listener?.close();
+      r.listener = undefined;
+    }
+  }
+
+  view(): SourcesView {
+    const active = this.#runners.findIndex((r) => r.state === 'live');
+    return {
+      active: active < 0 ? undefined : active,
+      activeSource: active < 0 ? undefined : this.#runners[active]!.source.text,
+      switches: this.#switches,
+      sources: this.#runners.map((r) => ({
+        source: r.source.text,
+        kind: r.source.kind,
+        state: r.state,
+        attempts: r.attempts,
+        ...(r.lastError !== undefined ? { lastError: r.lastError } : {}),
+      })),
+    };
+  }
+
+  /** The relay counts viewers; demand starts and stops on-demand sources. */
+  viewersChanged(count: number): void {
+    this.#viewers = count;
+    if (count > 0 && this.#idleTimer !== undefined) {
+      clearTimeout(this.#idleTimer);
+      this.#idleTimer = undefined;
+    }
+    if (count === 0 && this.onDemand && this.#idleTimer === undefined) {
+      this.#idleTimer = setTimeout(() => {
+        this.#idleTimer = undefined;
+        if (this.#viewers === 0) {
+          this.#host.log.info({ stream: this.stream }, 'no viewers for idleTimeoutMs: stopping on-demand source');
+          this.#runners.forEach((r) => this.#stopRunner(r, 'idle'));
+        }
+      }, this.#opts.idleTimeoutMs);
+      this.#idleTimer.unref();
+    }
+    this.#ensure();
+    this.#armFailover();
+  }
+
+  /** A publisher from source `index` went live. */
+  publisherStarted(index: number, session: number): void {
+    const r = this.#runners[index];
+    if (r === undefined) return;
+    r.state = 'live';
+    r.session = session;
+    r.attempts = 0;
+    r.lastError = undefined;
+    if (this.#lastLive !== undefined && this.#lastLive !== index) this.#switches++;
+    this.#lastLive = index;
+    if (this.#failoverTimer !== undefined) {
+      clearTimeout(this.#failoverTimer);
+      this.#failoverTimer = undefined;
+    }
+    // A better source is live: worse running sources stop.
+    for (let j = index + 1; j < this.#runners.length; j++) this.#stopRunner(this.#runners[j]!, 'a better source is live');
+  }
+
+  /** The publisher session of source `index` ended. */
+  publisherEnded(index: number, session: number, reason: string): void {
+    const r = this.#runners[index];
+    if (r === undefined || r.session !== session) return;
+    r.session = undefined;
+    if (r.state === 'idle') return; // stopped on purpose
+    const active = r.source.kind === 'srt-caller' || r.source.kind === 'file';
+    r.state = active ? 'failed' : 'idle';
+    r.lastError = reason;
+    if (active) r.retryAt = Date.now() + BACKOFF_MS[Math.min(r.attempts, BACKOFF_MS.length - 1)]!;
+    this.#ensure();
+    this.#armFailover();
+  }
+
+  /** Which source index a relay-run session belongs to. */
+  indexOfSession(session: number): number | undefined {
+    const i = this.#runners.findIndex((r) => r.session === session);
+    return i < 0 ? undefined : i;
+  }
+
+  #demand(): boolean {
+    return this.#opts.alwaysOn || this.#viewers > 0;
+  }
+
+  #armFailover(): void {
+    const live = this.#runners.some((r) => r.state === 'live');
+    if (live || this.#viewers === 0) {
+      if (this.#failoverTimer !== undefined) clearTimeout(this.#failoverTimer);
+      this.#failoverTimer = undefined;
+      return;
+    }
+    if (this.#failoverTimer !== undefined) return;
+    this.#failoverTimer = setTimeout(() => {
+      this.#failoverTimer = undefined;
+      if (this.#runners.some((r) => r.state === 'live')) return;
+      this.#host.log.info({ stream: this.stream, failoverTimeoutMs: this.#opts.failoverTimeoutMs }, 'no source came back: closing viewers');
+      this.#host.closeViewers(this.stream, 'no source within failoverTimeoutMs');
+    }, this.#opts.failoverTimeoutMs);
+    this.#failoverTimer.unref();
+  }
+
+  /** Starts the best source that can run when nothing better is live or starting. */
+  #ensure(): void {
+    if (this.#stopped || !this.#demand()) return;
+    const now = Date.now();
+    let nextRetry = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < this.#runners.length; i++) {
+      const r = this.#runners[i]!;
+      if (r.state === 'live' || r.state === 'starting') return;
+      if (r.source.kind === 'push' || r.source.kind === 'srt-listener') continue; // waits for its sender
+      if (r.state === 'failed' && r.retryAt > now) {
+        nextRetry = Math.min(nextRetry, r.retryAt);
+        continue; // fail over to the next source meanwhile
+      }
+      this.#startRunner(r, i);
+      return;
+    }
+    if (Number.isFinite(nextRetry) && this.#retryTimer === undefined) {
+      this.#retryTimer = setTimeout(() => {
+        this.#retryTimer = undefined;
+        this.#ensure();
+      }, Math.max(50, nextRetry - now));
+      this.#retryTimer.unref();
+    }
+  }
+
+  #startRunner(r: Runner, index: number): void {
+    r.state = 'starting';
+    r.attempts++;
+    if (r.source.kind === 'file') {
+      r.session = this.#host.startFile(this.stream, r.source.path!, { loop: this.#opts.loop, simulatedLive: this.#opts.simulatedLive }, index);
+      return;
+    }
+    const url = r.source.url!;
+    const socket = SrtSocket.create(url.options as Record<string, SrtOptionValue>);
+    r.connecting = socket;
+    const connect =
+      url.mode === 'rendezvous'
+        ? socket.rendezvous(url.adapter ?? '', url.localPort ?? url.port, url.host, url.port)
+        : socket.connect(url.host, url.port);
+    connect.then(
+      () => {
+        r.connecting = undefined;
+        if (r.state !== 'starting' || this.#stopped) {
+          socket.close();
+          return;
+        }
+        const session = this.#host.publishPulled(this.stream, socket, url, index);
+        if (session === undefined) this.publisherEnded(index, -1, 'refused');
+        else r.session = session;
+      },
+      (err: unknown) => {
+        r.connecting = undefined;
+        if (r.state !== 'starting') return;
+        r.state = 'failed';
+        r.lastError = err instanceof Error ? err.message : String(err);
+        r.retryAt = Date.now() + BACKOFF_MS[Math.min(r.attempts - 1, BACKOFF_MS.length - 1)]!;
+        this.#host.log.warn({ stream: this.stream, source: index, err: r.lastError, attempt: r.attempts }, 'source failed; retrying with backoff');
+        this.#ensure();
+      },
+    );
+  }
+
+  #stopRunner(r: Runner, reason: string): void {
+    if (r.source.kind === 'push' || r.source.kind === 'srt-listener') return;
+    const wasRunning = r.state !== 'idle';
+    r.state = 'idle';
+    r.connecting?.close();
+    r.connecting = undefined;
+    if (r.session !== undefined) this.#host.closeSession(r.session, reason);
+    r.session = undefined;
+    if (wasRunning) this.#host.log.info({ stream: this.stream, source: r.source.text, reason }, 'source stopped');
+  }
+
+  #listen(r: Runner, index: number): void {
+    const url = r.source.url!;
+    const l = SrtListener.create(url.host, url.port, url.options as Record<string, SrtOptionValue>);
+    l.attachGate(this.#host.gate, 1, this.stream, this.#opts.acceptStreamIds);
+    l.listen((c) => this.#host.publishFromListener(this.stream, c, index));
+    r.listener = l;
+    this.#host.log.info({ stream: this.stream, listen: `${url.host || '0.0.0.0'}:${url.port}` }, 'listening for the stream source');
+  }
+}
