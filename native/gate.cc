@@ -145,7 +145,7 @@ int Decide(const ListenerCfg& cfg, SRTSOCKET ns, const sockaddr* peer, const cha
   }
 
   auto g = g_gates.find(cfg.gate);
-  if (g == g_gates.end()) return -1;
+  if (g == g_gates.end()) return Refuse(cfg.gate, ns, peer, sid, SRT_REJC_PREDEFINED + 503);  // gate gone: shutting down
   Gate& gate = g->second;
   auto e = gate.entries.find(key);
   const bool inferred = mode == kModeUnknown;

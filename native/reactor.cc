@@ -35,6 +35,7 @@ namespace {
 struct Watch {
   uint32_t env;
   int32_t token;
+  int32_t wanted;  // the flags JS asked for; libsrt is always asked for IN|OUT|ERR (see ReactorWatch)
 };
 
 struct Subscriber {
@@ -82,7 +83,8 @@ void ReactorLoop() {
       if (w == g_watches.end()) continue;
       auto e = g_envs.find(w->second.env);
       if (e == g_envs.end()) continue;
-      Post(e->second, w->second.token, evs[i].events & (kEvIn | kEvOut | kEvErr));
+      int32_t flags = evs[i].events & w->second.wanted;
+      if (flags != 0) Post(e->second, w->second.token, flags);
     }
   }
 }
@@ -260,23 +262,47 @@ void EnvDestroy(EnvState* st) {
   delete st;
 }
 
+// libsrt 1.5.1 keeps reporting OUT on a broken socket, edge-triggered or not, when OUT is not
+// in the subscription: the reactor would spin. So every socket is subscribed for IN|OUT|ERR
+// (edge-triggered: each reported once per change) and the reactor passes on only what JS wants.
 void ReactorWatch(EnvState* st, SRTSOCKET s, int flags, int32_t token) {
   std::lock_guard<std::mutex> lk(g_mu);
   StartReactorLocked();
-  int ev = (flags & (kEvIn | kEvOut | kEvErr)) | SRT_EPOLL_ET;
+  int ev = kEvIn | kEvOut | kEvErr | SRT_EPOLL_ET;
+  Watch w{st->id, token, (flags & (kEvIn | kEvOut | kEvErr)) | kEvErr};
   auto it = g_watches.find(s);
   if (it == g_watches.end()) {
-    g_watches[s] = Watch{st->id, token};
+    g_watches[s] = w;
     srt_epoll_add_usock(g_eid, s, &ev);
   } else {
-    it->second = Watch{st->id, token};
-    srt_epoll_update_usock(g_eid, s, &ev);
+    bool wider = (w.wanted & ~it->second.wanted) != 0;
+    it->second = w;
+    // Re-arming reports the current state again, so a newly wanted flag that is already true
+    // (e.g. OUT on a connected socket) is not missed.
+    if (wider) srt_epoll_update_usock(g_eid, s, &ev);
   }
 }
 
 void ReactorUnwatch(SRTSOCKET s) {
   std::lock_guard<std::mutex> lk(g_mu);
-  if (g_watches.erase(s) > 0 && g_eid >= 0) srt_epoll_remove_usock(g_eid, s);
+  auto it = g_watches.find(s);
+  if (it == g_watches.end()) return;
+  Watch w = it->second;
+  g_watches.erase(it);
+  if (g_eid >= 0) srt_epoll_remove_usock(g_eid, s);
+  // Drop events already queued for this socket: its token may be reused by the next socket.
+  auto e = g_envs.find(w.env);
+  if (e == g_envs.end()) return;
+  EnvState* st = e->second;
+  std::lock_guard<std::mutex> qlk(st->mu);
+  auto& q = st->queue;
+  size_t out = 0;
+  for (size_t i = 0; i + 1 < q.size(); i += 2) {
+    if (q[i] == w.token) continue;
+    q[out++] = q[i];
+    q[out++] = q[i + 1];
+  }
+  q.resize(out);
 }
 
 void ChannelSubscribe(EnvState* st, uint32_t channel, int32_t token) {

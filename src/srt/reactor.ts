@@ -14,10 +14,20 @@ const freeTokens: number[] = [];
 let live = 0;
 let started = false;
 
+/** Tokens freed during a batch; reusable only after it, so a stale event in the batch cannot reach a new owner. */
+const freedInBatch: number[] = [];
+let inBatch = false;
+
 function onEvents(count: number): void {
-  for (let i = 0; i < count; i++) {
-    const handler = handlers[events[2 * i]!];
-    if (handler !== undefined) handler(events[2 * i + 1]!);
+  inBatch = true;
+  try {
+    for (let i = 0; i < count; i++) {
+      const handler = handlers[events[2 * i]!];
+      if (handler !== undefined) handler(events[2 * i + 1]!);
+    }
+  } finally {
+    inBatch = false;
+    while (freedInBatch.length > 0) freeTokens.push(freedInBatch.pop()!);
   }
 }
 
@@ -39,7 +49,7 @@ export function registerHandler(handler: EventHandler): number {
 export function unregisterHandler(token: number): void {
   if (handlers[token] === undefined) return;
   handlers[token] = undefined;
-  freeTokens.push(token);
+  (inBatch ? freedInBatch : freeTokens).push(token);
   if (--live === 0) native.keepAlive(false);
 }
 

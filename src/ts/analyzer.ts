@@ -13,8 +13,6 @@
  *
  * Single-threaded: one analyzer per stream, called by the thread that writes the ring.
  */
-import { SLOT_FLAG_KEYFRAME, SLOT_FLAG_PSI } from '../ring/packet-ring.js';
-import { SLOT_HEADER_BYTES } from '../srt/native.js';
 import { codecFor, isScannableVideo, type CodecName, type TrackKind } from './codecs.js';
 import { SCAN_KEYFRAME, SCAN_PENDING, VideoScanner } from './keyframe.js';
 import {
@@ -28,6 +26,18 @@ import {
   type Pmt,
 } from './psi.js';
 import { PCR_WRAP, PID_COUNT, PID_NULL, PID_PAT, PTS_WRAP, readPcr, TS_PACKET_SIZE, TS_SYNC_BYTE } from './ts-packet.js';
+
+/**
+ * The ring slot layout and flag bits of src/ring/packet-ring.ts (SLOT_HEADER_BYTES,
+ * SLOT_FLAG_KEYFRAME, SLOT_FLAG_PSI), repeated here so that src/ts does not import the ring,
+ * which loads the native addon; test/ts-analyzer.test.ts checks that they are equal.
+ */
+export const ANALYZER_SLOT_HEADER_BYTES = 16;
+export const ANALYZER_FLAG_KEYFRAME = 0x1;
+export const ANALYZER_FLAG_PSI = 0x2;
+const SLOT_HEADER_BYTES = ANALYZER_SLOT_HEADER_BYTES;
+const SLOT_FLAG_KEYFRAME = ANALYZER_FLAG_KEYFRAME;
+const SLOT_FLAG_PSI = ANALYZER_FLAG_PSI;
 
 /** Distinct PIDs tracked per stream (PIDs seen beyond this count only in the totals). */
 export const MAX_TRACKED_PIDS = 128;

@@ -1,0 +1,133 @@
+/**
+ * A private nginx UDP load balancer for tests (the stream module), configured like
+ * deploy/nginx/srt-lb.conf: `hash $remote_addr$remote_port consistent` over the given upstreams,
+ * on its own loopback UDP port, in a temp directory (config, pid file, logs), in the foreground
+ * (`daemon off; master_process off;`), never on port 80 or the system service.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freeUdpPort, waitUdpBound } from './free-port.js';
+import { spawnTracked, type AfterHook, type Spawned } from './processes.js';
+
+/** Where Debian/Ubuntu's libnginx-mod-stream installs the module. */
+export const STREAM_MODULE_CANDIDATES = [
+  '/usr/lib/nginx/modules/ngx_stream_module.so',
+  '/usr/lib64/nginx/modules/ngx_stream_module.so',
+  '/usr/share/nginx/modules/ngx_stream_module.so',
+];
+
+export function streamModulePath(): string | undefined {
+  return STREAM_MODULE_CANDIDATES.find((p) => existsSync(p));
+}
+
+export interface NginxUdpOptions {
+  /** `host:port` of each upstream SRT node. */
+  upstreams: readonly string[];
+  /** Listen port on 127.0.0.1; default a free one. */
+  port?: number;
+  /** proxy_timeout; default 60s. */
+  proxyTimeout?: string;
+  /** Stopped and removed when `t` ends, if given. */
+  t?: AfterHook;
+}
+
+/** The nginx.conf text the helper writes. */
+export function nginxUdpConfig(o: { dir: string; port: number; upstreams: readonly string[]; proxyTimeout: string; modulePath: string }): string {
+  return `# written by test/helpers/nginx-udp.ts
+load_module ${o.modulePath};
+daemon off;
+master_process off;
+worker_processes 1;
+pid ${join(o.dir, 'nginx.pid')};
+error_log ${join(o.dir, 'error.log')} info;
+
+events {
+    worker_connections 1024;
+}
+
+stream {
+    log_format lb '$remote_addr:$remote_port -> $upstream_addr $status sent=$bytes_sent recv=$bytes_received';
+    access_log ${join(o.dir, 'access.log')} lb;
+
+    upstream srt_nodes {
+        hash $remote_addr$remote_port consistent;
+${o.upstreams.map((u) => `        server ${u};`).join('\n')}
+    }
+
+    server {
+        listen 127.0.0.1:${o.port} udp;
+        proxy_pass srt_nodes;
+        proxy_timeout ${o.proxyTimeout};
+    }
+}
+`;
+}
+
+export class NginxUdp {
+  readonly port: number;
+  readonly dir: string;
+  readonly configFile: string;
+  readonly #proc: Spawned;
+
+  private constructor(port: number, dir: string, configFile: string, proc: Spawned) {
+    this.port = port;
+    this.dir = dir;
+    this.configFile = configFile;
+    this.#proc = proc;
+  }
+
+  /** Writes the config, starts nginx, and resolves once it has bound its UDP port. */
+  static async start(opts: NginxUdpOptions): Promise<NginxUdp> {
+    const modulePath = streamModulePath();
+    if (modulePath === undefined) throw new Error(`nginx stream module not found (looked in ${STREAM_MODULE_CANDIDATES.join(', ')})`);
+    const port = opts.port ?? (await freeUdpPort());
+    if (port === 80) throw new Error('refusing port 80');
+    const dir = mkdtempSync(join(tmpdir(), 'srt-relay-nginx-'));
+    const configFile = join(dir, 'nginx.conf');
+    writeFileSync(
+      configFile,
+      nginxUdpConfig({ dir, port, upstreams: opts.upstreams, proxyTimeout: opts.proxyTimeout ?? '60s', modulePath }),
+    );
+    // -e: the error log before the config is read (the default path may not be writable).
+    const proc = spawnTracked('nginx', ['-e', join(dir, 'error.log'), '-p', dir, '-c', configFile], { name: `nginx:${port}` });
+    const lb = new NginxUdp(port, dir, configFile, proc);
+    opts.t?.after(() => lb.stop());
+    try {
+      await Promise.race([
+        waitUdpBound(port, 10_000),
+        proc.exited.then((e) => {
+          throw new Error(`nginx exited at start (code ${String(e.code)})\n${lb.errorLog()}\n${proc.output()}`);
+        }),
+      ]);
+    } catch (err) {
+      await lb.stop();
+      throw err;
+    }
+    return lb;
+  }
+
+  /** The error log so far (for assertion messages). */
+  errorLog(): string {
+    try {
+      return readFileSync(join(this.dir, 'error.log'), 'utf8');
+    } catch {
+      return '';
+    }
+  }
+
+  /** The access log so far: one line per finished UDP session. */
+  accessLog(): string {
+    try {
+      return readFileSync(join(this.dir, 'access.log'), 'utf8');
+    } catch {
+      return '';
+    }
+  }
+
+  /** Stops nginx (SIGTERM, then SIGKILL) and removes the temp directory. */
+  async stop(): Promise<void> {
+    await this.#proc.kill(2000);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
