@@ -59,7 +59,7 @@ test('caller input: a stream pulled from an srt-live-transmit listener (fed by f
   ffmpeg.child.stdout!.pipe(slt.child.stdin!);
   await waitUdpBound(sltPort, 'srt-live-transmit');
 
-  const { relay, port } = await startRelay(t, { streams: { src: { source: `srt://127.0.0.1:${sltPort}?latency=200` } } });
+  const { relay, port } = await startRelay(t, { streams: { src: { source: `srt://127.0.0.1:${sltPort}?latency=200`, alwaysOn: true } } });
   await waitLive(relay, 'src', 15_000);
   const pull = relay.listSessions().find((s) => s.stream === 'src');
   assert.equal(pull?.kind, 'pull', 'the pulled source is the stream’s publisher session');
