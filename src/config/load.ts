@@ -828,13 +828,23 @@ export function normalizeConfig(input: unknown, opts: NormalizeOptions = {}): Re
 
   // 1. shape: JSON Schema
   const validate = getValidator();
-  if (!validate(merged)) {
+  const valid = validate(merged);
+  if (!valid) {
     for (const e of validate.errors ?? []) {
       const d = describeAjvError(e, merged);
       if (d !== undefined) problems.add(d.segs, d.message);
     }
-    problems.throwIfAny(opts.file);
   }
+  // "source" or "sources" (the schema cannot say "one of two" without strict-mode noise).
+  const streamsIn = (merged as { streams?: unknown }).streams;
+  if (streamsIn !== null && typeof streamsIn === 'object') {
+    for (const [name, st] of Object.entries(streamsIn as Record<string, unknown>)) {
+      if (st !== null && typeof st === 'object' && !('source' in st) && !('sources' in st)) {
+        problems.add(['streams', name, 'source'], 'is required, e.g. "source": "push://" (or "sources": [primary, backup, ...])');
+      }
+    }
+  }
+  problems.throwIfAny(opts.file);
   const cfg = merged;
 
   // 2. meaning
@@ -865,10 +875,18 @@ export function normalizeConfig(input: unknown, opts: NormalizeOptions = {}): Re
   const streams: [string, StreamConfig][] = [];
   for (const [name, s] of Object.entries(cfg.streams ?? {}) as [string, StreamInput][]) {
     const segs: Seg[] = ['streams', name];
-    const source = parseSource(s.source, [...segs, 'source'], baseDir, problems);
-    if (source?.kind === 'srt' && source.url.mode === 'listener') {
-      listeners.push({ segs: [...segs, 'source'], host: source.url.host, port: source.url.port, what: `${formatKeyPath(segs)}.source` });
-    }
+    const sourceTexts = s.sources !== undefined && s.sources.length > 0 ? s.sources : s.source !== undefined ? [s.source] : [];
+    const sources: StreamSource[] = [];
+    sourceTexts.forEach((text, i) => {
+      const at: Seg[] = s.sources !== undefined && s.sources.length > 0 ? [...segs, 'sources', i] : [...segs, 'source'];
+      const parsed = parseSource(text, at, baseDir, problems);
+      if (parsed === undefined) return;
+      sources.push(parsed);
+      if (parsed.kind === 'srt' && parsed.url.mode === 'listener') {
+        listeners.push({ segs: at, host: parsed.url.host, port: parsed.url.port, what: formatKeyPath(at) });
+      }
+    });
+    const source = sources[0];
     for (const side of ['publish', 'play'] as const) {
       const pass = s.passphrase?.[side];
       if (pass === undefined) continue;
@@ -886,6 +904,10 @@ export function normalizeConfig(input: unknown, opts: NormalizeOptions = {}): Re
         bufferTimeMs: s.bufferTimeMs ?? STREAM_DEFAULTS.bufferTimeMs,
         acceptStreamIds: s.acceptStreamIds ?? STREAM_DEFAULTS.acceptStreamIds,
         alwaysOn: s.alwaysOn ?? STREAM_DEFAULTS.alwaysOn,
+        sources: sources.length > 0 ? sources : [{ kind: 'push' }],
+        loop: s.loop ?? false,
+        simulatedLive: s.simulatedLive ?? true,
+        join: s.join ?? 'keyframe',
         passphrase: {
           ...(s.passphrase?.publish !== undefined ? { publish: s.passphrase.publish } : {}),
           ...(s.passphrase?.play !== undefined ? { play: s.passphrase.play } : {}),

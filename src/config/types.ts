@@ -53,7 +53,12 @@ export interface PassphraseInput {
 
 export interface StreamInput {
   /** `push://`, `srt://host:port?...`, `srt://:port?...`, `file:///abs.ts` or `file://rel.ts`. */
-  source: string;
+  source?: string;
+  /** Primary first, then backups; wins over `source`. */
+  sources?: string[];
+  loop?: boolean;
+  simulatedLive?: boolean;
+  join?: 'keyframe' | 'live';
   bufferTimeMs?: number;
   acceptStreamIds?: AcceptStreamIds;
   alwaysOn?: boolean;
@@ -158,6 +163,11 @@ export interface StreamConfig {
   readonly bufferTimeMs: number;
   readonly acceptStreamIds: AcceptStreamIds;
   readonly alwaysOn: boolean;
+  /** Primary first, then backups; `source` is sources[0]. */
+  readonly sources: readonly StreamSource[];
+  readonly loop: boolean;
+  readonly simulatedLive: boolean;
+  readonly join: 'keyframe' | 'live';
   readonly passphrase: StreamPassphrases;
   readonly onPublisherConflict: PublisherConflict;
   readonly raw: boolean;

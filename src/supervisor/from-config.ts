@@ -20,6 +20,10 @@ export function relayOptionsFrom(config: RelayConfig, logger: Logger): RelayOpti
   for (const [name, s] of Object.entries(config.streams)) {
     streams[name] = {
       source: sourceText(s.source),
+      sources: s.sources.map(sourceText),
+      loop: s.loop,
+      simulatedLive: s.simulatedLive,
+      join: s.join,
       passphrase: { ...s.passphrase },
       onPublisherConflict: s.onPublisherConflict,
       acceptStreamIds: s.acceptStreamIds,
