@@ -17,6 +17,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Redis } from 'ioredis';
+import { ConfigInvalidError } from '../errors.js';
 import type { Logger } from '../logging.js';
 import { silentLogger } from '../logging.js';
 import { ClusterBus, quitConnection } from './bus.js';
@@ -34,7 +35,6 @@ import {
   type RedisConnectionOptions,
 } from './redis-health.js';
 import { NodeRegistry, type NodeLoad } from './registry.js';
-import { ConfigInvalidError } from '../errors.js';
 
 export interface ClusterMemberOptions {
   /** `redis://[user:password@]host:port/db` or `rediss://...` (TLS). */

@@ -19,8 +19,9 @@
  */
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { isDeepStrictEqual } from 'node:util';
 import type { Redis } from 'ioredis';
-import { AUTH_DEFAULTS, STREAM_DEFAULTS, normalizeConfig } from '../config/load.js';
+import { AUTH_DEFAULTS, normalizeConfig } from '../config/load.js';
 import type {
   AuthConfig,
   AuthInput,
@@ -134,28 +135,66 @@ function sourceText(s: StreamSource): string {
   }
 }
 
-/** A checked stream as a minimal `StreamInput`: defaults left out, fixed key order. */
-export function streamInputFrom(s: StreamConfig): StreamInput {
-  const out: StreamInput = { source: sourceText(s.source) };
-  if (s.bufferTimeMs !== STREAM_DEFAULTS.bufferTimeMs) out.bufferTimeMs = s.bufferTimeMs;
-  if (s.acceptStreamIds !== STREAM_DEFAULTS.acceptStreamIds) out.acceptStreamIds = s.acceptStreamIds;
-  if (s.alwaysOn !== STREAM_DEFAULTS.alwaysOn) out.alwaysOn = s.alwaysOn;
-  if (s.passphrase.publish !== undefined || s.passphrase.play !== undefined) {
-    out.passphrase = {
-      ...(s.passphrase.publish !== undefined ? { publish: s.passphrase.publish } : {}),
-      ...(s.passphrase.play !== undefined ? { play: s.passphrase.play } : {}),
-    };
-  }
-  if (s.onPublisherConflict !== STREAM_DEFAULTS.onPublisherConflict) out.onPublisherConflict = s.onPublisherConflict;
-  if (s.raw !== STREAM_DEFAULTS.raw) out.raw = s.raw;
-  if (s.idleTimeoutMs !== STREAM_DEFAULTS.idleTimeoutMs) out.idleTimeoutMs = s.idleTimeoutMs;
-  if (s.failoverTimeoutMs !== STREAM_DEFAULTS.failoverTimeoutMs) out.failoverTimeoutMs = s.failoverTimeoutMs;
-  return out;
+/** Fields of a checked stream that `streamInputFrom` writes itself (not copied generically). */
+const STREAM_SPECIAL = new Set(['name', 'source', 'sources', 'passphrase']);
+
+let streamDefaultsCache: Readonly<Record<string, unknown>> | undefined;
+let pushDefaultsCache: Readonly<Record<string, unknown>> | undefined;
+
+/** A checked stream with nothing but defaults (what `{source: "push://"}` becomes). */
+function streamDefaults(): Readonly<Record<string, unknown>> {
+  streamDefaultsCache ??= normalizeConfig({ srt: { ports: [] }, streams: { d: { source: 'push://' } } }).streams['d'] as unknown as Record<
+    string,
+    unknown
+  >;
+  return streamDefaultsCache;
 }
 
-/** A checked push as a minimal `PushInput`. */
+/** A checked push with nothing but defaults. */
+function pushDefaults(): Readonly<Record<string, unknown>> {
+  pushDefaultsCache ??= normalizeConfig({ srt: { ports: [] }, pushes: [{ stream: 'd', target: 'srt://127.0.0.1:9' }] })
+    .pushes[0] as unknown as Record<string, unknown>;
+  return pushDefaultsCache;
+}
+
+/**
+ * A checked stream as a minimal `StreamInput`: `source` (or `sources` when there are backups),
+ * every other setting only when it differs from the default, in the checked config's key order.
+ * Settings are copied generically (a setting added to the config later round-trips too, as long
+ * as its checked value has the same shape as its input).
+ */
+export function streamInputFrom(s: StreamConfig): StreamInput {
+  const loose = s as unknown as Readonly<Record<string, unknown>>;
+  const list = loose['sources'];
+  const sources = Array.isArray(list) && list.length > 0 ? (list as StreamSource[]) : [s.source];
+  const out: Record<string, unknown> =
+    sources.length > 1 ? { sources: sources.map(sourceText) } : { source: sourceText(sources[0] ?? s.source) };
+  const defaults = streamDefaults();
+  for (const [key, value] of Object.entries(loose)) {
+    if (key === 'passphrase') {
+      if (s.passphrase.publish !== undefined || s.passphrase.play !== undefined) {
+        out['passphrase'] = {
+          ...(s.passphrase.publish !== undefined ? { publish: s.passphrase.publish } : {}),
+          ...(s.passphrase.play !== undefined ? { play: s.passphrase.play } : {}),
+        };
+      }
+      continue;
+    }
+    if (STREAM_SPECIAL.has(key) || value === undefined || isDeepStrictEqual(value, defaults[key])) continue;
+    out[key] = value;
+  }
+  return out as unknown as StreamInput;
+}
+
+/** A checked push as a minimal `PushInput` (target as written, other settings only when not default). */
 export function pushInputFrom(p: PushConfig): PushInput {
-  return p.auto ? { stream: p.stream, target: p.target.raw, auto: true } : { stream: p.stream, target: p.target.raw };
+  const out: Record<string, unknown> = { stream: p.stream, target: p.target.raw };
+  const defaults = pushDefaults();
+  for (const [key, value] of Object.entries(p as unknown as Readonly<Record<string, unknown>>)) {
+    if (key === 'stream' || key === 'target' || value === undefined || isDeepStrictEqual(value, defaults[key])) continue;
+    out[key] = value;
+  }
+  return out as unknown as PushInput;
 }
 
 /** Checked auth settings as a minimal `AuthInput` (defaults left out). */

@@ -9,6 +9,8 @@
  *   control: Int32Array(16)  [HEAD, SLOT_COUNT, SLOT_SIZE, CHANNEL, GENERATION, LAST_KEYFRAME,
  *                             WRITER_ACTIVE, PSI_VERSION, ...]
  *   psi:     one slot holding the stream's latest PAT + PMT (sent first to a joining viewer)
+ *   cc:      8192 bytes, the last continuity counter written per PID (0x10 | cc; 0 = none), so a
+ *            new writer after a source switch can continue every PID's counter
  *   slots:   SLOT_COUNT x SLOT_SIZE bytes, slot = [i32 len][i32 flags][i64 srctime µs][payload]
  * srctime is libsrt's clock (native.now()): the sender's time for SRT sources, the arrival time
  * for others.
@@ -21,6 +23,7 @@ import { allocateChannel } from '../srt/reactor.js';
 export const RING_SLOT_SIZE = 1472; // 16-byte header + 1456, the largest live-mode payload
 const CONTROL_INTS = 16;
 const CONTROL_BYTES = CONTROL_INTS * 4;
+const CC_TABLE_BYTES = 0x2000;
 
 export const CTRL_HEAD = 0;
 export const CTRL_SLOT_COUNT = 1;
@@ -57,6 +60,8 @@ export class PacketRing {
   readonly slots: Uint8Array;
   /** The PSI slot as a one-slot ring (for native sendSlots). */
   readonly psi: Uint8Array;
+  /** Last continuity counter written per PID: 0x10 | cc, 0 = PID not seen. */
+  readonly cc: Uint8Array;
   readonly slotCount: number;
   readonly slotSize: number;
   readonly channel: number;
@@ -71,8 +76,10 @@ export class PacketRing {
     this.slotSize = this.control[CTRL_SLOT_SIZE]!;
     this.channel = this.control[CTRL_CHANNEL]!;
     this.psi = new Uint8Array(buffer, CONTROL_BYTES, this.slotSize);
-    this.slots = new Uint8Array(buffer, CONTROL_BYTES + this.slotSize, this.slotCount * this.slotSize);
-    this.#view = new DataView(buffer, CONTROL_BYTES + this.slotSize, this.slotCount * this.slotSize);
+    this.cc = new Uint8Array(buffer, CONTROL_BYTES + this.slotSize, CC_TABLE_BYTES);
+    const slotsAt = CONTROL_BYTES + this.slotSize + CC_TABLE_BYTES;
+    this.slots = new Uint8Array(buffer, slotsAt, this.slotCount * this.slotSize);
+    this.#view = new DataView(buffer, slotsAt, this.slotCount * this.slotSize);
     this.#psiView = new DataView(buffer, CONTROL_BYTES, this.slotSize);
     this.#mask = this.slotCount - 1;
   }
@@ -82,7 +89,7 @@ export class PacketRing {
     if (!Number.isInteger(slotCount) || slotCount < 2 * WRITE_BATCH || (slotCount & (slotCount - 1)) !== 0) {
       throw new RangeError(`slotCount must be a power of two >= ${2 * WRITE_BATCH} (got ${slotCount})`);
     }
-    const buffer = new SharedArrayBuffer(CONTROL_BYTES + (slotCount + 1) * RING_SLOT_SIZE);
+    const buffer = new SharedArrayBuffer(CONTROL_BYTES + (slotCount + 1) * RING_SLOT_SIZE + CC_TABLE_BYTES);
     const control = new Int32Array(buffer, 0, CONTROL_INTS);
     control[CTRL_SLOT_COUNT] = slotCount;
     control[CTRL_SLOT_SIZE] = RING_SLOT_SIZE;
@@ -114,6 +121,11 @@ export class PacketRing {
   /** Slot index for a sequence. */
   index(seq: number): number {
     return seq & this.#mask;
+  }
+
+  /** Counts writers over the ring's life; a writer that is not the first continues from a switch. */
+  beginWriter(): number {
+    return Atomics.add(this.control, CTRL_GENERATION, 1);
   }
 
   /** Makes sequences < newHead visible to readers. Writer only. */
@@ -196,6 +208,22 @@ export class PacketRing {
   }
 
   /** Copies one message into the next slot and publishes it (for sources that are not SRT sockets, e.g. files). */
+  /** Fills the next slot without publishing it (RingWriter.commit publishes). Returns its sequence. */
+  fill(payload: Uint8Array, seqOffset = 0, time = 0): number {
+    const seq = (this.head() + seqOffset) >>> 0;
+    const off = this.index(seq) * this.slotSize;
+    this.#view.setInt32(off, payload.byteLength, true);
+    this.#view.setInt32(off + 4, 0, true);
+    this.#view.setBigInt64(off + 8, BigInt(Math.round(time)), true);
+    this.slots.set(payload, off + SLOT_HEADER_BYTES);
+    return seq;
+  }
+
+  /** Marks a slot empty (readers skip it). */
+  clear(seq: number): void {
+    this.#view.setInt32(this.index(seq) * this.slotSize, 0, true);
+  }
+
   write(payload: Uint8Array, flags = 0, time = 0): number {
     if (payload.byteLength > this.slotSize - SLOT_HEADER_BYTES) {
       throw new RangeError(`payload of ${payload.byteLength} bytes exceeds the slot size`);

@@ -4,6 +4,8 @@
  * a member of the ring's FanoutGroup on this worker.
  */
 import { PacketRing, WRITE_BATCH } from '../ring/packet-ring.js';
+import { RingWriter } from '../ring/ring-writer.js';
+import type { TsInfo } from '../ts/analyzer.js';
 import { signalChannel } from '../srt/reactor.js';
 import { SrtSocket } from '../srt/socket.js';
 import type { FanoutGroup, GroupMember } from './fanout-group.js';
@@ -13,6 +15,8 @@ import { native } from '../srt/native.js';
 export interface JoinOptions {
   join: ViewerJoin;
   timeShiftMs?: number;
+  /** No MPEG-TS analysis: pure byte relay. */
+  raw?: boolean;
 }
 
 const DRAIN = new Uint8Array(1500);
@@ -42,6 +46,7 @@ export class HostedSession implements GroupMember {
   #open = true;
   #timer: NodeJS.Timeout | undefined;
   #reported = false;
+  #writer: RingWriter | undefined;
 
   readonly #joinOpts: JoinOptions;
 
@@ -68,6 +73,11 @@ export class HostedSession implements GroupMember {
 
   get role(): SessionRole {
     return this.#role;
+  }
+
+  /** The stream as the analyzer sees it, for a publisher. */
+  tsInfo(): TsInfo | undefined {
+    return this.#writer?.info();
   }
 
   /** Packets moved: received (publisher) or sent (viewer). */
@@ -173,13 +183,14 @@ export class HostedSession implements GroupMember {
   /** Moves everything libsrt has for us into the ring, WRITE_BATCH slots per native call. */
   #pump(): void {
     const ring = this.#ring;
+    const writer = (this.#writer ??= new RingWriter(ring, { raw: this.#joinOpts.raw === true }));
     let moved = 0;
     for (;;) {
       const head = ring.head();
       const r = this.socket.recvSlots(ring.slots, ring.slotSize, ring.slotCount, ring.index(head), WRITE_BATCH);
       const count = r < 0 ? -r - 1 : r;
       if (count > 0) {
-        ring.publish(head + count);
+        writer.commit(head, count);
         moved += count;
       }
       if (r < 0) {

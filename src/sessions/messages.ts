@@ -1,4 +1,5 @@
 /** Messages between the supervisor (main thread) and the session hosts (worker threads). */
+import type { TsInfo } from '../ts/analyzer.js';
 
 export type ViewerJoin = 'live' | 'keyframe';
 
@@ -27,9 +28,11 @@ export type ToWorker =
       join: ViewerJoin;
       /** Negative: a DVR viewer starting that many ms before the live edge. */
       timeShiftMs?: number;
+      /** The stream is not MPEG-TS (or analysis is off): pure byte relay. */
+      raw?: boolean;
     }
   /** Plays a TS file into the ring as a source (src/sources/file-source.ts). */
-  | { type: 'attach-file'; session: number; stream: string; path: string; ring: SharedArrayBuffer; loop: boolean; simulatedLive: boolean }
+  | { type: 'attach-file'; session: number; stream: string; path: string; ring: SharedArrayBuffer; loop: boolean; simulatedLive: boolean; raw?: boolean }
   /** The undecided (or inferred viewer) connection that sent media becomes the stream's publisher. */
   | { type: 'confirm-publisher'; session: number }
   | { type: 'close-session'; session: number; reason: string }
@@ -45,6 +48,8 @@ export interface SessionStats {
   /** Packets a viewer skipped because it fell behind the ring. */
   skipped: number;
   srt: Record<string, number> | undefined;
+  /** Tracks, codecs, keyframe interval, CC errors: for publishers of MPEG-TS streams. */
+  ts?: TsInfo;
 }
 
 export type FromWorker =

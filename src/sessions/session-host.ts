@@ -84,7 +84,18 @@ export class SessionHost {
   #stats(): SessionStats[] {
     const out: SessionStats[] = [];
     for (const s of this.#sessions.values()) {
-      out.push({ session: s.id, packets: s.packets(), skipped: s.skipped, srt: s.socket.stats() as Record<string, number> | undefined });
+      const ts = s.tsInfo();
+      out.push({
+        session: s.id,
+        packets: s.packets(),
+        skipped: s.skipped,
+        srt: s.socket.stats() as Record<string, number> | undefined,
+        ...(ts !== undefined ? { ts } : {}),
+      });
+    }
+    for (const [id, f] of this.#files) {
+      const ts = f.source.tsInfo();
+      out.push({ session: id, packets: f.source.messages, skipped: 0, srt: undefined, ...(ts !== undefined ? { ts } : {}) });
     }
     return out;
   }
@@ -130,6 +141,7 @@ export class SessionHost {
     const source = new FileSource(m.path, ring, {
       loop: m.loop,
       simulatedLive: m.simulatedLive,
+      raw: m.raw === true,
       onFirstWrite: () => {
         if (!live) {
           live = true;
@@ -145,7 +157,7 @@ export class SessionHost {
   #attach(m: Extract<ToWorker, { type: 'attach' }>): void {
     const use = this.#ringUse(m.ring);
     const id = m.session;
-    const join = m.timeShiftMs !== undefined ? { join: m.join, timeShiftMs: m.timeShiftMs } : { join: m.join };
+    const join = { join: m.join, raw: m.raw === true, ...(m.timeShiftMs !== undefined ? { timeShiftMs: m.timeShiftMs } : {}) };
     const session = new HostedSession(id, m.sock, use.ring, m.role, m.inferred, join, {
       group: () => this.#group(use),
       releaseGroup: () => this.#releaseGroup(m.ring, use),

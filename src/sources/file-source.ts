@@ -10,7 +10,9 @@
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import { native } from '../srt/native.js';
-import type { PacketRing } from '../ring/packet-ring.js';
+import { WRITE_BATCH, type PacketRing } from '../ring/packet-ring.js';
+import { RingWriter } from '../ring/ring-writer.js';
+import type { TsInfo } from '../ts/analyzer.js';
 import { SrtRelayError } from '../errors.js';
 import {
   AF_DISCONTINUITY,
@@ -37,6 +39,8 @@ export interface FileSourceOptions {
   loop: boolean;
   /** Without simulatedLive: cap on the read rate. */
   maxRateMbps?: number;
+  /** Not MPEG-TS analysis (the file is still checked for TS sync). */
+  raw?: boolean;
   /** Called after the first message is in the ring. */
   onFirstWrite?: () => void;
   /** Called once when the file ends (not looping) or fails. */
@@ -75,6 +79,8 @@ export class FileSource {
   readonly #cc = new Int8Array(0x2000).fill(-1); // last continuity counter written per PID
   readonly #ccShift = new Uint8Array(0x2000); // added to each PID's counter after a loop
   #fh: FileHandle | undefined;
+  #writer: RingWriter | undefined;
+  #batch = 0;
   #filePos = 0;
   #bufLen = 0;
   #bufPos = 0;
@@ -105,9 +111,14 @@ export class FileSource {
     return this.#messages;
   }
 
+  tsInfo(): TsInfo | undefined {
+    return this.#writer?.info();
+  }
+
   async start(): Promise<void> {
     await checkTsFile(this.#path);
     this.#fh = await open(this.#path, 'r');
+    this.#writer = new RingWriter(this.#ring, { raw: this.#opts.raw === true });
     this.#startMs = performance.now();
     this.#timer = setInterval(() => void this.#tick(), TICK_MS);
   }
@@ -133,10 +144,12 @@ export class FileSource {
         if (due > now) break;
         this.#emit(this.#bufPos);
         wrote = true;
+        if (this.#batch === WRITE_BATCH) this.#commit();
       }
     } catch (e) {
       this.#fail(e as Error);
     } finally {
+      this.#commit();
       this.#reading = false;
     }
     if (wrote) {
@@ -146,6 +159,13 @@ export class FileSource {
         this.#opts.onFirstWrite?.();
       }
     }
+  }
+
+  /** Publishes the messages filled since the last commit. */
+  #commit(): void {
+    if (this.#batch === 0 || this.#writer === undefined) return;
+    this.#writer.commit(this.#ring.head(), this.#batch);
+    this.#batch = 0;
   }
 
   #fail(e: Error): void {
@@ -228,7 +248,7 @@ export class FileSource {
       if (shifted !== cc) b[p + 3] = (b[p + 3]! & 0xf0) | shifted;
       this.#cc[pid] = shifted;
     }
-    this.#ring.write(b.subarray(pos, end), 0, native.now());
+    this.#ring.fill(b.subarray(pos, end), this.#batch++, native.now());
     this.#sentBytes += end - pos;
     this.#bufPos = end;
     this.#messages++;

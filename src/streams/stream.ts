@@ -16,6 +16,8 @@ export interface StreamSettings {
   startable?: boolean;
   /** Priority of a publisher that connects by itself (index of push:// in `sources`). */
   pushIndex?: number;
+  /** Not MPEG-TS: no analysis, pure byte relay. */
+  raw?: boolean;
   /** Where a new viewer starts: the newest keyframe (default) or the live edge. */
   join?: 'keyframe' | 'live';
   /** Slots in the ring (power of two). */

@@ -274,6 +274,7 @@ export class Relay extends EventEmitter<RelayEvents> {
       role,
       inferred,
       join: sid.join ?? stream.settings.join ?? 'keyframe',
+      raw: stream.settings.raw === true,
       ...(sid.timeShiftMs !== undefined ? { timeShiftMs: sid.timeShiftMs } : {}),
     };
   }
@@ -415,6 +416,7 @@ export class Relay extends EventEmitter<RelayEvents> {
       startable: parsed.some((p) => p.kind === 'srt-caller' || p.kind === 'file'),
       pushIndex: pushIndex < 0 ? 0 : pushIndex,
       ...(s.join !== undefined ? { join: s.join } : {}),
+      ...(s.raw !== undefined ? { raw: s.raw } : {}),
     });
     this.#sources.get(name)?.stop();
     const sources = new StreamSources(this.#sourceHost, name, parsed, {
@@ -476,6 +478,7 @@ export class Relay extends EventEmitter<RelayEvents> {
         ring: s.ring().buffer,
         loop: opts.loop,
         simulatedLive: opts.simulatedLive,
+        raw: s.settings.raw === true,
       });
       this.#log.info({ stream, path, session: info.id, worker: info.worker }, 'file source started');
       return info.id;

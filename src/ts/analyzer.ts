@@ -14,7 +14,7 @@
  * Single-threaded: one analyzer per stream, called by the thread that writes the ring.
  */
 import { codecFor, isScannableVideo, type CodecName, type TrackKind } from './codecs.js';
-import { SCAN_KEYFRAME, SCAN_PENDING, VideoScanner } from './keyframe.js';
+import { SCAN_KEYFRAME, VideoScanner } from './keyframe.js';
 import {
   parsePat,
   parsePmt,

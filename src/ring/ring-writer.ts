@@ -1,0 +1,131 @@
+/**
+ * RingWriter: the one place packets enter a ring. After a batch is in the slots it runs the
+ * MPEG-TS analyzer (keyframe and PSI flags, tracks, CC errors), keeps the ring's PAT/PMT and
+ * last keyframe current for joiners, and publishes the batch.
+ *
+ * A writer that takes over a ring another writer fed (a publisher reconnect, a failover to a
+ * backup or back) makes the switch invisible to decoders that stay connected:
+ *  - it starts at the new source's first keyframe (earlier packets are dropped), preceded by
+ *    the new source's PAT/PMT;
+ *  - every PID's continuity counter continues from the last one written to the ring;
+ *  - the first packet with an adaptation field of each PID gets the discontinuity_indicator.
+ * `raw` streams skip all of this: pure byte relay.
+ */
+import { TsAnalyzer, type TsInfo } from '../ts/analyzer.js';
+import { AF_DISCONTINUITY, TS_PACKET_SIZE, TS_SYNC_BYTE } from '../ts/ts-packet.js';
+import { SLOT_HEADER_BYTES } from '../srt/native.js';
+import type { PacketRing } from './packet-ring.js';
+
+export class RingWriter {
+  readonly ring: PacketRing;
+  readonly #analyzer: TsAnalyzer | undefined;
+  /** True until the first keyframe of a source that took over the ring. */
+  #waitKeyframe: boolean;
+  /** Continuity-counter rewriting after a switch: shift per PID (0x10 | shift once known). */
+  readonly #shift: Uint8Array | undefined;
+  readonly #marked: Uint8Array | undefined;
+  #dropped = 0;
+
+  constructor(ring: PacketRing, opts: { raw: boolean }) {
+    this.ring = ring;
+    const takeover = ring.beginWriter() > 0 && ring.head() > 0;
+    this.#analyzer = opts.raw ? undefined : new TsAnalyzer();
+    this.#waitKeyframe = takeover && !opts.raw;
+    this.#shift = takeover && !opts.raw ? new Uint8Array(0x2000) : undefined;
+    this.#marked = this.#shift === undefined ? undefined : new Uint8Array(0x2000);
+  }
+
+  /** Packets dropped while waiting for the first keyframe after a switch. */
+  get dropped(): number {
+    return this.#dropped;
+  }
+
+  /** What the analyzer knows of the stream (undefined for raw streams). */
+  info(): TsInfo | undefined {
+    return this.#analyzer?.snapshot();
+  }
+
+  /** Slots [first, first + count) are filled: analyze, fix up after a switch, publish. */
+  commit(first: number, count: number): void {
+    const ring = this.ring;
+    const a = this.#analyzer;
+    if (a !== undefined && count > 0) {
+      const kf = a.analyze(ring.slots, ring.slotSize, ring.slotCount, first, count);
+      if (this.#waitKeyframe) {
+        if (kf < 0 || ((kf - first) | 0) < 0) {
+          for (let i = 0; i < count; i++) ring.clear((first + i) >>> 0);
+          this.#dropped += count;
+          ring.publish(first + count);
+          return;
+        }
+        // Drop what precedes the keyframe; put the new PAT/PMT right before it when there is room.
+        const skip = (kf - first) >>> 0;
+        for (let i = 0; i < skip; i++) ring.clear((first + i) >>> 0);
+        this.#dropped += skip;
+        const psi = a.latestPsi();
+        if (skip > 0 && psi.byteLength > 0) {
+          ring.fill(psi, ((kf - 1 - ring.head()) >>> 0));
+          this.#rewrite((kf - 1) >>> 0);
+        }
+        this.#waitKeyframe = false;
+        for (let i = skip; i < count; i++) this.#rewrite((first + i) >>> 0);
+      } else if (this.#shift !== undefined) {
+        for (let i = 0; i < count; i++) this.#rewrite((first + i) >>> 0);
+      } else {
+        this.#record(first, count);
+      }
+      if (kf >= 0) ring.setLastKeyframe(kf);
+      if (kf >= 0 || !ring.hasPsi()) {
+        const psi = a.latestPsi();
+        if (psi.byteLength > 0) ring.setPsi(psi);
+      }
+    }
+    ring.publish(first + count);
+  }
+
+  /** Notes each PID's last continuity counter (so a later writer can continue it). */
+  #record(first: number, count: number): void {
+    const ring = this.ring;
+    const b = ring.slots;
+    const cc = ring.cc;
+    for (let i = 0; i < count; i++) {
+      const seq = (first + i) >>> 0;
+      const off = ring.index(seq) * ring.slotSize;
+      const len = ring.length(seq);
+      const end = off + SLOT_HEADER_BYTES + len;
+      for (let p = off + SLOT_HEADER_BYTES; p + TS_PACKET_SIZE <= end; p += TS_PACKET_SIZE) {
+        if (b[p] !== TS_SYNC_BYTE || (b[p + 3]! & 0x10) === 0) continue;
+        cc[((b[p + 1]! & 0x1f) << 8) | b[p + 2]!] = 0x10 | (b[p + 3]! & 0xf);
+      }
+    }
+  }
+
+  /** Continues each PID's counter from the ring's table and marks the first AF packet as a discontinuity. */
+  #rewrite(seq: number): void {
+    const ring = this.ring;
+    const b = ring.slots;
+    const cc = ring.cc;
+    const shift = this.#shift!;
+    const marked = this.#marked!;
+    const off = ring.index(seq) * ring.slotSize;
+    const end = off + SLOT_HEADER_BYTES + ring.length(seq);
+    for (let p = off + SLOT_HEADER_BYTES; p + TS_PACKET_SIZE <= end; p += TS_PACKET_SIZE) {
+      if (b[p] !== TS_SYNC_BYTE) continue;
+      const pid = ((b[p + 1]! & 0x1f) << 8) | b[p + 2]!;
+      const afc = (b[p + 3]! >> 4) & 3;
+      if (marked[pid] === 0 && (afc & 2) !== 0 && b[p + 4]! > 0) {
+        b[p + 5] = b[p + 5]! | AF_DISCONTINUITY;
+        marked[pid] = 1;
+      }
+      if ((afc & 1) === 0) continue;
+      const own = b[p + 3]! & 0xf;
+      if (shift[pid] === 0) {
+        const last = cc[pid]!;
+        shift[pid] = 0x10 | (last === 0 ? 0 : (((last & 0xf) + 1 - own) & 0xf));
+      }
+      const out = (own + (shift[pid]! & 0xf)) & 0xf;
+      b[p + 3] = (b[p + 3]! & 0xf0) | out;
+      cc[pid] = 0x10 | out;
+    }
+  }
+}
