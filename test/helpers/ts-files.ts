@@ -24,11 +24,11 @@ export const TS_FIXTURES = {
   h264Aac: [...VIDEO_4S, '-c:v', 'libx264', '-g', '25', '-keyint_min', '25', '-sc_threshold', '0', '-c:a', 'aac'],
   /** H.264 4:2:0 interlaced (field-coded SPS: frame_mbs_only_flag 0) + MP2. */
   h264Interlaced: [
-    ...VIDEO_4S, '-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-flags', '+ildct+ilme', '-g', '25', '-keyint_min', '25',
+    ...VIDEO_4S, '-c:v', 'libx264', '-preset', 'veryfast', '-pix_fmt', 'yuv420p', '-flags', '+ildct+ilme', '-g', '25', '-keyint_min', '25',
     '-sc_threshold', '0', '-c:a', 'mp2',
   ],
   hevcAc3: [
-    ...VIDEO_4S, '-c:v', 'libx265', '-x265-params', 'keyint=25:min-keyint=25:scenecut=0:log-level=error', '-c:a', 'ac3',
+    ...VIDEO_4S, '-c:v', 'libx265', '-preset', 'ultrafast', '-x265-params', 'keyint=25:min-keyint=25:scenecut=0:log-level=error', '-c:a', 'ac3',
   ],
   mpeg2Mp2: [...VIDEO_4S, '-c:v', 'mpeg2video', '-g', '25', '-c:a', 'mp2'],
   /** Opus: stream_type 0x06 + registration 'Opus'. */
