@@ -8,8 +8,9 @@ import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { SessionStats } from '../sessions/messages.js';
 import type { Relay, SessionInfo, SessionKind } from '../supervisor/relay.js';
 import { statsSnapshot, type StatsSnapshot } from './views.js';
+import type { TsInfo } from '../ts/analyzer.js';
 
-const SESSION_KINDS: readonly SessionKind[] = ['publisher', 'viewer', 'push', 'pull'];
+const SESSION_KINDS: readonly SessionKind[] = ['publisher', 'viewer', 'push', 'pull', 'file'];
 const SESSION_LABELS = ['session', 'stream', 'kind'] as const;
 
 /** A snapshot older than this is refreshed even inside one scrape. */
@@ -161,6 +162,49 @@ export function createRelayMetrics(relay: Relay, opts: RelayMetricsOptions = {})
       const counts = new Map<SessionKind, number>(SESSION_KINDS.map((k) => [k, 0]));
       for (const s of relay.listSessions()) counts.set(s.kind, (counts.get(s.kind) ?? 0) + 1);
       for (const [kind, n] of counts) this.set({ kind }, n);
+    },
+  });
+
+  // Per-stream media health from the MPEG-TS analyzer of the stream's current source.
+  const mediaGauge = (name: string, help: string, labelNames: string[], fill: (g: Gauge, stream: string, ts: TsInfo) => void): void => {
+    new Gauge({
+      name,
+      help,
+      labelNames,
+      registers: [registry],
+      async collect() {
+        const stats = await snapshot();
+        this.reset();
+        for (const s of relay.listStreams()) {
+          const ts = s.publisher === undefined ? undefined : stats.get(s.publisher.session)?.ts;
+          if (ts !== undefined) fill(this, s.name, ts);
+        }
+      },
+    });
+  };
+  mediaGauge('srt_relay_stream_cc_errors_total', 'Continuity-counter errors seen from the source, per PID.', ['stream', 'pid'], (g, stream, ts) => {
+    for (const p of ts.programs) for (const t of p.tracks) g.set({ stream, pid: String(t.pid) }, t.ccErrors);
+  });
+  mediaGauge('srt_relay_stream_bitrate_kbps', 'Bitrate of the source, kbit/s (MPEG-TS, ~1 s window).', ['stream'], (g, stream, ts) => {
+    g.set({ stream }, ts.totalBitrateKbps);
+  });
+  mediaGauge('srt_relay_stream_keyframe_interval_ms', 'Time between the last two keyframes, ms.', ['stream'], (g, stream, ts) => {
+    if (ts.keyframeIntervalMs !== undefined && ts.keyframeIntervalMs !== null) g.set({ stream }, ts.keyframeIntervalMs);
+  });
+  mediaGauge('srt_relay_stream_tracks', 'Elementary streams of the source (value 1), with codec and kind.', ['stream', 'pid', 'codec', 'kind'], (g, stream, ts) => {
+    for (const p of ts.programs) for (const t of p.tracks) g.set({ stream, pid: String(t.pid), codec: t.codec, kind: t.kind }, 1);
+  });
+  new Gauge({
+    name: 'srt_relay_stream_source_switches_total',
+    help: 'Times the stream switched between its sources (failover and back).',
+    labelNames: ['stream'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const s of relay.listStreams()) {
+        const v = relay.sourcesOf(s.name);
+        if (v !== undefined) this.set({ stream: s.name }, v.switches);
+      }
     },
   });
 

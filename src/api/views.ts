@@ -2,6 +2,8 @@
  * The JSON shapes the API returns for streams, sessions and pushes, built from the Relay's state
  * and one sessionStats() snapshot (libsrt statistics mapped to stable, unit-suffixed names).
  */
+import type { TsInfo } from '../ts/analyzer.js';
+import type { SourcesView } from '../supervisor/stream-sources.js';
 import type { SessionStats } from '../sessions/messages.js';
 import type { PeerAddress, Stream, StreamState } from '../streams/stream.js';
 import { redactSrtUrl } from '../srt/url.js';
@@ -30,6 +32,12 @@ export interface StreamView {
   bytesIn: number;
   /** Bytes sent to the viewer connections that are connected now. */
   bytesOut: number;
+  /** What the relay reads in the stream's MPEG-TS: tracks, codecs, keyframe interval, CC errors (null for raw or idle streams). */
+  media: TsInfo | null;
+  /** Sources in priority order, which one is active and how often the stream switched. */
+  sources: SourcesView | null;
+  /** Memory window kept for joins and time shift. */
+  window: { slots: number; bytes: number; oldestMs: number | null };
 }
 
 export interface SessionStatsView {
@@ -126,8 +134,9 @@ export function redactSource(source: string): string {
   return /^srt:\/\//i.test(source) ? redactSrtUrl(source) : source;
 }
 
-export function streamView(stream: Stream, stats: StatsSnapshot): StreamView {
+export function streamView(stream: Stream, stats: StatsSnapshot, sources?: SourcesView): StreamView {
   const pub = stream.publisher;
+  const media = pub === undefined ? undefined : stats.get(pub.session)?.ts;
   const pubSrt = pub === undefined ? undefined : stats.get(pub.session)?.srt;
   let bytesOut = 0;
   for (const id of stream.viewers) bytesOut += num(stats.get(id)?.srt?.['byteSentTotal']);
@@ -148,6 +157,9 @@ export function streamView(stream: Stream, stats: StatsSnapshot): StreamView {
     viewers: stream.viewers.size,
     bytesIn: num(pubSrt?.['byteRecvTotal']),
     bytesOut,
+    media: media ?? null,
+    sources: sources ?? null,
+    window: stream.window(),
   };
 }
 

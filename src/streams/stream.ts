@@ -1,5 +1,8 @@
 /** Stream: one named stream of the relay, its ring, its publisher and its viewers. */
 import { PacketRing } from '../ring/packet-ring.js';
+import { native } from '../srt/native.js';
+
+const nowUs = (): number => native.now();
 
 export type StreamState = 'idle' | 'live';
 
@@ -58,6 +61,17 @@ export class Stream {
   ring(): PacketRing {
     this.#ring ??= PacketRing.create(this.settings.ringSlots);
     return this.#ring;
+  }
+
+  /** The memory window: ring slots, bytes, and how far back (ms) the oldest packet is. */
+  window(): { slots: number; bytes: number; oldestMs: number | null } {
+    const ring = this.#ring;
+    if (ring === undefined) return { slots: 0, bytes: 0, oldestMs: null };
+    const head = ring.head();
+    const oldest = head > ring.slotCount ? ring.oldest() : 0;
+    const held = (head - oldest) >>> 0;
+    const t = held > 0 ? ring.timeOf(oldest) : 0;
+    return { slots: ring.slotCount, bytes: ring.byteLength, oldestMs: held > 0 && t > 0 ? Math.round((nowUs() - t) / 1000) : null };
   }
 
   get hasRing(): boolean {

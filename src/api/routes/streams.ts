@@ -11,7 +11,7 @@ export function streamRoutes(): Route[] {
       methods: {
         async GET({ relay }) {
           const stats = await statsSnapshot(relay);
-          return { status: 200, json: { streams: relay.listStreams().map((s) => streamView(s, stats)) } };
+          return { status: 200, json: { streams: relay.listStreams().map((s) => streamView(s, stats, relay.sourcesOf(s.name))) } };
         },
       },
     },
@@ -22,7 +22,7 @@ export function streamRoutes(): Route[] {
           const name = params['name']!;
           const stream = relay.getStream(name);
           if (stream === undefined) throw notFound(`no stream '${name}'`);
-          return { status: 200, json: streamView(stream, await statsSnapshot(relay)) };
+          return { status: 200, json: streamView(stream, await statsSnapshot(relay), relay.sourcesOf(stream.name)) };
         },
         async PUT({ relay, params, body }) {
           const name = checkStreamName(params['name'], 'stream name');
@@ -37,7 +37,7 @@ export function streamRoutes(): Route[] {
             if (!existed) relay.deleteStream(name);
             throw err;
           }
-          return { status: existed ? 200 : 201, json: streamView(stream, await statsSnapshot(relay)) };
+          return { status: existed ? 200 : 201, json: streamView(stream, await statsSnapshot(relay), relay.sourcesOf(stream.name)) };
         },
         DELETE({ relay, params }) {
           const name = params['name']!;
