@@ -149,6 +149,9 @@ test('healthz, stream CRUD, routing errors', async (t) => {
     viewers: 0,
     bytesIn: 0,
     bytesOut: 0,
+    media: null,
+    sources: { switches: 0, sources: [{ source: 'push://', kind: 'push', state: 'idle', attempts: 0 }] },
+    window: { slots: 0, bytes: 0, oldestMs: null },
   });
 
   const got = await call(base, 'GET', '/api/v1/streams/news');
