@@ -31,6 +31,7 @@ export function relayOptionsFrom(config: RelayConfig, logger: Logger): RelayOpti
       idleTimeoutMs: s.idleTimeoutMs,
       failoverTimeoutMs: s.failoverTimeoutMs,
       raw: s.raw,
+      bufferTimeMs: s.bufferTimeMs,
     };
   }
   return {

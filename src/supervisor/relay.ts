@@ -14,6 +14,7 @@ import { parseSrtUrl, redactSrtUrl, type SrtUrl } from '../srt/url.js';
 import { parseStreamId } from '../srt/streamid.js';
 import type { SessionRole, SessionStats, ToWorker } from '../sessions/messages.js';
 import { WorkerPool } from '../sessions/worker-pool.js';
+import { ringSlotsFor } from '../ring/packet-ring.js';
 import { Stream, type PeerAddress } from '../streams/stream.js';
 import { StreamRegistry } from '../streams/stream-registry.js';
 import { SrtRelayError } from '../errors.js';
@@ -47,7 +48,12 @@ export interface RelayStreamOptions {
   simulatedLive?: boolean;
   join?: 'keyframe' | 'live';
   raw?: boolean;
+  /** Memory window wanted; the ring holds about one packet per millisecond of it, capped at RING_MAX_SLOTS. */
+  bufferTimeMs?: number;
 }
+
+/** Hard cap of a stream's ring: 16384 slots × 1472 bytes ≈ 24 MB (≈ 15 s at 10 Mbit/s). */
+export const RING_MAX_SLOTS = 16384;
 
 export interface RelayPushOptions {
   stream: string;
@@ -417,6 +423,7 @@ export class Relay extends EventEmitter<RelayEvents> {
       pushIndex: pushIndex < 0 ? 0 : pushIndex,
       ...(s.join !== undefined ? { join: s.join } : {}),
       ...(s.raw !== undefined ? { raw: s.raw } : {}),
+      ...(s.bufferTimeMs !== undefined ? { ringSlots: ringSlotsFor(s.bufferTimeMs, 1024, RING_MAX_SLOTS) } : {}),
     });
     this.#sources.get(name)?.stop();
     const sources = new StreamSources(this.#sourceHost, name, parsed, {
