@@ -22,8 +22,13 @@ export function streamModulePath(): string | undefined {
 }
 
 export interface NginxUdpOptions {
-  /** `host:port` of each upstream SRT node. */
+  /** `host:port` of each upstream SRT node (ignored with `streamBlock`). */
   upstreams: readonly string[];
+  /**
+   * Use this `stream { ... }` text instead of the generated one (e.g. deploy/nginx/srt-lb.conf
+   * rewritten by `rewriteDeployConfig`). It must listen on 127.0.0.1:`port`.
+   */
+  streamBlock?: (port: number, dir: string) => string;
   /** Listen port on 127.0.0.1; default a free one. */
   port?: number;
   /** proxy_timeout; default 60s. */
@@ -33,8 +38,15 @@ export interface NginxUdpOptions {
 }
 
 /** The nginx.conf text the helper writes. */
-export function nginxUdpConfig(o: { dir: string; port: number; upstreams: readonly string[]; proxyTimeout: string; modulePath: string }): string {
-  return `# written by test/helpers/nginx-udp.ts
+export function nginxUdpConfig(o: {
+  dir: string;
+  port: number;
+  upstreams: readonly string[];
+  proxyTimeout: string;
+  modulePath: string;
+  streamBlock?: string;
+}): string {
+  const head = `# written by test/helpers/nginx-udp.ts
 load_module ${o.modulePath};
 daemon off;
 master_process off;
@@ -45,7 +57,9 @@ error_log ${join(o.dir, 'error.log')} info;
 events {
     worker_connections 1024;
 }
-
+`;
+  if (o.streamBlock !== undefined) return `${head}\n${o.streamBlock}\n`;
+  return `${head}
 stream {
     log_format lb '$remote_addr:$remote_port -> $upstream_addr $status sent=$bytes_sent recv=$bytes_received';
     access_log ${join(o.dir, 'access.log')} lb;
@@ -87,7 +101,14 @@ export class NginxUdp {
     const configFile = join(dir, 'nginx.conf');
     writeFileSync(
       configFile,
-      nginxUdpConfig({ dir, port, upstreams: opts.upstreams, proxyTimeout: opts.proxyTimeout ?? '60s', modulePath }),
+      nginxUdpConfig({
+        dir,
+        port,
+        upstreams: opts.upstreams,
+        proxyTimeout: opts.proxyTimeout ?? '60s',
+        modulePath,
+        ...(opts.streamBlock !== undefined ? { streamBlock: opts.streamBlock(port, dir) } : {}),
+      }),
     );
     // -e: the error log before the config is read (the default path may not be writable).
     const proc = spawnTracked('nginx', ['-e', join(dir, 'error.log'), '-p', dir, '-c', configFile], { name: `nginx:${port}` });
@@ -129,5 +150,40 @@ export class NginxUdp {
   async stop(): Promise<void> {
     await this.#proc.kill(2000);
     rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * deploy/nginx/srt-lb.conf made runnable in a test: the public port becomes 127.0.0.1:`port`,
+ * the example upstream servers become `upstreams` (same parameters), logs go to `dir`.
+ */
+export function rewriteDeployConfig(text: string, port: number, upstreams: readonly string[], dir: string): string {
+  let out = text.replace(/^(\s*)listen\s+8889\s+udp/m, `$1listen 127.0.0.1:${port} udp`);
+  out = out.replace(/access_log\s+\S+/g, `access_log ${join(dir, 'access.log')}`);
+  const servers = [...out.matchAll(/^\s*server\s+127\.0\.0\.1:1889\d\b([^;]*);\s*$/gm)];
+  if (servers.length === 0) throw new Error('no example upstream servers found in the deploy config');
+  const params = servers[0]![1] ?? '';
+  const indent = /^(\s*)/.exec(servers[0]![0])![1] ?? '        ';
+  const replacement = upstreams.map((u) => `${indent}server ${u}${params};`).join('\n');
+  // Replace the first example server line with all of ours, drop the others.
+  out = out.replace(servers[0]![0], `\n${replacement}`);
+  for (const m of servers.slice(1)) out = out.replace(m[0], '');
+  if (!out.includes(`listen 127.0.0.1:${port} udp`)) throw new Error('the deploy config has no "listen 8889 udp" line');
+  return out;
+}
+
+/** Runs `nginx -t` on a main config that includes `streamBlock`; resolves with nginx's output and exit code. */
+export async function nginxTest(streamBlock: string): Promise<{ code: number | null; output: string }> {
+  const modulePath = streamModulePath();
+  if (modulePath === undefined) throw new Error('nginx stream module not found');
+  const dir = mkdtempSync(join(tmpdir(), 'srt-relay-nginx-t-'));
+  try {
+    const conf = join(dir, 'nginx.conf');
+    writeFileSync(conf, nginxUdpConfig({ dir, port: 0, upstreams: [], proxyTimeout: '60s', modulePath, streamBlock }));
+    const proc = spawnTracked('nginx', ['-t', '-e', join(dir, 'error.log'), '-p', dir, '-c', conf], { name: 'nginx -t' });
+    const exit = await proc.waitExit(10_000);
+    return { code: exit.code, output: proc.stderr() + proc.stdout().toString('utf8') };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 }
