@@ -32,6 +32,7 @@ import type {
   StreamInput,
   StreamSource,
 } from '../config/types.js';
+import { sourceText } from '../config/types.js';
 import { ConfigInvalidError } from '../errors.js';
 import type { Logger } from '../logging.js';
 import { silentLogger } from '../logging.js';
@@ -124,16 +125,6 @@ export function pushId(push: { readonly stream: string; readonly target: string 
   return createHash('sha256').update(`${push.stream}\n${push.target.trim()}`).digest('hex').slice(0, 16);
 }
 
-function sourceText(s: StreamSource): string {
-  switch (s.kind) {
-    case 'push':
-      return 'push://';
-    case 'srt':
-      return s.url.raw;
-    case 'file':
-      return `file://${s.path}`;
-  }
-}
 
 /** Fields of a checked stream that `streamInputFrom` writes itself (not copied generically). */
 const STREAM_SPECIAL = new Set(['name', 'source', 'sources', 'passphrase']);

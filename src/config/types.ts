@@ -204,3 +204,15 @@ export interface RelayConfig {
   /** Absolute path of the file the config was read from; undefined for defaults only. */
   readonly configFile?: string;
 }
+
+/** A checked source written back as text (`push://`, the srt:// URL, `file://` + absolute path). */
+export function sourceText(s: StreamSource): string {
+  switch (s.kind) {
+    case 'push':
+      return 'push://';
+    case 'srt':
+      return s.url.raw;
+    case 'file':
+      return `file://${s.path}`;
+  }
+}

@@ -1,19 +1,9 @@
 /** Maps the checked configuration (src/config) onto what the Relay needs. */
-import type { RelayConfig, StreamSource } from '../config/types.js';
+import { sourceText, type RelayConfig } from '../config/types.js';
 import { ringSlotsFor } from '../ring/packet-ring.js';
 import type { Logger } from '../logging.js';
 import type { RelayOptions, RelayStreamOptions } from './relay.js';
 
-function sourceText(s: StreamSource): string {
-  switch (s.kind) {
-    case 'push':
-      return 'push://';
-    case 'srt':
-      return s.url.raw;
-    case 'file':
-      return `file://${s.path}`;
-  }
-}
 
 export function relayOptionsFrom(config: RelayConfig, logger: Logger): RelayOptions {
   const streams: Record<string, RelayStreamOptions> = {};
