@@ -447,6 +447,11 @@ Napi::Value Watch(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+Napi::Value SetReactorQuantum(const Napi::CallbackInfo& info) {
+  ReactorSetQuantum(info[0].As<Napi::Number>().Int64Value());
+  return info.Env().Undefined();
+}
+
 Napi::Value Unwatch(const Napi::CallbackInfo& info) {
   ReactorUnwatch(Sock(info, 0));
   return info.Env().Undefined();
@@ -679,6 +684,7 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
       {"localAddress", LocalAddress}, {"peerAddress", PeerAddress},
       {"statFields", StatFields}, {"stats", Stats},
       {"watch", Watch},           {"unwatch", Unwatch},
+      {"setReactorQuantum", SetReactorQuantum},
       {"channelSubscribe", Subscribe}, {"channelUnsubscribe", Unsubscribe},
       {"signal", Signal},         {"recv", Recv},
       {"send", Send},             {"recvSlots", RecvSlots},

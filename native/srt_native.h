@@ -66,6 +66,9 @@
  *   localAddress(sock) / peerAddress(sock) -> [host, port]
  *   statFields() -> string[]; stats(sock, clear, out: Float64Array) -> bool   (srt_bistats,
  *                                                     instantaneous, in statFields() order)
+ *   setReactorQuantum(us)                             dispatch quantum of the reactor (default
+ *                                                     2000 µs; 0 = at once): events arriving
+ *                                                     within it go out in one wake-up per thread
  *   watch(sock, flags, token) / unwatch(sock)         flags: IN=1 OUT=4 ERR=8, edge-triggered:
  *                                                     after IN, read until recv returns 0
  *   recv(sock, u8) -> n | 0 (nothing) | -1 (broken)   one message
@@ -150,6 +153,7 @@ void EnvKeepAlive(EnvState* st, Napi::Env env, bool on);
 void EnvDestroy(EnvState* st);
 void ReactorWatch(EnvState* st, SRTSOCKET s, int flags, int32_t token);
 void ReactorUnwatch(SRTSOCKET s);
+void ReactorSetQuantum(int64_t us);
 void ChannelSubscribe(EnvState* st, uint32_t channel, int32_t token);
 void ChannelUnsubscribe(EnvState* st, uint32_t channel);
 void ChannelSignal(uint32_t channel);

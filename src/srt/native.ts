@@ -53,6 +53,7 @@ export interface SrtNativeAddon {
   statFields(): string[];
   stats(sock: number, clear: boolean, out: Float64Array): boolean;
   watch(sock: number, flags: number, token: number): void;
+  setReactorQuantum(us: number): void;
   unwatch(sock: number): void;
   channelSubscribe(channel: number, token: number): void;
   channelUnsubscribe(channel: number): void;
@@ -120,3 +121,7 @@ const require = createRequire(import.meta.url);
 
 /** The loaded addon, one instance per thread (per Node environment). */
 export const native: SrtNativeAddon = require(findAddon()) as SrtNativeAddon;
+
+// SRT_RELAY_REACTOR_QUANTUM_US tunes the reactor's dispatch quantum (see native/reactor.cc).
+const quantum = process.env['SRT_RELAY_REACTOR_QUANTUM_US'];
+if (quantum !== undefined && /^[0-9]{1,6}$/.test(quantum)) native.setReactorQuantum(Number(quantum));
