@@ -34,6 +34,10 @@ export const CTRL_LAST_KEYFRAME = 5;
 export const CTRL_WRITER_ACTIVE = 6;
 export const CTRL_PSI_VERSION = 7;
 export const CTRL_HAS_KEYFRAME = 8;
+/** 1 once the writer has gone around the ring: before that, sequence 0 is the oldest. */
+export const CTRL_WRAPPED = 9;
+/** The video PID the writer's analyzer found (-1 none): joiners start at its keyframe packet. */
+export const CTRL_VIDEO_PID = 10;
 
 /** Slot flag bits (set by the writer after receiving; read by joiners). */
 export const SLOT_FLAG_KEYFRAME = 0x1;
@@ -94,6 +98,7 @@ export class PacketRing {
     control[CTRL_SLOT_COUNT] = slotCount;
     control[CTRL_SLOT_SIZE] = RING_SLOT_SIZE;
     control[CTRL_CHANNEL] = channel;
+    control[CTRL_VIDEO_PID] = -1;
     return new PacketRing(buffer);
   }
 
@@ -115,6 +120,7 @@ export class PacketRing {
   oldest(): number {
     const head = this.head();
     const span = this.slotCount - 2 * WRITE_BATCH;
+    if (Atomics.load(this.control, CTRL_WRAPPED) === 0 && head < span) return 0;
     return (head - span) >>> 0;
   }
 
@@ -130,7 +136,18 @@ export class PacketRing {
 
   /** Makes sequences < newHead visible to readers. Writer only. */
   publish(newHead: number): void {
+    if ((newHead >>> 0) >= this.slotCount - 2 * WRITE_BATCH && this.control[CTRL_WRAPPED] === 0) {
+      Atomics.store(this.control, CTRL_WRAPPED, 1);
+    }
     Atomics.store(this.control, CTRL_HEAD, newHead | 0);
+  }
+
+  videoPid(): number {
+    return Atomics.load(this.control, CTRL_VIDEO_PID);
+  }
+
+  setVideoPid(pid: number): void {
+    Atomics.store(this.control, CTRL_VIDEO_PID, pid);
   }
 
   length(seq: number): number {

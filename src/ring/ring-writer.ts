@@ -51,6 +51,7 @@ export class RingWriter {
     const a = this.#analyzer;
     if (a !== undefined && count > 0) {
       const kf = a.analyze(ring.slots, ring.slotSize, ring.slotCount, first, count);
+      if (this.#waitKeyframe && kf < 0 && this.#noVideo(a)) this.#waitKeyframe = false; // audio-only or not TS: nothing to wait for
       if (this.#waitKeyframe) {
         if (kf < 0 || ((kf - first) | 0) < 0) {
           for (let i = 0; i < count; i++) ring.clear((first + i) >>> 0);
@@ -77,10 +78,21 @@ export class RingWriter {
       if (kf >= 0) ring.setLastKeyframe(kf);
       if (kf >= 0 || !ring.hasPsi()) {
         const psi = a.latestPsi();
-        if (psi.byteLength > 0) ring.setPsi(psi);
+        if (psi.byteLength > 0) {
+          ring.setPsi(psi);
+          const vp = a.snapshot().videoPid;
+          ring.setVideoPid(vp ?? -1);
+        }
       }
     }
     ring.publish(first + count);
+  }
+
+  /** True when the source cannot have keyframes: its PMT lists no video, or it is not MPEG-TS. */
+  #noVideo(a: TsAnalyzer): boolean {
+    if (a.nonTsMessages > 0 && a.keyframes === 0 && !this.ring.hasPsi() && a.latestPsi().byteLength === 0) return true;
+    if (a.latestPsi().byteLength === 0) return false;
+    return a.snapshot().videoPid === null;
   }
 
   /** Notes each PID's last continuity counter (so a later writer can continue it). */

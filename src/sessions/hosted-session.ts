@@ -3,7 +3,7 @@
  * SessionRole). A publisher is received straight into its stream's ring in batches; a viewer is
  * a member of the ring's FanoutGroup on this worker.
  */
-import { PacketRing, WRITE_BATCH } from '../ring/packet-ring.js';
+import { PacketRing, SLOT_FLAG_KEYFRAME, WRITE_BATCH } from '../ring/packet-ring.js';
 import { RingWriter } from '../ring/ring-writer.js';
 import type { TsInfo } from '../ts/analyzer.js';
 import { signalChannel } from '../srt/reactor.js';
@@ -123,21 +123,49 @@ export class HostedSession implements GroupMember {
     let start = head;
     let delayUs = 0;
     const shift = this.#joinOpts.timeShiftMs;
+    let shifted = false;
     if (shift !== undefined && shift < 0) {
       const target = native.now() + shift * 1000;
       const kf = ring.keyframeAtOrBefore(ring.seqAtTime(target));
       if (kf !== undefined) {
         start = kf;
+        shifted = true;
         delayUs = Math.max(0, native.now() - ring.timeOf(kf));
       }
-    } else if (this.#joinOpts.join === 'keyframe') {
+    }
+    if (!shifted && (this.#joinOpts.join === 'keyframe' || shift !== undefined)) {
       const kf = ring.lastKeyframe();
       if (kf !== undefined && ((kf - ring.oldest()) | 0) >= 0 && ((head - kf) | 0) > 0) start = kf;
     }
-    if (start !== head && ring.hasPsi()) this.socket.sendSlots(ring.psi, ring.slotSize, 1, 0, 1);
+    if (start !== head) {
+      if (ring.hasPsi()) this.socket.sendSlots(ring.psi, ring.slotSize, 1, 0, 1);
+      start = this.#sendFromKeyframePacket(start);
+    }
     this.#group = this.#hooks.group();
     this.#group.add(this, start, delayUs);
     if (start !== head) this.#group.flush();
+  }
+
+  /**
+   * The keyframe's slot may begin with the tail of the previous frame (an SRT message carries
+   * 7 TS packets). Send that slot from the keyframe's first video packet on, so the joiner's
+   * first video frame is the keyframe, and continue with the next slot. Returns where to go on.
+   */
+  #sendFromKeyframePacket(seq: number): number {
+    const ring = this.#ring;
+    const vpid = ring.videoPid();
+    if (vpid < 0 || (ring.flags(seq) & SLOT_FLAG_KEYFRAME) === 0) return seq;
+    const b = ring.slots;
+    const at = ring.payloadOffset(seq);
+    const len = ring.length(seq);
+    // The keyframe's PES is the last video PES that starts in this slot (a keyframe is long).
+    let start = -1;
+    for (let p = at; p + 188 <= at + len; p += 188) {
+      if (b[p] === 0x47 && (b[p + 1]! & 0x40) !== 0 && (((b[p + 1]! & 0x1f) << 8) | b[p + 2]!) === vpid) start = p;
+    }
+    if (start <= at) return seq;
+    this.socket.send(b.subarray(start, at + len));
+    return (seq + 1) >>> 0;
   }
 
   #leaveGroup(): void {

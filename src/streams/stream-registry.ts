@@ -22,6 +22,7 @@ export class StreamRegistry {
   readonly #streams = new Map<string, Stream>();
   readonly #policy: RegistryPolicy;
   #overloaded = false;
+  #full = false;
 
   constructor(policy: RegistryPolicy) {
     this.#policy = policy;
@@ -54,7 +55,7 @@ export class StreamRegistry {
   /** The stream a publisher may create (dynamic) or undefined when the policy forbids it. */
   forPublish(name: string): Stream | undefined {
     let s = this.#streams.get(name);
-    if (s === undefined && this.#policy.dynamicStreams) {
+    if (s === undefined && this.#policy.dynamicStreams && !this.#full) {
       s = new Stream(name, {
         source: 'push://',
         onPublisherConflict: 'refuse',
@@ -90,6 +91,13 @@ export class StreamRegistry {
     if (!s.settings.configured && s.publisher === undefined && s.viewers.size === 0) this.remove(s.name);
   }
 
+  /** At limits.maxStreams: publishes that would make a new stream are refused with 1503. */
+  setFull(on: boolean): void {
+    if (on === this.#full) return;
+    this.#full = on;
+    this.#syncDefaults();
+  }
+
   setOverloaded(on: boolean): void {
     if (on === this.#overloaded) return;
     this.#overloaded = on;
@@ -123,7 +131,7 @@ export class StreamRegistry {
   }
 
   #syncDefaults(): void {
-    const publish = this.#overloaded ? REJECT_UNAVAILABLE : this.#policy.dynamicStreams ? 0 : REJECT_NOT_FOUND;
+    const publish = this.#overloaded || this.#full ? REJECT_UNAVAILABLE : this.#policy.dynamicStreams ? 0 : REJECT_NOT_FOUND;
     native.gateDefaults(this.gate, publish, '', REJECT_NOT_FOUND, '');
   }
 

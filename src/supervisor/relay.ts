@@ -229,6 +229,8 @@ export class Relay extends EventEmitter<RelayEvents> {
   #updateLoad(): void {
     const max = this.#opts.limits.maxSessions;
     this.#registry.setOverloaded(max !== undefined && this.#sessions.size >= max);
+    const maxStreams = this.#opts.limits.maxStreams;
+    this.#registry.setFull(maxStreams !== undefined && this.#registry.list().length >= maxStreams);
   }
 
   #acceptPublisher(
@@ -389,6 +391,7 @@ export class Relay extends EventEmitter<RelayEvents> {
         this.#sources.get(stream.name)?.publisherEnded(info.sourceIndex, id, reason);
       }
       this.#registry.collect(stream);
+      this.#updateLoad();
     }
     for (const p of this.#pushes.values()) {
       if (p.session === id) this.#pushEnded(p, reason);
