@@ -1,0 +1,87 @@
+/**
+ * The `srt-relay` command as a user runs it: a node starts on the given ports, serves publish and
+ * play on its SRT port and the API, and SIGTERM closes every session and exits 0 within 5 s.
+ * `srt-relay url` checks URLs; a bad config file exits non-zero naming the key.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, writeFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SrtSocket } from '../src/srt/socket.js';
+import { freeUdpPort, waitUdpBound } from './helpers/free-port.js';
+import { spawnFor } from './helpers/processes.js';
+
+const BIN = fileURLToPath(new URL('../../bin/srt-relay.js', import.meta.url));
+
+test('srt-relay starts a node, serves publish and play, and exits 0 within 5 s on SIGTERM', { timeout: 60_000 }, async (t) => {
+  const srtPort = await freeUdpPort();
+  const apiPort = await freeUdpPort(); // any free number; the API binds TCP
+  const node = spawnFor(t, process.execPath, [BIN, '--srt-port', String(srtPort), '--api-port', String(apiPort), '--workers', '2', '--log-level', 'info']);
+  await node.waitForLine('HTTP API listening', { timeoutMs: 20_000 });
+  await waitUdpBound(srtPort);
+  const health = (await (await fetch(`http://127.0.0.1:${apiPort}/healthz`)).json()) as { status: string };
+  assert.equal(health.status, 'ok');
+
+  const pub = SrtSocket.create({ streamid: 'publish:cli' });
+  await pub.connect('127.0.0.1', srtPort);
+  const packet = new Uint8Array(1316).fill(0x47);
+  for (let i = 0; i < 20; i++) pub.send(packet);
+  const viewer = SrtSocket.create({ streamid: 'read:cli' });
+  await viewer.connect('127.0.0.1', srtPort);
+  let viewerClosed = false;
+  const buf = new Uint8Array(1500);
+  let got = 0;
+  viewer.on({
+    readable: () => {
+      while (viewer.recv(buf) > 0) got++;
+    },
+    closed: () => {
+      viewerClosed = true;
+    },
+  });
+  for (let i = 0; i < 50 && got === 0; i++) {
+    pub.send(packet);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.ok(got > 0, 'the viewer receives what the publisher sends');
+  const streams = (await (await fetch(`http://127.0.0.1:${apiPort}/api/v1/streams/cli`)).json()) as { state: string; viewers: number };
+  assert.equal(streams.state, 'live');
+  assert.equal(streams.viewers, 1);
+
+  const sent = Date.now();
+  node.child.kill('SIGTERM');
+  const exit = await node.waitExit(5_000);
+  assert.equal(exit.code, 0, `exit code 0 (got ${exit.code}, signal ${exit.signal})`);
+  assert.ok(Date.now() - sent < 5_000, 'within 5 s');
+  for (let i = 0; i < 100 && !viewerClosed; i++) await new Promise((r) => setTimeout(r, 50));
+  assert.ok(viewerClosed, 'the viewer session was closed by the node');
+  pub.close();
+  viewer.close();
+});
+
+test('srt-relay url prints the parsed URL, or the error with exit code 2', { timeout: 30_000 }, async (t) => {
+  const ok = spawnFor(t, process.execPath, [BIN, 'url', 'srt://127.0.0.1:9000?streamid=#!::r=cam,m=publish&latency=200']);
+  const okExit = await ok.waitExit(15_000);
+  assert.equal(okExit.code, 0);
+  const parsed = JSON.parse(ok.stdout().toString()) as { mode: string; options: { streamid: string; latency: number } };
+  assert.equal(parsed.mode, 'caller');
+  assert.equal(parsed.options.streamid, '#!::r=cam,m=publish');
+  assert.equal(parsed.options.latency, 200);
+  const bad = spawnFor(t, process.execPath, [BIN, 'url', 'srt://:9000?latncy=200']);
+  const badExit = await bad.waitExit(15_000);
+  assert.equal(badExit.code, 2);
+  assert.match(bad.stderr(), /ERR_SRT_OPTION_UNKNOWN.*latency/);
+});
+
+test('a bad config file exits non-zero naming the key and what is wrong', { timeout: 30_000 }, async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'srt-relay-cli-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, 'bad.json');
+  await writeFile(file, JSON.stringify({ srt: { ports: [{ port: 9000, direction: 'sideways' }] } }));
+  const p = spawnFor(t, process.execPath, [BIN, '--config', file]);
+  const exit = await p.waitExit(15_000);
+  assert.notEqual(exit.code, 0);
+  assert.match(p.stderr(), /srt\.ports\[0\]\.direction/);
+});
