@@ -23,6 +23,22 @@ import { parseSource, StreamSources, type SourceHost, type SourcesView } from '.
 
 type AttachMessage = Extract<ToWorker, { type: 'attach' }>;
 
+/** A connection that is about to become a session. */
+interface Incoming {
+  name: string;
+  socket: SrtSocket;
+  peer: PeerAddress;
+  streamid: string;
+  kind: SessionKind;
+  log: Logger;
+  /** The streamid named no direction; the gate guessed it. */
+  inferred?: boolean;
+  /** Apply the stream's conflict policy (false for the relay's own pulls). */
+  enforceConflict?: boolean;
+  /** Which of the stream's sources this is. */
+  sourceIndex?: number;
+}
+
 export type PortDirection = 'incoming' | 'outgoing' | 'both';
 
 export interface RelayPortOptions {
@@ -206,8 +222,9 @@ export class Relay extends EventEmitter<RelayEvents> {
       c.socket.close();
       return;
     }
-    if (c.mode === MODE_PUBLISH) this.#acceptPublisher(name, c.socket, peer, c.streamid, 'publisher', log, c.inferred);
-    else if (c.mode === MODE_PLAY) this.#acceptViewer(name, c.socket, peer, c.streamid, 'viewer', log, c.inferred);
+    const incoming = { name, socket: c.socket, peer, streamid: c.streamid, log, inferred: c.inferred };
+    if (c.mode === MODE_PUBLISH) this.#acceptPublisher({ ...incoming, kind: 'publisher' });
+    else if (c.mode === MODE_PLAY) this.#acceptViewer({ ...incoming, kind: 'viewer' });
     else {
       log.warn('connection without a gate decision; closing');
       c.socket.close();
@@ -233,17 +250,8 @@ export class Relay extends EventEmitter<RelayEvents> {
     this.#registry.setFull(maxStreams !== undefined && this.#registry.list().length >= maxStreams);
   }
 
-  #acceptPublisher(
-    name: string,
-    socket: SrtSocket,
-    peer: PeerAddress,
-    streamid: string,
-    kind: SessionKind,
-    log: Logger,
-    inferred = false,
-    enforceConflict = true,
-    sourceIndex?: number,
-  ): number | undefined {
+  #acceptPublisher(c: Incoming): number | undefined {
+    const { name, socket, peer, streamid, kind, log, inferred = false, enforceConflict = true, sourceIndex } = c;
     const stream = this.#registry.forPublish(name);
     if (stream === undefined) {
       log.warn('publish to an unknown stream slipped past the gate; closing');
@@ -345,15 +353,8 @@ export class Relay extends EventEmitter<RelayEvents> {
     this.#log.info({ stream: stream.name, session: id }, 'silent connection: it plays the stream');
   }
 
-  #acceptViewer(
-    name: string,
-    socket: SrtSocket,
-    peer: PeerAddress,
-    streamid: string,
-    kind: SessionKind,
-    log: Logger,
-    inferred = false,
-  ): number | undefined {
+  #acceptViewer(c: Incoming): number | undefined {
+    const { name, socket, peer, streamid, kind, log, inferred = false } = c;
     const stream = this.#registry.get(name);
     if (stream === undefined || (stream.publisher === undefined && !stream.hasRing && stream.settings.startable !== true)) {
       log.warn('play of a stream that is not live slipped past the gate; closing');
@@ -467,14 +468,23 @@ export class Relay extends EventEmitter<RelayEvents> {
     publishPulled: (stream, socket, url, sourceIndex) => {
       const log = this.#log.child({ stream, peer: `${url.host}:${url.port}`, source: sourceIndex });
       // The node's own pull replaces whatever fed the stream before (e.g. a stale pull).
-      return this.#acceptPublisher(stream, socket, { host: url.host, port: url.port }, '', 'pull', log, false, false, sourceIndex);
+      return this.#acceptPublisher({
+        name: stream,
+        socket,
+        peer: { host: url.host, port: url.port },
+        streamid: '',
+        kind: 'pull',
+        log,
+        enforceConflict: false,
+        sourceIndex,
+      });
     },
     publishFromListener: (stream, c, sourceIndex) => {
       const log = this.#log.child({ stream: c.resource, peer: `${c.host}:${c.port}`, streamid: c.streamid });
       const base = this.#registry.get(stream);
       if (c.resource !== stream && base !== undefined) this.#registry.derive(base, c.resource);
       // A listener input's sender is a publisher like any other: the conflict policy applies.
-      this.#acceptPublisher(c.resource, c.socket, { host: c.host, port: c.port }, c.streamid, 'pull', log, false, true, sourceIndex);
+      this.#acceptPublisher({ name: c.resource, socket: c.socket, peer: { host: c.host, port: c.port }, streamid: c.streamid, kind: 'pull', log, sourceIndex });
     },
     startFile: (stream, path, opts, sourceIndex) => {
       const s = this.#registry.get(stream)!;
@@ -567,7 +577,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     l.attachGate(this.#registry.gate, DIRECTION_CODE.outgoing, push.stream, 'ignore');
     l.listen((c) => {
       const log = this.#log.child({ stream: push.stream, peer: `${c.host}:${c.port}`, push: push.id });
-      this.#acceptViewer(push.stream, c.socket, { host: c.host, port: c.port }, c.streamid, 'push', log);
+      this.#acceptViewer({ name: push.stream, socket: c.socket, peer: { host: c.host, port: c.port }, streamid: c.streamid, kind: 'push', log });
     });
     push.listener = l;
     push.state = 'active';
@@ -599,7 +609,7 @@ export class Relay extends EventEmitter<RelayEvents> {
           return;
         }
         const log = this.#log.child({ stream: push.stream, push: push.id, peer: `${push.url.host}:${push.url.port}` });
-        const session = this.#acceptViewer(push.stream, socket, { host: push.url.host, port: push.url.port }, '', 'push', log);
+        const session = this.#acceptViewer({ name: push.stream, socket, peer: { host: push.url.host, port: push.url.port }, streamid: '', kind: 'push', log });
         if (session === undefined) {
           this.#pushEnded(push, 'stream not live');
           return;
