@@ -78,7 +78,7 @@ test('file source pacing: the file plays in real time, live to idle takes its PC
   t.diagnostic(`PCR span ${Math.round(span)} ms, live→idle ${Math.round(elapsed)} ms, viewer ${Math.round(viewed)} ms, ${got}/${bytes.length} bytes`);
 });
 
-test('file source loop: one session plays more than 1.5× the file without going idle, ffmpeg decodes across the loop point, CCs stay continuous', { timeout: 60_000 }, async (t) => {
+test('file source loop: one session plays more than 1.5× the file without going idle, ffmpeg decodes across the loop point, CCs stay continuous', { timeout: 90_000 }, async (t) => {
   const file = await tsFixture(); // 4 s
   const size = readFileSync(file).length;
   const { relay, port, events } = await startRelayRecording(t, {
@@ -95,7 +95,7 @@ test('file source loop: one session plays more than 1.5× the file without going
     ['-hide_banner', '-v', 'error', '-nostdin', '-i', `srt://127.0.0.1:${port}?streamid=read:f&latency=200000`, '-t', '6', '-progress', 'pipe:1', '-f', 'null', '-'],
     { name: 'ffmpeg player' },
   );
-  await waitUntil(() => rx.bytes > 1.5 * size || rx.closed, () => `the viewer receives more than 1.5× the ${size}-byte file (${rx.bytes})`, 20_000);
+  await waitUntil(() => rx.bytes > 1.5 * size || rx.closed, () => `the viewer receives more than 1.5× the ${size}-byte file (${rx.bytes})`, 35_000);
   assert.equal(rx.closed, false);
   // One file session played it all: it looped, it was not restarted after an end.
   assert.deepEqual(events.filter((e) => e.event === 'idle'), [], 'the stream never went idle');
