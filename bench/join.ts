@@ -31,6 +31,8 @@ const { values } = parseArgs({
     joins: { type: 'string', default: '100' },
     'slt-joins': { type: 'string', default: '30' },
     reps: { type: 'string', default: '5' },
+    /** The viewers' SRT receive latency in ms (libsrt default 120): every first byte waits for it. */
+    latency: { type: 'string' },
     skip: { type: 'string', default: '' },
     out: { type: 'string' },
   },
@@ -38,6 +40,7 @@ const { values } = parseArgs({
 const JOINS = Number(values.joins);
 const SLT_JOINS = Number(values['slt-joins']);
 const REPS = Number(values.reps);
+const VIEWER_LATENCY = values.latency === undefined ? undefined : Number(values.latency);
 const skip = new Set((values.skip ?? '').split(',').filter((s) => s !== ''));
 const outDir = values.out ?? join(repoRoot(), 'bench', 'results');
 const CAP_MS = 5000;
@@ -78,7 +81,10 @@ interface JoinResult {
 }
 
 async function joinOnce(port: number, streamid: string | undefined): Promise<JoinResult> {
-  const sock = SrtSocket.create(streamid === undefined ? {} : { streamid });
+  const sock = SrtSocket.create({
+    ...(streamid === undefined ? {} : { streamid }),
+    ...(VIEWER_LATENCY === undefined ? {} : { latency: VIEWER_LATENCY }),
+  });
   const buf = new Uint8Array(1500);
   let firstByte: number | undefined;
   let keyframe: number | undefined;
