@@ -121,7 +121,9 @@ void Deliver(Napi::Env env, Napi::Function cb, EnvState* st, void*) {
   if (napi_get_typedarray_info(env, bufv, &type, &length, &data, nullptr, nullptr) != napi_ok) return;
   int32_t* out = static_cast<int32_t*>(data);
   size_t cap = length / 2;
-  for (;;) {
+  // One buffer-full per call: if more is queued, post again instead of looping, so a busy
+  // thread still gets back to libuv (timers, MessagePort messages) between batches.
+  {
     size_t count = 0;
     bool more = false;
     {
@@ -142,7 +144,7 @@ void Deliver(Napi::Env env, Napi::Function cb, EnvState* st, void*) {
         it = st->signals.erase(it);
       }
       more = !st->queue.empty() || !st->signals.empty();
-      if (!more) st->pending = false;
+      if (!more) st->pending = false;  // else stays pending: re-posted below
     }
     if (count > 0) {
       napi_value argv[1], undef, result;
@@ -157,7 +159,7 @@ void Deliver(Napi::Env env, Napi::Function cb, EnvState* st, void*) {
         return;
       }
     }
-    if (!more) return;
+    if (more) st->tsfn.NonBlockingCall();
   }
 }
 

@@ -102,6 +102,11 @@ export class PacketRing {
     return new PacketRing(buffer);
   }
 
+  /** The channel (process-unique id) of the ring in `buffer`, without opening it. */
+  static channelOf(buffer: SharedArrayBuffer): number {
+    return new Int32Array(buffer, 0, CONTROL_INTS)[CTRL_CHANNEL]!;
+  }
+
   /** Opens a ring another thread created (the buffer arrived by postMessage). */
   static attach(buffer: SharedArrayBuffer): PacketRing {
     return new PacketRing(buffer);

@@ -88,6 +88,30 @@ export class FanoutGroup {
     if (broken !== undefined) for (const m of broken) m.onBroken();
   }
 
+  /** Sends what one viewer is missing (its send buffer has room again); the others are untouched. */
+  flushMember(member: GroupMember): void {
+    const i = this.#members.indexOf(member);
+    if (i < 0) return;
+    const ring = this.ring;
+    const res = this.#results.subarray(2 * i, 2 * i + 2);
+    native.fanout(
+      ring.slots,
+      ring.slotSize,
+      ring.slotCount,
+      ring.head(),
+      ring.oldest(),
+      this.#socks.subarray(i, i + 1),
+      this.#cursors.subarray(i, i + 1),
+      1,
+      false,
+      res,
+      this.#delays[i]! > 0 ? this.#delays.subarray(i, i + 1) : undefined,
+    );
+    if (res[0]! < 0) member.onBroken();
+    else member.sent += res[0]!;
+    member.skipped += res[1]!;
+  }
+
   #grow(): void {
     const cap = this.#socks.length * 2;
     const socks = new Int32Array(cap);

@@ -61,7 +61,7 @@ export class HostedSession implements GroupMember {
     this.#hooks = hooks;
     this.socket.on({
       readable: () => this.#onReadable(),
-      writable: () => this.#group?.flush(),
+      writable: () => this.#group?.flushMember(this),
       closed: () => this.close(this.#role === 'viewer' ? 'viewer disconnected' : 'publisher disconnected'),
     });
     if (role === 'viewer') this.#joinGroup();

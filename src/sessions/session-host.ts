@@ -22,7 +22,8 @@ export class SessionHost {
   readonly #port: MessagePort;
   readonly #worker: number;
   readonly #sessions = new Map<number, HostedSession>();
-  readonly #rings = new Map<SharedArrayBuffer, RingUse>();
+  /** By ring channel: every postMessage hands over a new SharedArrayBuffer object for the same memory. */
+  readonly #rings = new Map<number, RingUse>();
   readonly #files = new Map<number, { source: FileSource; end: (reason: string) => void }>();
   #done: (() => void) | undefined;
 
@@ -101,10 +102,11 @@ export class SessionHost {
   }
 
   #ringUse(buffer: SharedArrayBuffer): RingUse {
-    let use = this.#rings.get(buffer);
+    const channel = PacketRing.channelOf(buffer);
+    let use = this.#rings.get(channel);
     if (use === undefined) {
       use = { ring: PacketRing.attach(buffer), group: undefined, users: 0, unsubscribe: undefined };
-      this.#rings.set(buffer, use);
+      this.#rings.set(channel, use);
     }
     return use;
   }
@@ -119,12 +121,12 @@ export class SessionHost {
     return use.group;
   }
 
-  #releaseGroup(buffer: SharedArrayBuffer, use: RingUse): void {
+  #releaseGroup(use: RingUse): void {
     if (--use.users > 0) return;
     use.unsubscribe?.();
     use.unsubscribe = undefined;
     use.group = undefined;
-    this.#rings.delete(buffer);
+    this.#rings.delete(use.ring.channel);
   }
 
   #attachFile(m: Extract<ToWorker, { type: 'attach-file' }>): void {
@@ -160,10 +162,10 @@ export class SessionHost {
     const join = { join: m.join, raw: m.raw === true, ...(m.timeShiftMs !== undefined ? { timeShiftMs: m.timeShiftMs } : {}) };
     const session = new HostedSession(id, m.sock, use.ring, m.role, m.inferred, join, {
       group: () => this.#group(use),
-      releaseGroup: () => this.#releaseGroup(m.ring, use),
+      releaseGroup: () => this.#releaseGroup(use),
       ended: (reason) => {
         if (this.#sessions.delete(id)) this.#post({ type: 'session-ended', session: id, reason });
-        if (use.users === 0 && use.group === undefined) this.#rings.delete(m.ring);
+        if (use.users === 0 && use.group === undefined) this.#rings.delete(use.ring.channel);
       },
       mediaDetected: () => this.#post({ type: 'media-detected', session: id }),
       becameViewer: () => this.#post({ type: 'became-viewer', session: id }),
