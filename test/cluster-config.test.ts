@@ -13,12 +13,11 @@ import { PassThrough } from 'node:stream';
 import { ClusterMember, type ClusterMemberOptions } from '../src/cluster/cluster-member.js';
 import { runConfigCommand } from '../src/cluster/config-command.js';
 import { pushId, type ConfigChange } from '../src/cluster/config-store.js';
+import { TestMembers } from './helpers/cluster-members.js';
 import { RedisServer, eventually, freeTcpPort } from './helpers/redis-server.js';
 
 let redis: RedisServer;
-let seq = 0;
 let dir: string;
-const members: ClusterMember[] = [];
 
 before(async () => {
   redis = await RedisServer.start();
@@ -31,26 +30,12 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function prefix(): string {
-  return `test-config-${process.pid}-${++seq}:`;
-}
 
-async function member(id: string, keyPrefix: string, extra: Partial<ClusterMemberOptions> = {}): Promise<ClusterMember> {
-  const n = members.length;
-  const m = await ClusterMember.connect({
-    redisUrl: redis.url(),
-    nodeId: id,
-    srtAddress: `127.0.0.1:${22000 + n}`,
-    apiAddress: `http://127.0.0.1:${32000 + n}`,
-    clusterSecret: 'a-cluster-secret-for-tests',
-    keyPrefix,
-    redis: { commandTimeoutMs: 5000, connectTimeoutMs: 5000 },
-    connectTimeoutMs: 20_000,
-    ...extra,
-  });
-  members.push(m);
-  return m;
-}
+const cluster = new TestMembers('config', 22000);
+const members = cluster.members;
+const prefix = (): string => cluster.prefix();
+const member = (id: string, keyPrefix: string, extra: Partial<ClusterMemberOptions> = {}): Promise<ClusterMember> =>
+  cluster.member(redis.url(), id, keyPrefix, extra);
 
 /** Collects a member's change events. */
 function changes(m: ClusterMember): { list: ConfigChange[]; next(pred?: (c: ConfigChange) => boolean, timeoutMs?: number): Promise<ConfigChange> } {

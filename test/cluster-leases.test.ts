@@ -11,11 +11,10 @@ import { ClusterFencedError } from '../src/cluster/errors.js';
 import { clusterKeys } from '../src/cluster/keys.js';
 import { StreamLeases, type LeaseLost } from '../src/cluster/lease.js';
 import { RedisHealth, createCommandConnection } from '../src/cluster/redis-health.js';
+import { TestMembers } from './helpers/cluster-members.js';
 import { RedisServer, commandStats, eventually, statsDelta } from './helpers/redis-server.js';
 
 let redis: RedisServer;
-let seq = 0;
-const members: ClusterMember[] = [];
 
 before(async () => {
   redis = await RedisServer.start();
@@ -26,26 +25,12 @@ after(async () => {
   await redis.close();
 });
 
-function prefix(): string {
-  return `test-leases-${process.pid}-${++seq}:`;
-}
 
-async function member(id: string, keyPrefix: string, extra: Partial<ClusterMemberOptions> = {}): Promise<ClusterMember> {
-  const m = await ClusterMember.connect({
-    redisUrl: redis.url(),
-    nodeId: id,
-    srtAddress: `127.0.0.1:${20000 + members.length}`,
-    apiAddress: `http://127.0.0.1:${30000 + members.length}`,
-    clusterSecret: 'a-cluster-secret-for-tests',
-    keyPrefix,
-    // Generous: the test machine may be loaded; timeouts have their own test (cluster-redis-down).
-    redis: { commandTimeoutMs: 5000, connectTimeoutMs: 5000 },
-    connectTimeoutMs: 20_000,
-    ...extra,
-  });
-  members.push(m);
-  return m;
-}
+const cluster = new TestMembers('leases', 20000);
+const members = cluster.members;
+const prefix = (): string => cluster.prefix();
+const member = (id: string, keyPrefix: string, extra: Partial<ClusterMemberOptions> = {}): Promise<ClusterMember> =>
+  cluster.member(redis.url(), id, keyPrefix, extra);
 
 function nextLost(m: ClusterMember, timeoutMs: number): Promise<LeaseLost> {
   return new Promise<LeaseLost>((resolve, reject) => {

@@ -7,11 +7,10 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ClusterMember, type ClusterMemberOptions } from '../src/cluster/cluster-member.js';
 import type { NodeLoad } from '../src/cluster/registry.js';
+import { TestMembers } from './helpers/cluster-members.js';
 import { RedisServer, commandStats, eventually, statsDelta } from './helpers/redis-server.js';
 
 let redis: RedisServer;
-let seq = 0;
-const members: ClusterMember[] = [];
 
 before(async () => {
   redis = await RedisServer.start();
@@ -22,26 +21,12 @@ after(async () => {
   await redis.close();
 });
 
-function prefix(): string {
-  return `test-registry-${process.pid}-${++seq}:`;
-}
 
-async function member(id: string, keyPrefix: string, extra: Partial<ClusterMemberOptions> = {}): Promise<ClusterMember> {
-  const n = members.length;
-  const m = await ClusterMember.connect({
-    redisUrl: redis.url(),
-    nodeId: id,
-    srtAddress: `127.0.0.1:${21000 + n}`,
-    apiAddress: `http://127.0.0.1:${31000 + n}`,
-    clusterSecret: 'a-cluster-secret-for-tests',
-    keyPrefix,
-    redis: { commandTimeoutMs: 5000, connectTimeoutMs: 5000 },
-    connectTimeoutMs: 20_000,
-    ...extra,
-  });
-  members.push(m);
-  return m;
-}
+const cluster = new TestMembers('registry', 21000);
+const members = cluster.members;
+const prefix = (): string => cluster.prefix();
+const member = (id: string, keyPrefix: string, extra: Partial<ClusterMemberOptions> = {}): Promise<ClusterMember> =>
+  cluster.member(redis.url(), id, keyPrefix, extra);
 
 test('two nodes see each other with their addresses', async () => {
   const p = prefix();
