@@ -85,3 +85,33 @@ test('a bad config file exits non-zero naming the key and what is wrong', { time
   assert.notEqual(exit.code, 0);
   assert.match(p.stderr(), /srt\.ports\[0\]\.direction/);
 });
+
+test('srt-relay config import FILE then config export round-trips the shared configuration through Redis', { timeout: 60_000 }, async (t) => {
+  const { RedisServer } = await import('./helpers/redis-server.js');
+  const redis = await RedisServer.start({ t });
+  const dir = await mkdtemp(join(tmpdir(), 'srt-relay-cfg-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, 'cluster.json');
+  await writeFile(
+    file,
+    JSON.stringify({
+      streams: { studio: { source: 'push://', passphrase: { play: 'viewer-secret-22' } } },
+      pushes: [{ stream: 'studio', target: 'srt://127.0.0.1:9999', auto: true }],
+    }),
+  );
+  const imp = spawnFor(t, process.execPath, [BIN, 'config', 'import', file, '--redis', redis.url()]);
+  const impExit = await imp.waitExit(30_000);
+  assert.equal(impExit.code, 0, imp.output());
+  assert.match(imp.stdout().toString(), /1 created|created/);
+  const exp = spawnFor(t, process.execPath, [BIN, 'config', 'export', '--mask-secrets', '--redis', redis.url()]);
+  const expExit = await exp.waitExit(30_000);
+  assert.equal(expExit.code, 0, exp.output());
+  const exported = JSON.parse(exp.stdout().toString()) as { streams: Record<string, { source: string; passphrase?: { play?: string } }>; pushes: unknown[] };
+  assert.equal(exported.streams['studio']?.source, 'push://');
+  assert.notEqual(exported.streams['studio']?.passphrase?.play, 'viewer-secret-22', 'secrets masked');
+  assert.equal(exported.pushes.length, 1);
+  const noRedis = spawnFor(t, process.execPath, [BIN, 'config', 'export']);
+  const noRedisExit = await noRedis.waitExit(30_000);
+  assert.equal(noRedisExit.code, 2);
+  assert.match(noRedis.stderr(), /--redis/);
+});

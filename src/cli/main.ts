@@ -15,6 +15,19 @@ function version(): string {
   return pkg.version;
 }
 
+/** `srt-relay config import|export ... --redis URL`: the cluster's shared configuration in Redis. */
+async function runClusterConfig(rest: string[], redisFromFlags: string | undefined): Promise<number> {
+  const args = [...rest];
+  let redisUrl = redisFromFlags;
+  const at = args.indexOf('--redis');
+  if (at >= 0) {
+    redisUrl = args[at + 1];
+    args.splice(at, 2);
+  }
+  const { runConfigCommand } = await import('../cluster/config-command.js');
+  return runConfigCommand(args, redisUrl, process.stdout, process.stderr);
+}
+
 export async function main(argv: string[]): Promise<number> {
   let args;
   try {
@@ -32,8 +45,10 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     case 'url':
       return runUrlCommand(args.rest, process.stdout, process.stderr);
-    case 'run':
     case 'config':
+      if (args.rest.length > 0) return runClusterConfig(args.rest, args.overrides.redis);
+      break;
+    case 'run':
       break;
     default:
       process.stderr.write(`the '${args.command}' command is not available in this version\n`);

@@ -32,6 +32,10 @@ commands:
   run                 run a relay node (the default)
   url '<srt-url>'     check an srt:// URL and print what it means
   config              print the effective configuration (file + flags + defaults)
+  config import FILE --redis URL
+                      write FILE's streams, pushes and auth to the cluster's Redis
+  config export --redis URL
+                      print the cluster's shared configuration as JSON
   bench               run the benchmarks
   help                show this text
   version             print the version
@@ -142,6 +146,11 @@ export function parseCliArgs(argv: string[]): CliArgs {
           break;
         }
         continue;
+      }
+      if (command === 'config' && (t.value === 'import' || t.value === 'export')) {
+        // `config import|export ...` has its own flags (src/cluster/config-command.ts).
+        rest = argv.slice(t.index);
+        break;
       }
       throw new ConfigInvalidError(
         `unexpected argument ${show(t.value)} after the ${command} command; flags take their value as --flag VALUE`,
