@@ -30,7 +30,6 @@ import {
   Child,
   CpuPoller,
   buildFloor,
-  delay,
   fileStamp,
   floorBin,
   fmt,
