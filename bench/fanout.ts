@@ -67,6 +67,7 @@ const { values } = parseArgs({
     relay: { type: 'string' },
     impls: { type: 'string' },
     'viewer-mode': { type: 'string' },
+    streams: { type: 'string' },
     out: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
@@ -76,7 +77,9 @@ if (values.help === true) {
   process.stdout.write(
     'usage: node dist/bench/fanout.js [--viewers 10,50,100] [--bitrate 10] [--seconds 30] [--trials 1] [--settle 2]\n' +
       '                                 [--per-process 50] [--workers 2] [--reuse-port 2] [--relay runner|bin]\n' +
-      '                                 [--impls relay,floor] [--viewer-mode normal|light] [--out DIR]\n',
+      '                                 [--impls relay,floor] [--viewer-mode normal|light] [--streams 1] [--out DIR]\n' +
+      '  --streams K: K publishers (streams bench0..), the N viewers split evenly over them (relay only:\n' +
+      '               the C floor relays one stream)\n',
   );
   process.exit(0);
 }
@@ -91,7 +94,11 @@ const workers = Math.round(positive(values.workers, '--workers', 2));
 const reusePort = Math.round(positive(values['reuse-port'], '--reuse-port', 2));
 const relayMode = values.relay ?? 'runner';
 if (relayMode !== 'runner' && relayMode !== 'bin') throw new Error(`--relay: runner or bin (got '${relayMode}')`);
-const impls = (values.impls ?? 'relay,floor').split(',').map((s) => s.trim());
+const streamCount = Math.round(positive(values.streams, '--streams', 1));
+const impls = (values.impls ?? (streamCount > 1 ? 'relay' : 'relay,floor')).split(',').map((s) => s.trim());
+if (streamCount > 1 && impls.includes('floor')) throw new Error('--streams > 1: the C floor relays one stream; use --impls relay');
+/** Stream name of publisher i. */
+const streamName = (i: number): string => (streamCount === 1 ? 'bench' : `bench${i}`);
 for (const i of impls) if (i !== 'relay' && i !== 'floor') throw new Error(`--impls: relay and/or floor (got '${i}')`);
 const viewerMode = values['viewer-mode'] ?? 'normal';
 if (viewerMode !== 'normal' && viewerMode !== 'light') throw new Error(`--viewer-mode: normal or light (got '${viewerMode}')`);
@@ -261,20 +268,32 @@ async function runTrial(impl: Impl, n: number, trial: number): Promise<TrialResu
     const serverPid = server.pid!;
 
     // 2. the publisher, then (300 ms later) the viewers
-    const publisher = new Child('srt-blast', floorBin('srt-blast'), [
-      '--connect', `127.0.0.1:${pubPort}`, '--rate', String(bitrate), '--seconds', '100000', '--streamid', 'publish:bench',
-    ]);
-    children.push(publisher);
+    const publishers: Child[] = [];
+    for (let i = 0; i < streamCount; i++) {
+      const publisher = new Child(`srt-blast#${i}`, floorBin('srt-blast'), [
+        '--connect', `127.0.0.1:${pubPort}`, '--rate', String(bitrate), '--seconds', '100000', '--streamid', `publish:${streamName(i)}`,
+      ]);
+      children.push(publisher);
+      publishers.push(publisher);
+    }
     await delay(300);
-    if (!publisher.running) throw new Error(`publisher exited: ${publisher.stderr.slice(-500)}`);
+    for (const publisher of publishers) {
+      if (!publisher.running) throw new Error(`${publisher.name} exited: ${publisher.stderr.slice(-500)}`);
+    }
 
+    // Viewer processes per stream: the N viewers split evenly over the streams.
     const groups: Child[] = [];
-    const nGroups = Math.ceil(n / perProcess);
-    for (let g = 0; g < nGroups; g++) {
-      const count = Math.floor(n / nGroups) + (g < n % nGroups ? 1 : 0);
-      const c = nodeChild(`viewers#${g}`, 'lib/viewers.js', ['--port', String(viewPort), '--count', String(count), ...viewerArgs], true);
-      groups.push(c);
-      children.push(c);
+    for (let i = 0; i < streamCount; i++) {
+      const perStream = Math.floor(n / streamCount) + (i < n % streamCount ? 1 : 0);
+      const nGroups = Math.max(1, Math.ceil(perStream / perProcess));
+      for (let g = 0; g < nGroups && perStream > 0; g++) {
+        const count = Math.floor(perStream / nGroups) + (g < perStream % nGroups ? 1 : 0);
+        const c = nodeChild(`viewers#${i}.${g}`, 'lib/viewers.js', [
+          '--port', String(viewPort), '--count', String(count), '--streamid', `read:${streamName(i)}`, ...viewerArgs,
+        ], true);
+        groups.push(c);
+        children.push(c);
+      }
     }
     const t0 = Date.now();
     const conn = await Promise.all(groups.map((g) => g.waitEvent('connected', 60_000)));
@@ -310,7 +329,8 @@ async function runTrial(impl: Impl, n: number, trial: number): Promise<TrialResu
     const cpu0 = pidCpu(serverPid) ?? 0;
     const m0 = machineCpu();
     const vcpu0 = groups.reduce((a, g) => a + (pidCpu(g.pid!) ?? 0), 0);
-    const pcpu0 = pidCpu(publisher.pid!) ?? 0;
+    const pubCpu = (): number => publishers.reduce((a, pb) => a + (pidCpu(pb.pid!) ?? 0), 0);
+    const pcpu0 = pubCpu();
     // The window is named in CLOCK_MONOTONIC (process.hrtime), which the viewer processes
     // share: their counters are bucketed by time, so a late answer does not skew the window.
     const wFromNs = process.hrtime.bigint();
@@ -327,11 +347,11 @@ async function runTrial(impl: Impl, n: number, trial: number): Promise<TrialResu
     const windowSec = (performance.now() - wStart) / 1000;
     const m1 = machineCpu();
     const vcpu1 = groups.reduce((a, g) => a + (pidCpu(g.pid!) ?? 0), 0);
-    const pcpu1 = pidCpu(publisher.pid!) ?? pcpu0;
+    const pcpu1 = pubCpu();
     const rss = procStatusBytes(serverPid, 'VmHWM');
     // Stop the publisher first: an overloaded viewer process may not read its messages until
     // the traffic stops.
-    await publisher.stop('SIGTERM', 5000);
+    await Promise.all(publishers.map((pb) => pb.stop('SIGTERM', 5000)));
     const reports = await Promise.all(
       groups.map((g) => {
         const seen = g.lines.length;
@@ -405,7 +425,7 @@ async function runTrial(impl: Impl, n: number, trial: number): Promise<TrialResu
           (relayCpu + (vcpu1 - vcpu0) + (pcpu1 - pcpu0)) / Math.max(1e-9, m1.total - m0.total),
       ),
       ...(serverResult !== undefined ? { serverResult } : {}),
-      ...(publisher.lastJson() !== undefined ? { publisherResult: publisher.lastJson()! } : {}),
+      ...(publishers[0]!.lastJson() !== undefined ? { publisherResult: publishers[0]!.lastJson()! } : {}),
       ...(relayThreads !== undefined ? { relayThreads } : {}),
       warnings,
     };
@@ -553,14 +573,14 @@ async function main(): Promise<void> {
   const date = new Date();
   const stamp = fileStamp(date);
   mkdirSync(outDir, { recursive: true });
-  const params = { viewers: viewerCounts, bitrate, seconds, trials, settle, perProcess, workers, reusePort, relay: relayMode, impls, viewerMode };
+  const params = { viewers: viewerCounts, bitrate, seconds, trials, settle, perProcess, workers, reusePort, relay: relayMode, impls, viewerMode, streams: streamCount };
   const jsonFile = join(outDir, `fanout-${stamp}.json`);
   writeFileSync(jsonFile, `${JSON.stringify({ bench: 'fanout', date: date.toISOString(), machine, source: sourceInfo(), params, trials: all }, null, 2)}\n`);
   const md =
     `# fan-out bench, ${date.toISOString()}\n\n` +
     `${machine.cpuModel}, ${machine.cores} cores, Linux ${machine.kernel}, Node ${machine.node}, libsrt ${machine.libsrt}, ` +
     `rmem_max ${String(machine.rmemMax)}, wmem_max ${String(machine.wmemMax)}.\n\n` +
-    `One publisher (srt-blast, ${bitrate} Mbit/s, 1316-byte packets) → N viewers; ${seconds} s window after all viewers connected ` +
+    `${streamCount === 1 ? 'One publisher' : `${streamCount} publishers (streams bench0..bench${streamCount - 1}, the N viewers split evenly over them), each`} (srt-blast, ${bitrate} Mbit/s, 1316-byte packets) → N viewers; ${seconds} s window after all viewers connected ` +
     `(+${settle} s settle); medians over ${trials} trial(s); viewers: bench/lib/viewers.js, ${perProcess} per process, ${viewerMode === 'light' ? 'light mode (TSBPD off, 5 per local port)' : 'normal mode (TSBPD on, own port each)'}. srt-relay: ${relayMode === 'runner' ? 'bench/lib/run-relay.js' : 'bin/srt-relay.js'}, ` +
     `${workers} worker threads, ${reusePort} SO_REUSEPORT listeners; floor: srt-fanout-floor --reuseport ${reusePort}.\n\n` +
     `${markdownTable(header, cells)}\n\n` +
