@@ -211,6 +211,16 @@ int Decide(const ListenerCfg& cfg, SRTSOCKET ns, const sockaddr* peer, const cha
       return -1;
     }
   }
+  // A publisher whose streamid said so is live from this moment: a player that connects right
+  // after it must not get 1404 while the supervisor has yet to see the accept (it syncs the
+  // entry with its own view moments later; an undecided plain-name caller is left alone).
+  if (mode == kModePublish && !inferred && cfg.sidPolicy != 1) {
+    Entry& live = gate.entries[key];
+    if (!live.live) {
+      live.live = true;
+      live.play.code = 0;
+    }
+  }
   if (g_accepted.size() < kMaxAcceptInfo) g_accepted[ns] = AcceptInfo{mode, std::move(resource), inferred};
   return 0;
 }

@@ -124,6 +124,8 @@
  *   classifyStreamId(streamid) -> [mode, resource]    the same rules the callback uses
  *                                                     (mode 0 unknown, 1 publish, 2 play)
  *   Codes: 0 accept, >= 1000 reject with that code (SRT_REJC_PREDEFINED + HTTP status).
+ *   An accepted explicit publish (publish:, m=publish, an incoming port) marks its stream live
+ *   and playable in the table at once; JS then overwrites the entry with its own view.
  */
 #pragma once
 

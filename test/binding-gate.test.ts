@@ -148,7 +148,10 @@ test('accept reports the mode and resource the gate resolved from the streamid',
   await assertAccepted(server, '#!::m=request,r=news', MODE_PLAY, 'news');
   await assertAccepted(server, '#!::u=alice,r=news,m=bidirectional', MODE_PLAY, 'news');
   // A plain name on a both-direction port publishes, unless the stream is live (then it plays).
-  await assertAccepted(server, 'news', MODE_PUBLISH, 'news');
+  await assertAccepted(server, 'fresh', MODE_PUBLISH, 'fresh');
+  // An accepted explicit publish makes its stream live in the gate at once (a player right
+  // behind the publisher is not refused while the supervisor catches up).
+  await assertAccepted(server, 'news', MODE_PLAY, 'news');
   await assertAccepted(server, 'livecam', MODE_PLAY, 'livecam');
   await assertAccepted(server, '#!::r=livecam', MODE_PLAY, 'livecam');
   await assertAccepted(server, 'publish:livecam', MODE_PUBLISH, 'livecam');

@@ -28,6 +28,12 @@ test('srt-relay starts a node, serves publish and play, and exits 0 within 5 s o
   await pub.connect('127.0.0.1', srtPort);
   const packet = new Uint8Array(1316).fill(0x47);
   for (let i = 0; i < 20; i++) pub.send(packet);
+  // The node registers the publisher asynchronously after the handshake: play once it is live.
+  for (let i = 0; i < 100; i++) {
+    const r = await fetch(`http://127.0.0.1:${apiPort}/api/v1/streams/cli`);
+    if (r.status === 200 && ((await r.json()) as { state: string }).state === 'live') break;
+    await new Promise((res) => setTimeout(res, 50));
+  }
   const viewer = SrtSocket.create({ streamid: 'read:cli' });
   await viewer.connect('127.0.0.1', srtPort);
   let viewerClosed = false;
