@@ -9,8 +9,6 @@
  *   control: Int32Array(16)  [HEAD, SLOT_COUNT, SLOT_SIZE, CHANNEL, GENERATION, LAST_KEYFRAME,
  *                             WRITER_ACTIVE, PSI_VERSION, ...]
  *   psi:     one slot holding the stream's latest PAT + PMT (sent first to a joining viewer)
- *   cc:      8192 bytes, the last continuity counter written per PID (0x10 | cc; 0 = none), so a
- *            new writer after a source switch can continue every PID's counter
  *   slots:   SLOT_COUNT x SLOT_SIZE bytes, slot = [i32 len][i32 flags][i64 srctime µs][payload]
  * srctime is libsrt's clock (native.now()): the sender's time for SRT sources, the arrival time
  * for others.
@@ -23,7 +21,6 @@ import { allocateChannel } from '../srt/reactor.js';
 export const RING_SLOT_SIZE = 1472; // 16-byte header + 1456, the largest live-mode payload
 const CONTROL_INTS = 16;
 const CONTROL_BYTES = CONTROL_INTS * 4;
-const CC_TABLE_BYTES = 0x2000;
 
 export const CTRL_HEAD = 0;
 export const CTRL_SLOT_COUNT = 1;
@@ -64,8 +61,6 @@ export class PacketRing {
   readonly slots: Uint8Array;
   /** The PSI slot as a one-slot ring (for native sendSlots). */
   readonly psi: Uint8Array;
-  /** Last continuity counter written per PID: 0x10 | cc, 0 = PID not seen. */
-  readonly cc: Uint8Array;
   readonly slotCount: number;
   readonly slotSize: number;
   readonly channel: number;
@@ -80,8 +75,7 @@ export class PacketRing {
     this.slotSize = this.control[CTRL_SLOT_SIZE]!;
     this.channel = this.control[CTRL_CHANNEL]!;
     this.psi = new Uint8Array(buffer, CONTROL_BYTES, this.slotSize);
-    this.cc = new Uint8Array(buffer, CONTROL_BYTES + this.slotSize, CC_TABLE_BYTES);
-    const slotsAt = CONTROL_BYTES + this.slotSize + CC_TABLE_BYTES;
+    const slotsAt = CONTROL_BYTES + this.slotSize;
     this.slots = new Uint8Array(buffer, slotsAt, this.slotCount * this.slotSize);
     this.#view = new DataView(buffer, slotsAt, this.slotCount * this.slotSize);
     this.#psiView = new DataView(buffer, CONTROL_BYTES, this.slotSize);
@@ -93,7 +87,7 @@ export class PacketRing {
     if (!Number.isInteger(slotCount) || slotCount < 2 * WRITE_BATCH || (slotCount & (slotCount - 1)) !== 0) {
       throw new RangeError(`slotCount must be a power of two >= ${2 * WRITE_BATCH} (got ${slotCount})`);
     }
-    const buffer = new SharedArrayBuffer(CONTROL_BYTES + (slotCount + 1) * RING_SLOT_SIZE + CC_TABLE_BYTES);
+    const buffer = new SharedArrayBuffer(CONTROL_BYTES + (slotCount + 1) * RING_SLOT_SIZE);
     const control = new Int32Array(buffer, 0, CONTROL_INTS);
     control[CTRL_SLOT_COUNT] = slotCount;
     control[CTRL_SLOT_SIZE] = RING_SLOT_SIZE;

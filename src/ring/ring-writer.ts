@@ -7,7 +7,7 @@
  * backup or back) makes the switch invisible to decoders that stay connected:
  *  - it starts at the new source's first keyframe (earlier packets are dropped), preceded by
  *    the new source's PAT/PMT;
- *  - every PID's continuity counter continues from the last one written to the ring;
+ *  - every PID's continuity counter continues from the last one in the ring (read back once);
  *  - the first packet with an adaptation field of each PID gets the discontinuity_indicator.
  * `raw` streams skip all of this: pure byte relay.
  */
@@ -15,6 +15,9 @@ import { TsAnalyzer, type TsInfo } from '../ts/analyzer.js';
 import { AF_DISCONTINUITY, TS_PACKET_SIZE, TS_SYNC_BYTE } from '../ts/ts-packet.js';
 import { SLOT_HEADER_BYTES } from '../srt/native.js';
 import type { PacketRing } from './packet-ring.js';
+
+/** How far back a taking-over writer looks for each PID's last continuity counter (~4 s at 2 Mbit/s). */
+const TAKEOVER_SCAN_SLOTS = 1024;
 
 export class RingWriter {
   readonly ring: PacketRing;
@@ -24,6 +27,8 @@ export class RingWriter {
   /** Continuity-counter rewriting after a switch: shift per PID (0x10 | shift once known). */
   readonly #shift: Uint8Array | undefined;
   readonly #marked: Uint8Array | undefined;
+  /** After a takeover: the last counter written per PID (0x10 | cc), kept current by #rewrite. */
+  readonly #last: Uint8Array | undefined;
   #dropped = 0;
 
   constructor(ring: PacketRing, opts: { raw: boolean }) {
@@ -33,6 +38,7 @@ export class RingWriter {
     this.#waitKeyframe = takeover && !opts.raw;
     this.#shift = takeover && !opts.raw ? new Uint8Array(0x2000) : undefined;
     this.#marked = this.#shift === undefined ? undefined : new Uint8Array(0x2000);
+    this.#last = this.#shift === undefined ? undefined : RingWriter.#lastCounters(ring);
   }
 
   /** Packets dropped while waiting for the first keyframe after a switch. */
@@ -72,8 +78,6 @@ export class RingWriter {
         for (let i = skip; i < count; i++) this.#rewrite((first + i) >>> 0);
       } else if (this.#shift !== undefined) {
         for (let i = 0; i < count; i++) this.#rewrite((first + i) >>> 0);
-      } else {
-        this.#record(first, count);
       }
       if (kf >= 0) ring.setLastKeyframe(kf);
       if (kf >= 0 || !ring.hasPsi()) {
@@ -95,28 +99,34 @@ export class RingWriter {
     return a.snapshot().videoPid === null;
   }
 
-  /** Notes each PID's last continuity counter (so a later writer can continue it). */
-  #record(first: number, count: number): void {
-    const ring = this.ring;
+  /**
+   * The last continuity counter the previous writer left on each PID (0x10 | cc, 0 = not seen),
+   * read back from the newest slots once at takeover, so the first writer pays nothing per packet.
+   */
+  static #lastCounters(ring: PacketRing): Uint8Array {
+    const last = new Uint8Array(0x2000);
     const b = ring.slots;
-    const cc = ring.cc;
-    for (let i = 0; i < count; i++) {
-      const seq = (first + i) >>> 0;
-      const off = ring.index(seq) * ring.slotSize;
+    const head = ring.head();
+    const oldest = ring.oldest();
+    for (let k = 1; k <= TAKEOVER_SCAN_SLOTS; k++) {
+      const seq = (head - k) >>> 0;
+      if (((seq - oldest) | 0) < 0) break;
+      const at = ring.payloadOffset(seq);
       const len = ring.length(seq);
-      const end = off + SLOT_HEADER_BYTES + len;
-      for (let p = off + SLOT_HEADER_BYTES; p + TS_PACKET_SIZE <= end; p += TS_PACKET_SIZE) {
+      for (let p = at + len - TS_PACKET_SIZE; p >= at; p -= TS_PACKET_SIZE) {
         if (b[p] !== TS_SYNC_BYTE || (b[p + 3]! & 0x10) === 0) continue;
-        cc[((b[p + 1]! & 0x1f) << 8) | b[p + 2]!] = 0x10 | (b[p + 3]! & 0xf);
+        const pid = ((b[p + 1]! & 0x1f) << 8) | b[p + 2]!;
+        if (last[pid] === 0) last[pid] = 0x10 | (b[p + 3]! & 0xf);
       }
     }
+    return last;
   }
 
   /** Continues each PID's counter from the ring's table and marks the first AF packet as a discontinuity. */
   #rewrite(seq: number): void {
     const ring = this.ring;
     const b = ring.slots;
-    const cc = ring.cc;
+    const cc = this.#last!;
     const shift = this.#shift!;
     const marked = this.#marked!;
     const off = ring.index(seq) * ring.slotSize;
