@@ -9,6 +9,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../logging.js';
 import type { Relay } from '../supervisor/relay.js';
+import type { ClusterBridge } from '../supervisor/cluster-bridge.js';
 import { ApiError, errorResponse, readJsonBody, sendJson, sendText } from './http.js';
 import { createRelayMetrics, type RelayMetrics } from './metrics.js';
 import { MUTATING_METHODS, Router, handlerFor, type RouteResult } from './router.js';
@@ -23,6 +24,8 @@ export interface ApiServerOptions {
   /** Bearer token required for PUT/POST/DELETE; unset: the API is open (bind it to loopback). */
   token?: string;
   logger: Logger;
+  /** Cluster member: stream and push changes go to the shared configuration in Redis. */
+  cluster?: ClusterBridge;
 }
 
 export interface ApiAddress {
@@ -130,7 +133,7 @@ export class ApiServer {
     const match = this.#router.match(path);
     if (match === undefined) throw new ApiError(404, 'ERR_API_NOT_FOUND', `no route ${path}; see docs/api.md`);
     const handler = handlerFor(match.route, method);
-    return handler({ relay: this.#relay, req, params: match.params, body: () => readJsonBody(req) });
+    return handler({ relay: this.#relay, req, params: match.params, body: () => readJsonBody(req), ...(this.#opts.cluster !== undefined ? { cluster: this.#opts.cluster } : {}) });
   }
 
   #authorize(req: IncomingMessage): void {

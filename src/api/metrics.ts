@@ -10,7 +10,7 @@ import type { Relay, SessionInfo, SessionKind } from '../supervisor/relay.js';
 import { statsSnapshot, type StatsSnapshot } from './views.js';
 import type { TsInfo } from '../ts/analyzer.js';
 
-const SESSION_KINDS: readonly SessionKind[] = ['publisher', 'viewer', 'push', 'pull', 'file'];
+const SESSION_KINDS: readonly SessionKind[] = ['publisher', 'viewer', 'push', 'pull', 'file', 'cluster-pull', 'cluster-serve'];
 const SESSION_LABELS = ['session', 'stream', 'kind'] as const;
 
 /** A snapshot older than this is refreshed even inside one scrape. */

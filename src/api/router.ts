@@ -4,6 +4,7 @@
  * a stream name); static segments match literally.
  */
 import type { IncomingMessage } from 'node:http';
+import type { ClusterBridge } from '../supervisor/cluster-bridge.js';
 import type { Relay } from '../supervisor/relay.js';
 import { ApiError, badRequest } from './http.js';
 
@@ -14,6 +15,8 @@ export const MUTATING_METHODS: ReadonlySet<string> = new Set(['PUT', 'POST', 'DE
 
 export interface RouteContext {
   readonly relay: Relay;
+  /** Set on a cluster member: configuration changes go through the shared configuration. */
+  readonly cluster?: ClusterBridge;
   readonly req: IncomingMessage;
   readonly params: Readonly<Record<string, string>>;
   /** Reads and parses the JSON body (size and content-type checked). */

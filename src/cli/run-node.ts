@@ -4,19 +4,39 @@ import type { Logger } from '../logging.js';
 import { Relay } from '../supervisor/relay.js';
 import { relayOptionsFrom } from '../supervisor/from-config.js';
 import { ApiServer } from '../api/http-server.js';
+import type { ClusterMember } from '../cluster/cluster-member.js';
+import type { ClusterBridge } from '../supervisor/cluster-bridge.js';
 
 const STOP_DEADLINE_MS = 5000;
 
 export async function runNode(config: RelayConfig, log: Logger): Promise<number> {
   const relay = new Relay(relayOptionsFrom(config, log));
-  const api = new ApiServer(relay, { host: config.api.host, port: config.api.port, logger: log, ...(config.api.token !== undefined ? { token: config.api.token } : {}) });
+  let member: ClusterMember | undefined;
+  let bridge: ClusterBridge | undefined;
+  let api: ApiServer | undefined;
+  const shutdown = async (): Promise<void> => {
+    bridge?.stop();
+    await Promise.allSettled([api?.close(), relay.stop()]);
+    // After the relay: publishers are closed, so their leases are released on the way out.
+    await member?.close();
+  };
   try {
     await relay.start();
+    if (config.redis !== undefined && config.cluster !== undefined) {
+      ({ member, bridge } = await joinCluster(relay, config, log));
+    }
+    api = new ApiServer(relay, {
+      host: config.api.host,
+      port: config.api.port,
+      logger: log,
+      ...(config.api.token !== undefined ? { token: config.api.token } : {}),
+      ...(bridge !== undefined ? { cluster: bridge } : {}),
+    });
     const addr = await api.listen();
     log.info({ api: `http://${addr.host}:${addr.port}` }, 'HTTP API listening');
   } catch (err) {
     log.fatal({ err }, 'could not start');
-    await Promise.allSettled([api.close(), relay.stop()]);
+    await shutdown();
     return 1;
   }
   return new Promise<number>((resolve) => {
@@ -30,7 +50,7 @@ export async function runNode(config: RelayConfig, log: Logger): Promise<number>
         resolve(0);
       }, STOP_DEADLINE_MS);
       deadline.unref();
-      void Promise.allSettled([api.close(), relay.stop()]).then(() => {
+      void shutdown().then(() => {
         clearTimeout(deadline);
         resolve(0);
       });
@@ -38,4 +58,48 @@ export async function runNode(config: RelayConfig, log: Logger): Promise<number>
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
   });
+}
+
+/** Connects to Redis, opens the internal listener and wires the relay to the cluster. */
+async function joinCluster(relay: Relay, config: RelayConfig, log: Logger): Promise<{ member: ClusterMember; bridge: ClusterBridge }> {
+  const cluster = config.cluster!;
+  const [{ ClusterMember }, { ClusterBridge }, { cpuSampler }] = await Promise.all([
+    import('../cluster/cluster-member.js'),
+    import('../supervisor/cluster-bridge.js'),
+    import('../cluster/registry.js'),
+  ]);
+  const cpu = cpuSampler();
+  const member = await ClusterMember.connect({
+    redisUrl: config.redis!,
+    nodeId: config.nodeId,
+    srtAddress: hostPort(cluster.advertiseHost, cluster.internalPort),
+    apiAddress: `http://${hostPort(cluster.advertiseHost, config.api.port)}`,
+    clusterSecret: cluster.secret,
+    keyPrefix: cluster.keyPrefix,
+    logger: log,
+    // A node whose Redis is down at start still serves; it refuses publishes (1503) until Redis comes.
+    startWithoutRedis: true,
+    load: () => {
+      const sessions = relay.listSessions();
+      return {
+        sessions: sessions.length,
+        streams: relay.listStreams().filter((s) => s.publisher !== undefined && s.publisher.fromCluster !== true).length,
+        cpu: cpu(),
+        bandwidthMbps: 0,
+      };
+    },
+  });
+  try {
+    relay.listenInternal(cluster.internalHost, cluster.internalPort, member.internalPassphrase);
+    const bridge = new ClusterBridge({ relay, member, logger: log, idleTimeoutMs: cluster.idleTimeoutMs, localAuth: config.auth });
+    await bridge.start();
+    return { member, bridge };
+  } catch (err) {
+    await member.close();
+    throw err;
+  }
+}
+
+function hostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }

@@ -49,6 +49,10 @@ flags (they win over the config file, which wins over the defaults):
   --log-level LEVEL   fatal, error, warn, info (default), debug or trace
   --workers N         worker threads, default: the number of CPU cores
   --redis URL         redis://host:port/db for clustering
+  --cluster-secret S  cluster secret, 16+ characters, same on every node
+                      (better: the environment variable SRT_RELAY_CLUSTER_SECRET)
+  --internal-port N   UDP port other nodes pull streams from (default: SRT port + 1)
+  --advertise-host H  host other nodes reach this one at (default 127.0.0.1)
   -h, --help          show this text
   --version           print the version
 
@@ -66,6 +70,9 @@ const OPTIONS = {
   'log-level': { type: 'string' },
   workers: { type: 'string' },
   redis: { type: 'string' },
+  'cluster-secret': { type: 'string' },
+  'internal-port': { type: 'string' },
+  'advertise-host': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
 } as const;
@@ -214,6 +221,24 @@ export function parseCliArgs(argv: string[]): CliArgs {
     if (problem !== undefined) throw flagError('--redis', problem);
     overrides.redis = redis;
   }
+  const secret = str('cluster-secret');
+  if (secret !== undefined) {
+    if (secret.length < 16) throw flagError('--cluster-secret', `must be at least 16 characters (got ${secret.length}); use the same long random string on every node`);
+    overrides.clusterSecret = secret;
+  }
+  const envSecret = process.env['SRT_RELAY_CLUSTER_SECRET'];
+  if (overrides.clusterSecret === undefined && envSecret !== undefined && envSecret !== '') {
+    if (envSecret.length < 16) throw flagError('SRT_RELAY_CLUSTER_SECRET', `must be at least 16 characters (got ${envSecret.length})`);
+    overrides.clusterSecret = envSecret;
+  }
+  const internalPort = str('internal-port');
+  if (internalPort !== undefined) overrides.internalPort = parsePortFlag('--internal-port', internalPort);
+  const advertise = str('advertise-host');
+  if (advertise !== undefined) {
+    const problem = checkHostText(advertise);
+    if (problem !== undefined) throw flagError('--advertise-host', problem);
+    overrides.advertiseHost = advertise;
+  }
   const configFile = str('config');
   if (configFile !== undefined && configFile.trim() === '') throw flagError('--config', 'needs a file name');
 
@@ -243,6 +268,12 @@ function exampleFor(name: FlagName): string {
       return '4';
     case 'redis':
       return 'redis://127.0.0.1:6379/0';
+    case 'cluster-secret':
+      return 'a-long-random-shared-secret';
+    case 'internal-port':
+      return '8890';
+    case 'advertise-host':
+      return '10.0.0.5';
     default:
       return 'VALUE';
   }

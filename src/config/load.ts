@@ -19,6 +19,8 @@ import { SRT_OPTIONS, editDistance, normalizeOptions, type SrtOptionValue } from
 import { formatSrtUrl, parseSrtUrl, redactSrtUrl, type SrtUrl } from '../srt/url.js';
 import type {
   CliOverrides,
+  ClusterConfig,
+  ClusterInput,
   PushConfig,
   RelayConfig,
   RelayConfigInput,
@@ -133,7 +135,8 @@ class Problems {
 
 /** Values under these keys are never shown in messages. */
 function isSecretPath(segs: readonly Seg[]): boolean {
-  return segs.includes('passphrase') || segs[segs.length - 1] === 'token';
+  const last = segs[segs.length - 1];
+  return segs.includes('passphrase') || last === 'token' || last === 'secret';
 }
 
 function cut(s: string, n = 60): string {
@@ -787,6 +790,18 @@ function applyOverrides(input: RelayConfigInput, o: CliOverrides | undefined): {
     merged.redis = o.redis;
     flagPaths.set('redis', '--redis');
   }
+  if (o.clusterSecret !== undefined) {
+    merged.cluster = { ...merged.cluster, secret: o.clusterSecret };
+    flagPaths.set('cluster.secret', '--cluster-secret');
+  }
+  if (o.internalPort !== undefined) {
+    merged.cluster = { ...merged.cluster, internalPort: o.internalPort };
+    flagPaths.set('cluster.internalPort', '--internal-port');
+  }
+  if (o.advertiseHost !== undefined) {
+    merged.cluster = { ...merged.cluster, advertiseHost: o.advertiseHost };
+    flagPaths.set('cluster.advertiseHost', '--advertise-host');
+  }
   return { merged, flagPaths };
 }
 
@@ -972,6 +987,20 @@ export function normalizeConfig(input: unknown, opts: NormalizeOptions = {}): Re
   if (cfg.redis !== undefined) {
     const problem = checkRedisUrl(cfg.redis);
     if (problem !== undefined) problems.add(['redis'], problem);
+    if (cfg.cluster?.secret === undefined) {
+      problems.add(['cluster', 'secret'], 'is required with redis: set the same long random string (16+ characters) on every node, in the file, with --cluster-secret or in SRT_RELAY_CLUSTER_SECRET');
+    }
+  }
+  for (const key of ['internalHost', 'advertiseHost'] as const) {
+    const v = cfg.cluster?.[key];
+    if (v === undefined) continue;
+    const problem = checkHostText(v);
+    if (problem !== undefined) problems.add(['cluster', key], problem);
+  }
+  const internalPort = cfg.cluster?.internalPort ?? (ports[0]?.port ?? DEFAULT_SRT_PORT) + 1;
+  if (cfg.redis !== undefined) {
+    const clash = ports.find((p) => p.port === internalPort);
+    if (clash !== undefined) problems.add(['cluster', 'internalPort'], `UDP port ${internalPort} is already an SRT port (srt.ports); give the internal listener its own port`);
   }
   problems.throwIfAny(opts.file);
 
@@ -1000,10 +1029,23 @@ export function normalizeConfig(input: unknown, opts: NormalizeOptions = {}): Re
       timeoutMs: cfg.auth?.timeoutMs ?? AUTH_DEFAULTS.timeoutMs,
       cacheMs: cfg.auth?.cacheMs ?? AUTH_DEFAULTS.cacheMs,
     },
-    ...(cfg.redis !== undefined ? { redis: cfg.redis } : {}),
+    ...(cfg.redis !== undefined ? { redis: cfg.redis, cluster: clusterDefaults(cfg.cluster ?? {}, internalPort) } : {}),
     ...(opts.file !== undefined ? { configFile: resolve(opts.file) } : {}),
   };
   return deepFreeze(config);
+}
+
+function clusterDefaults(c: ClusterInput, internalPort: number): ClusterConfig {
+  const internalHost = c.internalHost !== undefined ? bareHost(c.internalHost) : '0.0.0.0';
+  const specific = internalHost !== '0.0.0.0' && internalHost !== '::' && internalHost !== '';
+  return {
+    secret: c.secret ?? '',
+    internalPort,
+    internalHost,
+    advertiseHost: c.advertiseHost !== undefined ? bareHost(c.advertiseHost) : specific ? internalHost : '127.0.0.1',
+    keyPrefix: c.keyPrefix ?? 'srt-relay:',
+    idleTimeoutMs: c.idleTimeoutMs ?? 20000,
+  };
 }
 
 /** The configuration with no file and no flags: every default. */

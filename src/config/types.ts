@@ -95,6 +95,16 @@ export interface RelayConfigInput {
   pushes?: PushInput[];
   auth?: AuthInput;
   redis?: string;
+  cluster?: ClusterInput;
+}
+
+export interface ClusterInput {
+  secret?: string;
+  internalPort?: number;
+  internalHost?: string;
+  advertiseHost?: string;
+  keyPrefix?: string;
+  idleTimeoutMs?: number;
 }
 
 /** Values from command-line flags; they win over the file. Produced by `parseCliArgs`. */
@@ -113,6 +123,12 @@ export interface CliOverrides {
   workers?: number;
   /** `--redis` */
   redis?: string;
+  /** `--cluster-secret` (or the environment variable SRT_RELAY_CLUSTER_SECRET) */
+  clusterSecret?: string;
+  /** `--internal-port` */
+  internalPort?: number;
+  /** `--advertise-host` */
+  advertiseHost?: string;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -189,6 +205,21 @@ export interface AuthConfig {
 }
 
 /** The checked configuration, every default filled in, deeply frozen. */
+export interface ClusterConfig {
+  /** Shared secret (≥ 16 characters); the internal links' passphrase is derived from it. */
+  readonly secret: string;
+  /** UDP port of the internal SRT listener (default: first SRT port + 1). */
+  readonly internalPort: number;
+  /** Address the internal listener binds (default 0.0.0.0). */
+  readonly internalHost: string;
+  /** Host the other nodes reach this node at (internal listener and API). */
+  readonly advertiseHost: string;
+  /** Redis key prefix (default `srt-relay:`). */
+  readonly keyPrefix: string;
+  /** Pull from the owner kept this long after the last local viewer left. */
+  readonly idleTimeoutMs: number;
+}
+
 export interface RelayConfig {
   readonly nodeId: string;
   readonly logLevel: LogLevel;
@@ -201,6 +232,8 @@ export interface RelayConfig {
   readonly auth: AuthConfig;
   /** redis:// or rediss:// URL; undefined = single node without Redis. */
   readonly redis?: string;
+  /** Cluster settings; present exactly when `redis` is set. */
+  readonly cluster?: ClusterConfig;
   /** Absolute path of the file the config was read from; undefined for defaults only. */
   readonly configFile?: string;
 }

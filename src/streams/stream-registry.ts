@@ -23,6 +23,9 @@ export class StreamRegistry {
   readonly #policy: RegistryPolicy;
   #overloaded = false;
   #full = false;
+  #clusterDown = false;
+  /** Gate of the internal (cluster) listener: plays of streams published here, nothing else. */
+  #internalGate: number | undefined;
 
   constructor(policy: RegistryPolicy) {
     this.#policy = policy;
@@ -67,6 +70,21 @@ export class StreamRegistry {
     return s;
   }
 
+  /** The stream a node of the cluster publishes: known here so viewers can pull it from there. */
+  forRemote(name: string): Stream {
+    let s = this.#streams.get(name);
+    if (s === undefined) {
+      s = new Stream(name, {
+        source: 'push://',
+        onPublisherConflict: 'refuse',
+        configured: false,
+        ringSlots: this.#policy.defaultRingSlots,
+      });
+      this.#streams.set(name, s);
+    }
+    return s;
+  }
+
   /** A stream made on the fly from a configured one (wildcard listener input: "base+id"). */
   derive(base: Stream, name: string): Stream {
     let s = this.#streams.get(name);
@@ -83,12 +101,13 @@ export class StreamRegistry {
     if (s === undefined) return undefined;
     this.#streams.delete(name);
     native.gateDelete(this.gate, name);
+    if (this.#internalGate !== undefined) native.gateDelete(this.#internalGate, name);
     return s;
   }
 
   /** Drops a dynamic stream nobody uses any more. */
   collect(s: Stream): void {
-    if (!s.settings.configured && s.publisher === undefined && s.viewers.size === 0) this.remove(s.name);
+    if (!s.settings.configured && s.publisher === undefined && s.remote === undefined && s.viewers.size === 0) this.remove(s.name);
   }
 
   /** At limits.maxStreams: publishes that would make a new stream are refused with 1503. */
@@ -96,6 +115,24 @@ export class StreamRegistry {
     if (on === this.#full) return;
     this.#full = on;
     this.#syncDefaults();
+  }
+
+  /** Redis is unreachable: new publishes (they need a lease) are refused with 1503. */
+  setClusterDown(on: boolean): void {
+    if (on === this.#clusterDown) return;
+    this.#clusterDown = on;
+    this.#syncDefaults();
+    for (const s of this.#streams.values()) this.sync(s);
+  }
+
+  /** The gate of the internal listener (made on first use): plays of locally published streams only. */
+  internalGate(): number {
+    if (this.#internalGate === undefined) {
+      this.#internalGate = native.gateCreate();
+      native.gateDefaults(this.#internalGate, REJECT_FORBIDDEN, '', REJECT_NOT_FOUND, '');
+      for (const s of this.#streams.values()) this.sync(s);
+    }
+    return this.#internalGate;
   }
 
   setOverloaded(on: boolean): void {
@@ -108,16 +145,26 @@ export class StreamRegistry {
   /** Writes the stream's current decisions into the native gate. */
   sync(s: Stream): void {
     const live = s.publisher !== undefined;
+    const liveHere = live && s.publisher!.fromCluster !== true;
+    const remote = s.remote !== undefined;
     const isPush = s.settings.source.startsWith('push://') || s.settings.publishable === true;
     // A live backup source gives way to a publisher of the push:// source (failover back).
-    const backupLive = live && s.publisher!.sourceIndex > (s.settings.pushIndex ?? 0);
+    const backupLive = liveHere && s.publisher!.sourceIndex > (s.settings.pushIndex ?? 0);
+    const refuse = s.settings.onPublisherConflict === 'refuse';
     let publish = 0;
     if (!isPush) publish = REJECT_FORBIDDEN;
-    else if (live && !backupLive && s.settings.onPublisherConflict === 'refuse') publish = REJECT_CONFLICT;
-    let play = live || s.hasRing || s.settings.startable === true ? 0 : REJECT_NOT_FOUND;
+    else if (liveHere && !backupLive && refuse) publish = REJECT_CONFLICT;
+    // Live on another node: the conflict policy holds cluster-wide.
+    else if (remote && refuse) publish = REJECT_CONFLICT;
+    let play = live || remote || s.hasRing || s.settings.startable === true ? 0 : REJECT_NOT_FOUND;
     if (this.#overloaded) {
       if (publish === 0 && !live) publish = REJECT_UNAVAILABLE;
       if (play === 0) play = REJECT_UNAVAILABLE;
+    }
+    // Without Redis no lease can be taken: a publish that would need one waits for Redis.
+    if (this.#clusterDown && publish === 0 && !liveHere) publish = REJECT_UNAVAILABLE;
+    if (this.#internalGate !== undefined) {
+      native.gateSet(this.#internalGate, s.name, REJECT_FORBIDDEN, '', liveHere ? 0 : REJECT_NOT_FOUND, '', false);
     }
     native.gateSet(
       this.gate,
@@ -126,12 +173,12 @@ export class StreamRegistry {
       s.settings.passphrase?.publish ?? '',
       play,
       s.settings.passphrase?.play ?? '',
-      live,
+      live || remote,
     );
   }
 
   #syncDefaults(): void {
-    const publish = this.#overloaded || this.#full ? REJECT_UNAVAILABLE : this.#policy.dynamicStreams ? 0 : REJECT_NOT_FOUND;
+    const publish = this.#overloaded || this.#full || this.#clusterDown ? REJECT_UNAVAILABLE : this.#policy.dynamicStreams ? 0 : REJECT_NOT_FOUND;
     native.gateDefaults(this.gate, publish, '', REJECT_NOT_FOUND, '');
   }
 
@@ -142,6 +189,7 @@ export class StreamRegistry {
 
   close(): void {
     native.gateDestroy(this.gate);
+    if (this.#internalGate !== undefined) native.gateDestroy(this.#internalGate);
     this.#streams.clear();
   }
 }

@@ -38,12 +38,22 @@ export interface PublisherInfo {
   since: number;
   /** Which of the stream's sources feeds it (0 = primary). */
   sourceIndex: number;
+  /** An internal pull from the node that owns the stream in the cluster (not a local source). */
+  fromCluster?: boolean;
+}
+
+/** The cluster node that holds the stream's lease, when it is not this node. */
+export interface RemoteOwner {
+  node: string;
+  epoch: number;
 }
 
 export class Stream {
   readonly name: string;
   settings: StreamSettings;
   publisher: PublisherInfo | undefined;
+  /** Live on another node of the cluster (this node can pull it from there). */
+  remote: RemoteOwner | undefined;
   readonly viewers = new Set<number>();
   #ring: PacketRing | undefined;
   readonly createdAt = Date.now();

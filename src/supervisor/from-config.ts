@@ -1,5 +1,5 @@
 /** Maps the checked configuration (src/config) onto what the Relay needs. */
-import { sourceText, type RelayConfig } from '../config/types.js';
+import { sourceText, type RelayConfig, type StreamConfig } from '../config/types.js';
 import { ringSlotsFor } from '../ring/packet-ring.js';
 import type { Logger } from '../logging.js';
 import type { RelayOptions, RelayStreamOptions } from './relay.js';
@@ -7,23 +7,7 @@ import type { RelayOptions, RelayStreamOptions } from './relay.js';
 
 export function relayOptionsFrom(config: RelayConfig, logger: Logger): RelayOptions {
   const streams: Record<string, RelayStreamOptions> = {};
-  for (const [name, s] of Object.entries(config.streams)) {
-    streams[name] = {
-      source: sourceText(s.source),
-      sources: s.sources.map(sourceText),
-      loop: s.loop,
-      simulatedLive: s.simulatedLive,
-      join: s.join,
-      passphrase: { ...s.passphrase },
-      onPublisherConflict: s.onPublisherConflict,
-      acceptStreamIds: s.acceptStreamIds,
-      alwaysOn: s.alwaysOn,
-      idleTimeoutMs: s.idleTimeoutMs,
-      failoverTimeoutMs: s.failoverTimeoutMs,
-      raw: s.raw,
-      bufferTimeMs: s.bufferTimeMs,
-    };
-  }
+  for (const [name, s] of Object.entries(config.streams)) streams[name] = relayStreamFrom(s);
   return {
     nodeId: config.nodeId,
     workers: config.workers,
@@ -42,5 +26,24 @@ export function relayOptionsFrom(config: RelayConfig, logger: Logger): RelayOpti
     // ~8 s at 10 Mbit/s (950 packets/s); bounded per stream (12 MB).
     ringSlots: ringSlotsFor(8192),
     logger,
+  };
+}
+
+/** One checked stream (from a file, or from the cluster's shared config) as the Relay takes it. */
+export function relayStreamFrom(s: StreamConfig): RelayStreamOptions {
+  return {
+    source: sourceText(s.source),
+    sources: s.sources.map(sourceText),
+    loop: s.loop,
+    simulatedLive: s.simulatedLive,
+    join: s.join,
+    passphrase: { ...s.passphrase },
+    onPublisherConflict: s.onPublisherConflict,
+    acceptStreamIds: s.acceptStreamIds,
+    alwaysOn: s.alwaysOn,
+    idleTimeoutMs: s.idleTimeoutMs,
+    failoverTimeoutMs: s.failoverTimeoutMs,
+    raw: s.raw,
+    bufferTimeMs: s.bufferTimeMs,
   };
 }

@@ -19,7 +19,7 @@ import { Stream, type PeerAddress } from '../streams/stream.js';
 import { StreamRegistry } from '../streams/stream-registry.js';
 import { SrtRelayError } from '../errors.js';
 import { WebhookAuth } from '../auth/webhook-auth.js';
-import { parseSource, StreamSources, type SourceHost, type SourcesView } from './stream-sources.js';
+import { parseSource, StreamSources, type RemoteSource, type SourceHost, type SourcesView } from './stream-sources.js';
 
 type AttachMessage = Extract<ToWorker, { type: 'attach' }>;
 
@@ -37,6 +37,15 @@ interface Incoming {
   enforceConflict?: boolean;
   /** Which of the stream's sources this is. */
   sourceIndex?: number;
+  /** A publisher from outside (push or listener input): in a cluster it takes the stream's lease. */
+  leased?: boolean;
+}
+
+/** The node that owns a stream in the cluster, and how to pull it from there. */
+export interface RemoteOwnerSource {
+  node: string;
+  epoch: number;
+  source: RemoteSource;
 }
 
 export type PortDirection = 'incoming' | 'outgoing' | 'both';
@@ -89,7 +98,11 @@ export interface RelayOptions {
   logger?: Logger;
 }
 
-export type SessionKind = 'publisher' | 'viewer' | 'push' | 'pull' | 'file';
+/**
+ * `cluster-pull`: this node pulls a stream from the node that owns it; `cluster-serve`: this
+ * node serves another node's pull of a stream published here.
+ */
+export type SessionKind = 'publisher' | 'viewer' | 'push' | 'pull' | 'file' | 'cluster-pull' | 'cluster-serve';
 
 export interface SessionInfo {
   id: number;
@@ -101,6 +114,8 @@ export interface SessionInfo {
   worker: number | undefined;
   /** For a publisher: which of the stream's sources it is (0 = primary). */
   sourceIndex?: number;
+  /** A publisher from outside that holds (or claims) the stream's cluster lease. */
+  leased?: boolean;
 }
 
 export interface PushInfo {
@@ -128,6 +143,12 @@ const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 15000];
 export interface RelayEvents {
   'stream-live': [name: string];
   'stream-idle': [name: string];
+  /** A publisher from outside (push or listener input) took `stream` here: claim its lease. */
+  'publisher-started': [stream: string, session: number, policy: 'refuse' | 'replace'];
+  /** That publisher's session ended (another local one may have replaced it). */
+  'publisher-ended': [stream: string, session: number];
+  /** The pull from the cluster owner of `stream` failed or ended. */
+  'remote-failed': [stream: string, reason: string];
 }
 
 export class Relay extends EventEmitter<RelayEvents> {
@@ -141,6 +162,8 @@ export class Relay extends EventEmitter<RelayEvents> {
   readonly #pushes = new Map<number, PushState>();
   readonly #sources = new Map<string, StreamSources>();
   readonly #sourceHost: SourceHost;
+  /** Pull sources of streams other nodes own (kept across putStream). */
+  readonly #remoteSources = new Map<string, RemoteOwnerSource>();
   /** Replaced publisher session → the session to confirm as publisher once it has ended. */
   readonly #confirmAfter = new Map<number, number>();
   #nextSession = 1;
@@ -173,18 +196,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     this.#started = true;
     await this.#pool.start();
     for (const [name, s] of Object.entries(this.#opts.streams)) this.putStream(name, s);
-    const auth = this.#opts.auth;
-    if (auth?.webhook !== undefined) {
-      this.#auth = new WebhookAuth({
-        gate: this.#registry.gate,
-        url: auth.webhook,
-        timeoutMs: auth.timeoutMs,
-        cacheMs: auth.cacheMs,
-        nodeId: this.nodeId,
-        logger: this.#log.child({ component: 'auth' }),
-      });
-      this.#auth.start();
-    }
+    if (this.#opts.auth !== undefined) this.setAuth(this.#opts.auth);
     for (const p of this.#opts.ports) this.#listenPort(p);
     for (const p of this.#opts.pushes) this.addPush(p);
     this.#rejectTimer = setInterval(() => this.#logRejections(), 1000);
@@ -193,6 +205,22 @@ export class Relay extends EventEmitter<RelayEvents> {
       { ports: this.#opts.ports.map((p) => `${p.host}:${p.port}/${p.direction}`), workers: this.#opts.workers },
       'relay started',
     );
+  }
+
+  /** Sets (or with no webhook, turns off) webhook authorization of publishes and plays. */
+  setAuth(auth: { webhook?: string; timeoutMs: number; cacheMs: number }): void {
+    this.#auth?.stop();
+    this.#auth = undefined;
+    if (auth.webhook === undefined) return;
+    this.#auth = new WebhookAuth({
+      gate: this.#registry.gate,
+      url: auth.webhook,
+      timeoutMs: auth.timeoutMs,
+      cacheMs: auth.cacheMs,
+      nodeId: this.nodeId,
+      logger: this.#log.child({ component: 'auth' }),
+    });
+    this.#auth.start();
   }
 
   // ---- listeners ---------------------------------------------------------------------------
@@ -223,7 +251,7 @@ export class Relay extends EventEmitter<RelayEvents> {
       return;
     }
     const incoming = { name, socket: c.socket, peer, streamid: c.streamid, log, inferred: c.inferred };
-    if (c.mode === MODE_PUBLISH) this.#acceptPublisher({ ...incoming, kind: 'publisher' });
+    if (c.mode === MODE_PUBLISH) this.#acceptPublisher({ ...incoming, kind: 'publisher', leased: true });
     else if (c.mode === MODE_PLAY) this.#acceptViewer({ ...incoming, kind: 'viewer' });
     else {
       log.warn('connection without a gate decision; closing');
@@ -251,7 +279,7 @@ export class Relay extends EventEmitter<RelayEvents> {
   }
 
   #acceptPublisher(c: Incoming): number | undefined {
-    const { name, socket, peer, streamid, kind, log, inferred = false, enforceConflict = true, sourceIndex } = c;
+    const { name, socket, peer, streamid, kind, log, inferred = false, enforceConflict = true, sourceIndex, leased = false } = c;
     const stream = this.#registry.forPublish(name);
     if (stream === undefined) {
       log.warn('publish to an unknown stream slipped past the gate; closing');
@@ -260,6 +288,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     }
     const info = this.#newSession(kind, name, peer, streamid);
     info.sourceIndex = sourceIndex ?? stream.settings.pushIndex ?? 0;
+    if (leased) info.leased = true;
     if (inferred) {
       // A plain streamid on a "both" port for a stream that is not live: publisher once it
       // sends media, player if it stays silent (HostedSession decides within UNDECIDED_MS).
@@ -312,13 +341,16 @@ export class Relay extends EventEmitter<RelayEvents> {
       log.info({ session: info.id, replaced: old.session }, 'new publisher replaces the old one');
       this.#pool.closeSession(old.session, 'replaced by a new publisher');
     }
-    stream.publisher = { session: info.id, peer: info.peer, since: Date.now(), sourceIndex: index };
+    const fromCluster = info.kind === 'cluster-pull';
+    stream.publisher = { session: info.id, peer: info.peer, since: Date.now(), sourceIndex: index, ...(fromCluster ? { fromCluster } : {}) };
     if (stream.viewers.delete(info.id)) this.#viewersChanged(stream);
     if (info.kind === 'viewer') info.kind = 'publisher';
     this.#registry.sync(stream);
     this.#sources.get(stream.name)?.publisherStarted(index, info.id);
     if (old === undefined) this.emit('stream-live', stream.name);
-    this.#startPushesFor(stream.name);
+    if (info.leased === true) this.emit('publisher-started', stream.name, info.id, stream.settings.onPublisherConflict);
+    // Pushes run where the stream is published, not on every node that pulls it.
+    if (!fromCluster) this.#startPushesFor(stream.name);
     return true;
   }
 
@@ -356,7 +388,7 @@ export class Relay extends EventEmitter<RelayEvents> {
   #acceptViewer(c: Incoming): number | undefined {
     const { name, socket, peer, streamid, kind, log, inferred = false } = c;
     const stream = this.#registry.get(name);
-    if (stream === undefined || (stream.publisher === undefined && !stream.hasRing && stream.settings.startable !== true)) {
+    if (stream === undefined || (stream.publisher === undefined && stream.remote === undefined && !stream.hasRing && stream.settings.startable !== true)) {
       log.warn('play of a stream that is not live slipped past the gate; closing');
       socket.close();
       return undefined;
@@ -381,6 +413,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     }
     const stream = this.#registry.get(info.stream);
     this.#log.info({ session: id, stream: info.stream, kind: info.kind, reason }, 'session ended');
+    if (info.leased === true && info.kind !== 'viewer') this.emit('publisher-ended', info.stream, id);
     if (stream !== undefined) {
       if (stream.publisher?.session === id) {
         stream.publisher = undefined;
@@ -391,7 +424,7 @@ export class Relay extends EventEmitter<RelayEvents> {
       if (info.sourceIndex !== undefined && info.kind !== 'viewer') {
         this.#sources.get(stream.name)?.publisherEnded(info.sourceIndex, id, reason);
       }
-      this.#registry.collect(stream);
+      this.#collect(stream);
       this.#updateLoad();
     }
     for (const p of this.#pushes.values()) {
@@ -429,7 +462,8 @@ export class Relay extends EventEmitter<RelayEvents> {
       ...(s.raw !== undefined ? { raw: s.raw } : {}),
       ...(s.bufferTimeMs !== undefined ? { ringSlots: ringSlotsFor(s.bufferTimeMs, 1024, RING_MAX_SLOTS) } : {}),
     });
-    this.#sources.get(name)?.stop();
+    const previous = this.#sources.get(name);
+    previous?.stop();
     const sources = new StreamSources(this.#sourceHost, name, parsed, {
       alwaysOn: s.alwaysOn ?? false,
       idleTimeoutMs: s.idleTimeoutMs ?? 20000,
@@ -441,7 +475,94 @@ export class Relay extends EventEmitter<RelayEvents> {
     this.#sources.set(name, sources);
     sources.start();
     sources.viewersChanged(stream.viewers.size);
+    const remote = this.#remoteSources.get(name);
+    if (remote !== undefined) sources.setRemote(remote.source);
     return stream;
+  }
+
+  // ---- cluster -----------------------------------------------------------------------------
+
+  /**
+   * Another node of the cluster owns `name` (holds its lease): viewers here are accepted at once
+   * and served through one internal pull from `source`; undefined: no other node owns it.
+   */
+  setRemoteOwner(name: string, owner: RemoteOwnerSource | undefined): void {
+    if (owner === undefined) {
+      if (!this.#remoteSources.delete(name)) return;
+      const stream = this.#registry.get(name);
+      if (stream === undefined) return;
+      stream.remote = undefined;
+      this.#sources.get(name)?.setRemote(undefined);
+      this.#registry.sync(stream);
+      this.#collect(stream);
+      return;
+    }
+    this.#remoteSources.set(name, owner);
+    const stream = this.#registry.forRemote(name);
+    stream.remote = { node: owner.node, epoch: owner.epoch };
+    let sources = this.#sources.get(name);
+    if (sources === undefined) {
+      // A dynamic stream: nothing configured feeds it here, only the pull from its owner.
+      sources = new StreamSources(this.#sourceHost, name, [], {
+        alwaysOn: false,
+        idleTimeoutMs: owner.source.idleTimeoutMs,
+        failoverTimeoutMs: 10000,
+        acceptStreamIds: 'ignore',
+        loop: false,
+        simulatedLive: false,
+      });
+      this.#sources.set(name, sources);
+      sources.viewersChanged(stream.viewers.size);
+    }
+    this.#registry.sync(stream);
+    sources.setRemote(owner.source);
+  }
+
+  /** Streams this node knows to be owned by another node, with the owner. */
+  remoteStreams(): Map<string, string> {
+    const out = new Map<string, string>();
+    for (const s of this.#registry.list()) if (s.remote !== undefined) out.set(s.name, s.remote.node);
+    return out;
+  }
+
+  /** Redis unreachable: publishes that need a lease are refused with 1503 until it returns. */
+  setClusterAvailable(available: boolean): void {
+    this.#registry.setClusterDown(!available);
+  }
+
+  /** Closes the publisher session `session` of `stream` (its cluster lease went to another node). */
+  closePublisher(stream: string, session: number, reason: string): void {
+    if (this.#sessions.get(session)?.stream === stream) this.#pool.closeSession(session, reason);
+  }
+
+  /** The session that publishes `stream` here from outside (holding its lease), if any. */
+  leasedPublisher(stream: string): number | undefined {
+    const s = this.#registry.get(stream)?.publisher?.session;
+    return s !== undefined && this.#sessions.get(s)?.leased === true ? s : undefined;
+  }
+
+  /**
+   * Opens the internal listener other nodes pull streams from: play only, streams published
+   * here only, every connection encrypted with the cluster passphrase (AES-256).
+   */
+  listenInternal(host: string, port: number, passphrase: string): void {
+    const l = SrtListener.create(host, port, { passphrase, pbkeylen: 32 }, {});
+    l.attachGate(this.#registry.internalGate(), DIRECTION_CODE.outgoing, '');
+    l.listen((c) => {
+      const log = this.#log.child({ stream: c.resource, peer: `${c.host}:${c.port}`, streamid: c.streamid, internal: true });
+      this.#acceptViewer({ name: c.resource, socket: c.socket, peer: { host: c.host, port: c.port }, streamid: c.streamid, kind: 'cluster-serve', log });
+    });
+    this.#listeners.push(l);
+    this.#log.info({ listen: `${host}:${port}` }, 'internal cluster listener started');
+  }
+
+  /** Drops a stream nobody uses any more (and its source bookkeeping). */
+  #collect(stream: Stream): void {
+    this.#registry.collect(stream);
+    if (this.#registry.get(stream.name) === undefined) {
+      this.#sources.get(stream.name)?.stop();
+      this.#sources.delete(stream.name);
+    }
   }
 
   /** The stream's sources: which is active, how often it switched, each one's state. */
@@ -457,6 +578,12 @@ export class Relay extends EventEmitter<RelayEvents> {
     this.#sources.delete(name);
     for (const info of this.#sessions.values()) if (info.stream === name) this.#pool.closeSession(info.id, 'stream deleted');
     this.#registry.remove(name);
+    // Still live on another node: it stays playable here as a dynamic stream.
+    const remote = this.#remoteSources.get(name);
+    if (remote !== undefined) {
+      this.#remoteSources.delete(name);
+      this.setRemoteOwner(name, remote);
+    }
     return true;
   }
 
@@ -467,13 +594,14 @@ export class Relay extends EventEmitter<RelayEvents> {
     gate: this.#registry.gate,
     publishPulled: (stream, socket, url, sourceIndex) => {
       const log = this.#log.child({ stream, peer: `${url.host}:${url.port}`, source: sourceIndex });
+      const fromCluster = this.#sources.get(stream)?.remoteIndex === sourceIndex && this.#remoteSources.has(stream);
       // The node's own pull replaces whatever fed the stream before (e.g. a stale pull).
       return this.#acceptPublisher({
         name: stream,
         socket,
         peer: { host: url.host, port: url.port },
         streamid: '',
-        kind: 'pull',
+        kind: fromCluster ? 'cluster-pull' : 'pull',
         log,
         enforceConflict: false,
         sourceIndex,
@@ -484,7 +612,7 @@ export class Relay extends EventEmitter<RelayEvents> {
       const base = this.#registry.get(stream);
       if (c.resource !== stream && base !== undefined) this.#registry.derive(base, c.resource);
       // A listener input's sender is a publisher like any other: the conflict policy applies.
-      this.#acceptPublisher({ name: c.resource, socket: c.socket, peer: { host: c.host, port: c.port }, streamid: c.streamid, kind: 'pull', log, sourceIndex });
+      this.#acceptPublisher({ name: c.resource, socket: c.socket, peer: { host: c.host, port: c.port }, streamid: c.streamid, kind: 'pull', log, sourceIndex, leased: true });
     },
     startFile: (stream, path, opts, sourceIndex) => {
       const s = this.#registry.get(stream)!;
@@ -505,6 +633,9 @@ export class Relay extends EventEmitter<RelayEvents> {
     },
     closeSession: (session, reason) => {
       this.#pool.closeSession(session, reason);
+    },
+    remoteFailed: (stream, reason) => {
+      this.emit('remote-failed', stream, reason);
     },
     closeViewers: (stream, reason) => {
       const s = this.#registry.get(stream);

@@ -45,6 +45,17 @@ export interface SourceHost {
   closeSession(session: number, reason: string): void;
   /** The stream has had no live source for failoverTimeoutMs: close its viewers. */
   closeViewers(stream: string, reason: string): void;
+  /** The pull from the stream's cluster owner failed or ended: find the owner again. */
+  remoteFailed(stream: string, reason: string): void;
+}
+
+/** Where this node pulls a stream that another node of the cluster owns. */
+export interface RemoteSource {
+  /** Shown in the API instead of the URL (which holds the cluster passphrase): `cluster://<node>`. */
+  label: string;
+  url: SrtUrl;
+  /** Keep pulling this long after the last local viewer left. */
+  idleTimeoutMs: number;
 }
 
 type RunnerState = 'idle' | 'starting' | 'live' | 'failed';
@@ -58,9 +69,15 @@ interface Runner {
   listener: SrtListener | undefined;
   connecting: SrtSocket | undefined;
   lastError: string | undefined;
+  /** The internal pull from the stream's cluster owner (always last, only while viewers watch). */
+  remote?: RemoteSource;
 }
 
 const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 15000];
+
+function newRunner(source: ParsedSource): Runner {
+  return { source, state: 'idle', session: undefined, attempts: 0, retryAt: 0, listener: undefined, connecting: undefined, lastError: undefined };
+}
 
 export function parseSource(text: string, baseDir?: string): ParsedSource {
   const t = text.trim();
@@ -85,6 +102,8 @@ export class StreamSources {
   readonly stream: string;
   readonly #host: SourceHost;
   readonly #runners: Runner[];
+  /** Configured sources; the remote runner, when there is one, comes after them. */
+  readonly #configured: number;
   readonly #opts: StreamSourcesOptions;
   #viewers = 0;
   #idleTimer: NodeJS.Timeout | undefined;
@@ -98,16 +117,41 @@ export class StreamSources {
     this.#host = host;
     this.stream = stream;
     this.#opts = opts;
-    this.#runners = sources.map((source) => ({
-      source,
-      state: 'idle',
-      session: undefined,
-      attempts: 0,
-      retryAt: 0,
-      listener: undefined,
-      connecting: undefined,
-      lastError: undefined,
-    }));
+    this.#runners = sources.map((source) => newRunner(source));
+    this.#configured = sources.length;
+  }
+
+  /**
+   * Sets (or with undefined removes) the stream's pull from its cluster owner. It runs only
+   * while the stream has viewers here, after every configured source, and stops `idleTimeoutMs`
+   * after the last viewer left. A new owner replaces the old pull.
+   */
+  setRemote(remote: RemoteSource | undefined): void {
+    const current = this.#runners[this.#configured];
+    if (current?.remote !== undefined && remote !== undefined && current.remote.url.raw === remote.url.raw) return;
+    if (current !== undefined) {
+      this.#stopRunner(current, remote === undefined ? 'stream no longer live in the cluster' : 'the stream moved to another node');
+      this.#runners.length = this.#configured;
+    }
+    if (remote !== undefined) {
+      const r = newRunner({ kind: 'srt-caller', text: remote.label, url: remote.url });
+      r.remote = remote;
+      this.#runners.push(r);
+    }
+    this.#ensure();
+    this.#armIdle();
+    this.#armFailover();
+  }
+
+  /** True while the pull from the cluster owner runs or starts. */
+  get remoteActive(): boolean {
+    const r = this.#runners[this.#configured];
+    return r !== undefined && (r.state === 'live' || r.state === 'starting');
+  }
+
+  /** Index the remote pull's publisher session has (sources before it win). */
+  get remoteIndex(): number {
+    return this.#configured;
   }
 
   /** True when a publisher (not a relay-run source) may publish with push://. */
@@ -122,7 +166,7 @@ export class StreamSources {
   }
 
   get hasActiveSources(): boolean {
-    return this.#runners.some((r) => r.source.kind === 'srt-caller' || r.source.kind === 'file');
+    return this.#runners.some((r) => r.remote === undefined && (r.source.kind === 'srt-caller' || r.source.kind === 'file'));
   }
 
   get onDemand(): boolean {
@@ -165,22 +209,29 @@ export class StreamSources {
   /** The relay counts viewers; demand starts and stops on-demand sources. */
   viewersChanged(count: number): void {
     this.#viewers = count;
-    if (count > 0 && this.#idleTimer !== undefined) {
+    this.#armIdle();
+    this.#ensure();
+    this.#armFailover();
+  }
+
+  /** Without viewers, on-demand sources and the remote pull stop after their idle timeout. */
+  #armIdle(): void {
+    if (this.#viewers > 0 && this.#idleTimer !== undefined) {
       clearTimeout(this.#idleTimer);
       this.#idleTimer = undefined;
     }
-    if (count === 0 && this.onDemand && this.#idleTimer === undefined) {
-      this.#idleTimer = setTimeout(() => {
-        this.#idleTimer = undefined;
-        if (this.#viewers === 0) {
-          this.#host.log.info({ stream: this.stream }, 'no viewers for idleTimeoutMs: stopping on-demand source');
-          this.#runners.forEach((r) => this.#stopRunner(r, 'idle'));
-        }
-      }, this.#opts.idleTimeoutMs);
-      this.#idleTimer.unref();
-    }
-    this.#ensure();
-    this.#armFailover();
+    const remote = this.#runners[this.#configured]?.remote;
+    if (this.#viewers > 0 || this.#idleTimer !== undefined || (!this.onDemand && remote === undefined)) return;
+    const ms = this.onDemand ? Math.min(this.#opts.idleTimeoutMs, remote?.idleTimeoutMs ?? Infinity) : remote!.idleTimeoutMs;
+    this.#idleTimer = setTimeout(() => {
+      this.#idleTimer = undefined;
+      if (this.#viewers > 0) return;
+      this.#host.log.info({ stream: this.stream }, 'no viewers for idleTimeoutMs: stopping on-demand source');
+      this.#runners.forEach((r) => {
+        if (!this.#opts.alwaysOn || r.remote !== undefined) this.#stopRunner(r, 'idle');
+      });
+    }, ms);
+    this.#idleTimer.unref();
   }
 
   /** A publisher from source `index` went live. */
@@ -211,6 +262,7 @@ export class StreamSources {
     r.state = active ? 'failed' : 'idle';
     r.lastError = reason;
     if (active) r.retryAt = Date.now() + BACKOFF_MS[Math.min(r.attempts, BACKOFF_MS.length - 1)]!;
+    if (r.remote !== undefined) this.#host.remoteFailed(this.stream, reason);
     this.#ensure();
     this.#armFailover();
   }
@@ -251,6 +303,7 @@ export class StreamSources {
       const r = this.#runners[i]!;
       if (r.state === 'live' || r.state === 'starting') return;
       if (r.source.kind === 'push' || r.source.kind === 'srt-listener') continue; // waits for its sender
+      if (r.remote !== undefined && this.#viewers === 0) continue; // the cluster pull only serves viewers
       if (r.state === 'failed' && r.retryAt > now) {
         nextRetry = Math.min(nextRetry, r.retryAt);
         continue; // fail over to the next source meanwhile
@@ -299,6 +352,7 @@ export class StreamSources {
         r.lastError = err instanceof Error ? err.message : String(err);
         r.retryAt = Date.now() + BACKOFF_MS[Math.min(r.attempts - 1, BACKOFF_MS.length - 1)]!;
         this.#host.log.warn({ stream: this.stream, source: index, err: r.lastError, attempt: r.attempts }, 'source failed; retrying with backoff');
+        if (r.remote !== undefined) this.#host.remoteFailed(this.stream, r.lastError);
         this.#ensure();
       },
     );

@@ -13,8 +13,14 @@ export function pushRoutes(): Route[] {
         GET({ relay }) {
           return { status: 200, json: { pushes: relay.listPushes().map(pushView) } };
         },
-        async POST({ relay, body }) {
+        async POST({ relay, body, cluster }) {
           const opts = parsePushBody(await body());
+          if (cluster !== undefined) {
+            const res = await cluster.putPush(opts);
+            const push = relay.listPushes().find((p) => p.id === res.local);
+            if (push === undefined) throw notFound('push was stored but not applied here; see the node\'s log');
+            return { status: res.outcome === 'created' ? 201 : 200, json: pushView(push) };
+          }
           const target = redactSrtUrl(opts.target);
           const same = relay.listPushes().find((p) => p.stream === opts.stream && p.target === target);
           if (same !== undefined) {
@@ -40,9 +46,10 @@ export function pushRoutes(): Route[] {
           if (push === undefined) throw notFound(`no push '${params['id']}'`);
           return { status: 200, json: pushView(push) };
         },
-        DELETE({ relay, params }) {
+        async DELETE({ relay, params, cluster }) {
           const id = parseId(params['id']!);
-          if (id === undefined || !relay.removePush(id)) throw notFound(`no push '${params['id']}'`);
+          const removed = id !== undefined && (cluster !== undefined ? await cluster.deletePush(id) : relay.removePush(id));
+          if (!removed) throw notFound(`no push '${params['id']}'`);
           return { status: 204 };
         },
       },

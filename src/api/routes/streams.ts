@@ -24,8 +24,16 @@ export function streamRoutes(): Route[] {
           if (stream === undefined) throw notFound(`no stream '${name}'`);
           return { status: 200, json: streamView(stream, await statsSnapshot(relay), relay.sourcesOf(stream.name)) };
         },
-        async PUT({ relay, params, body }) {
+        async PUT({ relay, params, body, cluster }) {
           const name = checkStreamName(params['name'], 'stream name');
+          if (cluster !== undefined) {
+            // Cluster: the shared configuration (checked like the config file), applied on every node.
+            const existed = relay.getStream(name)?.settings.configured === true;
+            await cluster.putStream(name, await body());
+            const stream = relay.getStream(name);
+            if (stream === undefined) throw notFound(`stream '${name}' was stored but not applied here; see the node's log`);
+            return { status: existed ? 200 : 201, json: streamView(stream, await statsSnapshot(relay), relay.sourcesOf(name)) };
+          }
           const opts = parseStreamBody(await body());
           const existed = relay.getStream(name) !== undefined;
           let stream;
@@ -39,9 +47,10 @@ export function streamRoutes(): Route[] {
           }
           return { status: existed ? 200 : 201, json: streamView(stream, await statsSnapshot(relay), relay.sourcesOf(stream.name)) };
         },
-        DELETE({ relay, params }) {
+        async DELETE({ relay, params, cluster }) {
           const name = params['name']!;
-          if (!relay.deleteStream(name)) throw notFound(`no stream '${name}'`);
+          const deleted = cluster !== undefined ? await cluster.deleteStream(name) : relay.deleteStream(name);
+          if (!deleted) throw notFound(`no stream '${name}'`);
           return { status: 204 };
         },
       },

@@ -14,6 +14,15 @@ export function systemRoutes(deps: { metrics: RelayMetrics; startedAt: number })
       },
     },
     {
+      path: '/api/v1/cluster',
+      methods: {
+        GET({ cluster }) {
+          if (cluster === undefined) return { status: 200, json: { enabled: false } };
+          return { status: 200, json: { enabled: true, ...cluster.view() } };
+        },
+      },
+    },
+    {
       path: '/metrics',
       methods: {
         async GET() {

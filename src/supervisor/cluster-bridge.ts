@@ -1,0 +1,393 @@
+/**
+ * ClusterBridge: ties one node's Relay to its ClusterMember (src/cluster). It owns the three
+ * things a cluster adds to a node:
+ *
+ * - Leases: a publisher from outside that goes live here claims the stream's lease (the
+ *   conflict policy decides against another node: `refuse` closes the newcomer, `replace` takes
+ *   the stream over); its end releases the lease; a lost lease closes the publisher here.
+ * - Routing: a mirror of who owns which stream (routing notices, plus a periodic list that
+ *   catches leases that expired without a notice, e.g. a killed node). A stream owned elsewhere
+ *   is playable here at once; its viewers are served by one internal pull per stream from the
+ *   owner's internal listener (encrypted with the cluster passphrase).
+ * - Shared configuration: streams, pushes and auth settings in Redis, applied live on every
+ *   node (API writes go there first); settings from the local file stay, Redis wins on a name.
+ */
+import type { Logger } from '../logging.js';
+import { silentLogger } from '../logging.js';
+import { normalizeConfig } from '../config/load.js';
+import type { PushInput, StreamInput } from '../config/types.js';
+import { parseSrtUrl } from '../srt/url.js';
+import type { ClusterMember } from '../cluster/cluster-member.js';
+import type { ConfigChange, PutResult } from '../cluster/config-store.js';
+import { AUTH_SETTINGS, pushId } from '../cluster/config-store.js';
+import { internalPullUrl } from '../cluster/internal-link.js';
+import type { LeaseOwner } from '../cluster/lease.js';
+import type { RoutingNotice } from '../cluster/bus.js';
+import { isSrtRelayError } from '../errors.js';
+import { relayStreamFrom } from './from-config.js';
+import type { Relay, RelayStreamOptions } from './relay.js';
+
+export interface ClusterBridgeOptions {
+  relay: Relay;
+  member: ClusterMember;
+  logger?: Logger;
+  /** Keep pulling a stream from its owner this long after the last local viewer left. Default 20000. */
+  idleTimeoutMs?: number;
+  /** SRT latency of internal pulls, ms. Default 120. */
+  pullLatencyMs?: number;
+  /** How often the routing mirror is re-read in full (finds expired leases). Default 2000 ms. */
+  routingRefreshMs?: number;
+  /** Webhook settings of the local file: the base that the shared auth settings change. */
+  localAuth?: { webhook?: string; timeoutMs: number; cacheMs: number };
+}
+
+/** Routing and lease counters, for the API and the tests. */
+export interface ClusterBridgeView {
+  node: string;
+  redis: boolean;
+  /** Streams this node holds the lease of, with the epoch. */
+  owned: Record<string, number>;
+  /** Streams other nodes own, with the owner. */
+  remote: Record<string, string>;
+  claims: number;
+  conflicts: number;
+  lost: number;
+}
+
+export class ClusterBridge {
+  readonly #relay: Relay;
+  readonly #member: ClusterMember;
+  readonly #log: Logger;
+  readonly #idleTimeoutMs: number;
+  readonly #pullLatencyMs: number;
+  readonly #refreshMs: number;
+  readonly #localAuth: { webhook?: string; timeoutMs: number; cacheMs: number };
+  /** stream → the local publisher session the lease is (being) claimed for. */
+  readonly #holders = new Map<string, number>();
+  /** stream → its owner, for streams other nodes own. */
+  readonly #mirror = new Map<string, LeaseOwner>();
+  /** `stream:<name>` / `push:<id>` / `auth:<name>` → JSON of what was applied from the cluster. */
+  readonly #applied = new Map<string, string>();
+  /** Cluster push id → the Relay's push id. */
+  readonly #pushes = new Map<string, number>();
+  readonly #clusterAuth: Record<string, unknown> = {};
+  #refreshTimer: NodeJS.Timeout | undefined;
+  #stopped = false;
+  #claims = 0;
+  #conflicts = 0;
+  #lost = 0;
+  readonly #off: Array<() => void> = [];
+
+  constructor(opts: ClusterBridgeOptions) {
+    this.#relay = opts.relay;
+    this.#member = opts.member;
+    this.#log = (opts.logger ?? silentLogger()).child({ component: 'cluster' });
+    this.#idleTimeoutMs = opts.idleTimeoutMs ?? 20000;
+    this.#pullLatencyMs = opts.pullLatencyMs ?? 120;
+    this.#refreshMs = opts.routingRefreshMs ?? 2000;
+    this.#localAuth = opts.localAuth ?? { timeoutMs: 2000, cacheMs: 5000 };
+  }
+
+  /** Wires the events, reads the shared configuration and the routing table once. */
+  async start(): Promise<void> {
+    const relay = this.#relay;
+    const m = this.#member;
+    this.#on(relay, 'publisher-started', (stream: string, session: number, policy: 'refuse' | 'replace') => this.#publisherStarted(stream, session, policy));
+    this.#on(relay, 'publisher-ended', (stream: string, session: number) => this.#publisherEnded(stream, session));
+    this.#on(relay, 'remote-failed', (stream: string) => this.#resolveOwner(stream));
+    this.#on(m.leases, 'lost', (lost: { stream: string }) => this.#leaseLost(lost.stream));
+    this.#on(m.leases, 'routing', (n: RoutingNotice) => this.#routing(n));
+    this.#on(m.config, 'change', (c: ConfigChange) => this.#applyChange(c));
+    this.#on(m.config, 'resync', () => void this.syncConfig());
+    this.#on(m.bus, 'resubscribed', () => void this.refreshRouting());
+    this.#on(m, 'unavailable', () => relay.setClusterAvailable(false));
+    this.#on(m, 'restored', () => {
+      relay.setClusterAvailable(true);
+      void this.refreshRouting();
+      void this.syncConfig();
+    });
+    relay.setClusterAvailable(m.available);
+    await Promise.all([this.syncConfig(), this.refreshRouting()]);
+    this.#refreshTimer = setInterval(() => void this.refreshRouting(), this.#refreshMs);
+    this.#refreshTimer.unref();
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    if (this.#refreshTimer !== undefined) clearInterval(this.#refreshTimer);
+    for (const off of this.#off.splice(0)) off();
+  }
+
+  view(): ClusterBridgeView {
+    const owned: Record<string, number> = {};
+    for (const [stream, epoch] of this.#member.leases.held()) owned[stream] = epoch;
+    const remote: Record<string, string> = {};
+    for (const [stream, owner] of this.#mirror) remote[stream] = owner.node;
+    return { node: this.#member.nodeId, redis: this.#member.available, owned, remote, claims: this.#claims, conflicts: this.#conflicts, lost: this.#lost };
+  }
+
+  // ---- leases ------------------------------------------------------------------------------
+
+  #publisherStarted(stream: string, session: number, policy: 'refuse' | 'replace'): void {
+    const leases = this.#member.leases;
+    const previous = this.#holders.get(stream);
+    this.#holders.set(stream, session);
+    // A local publisher replaced another local one: the lease stays this node's.
+    if (previous !== undefined && leases.epochOf(stream) !== undefined) return;
+    this.#claims++;
+    leases.claim(stream, { policy }).then(
+      (res) => {
+        if (this.#holders.get(stream) !== session) {
+          // The publisher left while the claim was in flight.
+          if (res.ok && !this.#holders.has(stream)) void leases.release(stream, res.epoch).catch(() => undefined);
+          return;
+        }
+        if (!res.ok) {
+          this.#conflicts++;
+          this.#holders.delete(stream);
+          this.#log.warn({ stream, session, owner: res.owner.node }, 'stream is live on another node (conflict policy refuse): closing this publisher');
+          this.#relay.closePublisher(stream, session, `stream is live on node ${res.owner.node}`);
+          this.#setOwner(stream, res.owner);
+          return;
+        }
+        this.#setOwner(stream, undefined);
+        this.#log.info({ stream, session, epoch: res.epoch, replaced: res.previous?.node }, 'stream lease claimed');
+      },
+      (err: unknown) => {
+        if (this.#holders.get(stream) !== session) return;
+        this.#holders.delete(stream);
+        const reason = err instanceof Error ? err.message : String(err);
+        this.#log.warn({ stream, session, err: reason }, 'could not claim the stream lease: closing this publisher');
+        this.#relay.closePublisher(stream, session, `cluster unavailable: ${reason}`);
+      },
+    );
+  }
+
+  #publisherEnded(stream: string, session: number): void {
+    if (this.#holders.get(stream) !== session) return;
+    this.#holders.delete(stream);
+    const epoch = this.#member.leases.epochOf(stream);
+    if (epoch === undefined) return;
+    this.#member.leases.release(stream, epoch).then(
+      () => this.#log.info({ stream, epoch }, 'stream lease released'),
+      (err: unknown) => this.#log.warn({ stream, err: (err as Error).message }, 'releasing the lease failed; it expires by itself'),
+    );
+  }
+
+  #leaseLost(stream: string): void {
+    this.#lost++;
+    const session = this.#holders.get(stream);
+    this.#holders.delete(stream);
+    if (session !== undefined) this.#relay.closePublisher(stream, session, 'another node took the stream over');
+  }
+
+  // ---- routing -----------------------------------------------------------------------------
+
+  #routing(n: RoutingNotice): void {
+    if (n.op === 'claim') {
+      if (n.node === this.#member.nodeId) this.#setOwner(n.stream, undefined);
+      else if (n.srtAddress !== undefined) this.#setOwner(n.stream, { node: n.node, epoch: n.epoch, srtAddress: n.srtAddress });
+      else void this.#resolveOwner(n.stream);
+    } else if (this.#mirror.get(n.stream)?.node === n.node) {
+      this.#setOwner(n.stream, undefined);
+    }
+  }
+
+  /** Re-reads the whole routing table (start, after outages, and every routingRefreshMs). */
+  async refreshRouting(): Promise<void> {
+    if (this.#stopped || !this.#member.available) return;
+    let leases;
+    try {
+      leases = await this.#member.leases.list();
+    } catch {
+      return; // Redis went away meanwhile: the health watcher logs it
+    }
+    if (this.#stopped) return;
+    const seen = new Set<string>();
+    for (const l of leases) {
+      if (l.node === this.#member.nodeId) continue;
+      seen.add(l.stream);
+      this.#setOwner(l.stream, l);
+    }
+    for (const stream of [...this.#mirror.keys()]) if (!seen.has(stream)) this.#setOwner(stream, undefined);
+  }
+
+  /** The pull from the owner failed: ask Redis who owns the stream now. */
+  async #resolveOwner(stream: string): Promise<void> {
+    if (this.#stopped || !this.#member.available) return;
+    try {
+      const owner = await this.#member.leases.owner(stream);
+      this.#setOwner(stream, owner !== undefined && owner.node !== this.#member.nodeId ? owner : undefined);
+    } catch {
+      /* unavailable: keep the mirror as it is */
+    }
+  }
+
+  #setOwner(stream: string, owner: LeaseOwner | undefined): void {
+    if (this.#stopped) return;
+    const known = this.#mirror.get(stream);
+    if (owner === undefined) {
+      if (known === undefined) return;
+      this.#mirror.delete(stream);
+      this.#log.info({ stream, owner: known.node }, 'stream no longer owned by another node');
+      this.#relay.setRemoteOwner(stream, undefined);
+      return;
+    }
+    if (known !== undefined && known.node === owner.node && known.srtAddress === owner.srtAddress && known.epoch >= owner.epoch) return;
+    this.#mirror.set(stream, owner);
+    let url;
+    try {
+      url = parseSrtUrl(
+        internalPullUrl({
+          ownerAddress: owner.srtAddress,
+          stream,
+          nodeId: this.#member.nodeId,
+          passphrase: this.#member.internalPassphrase,
+          latencyMs: this.#pullLatencyMs,
+        }),
+      );
+    } catch (err) {
+      this.#log.warn({ stream, owner: owner.node, err: (err as Error).message }, 'cannot pull this stream from its owner');
+      return;
+    }
+    if (known?.node !== owner.node) this.#log.info({ stream, owner: owner.node, epoch: owner.epoch }, 'stream is owned by another node');
+    this.#relay.setRemoteOwner(stream, { node: owner.node, epoch: owner.epoch, source: { label: `cluster://${owner.node}`, url, idleTimeoutMs: this.#idleTimeoutMs } });
+  }
+
+  // ---- shared configuration ----------------------------------------------------------------
+
+  /** Writes a stream to the cluster (checked like the config file) and applies it here at once. */
+  async putStream(name: string, body: unknown): Promise<PutResult<StreamInput>> {
+    const res = await this.#member.config.putStream(name, body);
+    this.#applyStream(name, res.value);
+    return res;
+  }
+
+  /** Deletes a stream from the cluster and here. False when neither had it. */
+  async deleteStream(name: string): Promise<boolean> {
+    const existed = await this.#member.config.deleteStream(name);
+    const here = this.#unapplyStream(name) || this.#relay.deleteStream(name);
+    return existed || here;
+  }
+
+  /** Adds a push to the cluster (its id is derived from stream and target) and applies it here. */
+  async putPush(body: unknown): Promise<PutResult<PushInput> & { readonly id: string; readonly local: number | undefined }> {
+    const res = await this.#member.config.putPush(body);
+    this.#applyPush(res.id, res.value);
+    return { ...res, local: this.#pushes.get(res.id) };
+  }
+
+  /** Deletes the push the Relay knows as `localId` from the cluster (or only here if it is local). */
+  async deletePush(localId: number): Promise<boolean> {
+    const id = [...this.#pushes].find(([, local]) => local === localId)?.[0];
+    if (id === undefined) return this.#relay.removePush(localId);
+    await this.#member.config.deletePush(id);
+    this.#unapplyPush(id);
+    return true;
+  }
+
+  /** Reads the whole shared configuration and applies what differs (start, resync). */
+  async syncConfig(): Promise<void> {
+    if (this.#stopped || !this.#member.available) return;
+    let config;
+    try {
+      config = await this.#member.config.exportConfig();
+    } catch (err) {
+      this.#log.warn({ err: (err as Error).message }, 'could not read the shared configuration; keeping what is applied');
+      return;
+    }
+    const streams = new Set(Object.keys(config.streams));
+    for (const [name, value] of Object.entries(config.streams)) this.#applyStream(name, value);
+    for (const key of [...this.#applied.keys()]) {
+      if (key.startsWith('stream:') && !streams.has(key.slice(7))) this.#unapplyStream(key.slice(7));
+    }
+    const pushes = new Set<string>();
+    for (const p of config.pushes) {
+      const id = pushId(p);
+      pushes.add(id);
+      this.#applyPush(id, p);
+    }
+    for (const id of [...this.#pushes.keys()]) if (!pushes.has(id)) this.#unapplyPush(id);
+    for (const name of AUTH_SETTINGS) this.#clusterAuth[name] = (config.auth as Record<string, unknown>)[name];
+    this.#applyAuth();
+  }
+
+  #applyChange(c: ConfigChange): void {
+    if (c.kind === 'stream') {
+      if (c.op === 'put') this.#applyStream(c.name, c.value);
+      else this.#unapplyStream(c.name);
+    } else if (c.kind === 'push') {
+      if (c.op === 'put') this.#applyPush(c.name, c.value);
+      else this.#unapplyPush(c.name);
+    } else {
+      this.#clusterAuth[c.name] = c.op === 'put' ? c.value : undefined;
+      this.#applyAuth();
+    }
+  }
+
+  #applyStream(name: string, value: StreamInput): void {
+    const json = JSON.stringify(value);
+    const key = `stream:${name}`;
+    if (this.#applied.get(key) === json) return;
+    let opts: RelayStreamOptions;
+    try {
+      const s = normalizeConfig({ srt: { ports: [] }, streams: { [name]: value } }).streams[name];
+      if (s === undefined) return;
+      opts = relayStreamFrom(s);
+      this.#relay.putStream(name, opts);
+    } catch (err) {
+      this.#log.warn({ stream: name, err: isSrtRelayError(err) ? err.message : String(err) }, 'shared stream setting not applied here');
+      return;
+    }
+    this.#applied.set(key, json);
+    this.#log.info({ stream: name }, 'applied shared stream settings');
+  }
+
+  #unapplyStream(name: string): boolean {
+    if (!this.#applied.delete(`stream:${name}`)) return false;
+    this.#relay.deleteStream(name);
+    this.#log.info({ stream: name }, 'removed stream deleted from the shared configuration');
+    return true;
+  }
+
+  #applyPush(id: string, value: PushInput): void {
+    const json = JSON.stringify(value);
+    const key = `push:${id}`;
+    if (this.#applied.get(key) === json) return;
+    this.#unapplyPush(id);
+    try {
+      const p = normalizeConfig({ srt: { ports: [] }, pushes: [value] }).pushes[0];
+      if (p === undefined) return;
+      const info = this.#relay.addPush({ stream: p.stream, target: p.target.raw, auto: p.auto });
+      this.#pushes.set(id, info.id);
+    } catch (err) {
+      this.#log.warn({ push: id, err: isSrtRelayError(err) ? err.message : String(err) }, 'shared push not applied here');
+      return;
+    }
+    this.#applied.set(key, json);
+  }
+
+  #unapplyPush(id: string): void {
+    this.#applied.delete(`push:${id}`);
+    const local = this.#pushes.get(id);
+    this.#pushes.delete(id);
+    if (local !== undefined) this.#relay.removePush(local);
+  }
+
+  #applyAuth(): void {
+    const merged = { ...this.#localAuth };
+    for (const name of AUTH_SETTINGS) {
+      const v = this.#clusterAuth[name];
+      if (v !== undefined) (merged as Record<string, unknown>)[name] = v;
+    }
+    const json = JSON.stringify(merged);
+    if (this.#applied.get('auth') === json) return;
+    this.#applied.set('auth', json);
+    this.#relay.setAuth(merged);
+  }
+
+  #on(emitter: { on(e: string, f: (...a: never[]) => void): unknown; off(e: string, f: (...a: never[]) => void): unknown }, event: string, fn: (...a: never[]) => void): void {
+    emitter.on(event, fn);
+    this.#off.push(() => emitter.off(event, fn));
+  }
+}
