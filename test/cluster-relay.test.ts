@@ -1,0 +1,242 @@
+/**
+ * The cluster end to end, with real parts on loopback: a redis-server, three srt-relay node
+ * processes joined to it, and nginx (deploy/nginx/srt-lb.conf) balancing SRT over UDP in front of
+ * them. ffmpeg publishes through nginx, viewers connect through nginx and land on every node.
+ * The tests run in order on one cluster: streaming, conflicts, shared config, a Redis restart,
+ * and finally the owner node killed.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { SrtSocket } from '../src/srt/socket.js';
+import { ClusterNode } from './helpers/cluster-nodes.js';
+import { collect, type Collector } from './helpers/media.js';
+import { NginxUdp, rewriteDeployConfig, streamModulePath } from './helpers/nginx-udp.js';
+import { spawnFor, type AfterHook, type Spawned } from './helpers/processes.js';
+import { RedisServer } from './helpers/redis-server.js';
+import { rejectReason, waitFor } from './helpers/relay-harness.js';
+import { checkContinuity } from './helpers/ts-stream.js';
+import { connectBinding, delay } from './helpers/srt-io.js';
+
+const haveNginx = streamModulePath() !== undefined;
+const skip = !haveNginx && 'nginx stream module not installed';
+const deployConfig = readFileSync(fileURLToPath(new URL('../../deploy/nginx/srt-lb.conf', import.meta.url)), 'utf8');
+
+/** Cleanups of the shared cluster, run once after the last test. */
+const cleanups: Array<() => unknown> = [];
+const hook: AfterHook = { after: (fn) => void cleanups.push(fn) };
+after(async () => {
+  for (const fn of cleanups.reverse()) await fn();
+});
+
+let redis: RedisServer;
+let nodes: ClusterNode[] = [];
+let lb: NginxUdp;
+let dir: string;
+
+interface Viewer {
+  socket: SrtSocket;
+  data: Collector;
+  node: ClusterNode;
+}
+const viewers: Viewer[] = [];
+
+before(async () => {
+  if (skip !== false) return;
+  dir = mkdtempSync(join(tmpdir(), 'srt-relay-cluster-'));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  redis = await RedisServer.start({ t: hook });
+  nodes = await Promise.all(['node-a', 'node-b', 'node-c'].map((id) => ClusterNode.start(hook, id, redis.url())));
+  const upstreams = nodes.map((n) => `127.0.0.1:${n.srtPort}`);
+  lb = await NginxUdp.start({ upstreams, t: hook, streamBlock: (port, d) => rewriteDeployConfig(deployConfig, port, upstreams, d) });
+  cleanups.push(() => {
+    for (const v of viewers) v.socket.close();
+  });
+});
+
+/** ffmpeg encoding live video, sending it to `url` and writing the very same TS bytes to `file` (tee muxer). */
+function teePublisher(t: AfterHook, url: string, file: string, name: string): Spawned {
+  return spawnFor(
+    t,
+    'ffmpeg',
+    [
+      '-hide_banner', '-loglevel', 'error', '-nostdin', '-re',
+      '-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=25',
+      '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-pix_fmt', 'yuv420p', '-g', '25', '-keyint_min', '25', '-sc_threshold', '0', '-b:v', '800k',
+      '-map', '0:v', '-f', 'tee', `[f=mpegts]${url}|[f=mpegts]${file}`,
+    ],
+    { name },
+  );
+}
+
+function lbUrl(streamid: string): string {
+  return `srt://127.0.0.1:${lb.port}?streamid=${streamid}&pkt_size=1316&latency=120000`;
+}
+
+/** Sessions of `kind` per node, in node order. */
+async function counts(kind: string, stream: string): Promise<number[]> {
+  return Promise.all(nodes.map((n) => (n.alive ? n.count(kind, stream) : Promise.resolve(0))));
+}
+
+/** The node that holds `stream`'s lease, once one does. */
+async function ownerOf(stream: string): Promise<ClusterNode> {
+  return waitFor(async () => {
+    for (const n of nodes) if (n.alive && (await n.cluster()).owned[stream] !== undefined) return n;
+    return undefined;
+  }, `a node owns '${stream}'`, 15_000);
+}
+
+/** Connects a viewer through nginx and finds out which node it landed on. */
+async function viewerThroughLb(stream: string): Promise<Viewer> {
+  const before = await counts('viewer', stream);
+  const socket = await connectBinding(lb.port, { streamid: `read:${stream}`, latency: 120 });
+  const data = collect(socket);
+  const index = await waitFor(async () => {
+    const now = await counts('viewer', stream);
+    const i = now.findIndex((c, k) => c > before[k]!);
+    return i < 0 ? undefined : i + 1;
+  }, 'the viewer shows up on a node');
+  const v = { socket, data, node: nodes[index - 1]! };
+  viewers.push(v);
+  return v;
+}
+
+/** The part of `got` after the first two messages (PSI and the key frame's partial message) sits in `sent` as one piece. */
+function assertSliceOf(got: Buffer, sent: Buffer, what: string): number {
+  const skip = 2 * 1316;
+  assert.ok(got.length > skip + 8 * 1316, `${what}: only ${got.length} bytes received`);
+  const probe = got.subarray(skip, skip + 8 * 1316);
+  const at = sent.indexOf(probe);
+  assert.ok(at >= 0, `${what}: its bytes are not in the published stream`);
+  const rest = got.subarray(skip);
+  const n = Math.min(rest.length, sent.length - at);
+  assert.ok(n > 0);
+  assert.ok(rest.subarray(0, n).equals(sent.subarray(at, at + n)), `${what}: differs from the published stream after offset ${at}`);
+  return n;
+}
+
+let publisher: Spawned;
+let owner: ClusterNode;
+const teeFile = (): string => join(dir, 'published.ts');
+
+test('ffmpeg publishes through nginx; viewers through nginx on all three nodes get the stream byte-exact', { skip, timeout: 120_000 }, async (t) => {
+  publisher = teePublisher(hook, lbUrl('publish:cam'), teeFile(), 'ffmpeg publisher');
+  owner = await ownerOf('cam');
+  t.diagnostic(`publisher landed on ${owner.id}`);
+  for (const n of nodes) {
+    await waitFor(async () => (await n.cluster()).owned['cam'] !== undefined || (await n.cluster()).remote['cam'] === owner.id, `${n.id} knows who owns cam`);
+  }
+  // Viewers until every node serves at least two (nginx hashes each flow's source port).
+  for (let i = 0; i < 40; i++) {
+    const per = nodes.map((n) => viewers.filter((v) => v.node === n).length);
+    if (per.every((c) => c >= 2)) break;
+    await viewerThroughLb('cam');
+  }
+  const per = nodes.map((n) => viewers.filter((v) => v.node === n).length);
+  t.diagnostic(`viewers per node: ${per.join(', ')}`);
+  assert.ok(per.every((c) => c >= 2), `viewers per node ${per.join(', ')}: nginx never sent one to some node`);
+  await waitFor(() => viewers.every((v) => v.data.bytes > 200_000), 'every viewer receives the stream', 30_000);
+  // Stop collecting, then compare with what ffmpeg sent (it keeps running for the next tests).
+  const got = viewers.map((v) => v.data.data());
+  await delay(1500); // the tee file is written as ffmpeg goes: let it get past what the viewers hold
+  const sent = readFileSync(teeFile());
+  got.forEach((g, i) => {
+    const n = assertSliceOf(g, sent, `viewer ${i} on ${viewers[i]!.node.id}`);
+    const cc = checkContinuity(g.subarray(2 * 1316));
+    assert.equal(cc.errors.length, 0, `viewer ${i}: continuity errors ${JSON.stringify(cc.errors.slice(0, 5))}`);
+    t.diagnostic(`viewer ${i} on ${viewers[i]!.node.id}: ${n} bytes identical to the published stream`);
+  });
+});
+
+test('one internal pull per node per stream, however many viewers the node has', { skip, timeout: 60_000 }, async () => {
+  const pulls = await counts('cluster-pull', 'cam');
+  const served = await counts('cluster-serve', 'cam');
+  nodes.forEach((n, i) => {
+    if (n === owner) {
+      assert.equal(pulls[i], 0, `the owner ${n.id} pulls nothing`);
+      assert.equal(served[i], nodes.length - 1, `the owner serves one pull per other node (${served[i]})`);
+    } else {
+      assert.equal(pulls[i], 1, `${n.id} has ${viewers.filter((v) => v.node === n).length} viewers and ${pulls[i]} pulls`);
+    }
+  });
+});
+
+test('a publish of the live stream on another node is rejected with 1409', { skip, timeout: 30_000 }, async () => {
+  for (const n of nodes) {
+    if (n === owner) continue;
+    assert.equal(await rejectReason(n.srtPort, { streamid: 'publish:cam' }), 1409, `publish on ${n.id}`);
+  }
+});
+
+test('a stream changed through one node\'s API is applied on every node, and deleted everywhere', { skip, timeout: 30_000 }, async () => {
+  const [a, b, c] = nodes as [ClusterNode, ClusterNode, ClusterNode];
+  const put = await a.send('PUT', '/api/v1/streams/studio', { source: 'push://', passphrase: { play: 'play-secret-123' } });
+  assert.equal(put.status, 201, JSON.stringify(put.json));
+  for (const n of [b, c]) {
+    await waitFor(async () => {
+      const res = await fetch(`http://127.0.0.1:${n.apiPort}/api/v1/streams/studio`);
+      return res.status === 200 ? ((await res.json()) as { configured: boolean }).configured : undefined;
+    }, `stream 'studio' reaches ${n.id}`);
+    // Configured there, not live anywhere: a viewer is refused with 1404 (not "unknown stream" by accident of timing).
+    assert.equal(await rejectReason(n.srtPort, { streamid: 'read:studio' }), 1404, 'not live yet: 1404');
+  }
+  const bad = await b.send('PUT', '/api/v1/streams/studio', { source: 'srt://nowhere' });
+  assert.equal(bad.status, 400, 'an invalid stream is refused with 400 and nothing changes');
+  const del = await c.send('DELETE', '/api/v1/streams/studio');
+  assert.equal(del.status, 204);
+  for (const n of nodes) {
+    await waitFor(async () => (await fetch(`http://127.0.0.1:${n.apiPort}/api/v1/streams/studio`)).status === 404, `'studio' deleted on ${n.id}`);
+  }
+});
+
+test('Redis stopped and restarted while streaming: no viewer drops, leases and routing come back', { skip, timeout: 90_000 }, async (t) => {
+  const mark = viewers.map((v) => v.data.bytes);
+  await redis.stop();
+  await waitFor(async () => (await Promise.all(nodes.map((n) => n.cluster()))).every((c) => !c.redis), 'every node sees Redis down');
+  // What needs Redis is refused: a new stream's publish.
+  assert.equal(await rejectReason(nodes[0]!.srtPort, { streamid: 'publish:newcomer' }), 1503);
+  const during = viewers.map((v) => v.data.bytes);
+  await delay(3000);
+  viewers.forEach((v, i) => assert.ok(v.data.bytes > during[i]!, `viewer ${i} on ${v.node.id} keeps receiving while Redis is down`));
+  await redis.start();
+  await waitFor(async () => (await owner.cluster()).owned['cam'] !== undefined && (await owner.cluster()).redis, 'the owner holds the lease again');
+  for (const n of nodes) {
+    if (n === owner) continue;
+    await waitFor(async () => (await n.cluster()).remote['cam'] === owner.id, `${n.id} routes cam to ${owner.id} again`);
+  }
+  await delay(1000);
+  viewers.forEach((v, i) => {
+    assert.ok(v.data.bytes > mark[i]!, `viewer ${i} kept receiving`);
+    assert.equal(v.data.closed, false, `viewer ${i} still connected`);
+  });
+  t.diagnostic(`bytes per viewer over the outage: ${viewers.map((v, i) => v.data.bytes - mark[i]!).join(', ')}`);
+});
+
+test('owner node killed: the publisher reconnects through nginx, viewers on the other nodes resume without reconnecting', { skip, timeout: 120_000 }, async (t) => {
+  const survivors = viewers.filter((v) => v.node !== owner);
+  await owner.kill();
+  await publisher.kill();
+  t.diagnostic(`killed ${owner.id} (SIGKILL) and the publisher`);
+  const killedAt = Date.now();
+  // An encoder retries until a node takes it; through nginx it lands on a surviving node.
+  let second: Spawned | undefined;
+  let newOwner: ClusterNode | undefined;
+  for (let attempt = 1; attempt <= 20 && newOwner === undefined; attempt++) {
+    second = teePublisher(hook, lbUrl('publish:cam'), join(dir, `republished-${attempt}.ts`), `ffmpeg publisher #${attempt + 1}`);
+    const deadline = Date.now() + 4000;
+    while (Date.now() < deadline && second.exit === undefined && newOwner === undefined) {
+      for (const n of nodes) if (n.alive && (await n.cluster()).owned['cam'] !== undefined) newOwner = n;
+      await delay(200);
+    }
+    if (newOwner === undefined) await second.kill();
+  }
+  assert.ok(newOwner !== undefined, 'the publisher got back in through nginx');
+  t.diagnostic(`publisher back on ${newOwner.id} after ${Date.now() - killedAt} ms`);
+  const mark = survivors.map((v) => v.data.bytes);
+  await waitFor(() => survivors.every((v, i) => v.data.bytes > mark[i]! + 100_000), 'viewers on the surviving nodes receive the stream again', 30_000);
+  survivors.forEach((v, i) => assert.equal(v.data.closed, false, `viewer ${i} on ${v.node.id} never reconnected`));
+  t.diagnostic(`${survivors.length} viewers on ${[...new Set(survivors.map((v) => v.node.id))].join(', ')} resumed ${Date.now() - killedAt} ms after the kill`);
+});
