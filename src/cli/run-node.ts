@@ -69,6 +69,7 @@ async function joinCluster(relay: Relay, config: RelayConfig, log: Logger): Prom
     import('../cluster/registry.js'),
   ]);
   const cpu = cpuSampler();
+  const bandwidth = bandwidthSampler(relay);
   const member = await ClusterMember.connect({
     redisUrl: config.redis!,
     nodeId: config.nodeId,
@@ -85,7 +86,7 @@ async function joinCluster(relay: Relay, config: RelayConfig, log: Logger): Prom
         sessions: sessions.length,
         streams: relay.listStreams().filter((s) => s.publisher !== undefined && s.publisher.fromCluster !== true).length,
         cpu: cpu(),
-        bandwidthMbps: 0,
+        bandwidthMbps: bandwidth(),
       };
     },
   });
@@ -102,4 +103,30 @@ async function joinCluster(relay: Relay, config: RelayConfig, log: Logger): Prom
 
 function hostPort(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/**
+ * Media bandwidth in + out (Mbit/s, libsrt's send and receive rates summed over the sessions).
+ * Returns the last sample at once and asks the workers for a fresh one for the next call.
+ */
+function bandwidthSampler(relay: Relay): () => number {
+  let last = 0;
+  let pending = false;
+  return () => {
+    if (!pending) {
+      pending = true;
+      relay.sessionStats().then(
+        (stats) => {
+          let sum = 0;
+          for (const s of stats.values()) sum += (s.srt?.['mbpsSendRate'] ?? 0) + (s.srt?.['mbpsRecvRate'] ?? 0);
+          last = Math.round(sum * 10) / 10;
+          pending = false;
+        },
+        () => {
+          pending = false;
+        },
+      );
+    }
+    return last;
+  };
 }
