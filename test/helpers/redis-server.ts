@@ -72,6 +72,11 @@ export class RedisServer {
     return `redis://127.0.0.1:${this.port}/${db}`;
   }
 
+  /** Process id of the running server. */
+  get pid(): number | undefined {
+    return this.#proc?.pid;
+  }
+
   get running(): boolean {
     return this.#proc !== undefined && this.#proc.exit === undefined;
   }
