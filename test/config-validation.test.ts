@@ -453,3 +453,49 @@ describe('command line', () => {
     assert.match(USAGE, /--srt-port N/);
   });
 });
+
+describe('cluster settings', () => {
+  it('a node with redis needs the cluster secret, and gets the internal port and advertised host by default', () => {
+    assert.throws(
+      () => normalizeConfig({ redis: 'redis://127.0.0.1:6379/0' }),
+      (e: unknown) => e instanceof ConfigInvalidError && /cluster\.secret: is required with redis/.test(e.message),
+    );
+    const c = normalizeConfig({ redis: 'redis://127.0.0.1:6379/0', cluster: { secret: 'sixteen-chars-ok' } });
+    assert.equal(c.cluster?.internalPort, 8890, 'first SRT port + 1');
+    assert.equal(c.cluster?.advertiseHost, '127.0.0.1');
+    assert.equal(c.cluster?.keyPrefix, 'srt-relay:');
+    const specific = normalizeConfig({ redis: 'redis://r:6379/0', cluster: { secret: 'sixteen-chars-ok', internalHost: '10.0.0.7' } });
+    assert.equal(specific.cluster?.advertiseHost, '10.0.0.7', 'a specific bind address is what others reach');
+    assert.equal(normalizeConfig({}).cluster, undefined, 'no redis, no cluster section');
+  });
+
+  it('a short secret, an internal port that is an SRT port, or a bad host is refused naming the key; the secret is never printed', () => {
+    assert.throws(
+      () => normalizeConfig({ redis: 'redis://r:6379/0', cluster: { secret: 'short-secret-x' } }),
+      (e: unknown) => e instanceof ConfigInvalidError && /cluster\.secret/.test(e.message) && !e.message.includes('short-secret-x'),
+    );
+    assert.throws(
+      () => normalizeConfig({ redis: 'redis://r:6379/0', srt: { ports: [{ port: 9000, direction: 'both' }] }, cluster: { secret: 'sixteen-chars-ok', internalPort: 9000 } }),
+      /cluster\.internalPort: UDP port 9000 is already an SRT port/,
+    );
+    assert.throws(() => normalizeConfig({ redis: 'redis://r:6379/0', cluster: { secret: 'sixteen-chars-ok', advertiseHost: 'bad host!' } }), /cluster\.advertiseHost/);
+  });
+
+  it('flags and SRT_RELAY_CLUSTER_SECRET set the cluster settings (flag > environment > file)', () => {
+    const saved = process.env['SRT_RELAY_CLUSTER_SECRET'];
+    try {
+      process.env['SRT_RELAY_CLUSTER_SECRET'] = 'secret-from-the-environment';
+      const env = parseCliArgs(['--redis', 'redis://r:6379/0', '--internal-port', '7001', '--advertise-host', '10.1.2.3']).overrides;
+      assert.equal(env.clusterSecret, 'secret-from-the-environment');
+      const c = normalizeConfig({ cluster: { secret: 'secret-from-the-file-x' } }, { overrides: env });
+      assert.deepEqual([c.cluster?.secret, c.cluster?.internalPort, c.cluster?.advertiseHost], ['secret-from-the-environment', 7001, '10.1.2.3']);
+      assert.equal(parseCliArgs(['--cluster-secret', 'secret-from-the-flag-x']).overrides.clusterSecret, 'secret-from-the-flag-x');
+      assert.throws(() => parseCliArgs(['--cluster-secret', 'short']), /--cluster-secret: must be at least 16 characters/);
+      process.env['SRT_RELAY_CLUSTER_SECRET'] = 'short';
+      assert.throws(() => parseCliArgs([]), /SRT_RELAY_CLUSTER_SECRET: must be at least 16 characters/);
+    } finally {
+      if (saved === undefined) delete process.env['SRT_RELAY_CLUSTER_SECRET'];
+      else process.env['SRT_RELAY_CLUSTER_SECRET'] = saved;
+    }
+  });
+});
