@@ -1,20 +1,31 @@
 /**
- * `npm run bench -- <bench> [flags]`: runs one benchmark (compiled to dist/bench/).
- *   throughput   one SRT connection as fast as libsrt takes it: C floor vs the addon
- *   fanout       one publisher → N viewers: srt-relay vs the C floor relay
- * See bench/README.md for the flags and what the numbers mean.
+ * `npm run bench -- <name> [flags]`: one benchmark (compiled to dist/bench/).
+ *   fanout, ingest, impaired   the harness (bench/harness.ts): the light load generator against
+ *                              srt-relay or any SRT server, with --baseline floor,slt side by side
+ *   join                       time to first byte / keyframe, failover gap (bench/join.ts)
+ *   throughput                 one SRT connection as fast as libsrt takes it (bench/throughput.ts)
+ *   fanout-classic             the first fan-out bench: srt-blast publisher, viewers.js processes (bench/fanout.ts)
+ *   plot                       re-render the figures of a result file: plot bench/results/<file>.json
+ * See bench/README.md for the flags and what the numbers mean. New harness scenarios are added
+ * to SCENARIOS in bench/harness.ts; new stand-alone benches to SCRIPTS here.
  */
-const BENCHES: Record<string, string> = {
+const HARNESS = new Set(['fanout', 'ingest', 'impaired']);
+const SCRIPTS: Record<string, string> = {
   throughput: './throughput.js',
-  fanout: './fanout.js',
+  join: './join.js',
+  'fanout-classic': './fanout.js',
+  plot: './plot.js',
 };
 
 const name = process.argv[2];
-if (name === undefined || BENCHES[name] === undefined) {
-  process.stderr.write(`usage: npm run bench -- <${Object.keys(BENCHES).join('|')}> [flags]   (see bench/README.md)\n`);
-  process.exitCode = name === undefined || name === '-h' || name === '--help' ? 0 : 2;
-} else {
+if (name !== undefined && HARNESS.has(name)) {
+  const { main } = await import('./harness.js');
+  await main(process.argv.slice(2));
+} else if (name !== undefined && SCRIPTS[name] !== undefined) {
   // The bench parses process.argv itself: drop the bench name.
   process.argv.splice(2, 1);
-  await import(BENCHES[name]!);
+  await import(SCRIPTS[name]!);
+} else {
+  process.stderr.write(`usage: npm run bench -- <${[...HARNESS, ...Object.keys(SCRIPTS)].join('|')}> [flags]   (see bench/README.md)\n`);
+  process.exitCode = name === undefined || name === '-h' || name === '--help' ? 0 : 2;
 }

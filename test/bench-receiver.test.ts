@@ -100,6 +100,8 @@ test('the window counts only packets that arrive inside it; a foreign stream is 
   assert.equal(r.counters(0, 'window').lost, 1);
   assert.equal(r.counters(0, 'window').packets, 499);
   assert.equal(r.counters(0, 'window').bytes, 499 * MSG_BYTES);
+  // sent (not arrived) in the window: messages 210 .. 709 minus the dropped 300
+  assert.equal(r.counters(0, 'total').sentInWindow, 499);
   const other = messages(10, 7);
   r.expectStream(0, 0);
   r.onMessage(0, other[0]!, 0, MSG_BYTES, 5e9);

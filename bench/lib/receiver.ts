@@ -16,7 +16,9 @@
  * receptions only, into a histogram of HIST_BIN_US bins and a per-viewer max and sum.
  *
  * Window: counters exist twice, for the whole run ("total") and for the packets that arrived in
- * [windowFrom, windowTo) µs ("window"); the latency histogram is for the window only. The
+ * [windowFrom, windowTo) µs ("window"); the latency histogram is for the window only. Besides,
+ * `sentInWindow` counts the first receptions of messages *sent* in the window, whenever they
+ * arrive: divided by what the publisher sent in the window it is the exact delivery ratio. The
  * bench sets the window ahead of time, so late message delivery to a busy thread cannot shift it.
  */
 import {
@@ -47,9 +49,11 @@ export const F_LAT_SUM = 10; // µs
 export const F_LAT_N = 11;
 export const F_FIRST_US = 12; // arrival of the first packet (µs, 0 = none)
 export const F_LAST_US = 13;
-export const NFIELDS = 14;
+/** First receptions whose *send* time is inside the window (whenever they arrive): the delivery count, free of arrival jitter. */
+export const F_SENT_WIN = 14;
+export const NFIELDS = 15;
 export const FIELD_NAMES = [
-  'packets', 'bytes', 'stamps', 'lost', 'dup', 'reordered', 'stale', 'ccErrors', 'foreign', 'latMaxUs', 'latSumUs', 'latCount', 'firstUs', 'lastUs',
+  'packets', 'bytes', 'stamps', 'lost', 'dup', 'reordered', 'stale', 'ccErrors', 'foreign', 'latMaxUs', 'latSumUs', 'latCount', 'firstUs', 'lastUs', 'sentInWindow',
 ] as const;
 
 export const SEQ_WINDOW = 4096;
@@ -88,6 +92,7 @@ export interface ViewerCounters {
   latCount: number;
   firstUs: number;
   lastUs: number;
+  sentInWindow: number;
 }
 
 export class Receiver {
@@ -212,6 +217,10 @@ export class Receiver {
       this.#add(base, F_LOST, -1, inWin);
     }
     if (!first) return;
+    if (sent >= this.windowFrom && sent < this.windowTo) {
+      this.total[base + F_SENT_WIN]! += 1;
+      this.window[base + F_SENT_WIN]! += 1;
+    }
     const lat = arrivalUs - sent;
     this.#lat(this.total, base, lat);
     if (inWin) {
