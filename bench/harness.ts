@@ -273,6 +273,8 @@ interface TrialResult {
   mbpsPerViewer: number[];
   slowestMbps: number;
   medianMbps: number;
+  deliveredPctPerViewer: number[];
+  maxMbps: number;
   /** Viewers that got at least 99.9 % of the messages sent in the window (by send time, whenever they arrived). */
   viewersAtRate: number;
   minDeliveredPct: number;
@@ -459,6 +461,8 @@ async function runTrial(o: Opts, sc: Scenario, kind: TargetKind, x: number, tria
       mbpsPerViewer: mbps.map((m) => Math.round(m * 1000) / 1000),
       slowestMbps: mbps.length > 0 ? Math.min(...mbps) : 0,
       medianMbps: median(mbps),
+      deliveredPctPerViewer: deliveredShare.map((d) => Math.round(d * 1e5) / 1e3),
+      maxMbps: mbps.length > 0 ? Math.max(...mbps) : 0,
       viewersAtRate: deliveredShare.filter((d) => d >= 0.999).length,
       minDeliveredPct: deliveredShare.length > 0 ? 100 * Math.min(...deliveredShare) : 0,
       deliveredMbps: delivered / windowSeconds / 1e6,
@@ -514,7 +518,7 @@ function med(rs: TrialResult[], f: (r: TrialResult) => number | undefined): numb
 
 function table(o: Opts, sc: Scenario, results: TrialResult[], targets: TargetKind[]): { header: string[]; rows: string[][] } {
   const header = [
-    sc.xName, 'target', 'valid', 'viewers ok', 'slowest / median Mbit/s', 'min delivered %', 'at ≥99.9 %', 'lost', 'dup', 'reord', 'CC err',
+    sc.xName, 'target', 'valid', 'viewers ok', 'Mbit/s per viewer min / median / max', 'min delivered %', 'at ≥99.9 %', 'lost', 'dup', 'reord', 'CC err',
     'latency p50 / p99 / max ms', 'p99 − latency ms', 'server CPU s', '% core', 's/Gbit', `× ${TARGET_LABEL[targets[0]!]}`, 'RSS MB',
     'gen % core', 'gen max thread %', 'machine %', 'others %',
   ];
@@ -532,7 +536,7 @@ function table(o: Opts, sc: Scenario, results: TrialResult[], targets: TargetKin
         TARGET_LABEL[t],
         nValid === rs.length ? 'yes' : `**INVALID** (${rs.length - nValid}/${rs.length})`,
         `${fmt(med(rs, (r) => r.viewersConnected), 0)}/${rs[0]!.viewersExpected}`,
-        `${fmt(med(rs, (r) => r.slowestMbps))} / ${fmt(med(rs, (r) => r.medianMbps))}`,
+        `${fmt(med(rs, (r) => r.slowestMbps))} / ${fmt(med(rs, (r) => r.medianMbps))} / ${fmt(med(rs, (r) => r.maxMbps))}`,
         fmt(med(rs, (r) => r.minDeliveredPct), 2),
         `${fmt(med(rs, (r) => r.viewersAtRate), 0)}/${rs[0]!.viewersExpected}`,
         fmt(med(rs, (r) => r.lost), 0),
@@ -568,9 +572,13 @@ async function plots(base: string, o: Opts, sc: Scenario, results: TrialResult[]
     if (r.serverCoreShare !== undefined) cpu.push({ x: r.x, target: label(r), pct: 100 * r.serverCoreShare, what: 'server' });
     cpu.push({ x: r.x, target: label(r), pct: 100 * r.generatorCoreShare, what: 'load generator' });
   }
+  const perGbit = valid
+    .filter((r) => r.serverCpuPerGbit !== undefined)
+    .map((r) => ({ x: r.x, target: label(r), sPerGbit: r.serverCpuPerGbit! }));
   const mb = (o.bitrate / 1e6).toFixed(o.bitrate % 1e6 === 0 ? 0 : 1);
   out.push(await writePlot(`${base}-bitrate`, lineSpec(`${o.scenario}: delivered Mbit/s per viewer (${mb} Mbit/s sent; valid trials)`, rate, { field: 'x', title: sc.xName }, { field: 'mbps', title: 'Mbit/s per viewer' }, { field: 'target', title: 'target' }, { field: 'which', title: '' })));
   out.push(await writePlot(`${base}-cpu`, lineSpec(`${o.scenario}: CPU (% of one core; valid trials)`, cpu, { field: 'x', title: sc.xName }, { field: 'pct', title: '% of one core' }, { field: 'target', title: 'target' }, { field: 'what', title: '' })));
+  out.push(await writePlot(`${base}-cpu-per-gbit`, lineSpec(`${o.scenario}: server CPU seconds per delivered Gbit (valid trials)`, perGbit, { field: 'x', title: sc.xName }, { field: 'sPerGbit', title: 'CPU s per Gbit delivered' }, { field: 'target', title: 'target' })));
   const cdf: Array<{ ms: number; fraction: number; series: string }> = [];
   for (const r of valid.filter((t) => t.trial === 1)) for (const [ms, f] of r.latencyCdf) cdf.push({ ms, fraction: f, series: `${label(r)}, ${r.x}` });
   out.push(await writePlot(`${base}-latency-cdf`, cdfSpec(`${o.scenario}: end-to-end latency, publisher send → viewer (SRT latency ${o.latency} ms)`, cdf)));
