@@ -93,6 +93,7 @@ void CloseHook(void* arg) {
   for (SRTSOCKET s : a->sockets) {
     ReactorUnwatch(s);
     GateForgetListener(s);
+    GateSocketClosed(s);
     srt_close(s);
   }
   a->sockets.clear();
@@ -346,6 +347,7 @@ Napi::Value Close(const Napi::CallbackInfo& info) {
   std::string r;
   bool inf;
   GateTakeAcceptInfo(s, &m, &r, &inf);
+  GateSocketClosed(s);
   Get(info)->sockets.erase(s);
   srt_close(s);
   return info.Env().Undefined();

@@ -5,11 +5,14 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <algorithm>
 #include <chrono>
 #include <deque>
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
+#include <vector>
 
 namespace srtnative {
 
@@ -42,7 +45,21 @@ struct PendingAuth {
   std::string resource;
 };
 
+// Handshakes allowed per remote host: a token bucket refilled at `rate` per second up to `burst`.
+struct Bucket {
+  double tokens;
+  std::chrono::steady_clock::time_point at;
+};
+
 struct Gate {
+  // Per remote host limits (0 = off); hosts in `exempt` (a load balancer) are never limited.
+  double hsRate = 0;
+  double hsBurst = 0;
+  int32_t perHost = 0;
+  int32_t limitCode = SRT_REJC_PREDEFINED + 429;
+  std::unordered_map<std::string, Bucket> buckets;
+  std::unordered_map<std::string, int32_t> hostSessions;  // accepted and not yet closed
+  std::unordered_set<std::string> exempt;
   Action defPublish;
   Action defPlay;
   std::unordered_map<std::string, Entry> entries;
@@ -71,6 +88,14 @@ struct AcceptInfo {
   int32_t mode;
   std::string resource;
   bool inferred;  // the streamid did not say; a "both" port guessed from the stream's state
+  int32_t gate;
+  std::string host;
+};
+
+// An accepted socket counted in its gate's hostSessions until it is closed.
+struct Counted {
+  int32_t gate;
+  std::string host;
 };
 
 struct Rejection {
@@ -86,6 +111,7 @@ std::unordered_map<int32_t, Gate> g_gates;
 std::unordered_map<SRTSOCKET, ListenerCfg> g_listeners;
 std::unordered_map<SRTSOCKET, AcceptInfo> g_accepted;
 std::deque<Rejection> g_rejections;
+std::unordered_map<SRTSOCKET, Counted> g_counted;
 int32_t g_nextGate = 1;
 constexpr size_t kMaxRejections = 256;
 constexpr size_t kMaxAcceptInfo = 65536;
@@ -119,6 +145,39 @@ int Refuse(int32_t gate, SRTSOCKET ns, const sockaddr* peer, const std::string& 
 }
 
 constexpr auto kAskAgainAfter = std::chrono::seconds(10);
+constexpr size_t kMaxBuckets = 65536;
+
+// Rate and per-host session limits. False: refuse with gate.limitCode.
+bool WithinLimits(Gate& gate, const std::string& host) {
+  if ((gate.hsRate <= 0 && gate.perHost <= 0) || gate.exempt.count(host) != 0) return true;
+  if (gate.perHost > 0) {
+    auto it = gate.hostSessions.find(host);
+    if (it != gate.hostSessions.end() && it->second >= gate.perHost) return false;
+  }
+  if (gate.hsRate > 0) {
+    auto now = std::chrono::steady_clock::now();
+    if (gate.buckets.size() >= kMaxBuckets) {
+      // Forget hosts whose bucket has refilled (they are as new); bounds memory under a flood
+      // from many addresses.
+      for (auto it = gate.buckets.begin(); it != gate.buckets.end();) {
+        double secs = std::chrono::duration<double>(now - it->second.at).count();
+        if (it->second.tokens + secs * gate.hsRate >= gate.hsBurst) it = gate.buckets.erase(it);
+        else ++it;
+      }
+      if (gate.buckets.size() >= kMaxBuckets) return false;
+    }
+    auto ins = gate.buckets.emplace(host, Bucket{gate.hsBurst, now});
+    Bucket& b = ins.first->second;
+    if (!ins.second) {
+      double secs = std::chrono::duration<double>(now - b.at).count();
+      b.tokens = std::min(gate.hsBurst, b.tokens + secs * gate.hsRate);
+      b.at = now;
+    }
+    if (b.tokens < 1) return false;
+    b.tokens -= 1;
+  }
+  return true;
+}
 
 // libsrt RcvQ thread, holding the listener's lock and g_mu.
 int Decide(const ListenerCfg& cfg, SRTSOCKET ns, const sockaddr* peer, const char* streamid) {
@@ -147,15 +206,18 @@ int Decide(const ListenerCfg& cfg, SRTSOCKET ns, const sockaddr* peer, const cha
   auto g = g_gates.find(cfg.gate);
   if (g == g_gates.end()) return Refuse(cfg.gate, ns, peer, sid, SRT_REJC_PREDEFINED + 503);  // gate gone: shutting down
   Gate& gate = g->second;
+  std::string peerHost;
+  int32_t peerPort = 0;
+  AddrToString(peer, &peerHost, &peerPort);
+  if (!WithinLimits(gate, peerHost)) return Refuse(cfg.gate, ns, peer, sid, gate.limitCode);
   auto e = gate.entries.find(key);
   const bool inferred = mode == kModeUnknown;
   if (mode == kModeUnknown) mode = (e != gate.entries.end() && e->second.live) ? kModePlay : kModePublish;
 
   std::string authPass;
   if (gate.authEnabled) {
-    std::string host;
-    int32_t port;
-    AddrToString(peer, &host, &port);
+    const std::string& host = peerHost;
+    const int32_t port = peerPort;
     std::string akey = sid + "\n" + host;
     auto now = std::chrono::steady_clock::now();
     auto a = gate.auth.find(akey);
@@ -221,7 +283,7 @@ int Decide(const ListenerCfg& cfg, SRTSOCKET ns, const sockaddr* peer, const cha
       live.play.code = 0;
     }
   }
-  if (g_accepted.size() < kMaxAcceptInfo) g_accepted[ns] = AcceptInfo{mode, std::move(resource), inferred};
+  if (g_accepted.size() < kMaxAcceptInfo) g_accepted[ns] = AcceptInfo{mode, std::move(resource), inferred, cfg.gate, peerHost};
   return 0;
 }
 
@@ -451,8 +513,68 @@ bool GateTakeAcceptInfo(SRTSOCKET s, int32_t* mode, std::string* resource, bool*
   *mode = it->second.mode;
   *inferred = it->second.inferred;
   *resource = std::move(it->second.resource);
+  auto g = g_gates.find(it->second.gate);
+  if (g != g_gates.end()) {
+    g->second.hostSessions[it->second.host]++;
+    g_counted[s] = Counted{it->second.gate, std::move(it->second.host)};
+  }
   g_accepted.erase(it);
   return true;
+}
+
+void GateSocketClosed(SRTSOCKET s) {
+  std::lock_guard<std::mutex> lk(g_mu);
+  auto it = g_counted.find(s);
+  if (it == g_counted.end()) return;
+  auto g = g_gates.find(it->second.gate);
+  if (g != g_gates.end()) {
+    auto h = g->second.hostSessions.find(it->second.host);
+    if (h != g->second.hostSessions.end() && --h->second <= 0) g->second.hostSessions.erase(h);
+  }
+  g_counted.erase(it);
+}
+
+// gateLimits(gate, handshakesPerSecond, burst, sessionsPerHost, code, exemptHosts[])
+Napi::Value GateLimits(const Napi::CallbackInfo& info) {
+  int32_t id = info[0].As<Napi::Number>().Int32Value();
+  double rate = info[1].As<Napi::Number>().DoubleValue();
+  double burst = info[2].As<Napi::Number>().DoubleValue();
+  int32_t perHost = info[3].As<Napi::Number>().Int32Value();
+  int32_t code = info[4].As<Napi::Number>().Int32Value();
+  std::unordered_set<std::string> exempt;
+  Napi::Array list = info[5].As<Napi::Array>();
+  for (uint32_t i = 0; i < list.Length(); i++) exempt.insert(list.Get(i).As<Napi::String>().Utf8Value());
+  std::lock_guard<std::mutex> lk(g_mu);
+  auto g = g_gates.find(id);
+  if (g != g_gates.end()) {
+    g->second.hsRate = rate;
+    g->second.hsBurst = burst < 1 ? 1 : burst;
+    g->second.perHost = perHost;
+    g->second.limitCode = code;
+    g->second.exempt = std::move(exempt);
+    g->second.buckets.clear();
+  }
+  return info.Env().Undefined();
+}
+
+// gateHostSessions(gate) -> [host, count][]: accepted, not yet closed connections per host.
+Napi::Value GateHostSessions(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int32_t id = info[0].As<Napi::Number>().Int32Value();
+  std::vector<std::pair<std::string, int32_t>> rows;
+  {
+    std::lock_guard<std::mutex> lk(g_mu);
+    auto g = g_gates.find(id);
+    if (g != g_gates.end()) rows.assign(g->second.hostSessions.begin(), g->second.hostSessions.end());
+  }
+  Napi::Array out = Napi::Array::New(env, rows.size());
+  for (size_t i = 0; i < rows.size(); i++) {
+    Napi::Array r = Napi::Array::New(env, 2);
+    r.Set(0u, Napi::String::New(env, rows[i].first));
+    r.Set(1u, Napi::Number::New(env, rows[i].second));
+    out.Set(static_cast<uint32_t>(i), r);
+  }
+  return out;
 }
 
 void GateForgetListener(SRTSOCKET lsn) {
@@ -472,6 +594,8 @@ void GateRegister(Napi::Env env, Napi::Object exports) {
   exports.Set("gateAuthEnable", Napi::Function::New(env, GateAuthEnable));
   exports.Set("gateAuthSet", Napi::Function::New(env, GateAuthSet));
   exports.Set("gatePending", Napi::Function::New(env, GatePending));
+  exports.Set("gateLimits", Napi::Function::New(env, GateLimits));
+  exports.Set("gateHostSessions", Napi::Function::New(env, GateHostSessions));
 }
 
 }  // namespace srtnative

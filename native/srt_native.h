@@ -121,6 +121,12 @@
  *                                                     the cache (the RcvQ thread never waits)
  *   gateAuthSet(gate, streamid, host, code, passphrase, rename, ttlMs)   cache a decision
  *   gatePending(gate) -> [streamid, host, port, mode, resource][]   callers waiting for one
+ *   gateLimits(gate, handshakesPerSecond, burst, sessionsPerHost, code, exemptHosts[])
+ *                              per remote host (0 = off): a token bucket of handshakes and a cap
+ *                              of accepted, not yet closed connections; beyond either the caller
+ *                              is refused with `code` (1429) before any other check. Hosts in
+ *                              exemptHosts (a load balancer's address) are not limited.
+ *   gateHostSessions(gate) -> [host, count][]   connections counted per host (accept to close)
  *   classifyStreamId(streamid) -> [mode, resource]    the same rules the callback uses
  *                                                     (mode 0 unknown, 1 publish, 2 play)
  *   Codes: 0 accept, >= 1000 reject with that code (SRT_REJC_PREDEFINED + HTTP status).
@@ -165,6 +171,8 @@ void GateRegister(Napi::Env env, Napi::Object exports);
 // Mode/resource the gate decided for an accepted socket (consumed once).
 bool GateTakeAcceptInfo(SRTSOCKET s, int32_t* mode, std::string* resource, bool* inferred);
 void GateForgetListener(SRTSOCKET lsn);
+// An accepted socket is closed: it no longer counts against its host's session limit.
+void GateSocketClosed(SRTSOCKET s);
 
 // Options (options.cc).
 enum OptType { kOptInt, kOptInt64, kOptBool, kOptString, kOptLinger };

@@ -10,7 +10,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
-import { availableParallelism, cpus, hostname } from 'node:os';
+import { availableParallelism, cpus, hostname, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
@@ -991,6 +991,10 @@ export function normalizeConfig(input: unknown, opts: NormalizeOptions = {}): Re
       problems.add(['cluster', 'secret'], 'is required with redis: set the same long random string (16+ characters) on every node, in the file, with --cluster-secret or in SRT_RELAY_CLUSTER_SECRET');
     }
   }
+  (cfg.limits?.exemptHosts ?? []).forEach((h, i) => {
+    const problem = typeof h === 'string' ? checkHostText(h) : undefined;
+    if (problem !== undefined) problems.add(['limits', 'exemptHosts', i], problem);
+  });
   for (const key of ['internalHost', 'advertiseHost'] as const) {
     const v = cfg.cluster?.[key];
     if (v === undefined) continue;
@@ -1014,6 +1018,12 @@ export function normalizeConfig(input: unknown, opts: NormalizeOptions = {}): Re
       ...(limits.maxSessions !== undefined ? { maxSessions: limits.maxSessions } : {}),
       ...(limits.maxStreams !== undefined ? { maxStreams: limits.maxStreams } : {}),
       ...(limits.maxBitrateMbps !== undefined ? { maxBitrateMbps: limits.maxBitrateMbps } : {}),
+      maxSessionsPerHost: limits.maxSessionsPerHost ?? 500,
+      handshakesPerSecondPerHost: limits.handshakesPerSecondPerHost ?? 50,
+      exemptHosts: (limits.exemptHosts ?? ['127.0.0.1', '::1']).map(bareHost),
+      ...(limits.maxViewersPerStream !== undefined ? { maxViewersPerStream: limits.maxViewersPerStream } : {}),
+      maxRingMemoryMb: limits.maxRingMemoryMb ?? defaultRingMemoryMb(),
+      maxWildcardStreams: limits.maxWildcardStreams ?? 100,
     },
     srt: { ports },
     api: {
@@ -1033,6 +1043,11 @@ export function normalizeConfig(input: unknown, opts: NormalizeOptions = {}): Re
     ...(opts.file !== undefined ? { configFile: resolve(opts.file) } : {}),
   };
   return deepFreeze(config);
+}
+
+/** A quarter of the machine's memory for stream rings, at most 4 GiB. */
+export function defaultRingMemoryMb(): number {
+  return Math.max(16, Math.min(4096, Math.floor(totalmem() / 4 / 1048576)));
 }
 
 function clusterDefaults(c: ClusterInput, internalPort: number): ClusterConfig {

@@ -29,6 +29,12 @@ export interface LimitsInput {
   maxSessions?: number;
   maxStreams?: number;
   maxBitrateMbps?: number;
+  maxSessionsPerHost?: number;
+  handshakesPerSecondPerHost?: number;
+  exemptHosts?: string[];
+  maxViewersPerStream?: number;
+  maxRingMemoryMb?: number;
+  maxWildcardStreams?: number;
 }
 
 export interface SrtPortInput {
@@ -141,6 +147,15 @@ export interface Limits {
   readonly maxStreams?: number;
   /** undefined = unlimited. */
   readonly maxBitrateMbps?: number;
+  /** 0 = unlimited. */
+  readonly maxSessionsPerHost: number;
+  /** 0 = unlimited. */
+  readonly handshakesPerSecondPerHost: number;
+  readonly exemptHosts: readonly string[];
+  /** undefined = unlimited. */
+  readonly maxViewersPerStream?: number;
+  readonly maxRingMemoryMb: number;
+  readonly maxWildcardStreams: number;
 }
 
 export interface SrtPortConfig {

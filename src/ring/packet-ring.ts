@@ -51,6 +51,11 @@ export function ringSlotsFor(n: number, min = 1024, max = 1 << 18): number {
   return s;
 }
 
+/** Bytes a ring of `slotCount` slots takes (control block, PSI slot and the slots). */
+export function ringBytesFor(slotCount: number): number {
+  return CONTROL_BYTES + (slotCount + 1) * RING_SLOT_SIZE;
+}
+
 export interface PacketRingShared {
   buffer: SharedArrayBuffer;
 }
@@ -87,7 +92,7 @@ export class PacketRing {
     if (!Number.isInteger(slotCount) || slotCount < 2 * WRITE_BATCH || (slotCount & (slotCount - 1)) !== 0) {
       throw new RangeError(`slotCount must be a power of two >= ${2 * WRITE_BATCH} (got ${slotCount})`);
     }
-    const buffer = new SharedArrayBuffer(CONTROL_BYTES + (slotCount + 1) * RING_SLOT_SIZE);
+    const buffer = new SharedArrayBuffer(ringBytesFor(slotCount));
     const control = new Int32Array(buffer, 0, CONTROL_INTS);
     control[CTRL_SLOT_COUNT] = slotCount;
     control[CTRL_SLOT_SIZE] = RING_SLOT_SIZE;

@@ -10,11 +10,15 @@ export const REJECT_FORBIDDEN = 1403;
 export const REJECT_NOT_FOUND = 1404;
 export const REJECT_CONFLICT = 1409;
 export const REJECT_UNAVAILABLE = 1503;
+/** Over a per-host limit (handshake rate or connections); set natively by gateLimits. */
+export const REJECT_TOO_MANY = 1429;
 
 export interface RegistryPolicy {
   /** Accept a publish to a name no config mentions (embedded defaults: yes). */
   dynamicStreams: boolean;
   defaultRingSlots: number;
+  /** Viewers of one stream beyond this are refused with 1503. */
+  maxViewersPerStream?: number;
 }
 
 export class StreamRegistry {
@@ -110,6 +114,13 @@ export class StreamRegistry {
     if (!s.settings.configured && s.publisher === undefined && s.remote === undefined && s.viewers.size === 0) this.remove(s.name);
   }
 
+  /** Bytes of every ring made so far. */
+  ringBytes(): number {
+    let sum = 0;
+    for (const s of this.#streams.values()) if (s.hasRing) sum += s.ring().byteLength;
+    return sum;
+  }
+
   /** At limits.maxStreams: publishes that would make a new stream are refused with 1503. */
   setFull(on: boolean): void {
     if (on === this.#full) return;
@@ -161,6 +172,8 @@ export class StreamRegistry {
       if (publish === 0 && !live) publish = REJECT_UNAVAILABLE;
       if (play === 0) play = REJECT_UNAVAILABLE;
     }
+    const maxViewers = this.#policy.maxViewersPerStream;
+    if (maxViewers !== undefined && play === 0 && s.viewers.size >= maxViewers) play = REJECT_UNAVAILABLE;
     // Without Redis no lease can be taken: a publish that would need one waits for Redis.
     if (this.#clusterDown && publish === 0 && !liveHere) publish = REJECT_UNAVAILABLE;
     if (this.#internalGate !== undefined) {

@@ -21,7 +21,7 @@ export function relayOptionsFrom(config: RelayConfig, logger: Logger): RelayOpti
     })),
     streams,
     pushes: config.pushes.map((p) => ({ stream: p.stream, target: p.target.raw, auto: p.auto })),
-    limits: { ...config.limits },
+    limits: { ...config.limits, exemptHosts: [...config.limits.exemptHosts] },
     auth: { ...config.auth },
     // ~8 s at 10 Mbit/s (950 packets/s); bounded per stream (12 MB).
     ringSlots: ringSlotsFor(8192),

@@ -14,9 +14,10 @@ import { parseSrtUrl, redactSrtUrl, type SrtUrl } from '../srt/url.js';
 import { parseStreamId } from '../srt/streamid.js';
 import type { SessionRole, SessionStats, ToWorker } from '../sessions/messages.js';
 import { WorkerPool } from '../sessions/worker-pool.js';
-import { ringSlotsFor } from '../ring/packet-ring.js';
+import { ringSlotsFor, ringBytesFor } from '../ring/packet-ring.js';
+import { native } from '../srt/native.js';
 import { Stream, type PeerAddress } from '../streams/stream.js';
-import { StreamRegistry } from '../streams/stream-registry.js';
+import { REJECT_TOO_MANY, StreamRegistry } from '../streams/stream-registry.js';
 import { SrtRelayError } from '../errors.js';
 import { WebhookAuth } from '../auth/webhook-auth.js';
 import { parseSource, StreamSources, type RemoteSource, type SourceHost, type SourcesView } from './stream-sources.js';
@@ -86,13 +87,29 @@ export interface RelayPushOptions {
   auto?: boolean;
 }
 
+export interface RelayLimits {
+  maxSessions?: number;
+  maxStreams?: number;
+  /** Publishers sending faster (over two 2-second samples in a row) are disconnected. */
+  maxBitrateMbps?: number;
+  /** Per remote host, checked in the handshake (1429); 0 or absent = unlimited. */
+  maxSessionsPerHost?: number;
+  handshakesPerSecondPerHost?: number;
+  exemptHosts?: readonly string[];
+  maxViewersPerStream?: number;
+  /** All stream rings together; a publish that would create a stream beyond it gets 1503. */
+  maxRingMemoryMb?: number;
+  /** Streams one wildcard listener input may create. */
+  maxWildcardStreams?: number;
+}
+
 export interface RelayOptions {
   nodeId: string;
   workers: number;
   ports: RelayPortOptions[];
   streams: Record<string, RelayStreamOptions>;
   pushes: RelayPushOptions[];
-  limits: { maxSessions?: number; maxStreams?: number };
+  limits: RelayLimits;
   auth?: { webhook?: string; timeoutMs: number; cacheMs: number };
   ringSlots: number;
   logger?: Logger;
@@ -171,6 +188,7 @@ export class Relay extends EventEmitter<RelayEvents> {
   #started = false;
   #stopped = false;
   #rejectTimer: NodeJS.Timeout | undefined;
+  #bitrateTimer: NodeJS.Timeout | undefined;
   #auth: WebhookAuth | undefined;
 
   constructor(opts: RelayOptions) {
@@ -182,6 +200,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     this.#registry = new StreamRegistry({
       dynamicStreams: Object.keys(opts.streams).length === 0,
       defaultRingSlots: opts.ringSlots,
+      ...(opts.limits.maxViewersPerStream !== undefined ? { maxViewersPerStream: opts.limits.maxViewersPerStream } : {}),
     });
     this.#sourceHost = this.#makeSourceHost();
     this.#pool.on('session-ended', (id, reason) => this.#sessionEnded(id, reason));
@@ -197,7 +216,11 @@ export class Relay extends EventEmitter<RelayEvents> {
     await this.#pool.start();
     for (const [name, s] of Object.entries(this.#opts.streams)) this.putStream(name, s);
     if (this.#opts.auth !== undefined) this.setAuth(this.#opts.auth);
+    const l = this.#opts.limits;
+    const rate = l.handshakesPerSecondPerHost ?? 0;
+    native.gateLimits(this.#registry.gate, rate, rate * 2, l.maxSessionsPerHost ?? 0, REJECT_TOO_MANY, [...(l.exemptHosts ?? [])]);
     for (const p of this.#opts.ports) this.#listenPort(p);
+    if (l.maxBitrateMbps !== undefined) this.#startBitrateWatch(l.maxBitrateMbps);
     for (const p of this.#opts.pushes) this.addPush(p);
     this.#rejectTimer = setInterval(() => this.#logRejections(), 1000);
     this.#rejectTimer.unref();
@@ -235,10 +258,50 @@ export class Relay extends EventEmitter<RelayEvents> {
     }
   }
 
+  /** Once a second: the handshake refusals, one line per (code, host) with a count (a flood is one line). */
   #logRejections(): void {
+    const groups = new Map<string, { code: number; host: string; port: number; streamid: string; count: number }>();
     for (const [, streamid, host, port, code] of this.#registry.rejections()) {
-      this.#log.info({ streamid, peer: `${host}:${port}`, code }, 'connection rejected in handshake');
+      const key = `${code} ${host}`;
+      const g = groups.get(key);
+      if (g === undefined) groups.set(key, { code, host, port, streamid, count: 1 });
+      else g.count++;
     }
+    for (const g of groups.values()) {
+      const fields = { code: g.code, peer: `${g.host}:${g.port}`, streamid: g.streamid, ...(g.count > 1 ? { count: g.count } : {}) };
+      if (g.code === REJECT_TOO_MANY) this.#log.warn(fields, 'connections refused: over the per-host limits');
+      else this.#log.info(fields, g.count > 1 ? 'connections rejected in handshake' : 'connection rejected in handshake');
+    }
+  }
+
+  /** Every 2 s: publishers over maxBitrateMbps in two samples in a row are closed. */
+  #startBitrateWatch(maxMbps: number): void {
+    const last = new Map<number, { bytes: number; at: number; over: number }>();
+    this.#bitrateTimer = setInterval(() => {
+      void this.#pool.stats().then((stats) => {
+        const now = performance.now();
+        const seen = new Set<number>();
+        for (const st of stats) {
+          const info = this.#sessions.get(st.session);
+          if (info === undefined || (info.kind !== 'publisher' && info.kind !== 'pull')) continue;
+          seen.add(st.session);
+          const bytes = st.srt?.['byteRecvTotal'] ?? 0;
+          const prev = last.get(st.session);
+          const cur = { bytes, at: now, over: 0 };
+          if (prev !== undefined) {
+            const mbps = ((bytes - prev.bytes) * 8) / ((now - prev.at) / 1000) / 1e6;
+            cur.over = mbps > maxMbps ? prev.over + 1 : 0;
+            if (cur.over >= 2) {
+              this.#log.warn({ session: st.session, stream: info.stream, mbps: Math.round(mbps * 10) / 10, maxMbps }, 'publisher over limits.maxBitrateMbps: closing');
+              this.#pool.closeSession(st.session, `over the ${maxMbps} Mbit/s limit`);
+            }
+          }
+          last.set(st.session, cur);
+        }
+        for (const id of last.keys()) if (!seen.has(id)) last.delete(id);
+      }, () => undefined);
+    }, 2000);
+    this.#bitrateTimer.unref();
   }
 
   #onConnection(c: AcceptedConnection, fixedStream: string | undefined): void {
@@ -275,7 +338,11 @@ export class Relay extends EventEmitter<RelayEvents> {
     const max = this.#opts.limits.maxSessions;
     this.#registry.setOverloaded(max !== undefined && this.#sessions.size >= max);
     const maxStreams = this.#opts.limits.maxStreams;
-    this.#registry.setFull(maxStreams !== undefined && this.#registry.list().length >= maxStreams);
+    const streams = this.#registry.list();
+    const maxRing = this.#opts.limits.maxRingMemoryMb;
+    // A new stream's ring: the default size must still fit under the memory limit.
+    const ringFull = maxRing !== undefined && this.#registry.ringBytes() + ringBytesFor(this.#opts.ringSlots) > maxRing * 1048576;
+    this.#registry.setFull((maxStreams !== undefined && streams.length >= maxStreams) || ringFull);
   }
 
   #acceptPublisher(c: Incoming): number | undefined {
@@ -310,6 +377,10 @@ export class Relay extends EventEmitter<RelayEvents> {
 
   #attachMessage(info: SessionInfo, stream: Stream, socket: SrtSocket, role: SessionRole, inferred: boolean): AttachMessage {
     const sid = parseStreamId(info.streamid);
+    if (!stream.hasRing) {
+      stream.ring();
+      this.#updateLoad(); // a new ring counts against limits.maxRingMemoryMb from now on
+    }
     return {
       type: 'attach',
       session: info.id,
@@ -434,6 +505,7 @@ export class Relay extends EventEmitter<RelayEvents> {
 
   #viewersChanged(stream: Stream): void {
     this.#sources.get(stream.name)?.viewersChanged(stream.viewers.size);
+    if (this.#opts.limits.maxViewersPerStream !== undefined) this.#registry.sync(stream);
   }
 
   // ---- streams -----------------------------------------------------------------------------
@@ -610,7 +682,16 @@ export class Relay extends EventEmitter<RelayEvents> {
     publishFromListener: (stream, c, sourceIndex) => {
       const log = this.#log.child({ stream: c.resource, peer: `${c.host}:${c.port}`, streamid: c.streamid });
       const base = this.#registry.get(stream);
-      if (c.resource !== stream && base !== undefined) this.#registry.derive(base, c.resource);
+      if (c.resource !== stream && base !== undefined && this.#registry.get(c.resource) === undefined) {
+        const max = this.#opts.limits.maxWildcardStreams ?? 100;
+        const made = this.#registry.list().filter((s) => s.name.startsWith(`${stream}+`)).length;
+        if (made >= max) {
+          log.warn({ maxWildcardStreams: max }, 'wildcard input already made its most streams; closing the sender');
+          c.socket.close();
+          return;
+        }
+        this.#registry.derive(base, c.resource);
+      }
       // A listener input's sender is a publisher like any other: the conflict policy applies.
       this.#acceptPublisher({ name: c.resource, socket: c.socket, peer: { host: c.host, port: c.port }, streamid: c.streamid, kind: 'pull', log, sourceIndex, leased: true });
     },
@@ -805,6 +886,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     if (this.#stopped) return;
     this.#stopped = true;
     if (this.#rejectTimer !== undefined) clearInterval(this.#rejectTimer);
+    if (this.#bitrateTimer !== undefined) clearInterval(this.#bitrateTimer);
     this.#auth?.stop();
     for (const src of this.#sources.values()) src.stop();
     for (const id of [...this.#pushes.keys()]) this.removePush(id);
