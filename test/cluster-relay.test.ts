@@ -7,7 +7,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,7 +17,7 @@ import { collect, type Collector } from './helpers/media.js';
 import { NginxUdp, rewriteDeployConfig, streamModulePath } from './helpers/nginx-udp.js';
 import { spawnFor, type AfterHook, type Spawned } from './helpers/processes.js';
 import { RedisServer } from './helpers/redis-server.js';
-import { rejectReason, waitFor } from './helpers/relay-harness.js';
+import { countingReceiver, pacedPublisher, rejectReason, waitFor, whenClosed } from './helpers/relay-harness.js';
 import { checkContinuity } from './helpers/ts-stream.js';
 import { connectBinding, delay } from './helpers/srt-io.js';
 
@@ -49,7 +49,10 @@ before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'srt-relay-cluster-'));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   redis = await RedisServer.start({ t: hook });
-  nodes = await Promise.all(['node-a', 'node-b', 'node-c'].map((id) => ClusterNode.start(hook, id, redis.url())));
+  // Short idle timeout of internal pulls, so the test can watch one being dropped.
+  const config = join(dir, 'node.json');
+  writeFileSync(config, JSON.stringify({ cluster: { idleTimeoutMs: 1500 } }));
+  nodes = await Promise.all(['node-a', 'node-b', 'node-c'].map((id) => ClusterNode.start(hook, id, redis.url(), ['--config', config])));
   const upstreams = nodes.map((n) => `127.0.0.1:${n.srtPort}`);
   lb = await NginxUdp.start({ upstreams, t: hook, streamBlock: (port, d) => rewriteDeployConfig(deployConfig, port, upstreams, d) });
   cleanups.push(() => {
@@ -169,6 +172,51 @@ test('a publish of the live stream on another node is rejected with 1409', { ski
     if (n === owner) continue;
     assert.equal(await rejectReason(n.srtPort, { streamid: 'publish:cam' }), 1409, `publish on ${n.id}`);
   }
+});
+
+test('a viewer of a stream live nowhere gets 1404 on every node', { skip, timeout: 30_000 }, async () => {
+  for (const n of nodes) assert.equal(await rejectReason(n.srtPort, { streamid: 'read:nowhere' }), 1404, n.id);
+});
+
+test('onPublisherConflict replace moves a stream to the new publisher\'s node; viewers elsewhere keep receiving; an idle pull is dropped', { skip, timeout: 60_000 }, async (t) => {
+  const [x, y, z] = nodes as [ClusterNode, ClusterNode, ClusterNode];
+  const put = await x.send('PUT', '/api/v1/streams/moving', { source: 'push://', onPublisherConflict: 'replace' });
+  assert.equal(put.status, 201, JSON.stringify(put.json));
+  for (const n of nodes) await waitFor(async () => (await fetch(`http://127.0.0.1:${n.apiPort}/api/v1/streams/moving`)).status === 200, `'moving' configured on ${n.id}`);
+  const firstSock = await connectBinding(x.srtPort, { streamid: 'publish:moving', latency: 120 });
+  cleanups.push(() => firstSock.close());
+  const first = pacedPublisher(firstSock, { pps: 300, tag: 1 });
+  cleanups.push(() => first.stop());
+  await waitFor(async () => (await x.cluster()).owned['moving'] !== undefined, `${x.id} owns 'moving'`);
+  await waitFor(async () => (await y.cluster()).remote['moving'] === x.id, `${y.id} routes 'moving' to ${x.id}`);
+  const viewerSock = await connectBinding(y.srtPort, { streamid: 'read:moving', latency: 120 });
+  cleanups.push(() => viewerSock.close());
+  const viewer = countingReceiver(viewerSock, 1);
+  await waitFor(() => viewer.packets > 100, `the viewer on ${y.id} receives (pulled from ${x.id})`);
+  const firstClosed = whenClosed(firstSock);
+
+  // A second publisher of the same stream on y takes it over (replace).
+  const secondSock = await connectBinding(y.srtPort, { streamid: 'publish:moving', latency: 120 });
+  cleanups.push(() => secondSock.close());
+  const second = pacedPublisher(secondSock, { pps: 300, tag: 1 });
+  cleanups.push(() => second.stop());
+  await waitFor(async () => (await y.cluster()).owned['moving'] !== undefined, `${y.id} owns 'moving' now`);
+  await waitFor(() => firstClosed.closed, `${x.id} closed the replaced publisher`);
+  await waitFor(async () => (await x.cluster()).remote['moving'] === y.id, `${x.id} routes 'moving' to ${y.id}`);
+  const mark = viewer.packets;
+  await waitFor(() => viewer.packets > mark + 200, 'the viewer keeps receiving from the new publisher');
+  assert.equal(viewer.closed, false);
+
+  // A viewer on z starts z's pull from y; after it leaves, the pull stops after idleTimeoutMs.
+  const zViewer = await connectBinding(z.srtPort, { streamid: 'read:moving', latency: 120 });
+  const zc = countingReceiver(zViewer, 1);
+  await waitFor(() => zc.packets > 50, `the viewer on ${z.id} receives`);
+  assert.equal(await z.count('cluster-pull', 'moving'), 1);
+  zViewer.close();
+  await waitFor(async () => (await z.count('cluster-pull', 'moving')) === 0, `${z.id} drops its idle pull`, 15_000);
+  t.diagnostic(`replace: ${x.id} → ${y.id}; the viewer on ${y.id} never reconnected`);
+  await second.stop();
+  await first.stop();
 });
 
 test('a stream changed through one node\'s API is applied on every node, and deleted everywhere', { skip, timeout: 30_000 }, async () => {
