@@ -1060,6 +1060,7 @@ function clusterDefaults(c: ClusterInput, internalPort: number): ClusterConfig {
     advertiseHost: c.advertiseHost !== undefined ? bareHost(c.advertiseHost) : specific ? internalHost : '127.0.0.1',
     keyPrefix: c.keyPrefix ?? 'srt-relay:',
     idleTimeoutMs: c.idleTimeoutMs ?? 20000,
+    routingRefreshMs: c.routingRefreshMs ?? 2000,
   };
 }
 

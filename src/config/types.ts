@@ -111,6 +111,7 @@ export interface ClusterInput {
   advertiseHost?: string;
   keyPrefix?: string;
   idleTimeoutMs?: number;
+  routingRefreshMs?: number;
 }
 
 /** Values from command-line flags; they win over the file. Produced by `parseCliArgs`. */
@@ -233,6 +234,8 @@ export interface ClusterConfig {
   readonly keyPrefix: string;
   /** Pull from the owner kept this long after the last local viewer left. */
   readonly idleTimeoutMs: number;
+  /** Full re-read of the routing table (catches leases that expired silently). */
+  readonly routingRefreshMs: number;
 }
 
 export interface RelayConfig {
