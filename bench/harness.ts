@@ -21,14 +21,16 @@ import type { LoadgenConfig } from './lib/loadgen.js';
 import { cdfSpec, lineSpec, writePlot } from './lib/plots.js';
 import { histCdf, histFromSparse, histQuantileMs, type ViewerCounters } from './lib/receiver.js';
 import { monoUs } from './lib/synth-ts.js';
-import { TARGET_LABEL, haveSlt, startTarget, type RunningTarget, type TargetKind, type TrafficPlan } from './lib/targets.js';
+import { TARGET_LABEL, haveSlt, startTarget, udpBoundIn, type RunningTarget, type TargetKind, type TrafficPlan } from './lib/targets.js';
 import {
   Child,
   buildFloor,
   delay,
   distBench,
   fileStamp,
+  floorBin,
   fmt,
+  freeUdpPorts,
   machineCpu,
   machineInfo,
   markdownTable,
@@ -39,6 +41,7 @@ import {
   textTable,
   threadDeltas,
   threadSamples,
+  waitFor,
   waitQuiet,
 } from './lib/util.js';
 
@@ -51,7 +54,15 @@ interface Scenario {
   points(o: Opts): number[];
   plan(x: number, o: Opts): TrafficPlan;
   /** Optional: runs around the trials (e.g. a network namespace). Returns the command prefix for the processes. */
-  setup?(o: Opts): Promise<{ prefix: string[]; cleanup: () => Promise<void>; notes: string[] } | { skip: string }>;
+  setup?(o: Opts): Promise<Setup | { skip: string }>;
+}
+
+interface Setup {
+  prefix: string[];
+  cleanup: () => Promise<void>;
+  notes: string[];
+  /** Impair in userspace: every server port is reached through bench/floor/udp-impair. */
+  proxy?: { loss: number; delayMs: number; jitterMs: number };
 }
 
 const SCENARIOS: Record<string, Scenario> = {
@@ -105,6 +116,7 @@ interface Opts {
   loss: number;
   rttMs: number;
   jitterMs: number;
+  impair: 'auto' | 'netem' | 'proxy';
   quiet: number;
   out: string;
 }
@@ -123,7 +135,8 @@ function usage(): string {
     '  --server-pid PID        external: measure this process\'s CPU      --baseline floor,slt  also run the C floor relay / srt-live-transmit\n' +
     '  --viewer-workers 2      generator threads for viewers               --share 25           viewers per local UDP port (one libsrt multiplexer)\n' +
     '  --viewer-tsbpd off|on   TSBPD at the viewers (default off)          --relay-workers 2 --reuse-port 2   srt-relay settings (self)\n' +
-    '  --loss 1% --rtt 50ms --jitter 0ms   impaired: netem on the namespace loopback (needs root and sch_netem)\n' +
+    '  --loss 1% --rtt 50ms --jitter 0ms   impaired: netem on the loopback of a namespace (needs root and sch_netem)\n' +
+    '  --impair auto|netem|proxy           impaired: auto = netem if the kernel has it, else the userspace udp-impair relay\n' +
     '  --quiet 0.3             wait (<= 30 s) for the machine to be less busy than this before a trial\n' +
     '  --out DIR               results directory (default bench/results)\n'
   );
@@ -165,7 +178,7 @@ function parseOpts(argv: string[]): Opts | undefined {
       target: { type: 'string' }, baseline: { type: 'string' }, 'publish-url': { type: 'string' }, 'play-url': { type: 'string' },
       'server-pid': { type: 'string' }, 'viewer-workers': { type: 'string' }, share: { type: 'string' }, 'viewer-tsbpd': { type: 'string' },
       'relay-workers': { type: 'string' }, 'reuse-port': { type: 'string' }, loss: { type: 'string' }, rtt: { type: 'string' },
-      jitter: { type: 'string' }, quiet: { type: 'string' }, out: { type: 'string' },
+      jitter: { type: 'string' }, impair: { type: 'string' }, quiet: { type: 'string' }, out: { type: 'string' },
     },
   });
   const target = (v.target ?? (v['publish-url'] !== undefined ? 'external' : 'self')) as TargetKind;
@@ -196,9 +209,11 @@ function parseOpts(argv: string[]): Opts | undefined {
     loss: num(v.loss, '--loss', 1, 'pct'),
     rttMs: num(v.rtt, '--rtt', 50, 'time') * 1000,
     jitterMs: num(v.jitter, '--jitter', 0, 'time') * 1000,
+    impair: (v.impair ?? 'auto') as Opts['impair'],
     quiet: num(v.quiet, '--quiet', 0.3),
     out: v.out ?? join(repoRoot(), 'bench', 'results'),
   };
+  if (!['auto', 'netem', 'proxy'].includes(o.impair)) throw new Error(`--impair: auto, netem or proxy (got '${o.impair}')`);
   if (o.streams < 1 || !Number.isInteger(o.streams)) throw new Error('--streams: a whole number >= 1');
   if (o.duration <= 0) throw new Error('--duration must be > 0');
   return o;
@@ -206,8 +221,23 @@ function parseOpts(argv: string[]): Opts | undefined {
 
 // ---- network namespace (impaired) ---------------------------------------------------------------
 
-async function netnsSetup(o: Opts): Promise<{ prefix: string[]; cleanup: () => Promise<void>; notes: string[] } | { skip: string }> {
-  if (process.getuid?.() !== 0) return { skip: 'impaired: needs root (ip netns add, tc qdisc); skipped' };
+function proxySetup(o: Opts, why: string): Setup {
+  buildFloor();
+  return {
+    prefix: [],
+    cleanup: async () => {},
+    notes: [
+      `${why}userspace impairment: bench/floor/udp-impair in front of every server port, loss ${o.loss}% and delay ${o.rttMs / 2} ms` +
+        `${o.jitterMs > 0 ? ` ± ${o.jitterMs} ms` : ''} per direction (RTT ${o.rttMs} ms)`,
+    ],
+    proxy: { loss: o.loss, delayMs: o.rttMs / 2, jitterMs: o.jitterMs },
+  };
+}
+
+async function netnsSetup(o: Opts): Promise<Setup | { skip: string }> {
+  if (o.impair === 'proxy') return proxySetup(o, '');
+  const fallback = (why: string): Setup | { skip: string } => (o.impair === 'auto' ? proxySetup(o, `${why}; falling back to `) : { skip: `${why}; skipped` });
+  if (process.getuid?.() !== 0) return fallback('impaired: netem needs root (ip netns add, tc qdisc)');
   const ns = `srtbench-${process.pid}`;
   const run = (args: string[]): void => {
     execFileSync('ip', args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -235,15 +265,18 @@ async function netnsSetup(o: Opts): Promise<{ prefix: string[]; cleanup: () => P
     } catch (e) {
       const msg = ((e as { stderr?: Buffer }).stderr?.toString() ?? (e as Error).message).trim();
       await cleanup();
-      return {
-        skip:
-          `impaired: cannot add a netem qdisc in the namespace (${msg}). The kernel needs sch_netem ` +
-          `(CONFIG_NET_SCH_NETEM; check: zcat /proc/config.gz | grep NETEM, or modprobe sch_netem); skipped`,
-      };
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      return fallback(
+        `impaired: cannot add a netem qdisc in the namespace (${msg}). The kernel needs sch_netem ` +
+          `(CONFIG_NET_SCH_NETEM; check: zcat /proc/config.gz | grep NETEM, or modprobe sch_netem)`,
+      );
     }
   } catch (e) {
     await cleanup();
-    return { skip: `impaired: cannot create a network namespace (${(e as Error).message.split('\n')[0]}); skipped` };
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    return fallback(`impaired: cannot create a network namespace (${(e as Error).message.split('\n')[0]})`);
   }
   return {
     prefix: ['ip', 'netns', 'exec', ns],
@@ -296,7 +329,12 @@ interface TrialResult {
   generatorCoreShare: number;
   generatorMaxThread: { comm: string; share: number };
   generatorLoopDelayMaxMs: number;
+  /** The first 10 publishers' reports. */
   publishers: Array<Record<string, unknown>>;
+  publishersBlocked: number;
+  /** impaired with --impair proxy: CPU of the udp-impair relays over the window. */
+  impairProxyCpu?: number;
+  impairProxies?: number;
   machineBusy: number;
   othersBusy: number;
   busyBefore: number;
@@ -315,7 +353,8 @@ async function ask(gen: Child, cmd: Record<string, unknown>, event: string, time
   return p;
 }
 
-async function runTrial(o: Opts, sc: Scenario, kind: TargetKind, x: number, trial: number, prefix: string[], busyBefore: number): Promise<TrialResult> {
+async function runTrial(o: Opts, sc: Scenario, kind: TargetKind, x: number, trial: number, setup: Setup, busyBefore: number): Promise<TrialResult> {
+  const prefix = setup.prefix;
   const plan = sc.plan(x, o);
   const tag = `[${o.scenario} ${TARGET_LABEL[kind]} ${sc.xName}=${x}${o.trials > 1 ? ` trial ${trial}` : ''}]`;
   const warnings: string[] = [];
@@ -329,6 +368,8 @@ async function runTrial(o: Opts, sc: Scenario, kind: TargetKind, x: number, tria
     relayWorkers: o.relayWorkers,
     reusePort: o.reusePort,
   });
+  const proxies = setup.proxy === undefined ? [] : await impairProxies(target, setup.proxy);
+  const proxyCpu = (): number => proxies.reduce((a, p) => a + (pidCpu(p.pid!) ?? 0), 0);
   const genArgs = [distBench('lib/loadgen.js')];
   const gen = prefix.length > 0
     ? new Child('loadgen', prefix[0]!, [...prefix.slice(1), process.execPath, ...genArgs], { ipc: true })
@@ -391,6 +432,7 @@ async function runTrial(o: Opts, sc: Scenario, kind: TargetKind, x: number, tria
     const pids = target.pids();
     const cpuOf = (): number => pids.reduce((a, p) => a + (pidCpu(p) ?? 0), 0);
     const s0 = cpuOf();
+    const x0 = proxyCpu();
     const g0 = threadSamples(gen.pid!);
     const gc0 = pidCpu(gen.pid!) ?? 0;
     const m0 = machineCpu();
@@ -400,6 +442,7 @@ async function runTrial(o: Opts, sc: Scenario, kind: TargetKind, x: number, tria
     }
     await delay(Math.max(0, (toUs - monoUs()) / 1000));
     const s1 = cpuOf();
+    const x1 = proxyCpu();
     const g1 = threadSamples(gen.pid!);
     const gc1 = pidCpu(gen.pid!) ?? gc0;
     const m1 = machineCpu();
@@ -427,17 +470,27 @@ async function runTrial(o: Opts, sc: Scenario, kind: TargetKind, x: number, tria
     const maxThread = gdeltas.reduce((a, t) => (t.cpu > a.cpu ? t : a), { tid: 0, comm: '', cpu: 0, wakeups: 0 });
     const genCpu = gc1 - gc0;
     const busy = (m1.busy - m0.busy) / Math.max(1e-9, m1.total - m0.total);
-    const ours = (serverCpu ?? 0) + genCpu;
+    const ours = (serverCpu ?? 0) + genCpu + (x1 - x0);
     const workersRep = (rep['workers'] as Array<{ loopDelayMs?: { max?: number } }>) ?? [];
     const loopMax = Math.max(0, ...workersRep.map((w) => Number(w.loopDelayMs?.max ?? 0)));
     const publishers = rep['publishers'] as Array<Record<string, unknown>>;
     // validity: the generator must have kept up
+    // A publisher short of its rate is the generator's fault (INVALID) unless libsrt refused the
+    // data (send buffer full: the server did not take the stream at its rate, a server result).
+    const behind: string[] = [];
+    const pushedBack: string[] = [];
     for (const p of publishers) {
       const ratio = Number(p['sentInWindow']) / Math.max(1e-9, Number(p['expectedInWindow']));
       const backlogS = Number(p['maxBacklogMsgs']) / Math.max(1e-9, Number(p['targetMsgPerSec']));
-      if (ratio < 0.995) invalid.push(`publisher ${String(p['stream'])} sent ${fmt(100 * ratio, 1)} % of its rate`);
-      else if (backlogS > 0.1) invalid.push(`publisher ${String(p['stream'])} fell ${fmt(backlogS * 1000, 0)} ms behind its schedule`);
-      if (p['broken'] === true) invalid.push(`publisher ${String(p['stream'])} connection broke`);
+      const short = ratio < 0.995 || backlogS > 0.1;
+      if (short && Number(p['stalls']) > 0) pushedBack.push(`${String(p['stream'])} (${fmt(100 * ratio, 1)} %)`);
+      else if (ratio < 0.995) behind.push(`${String(p['stream'])} sent ${fmt(100 * ratio, 1)} % of its rate`);
+      else if (backlogS > 0.1) behind.push(`${String(p['stream'])} fell ${fmt(backlogS * 1000, 0)} ms behind its schedule`);
+      if (p['broken'] === true) warnings.push(`publisher ${String(p['stream'])}: connection broke`);
+    }
+    if (behind.length > 0) invalid.push(`${behind.length} publisher(s) fell behind: ${behind.slice(0, 3).join('; ')}${behind.length > 3 ? '; …' : ''}`);
+    if (pushedBack.length > 0) {
+      warnings.push(`${pushedBack.length} publisher(s) blocked by a full send buffer (the server did not take the stream at its rate): ${pushedBack.slice(0, 3).join(', ')}${pushedBack.length > 3 ? ', …' : ''}`);
     }
     if (maxThread.cpu / windowSeconds >= 0.9) {
       invalid.push(`generator thread '${maxThread.comm}' (tid ${maxThread.tid}) at ${fmt((100 * maxThread.cpu) / windowSeconds, 0)} % of a core`);
@@ -487,7 +540,9 @@ async function runTrial(o: Opts, sc: Scenario, kind: TargetKind, x: number, tria
       generatorCoreShare: genCpu / windowSeconds,
       generatorMaxThread: { comm: maxThread.comm, share: maxThread.cpu / windowSeconds },
       generatorLoopDelayMaxMs: loopMax,
-      publishers,
+      publishers: publishers.length > 10 ? publishers.slice(0, 10) : publishers,
+      publishersBlocked: pushedBack.length,
+      ...(proxies.length > 0 ? { impairProxyCpu: x1 - x0, impairProxies: proxies.length } : {}),
       machineBusy: busy,
       othersBusy,
       busyBefore,
@@ -506,8 +561,30 @@ async function runTrial(o: Opts, sc: Scenario, kind: TargetKind, x: number, tria
       await gen.finish(4000);
     }
     await target.stop();
+    await Promise.all(proxies.map((p) => p.stop('SIGTERM', 3000)));
     target.warnings.forEach((w) => warnings.push(w));
   }
+}
+
+/** Puts a udp-impair relay in front of every server address the target's URLs name, and rewrites the URLs. */
+async function impairProxies(target: RunningTarget, p: NonNullable<Setup['proxy']>): Promise<Child[]> {
+  const map = new Map<string, string>();
+  const children: Child[] = [];
+  const re = /^srt:\/\/([^/?]+)/;
+  for (const item of [...target.publishers, ...target.viewers]) {
+    const hp = re.exec(item.url)?.[1];
+    if (hp === undefined || map.has(hp)) continue;
+    const [port] = await freeUdpPorts(1);
+    const c = new Child(`udp-impair ${hp}`, floorBin('udp-impair'), [
+      '--listen', `127.0.0.1:${port}`, '--to', hp, '--loss', String(p.loss), '--delay', String(p.delayMs), '--jitter', String(p.jitterMs), '--seed', String(children.length + 1),
+    ]);
+    children.push(c);
+    await waitFor(() => udpBoundIn(undefined, port!) || !c.running, 5000, 'udp-impair');
+    if (!c.running) throw new Error(`udp-impair exited: ${c.stderr}`);
+    map.set(hp, `127.0.0.1:${port}`);
+  }
+  for (const item of [...target.publishers, ...target.viewers]) item.url = item.url.replace(re, (_m, hp: string) => `srt://${map.get(hp) ?? hp}`);
+  return children;
 }
 
 // ---- tables, plots, files -----------------------------------------------------------------------
@@ -601,19 +678,17 @@ export async function main(argv: string[]): Promise<void> {
   const machine = machineInfo(native.version());
   const started = new Date();
   const tStart = performance.now();
-  let prefix: string[] = [];
-  let cleanup = async (): Promise<void> => {};
-  const notes: string[] = [];
+  let setup: Setup = { prefix: [], cleanup: async () => {}, notes: [] };
   if (sc.setup !== undefined) {
     const s = await sc.setup(o);
     if ('skip' in s) {
       process.stderr.write(`${s.skip}\n`);
       return;
     }
-    prefix = s.prefix;
-    cleanup = s.cleanup;
-    notes.push(...s.notes);
+    setup = s;
   }
+  const notes = setup.notes;
+  const cleanup = setup.cleanup;
   process.stderr.write(
     `${o.scenario}: ${sc.xName} ${sc.points(o).join(', ')} × ${targets.map((t) => TARGET_LABEL[t]).join(' vs ')}, ${o.bitrate / 1e6} Mbit/s, ` +
       `${o.duration} s window (+${o.settle} s settle), ${o.trials} trial(s); ${machine.cpuModel}, ${machine.cores} cores${notes.length > 0 ? `; ${notes.join('; ')}` : ''}\n`,
@@ -628,7 +703,7 @@ export async function main(argv: string[]): Promise<void> {
         for (const kind of order) {
           const busyBefore = await waitQuiet(o.quiet, 30_000);
           try {
-            results.push(await runTrial(o, sc, kind, points[pi]!, t, prefix, busyBefore));
+            results.push(await runTrial(o, sc, kind, points[pi]!, t, setup, busyBefore));
           } catch (e) {
             process.stderr.write(`\n[${o.scenario} ${TARGET_LABEL[kind]} ${sc.xName}=${points[pi]}] failed: ${(e as Error).message}\n`);
           }

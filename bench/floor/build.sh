@@ -10,7 +10,7 @@ CFLAGS="${CFLAGS:--O2 -Wall -Wextra}"
 SRT_FLAGS="$(pkg-config --cflags --libs srt)"
 
 mkdir -p bin
-for src in srt-blast.c srt-sink.c srt-fanout-floor.c; do
+for src in srt-blast.c srt-sink.c srt-fanout-floor.c udp-impair.c; do
   out="bin/${src%.c}"
   if [ -x "$out" ] && [ "$out" -nt "$src" ] && [ "$out" -nt common.h ] && [ "$out" -nt build.sh ]; then
     continue

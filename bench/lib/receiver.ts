@@ -57,8 +57,8 @@ export const FIELD_NAMES = [
 ] as const;
 
 export const SEQ_WINDOW = 4096;
-export const HIST_BIN_US = 50;
-export const HIST_BINS = 100_000; // 5 s
+export const HIST_BIN_US = 100;
+export const HIST_BINS = 200_000; // 20 s (the last bin holds everything beyond)
 
 const CC_PIDS = 4;
 

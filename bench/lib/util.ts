@@ -30,7 +30,7 @@ export function distBench(rel: string): string {
 }
 
 /** The C floor programs (built by bench/floor/build.sh). */
-export function floorBin(name: 'srt-blast' | 'srt-sink' | 'srt-fanout-floor'): string {
+export function floorBin(name: 'srt-blast' | 'srt-sink' | 'srt-fanout-floor' | 'udp-impair'): string {
   return join(repoRoot(), 'bench', 'floor', 'bin', name);
 }
 
