@@ -256,10 +256,11 @@ Napi::Value Bind(const Napi::CallbackInfo& info) {
   std::string host = info[1].As<Napi::String>().Utf8Value();
   int port = I32(info, 2);
   bool reuse = info[3].As<Napi::Boolean>().Value();
+  bool guard = info.Length() > 4 && info[4].As<Napi::Boolean>().Value();
   sockaddr_storage ss;
   int len;
   if (!ParseAddr(host, port, &ss, &len)) return ThrowMsg(env, "not a numeric IP address: " + host);
-  if (!reuse) {
+  if (!reuse && !guard) {
     if (srt_bind(s, reinterpret_cast<sockaddr*>(&ss), len) != 0) return ThrowSrt(env, "srt_bind");
     return env.Undefined();
   }
@@ -267,11 +268,16 @@ Napi::Value Bind(const Napi::CallbackInfo& info) {
   if (fd < 0) return ThrowMsg(env, std::string("socket(): ") + strerror(errno));
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0 ||
+  if ((reuse && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) ||
       ::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
     std::string err = strerror(errno);
     ::close(fd);
-    return ThrowMsg(env, "bind with SO_REUSEPORT on " + host + ":" + std::to_string(port) + ": " + err);
+    return ThrowMsg(env, std::string("bind") + (reuse ? " with SO_REUSEPORT" : "") + " on " + host + ":" + std::to_string(port) + ": " + err);
+  }
+  if (guard && !AttachHandshakeGuard(fd)) {
+    std::string err = strerror(errno);
+    ::close(fd);
+    return ThrowMsg(env, "attaching the handshake guard (SO_ATTACH_FILTER) on " + host + ":" + std::to_string(port) + ": " + err);
   }
   if (srt_bind_acquire(s, fd) != 0) {
     ::close(fd);

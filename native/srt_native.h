@@ -44,10 +44,13 @@
  *   optionNames() -> [name, type][]                   options the addon can set/get by name
  *   socket() -> sock                                  srt_create_socket, non-blocking
  *   setOption(sock, name, value) / getOption(sock, name) -> value
- *   bind(sock, host, port, reusePort) -> void         numeric host only; reusePort: bind a UDP
- *                                                     socket with SO_REUSEPORT and hand it to
- *                                                     srt_bind_acquire (own multiplexer; libsrt
- *                                                     owns and closes that UDP socket)
+ *   bind(sock, host, port, reusePort, guard) -> void  numeric host only; reusePort or guard:
+ *                                                     bind our own UDP socket (SO_REUSEPORT if
+ *                                                     reusePort) and hand it to srt_bind_acquire
+ *                                                     (own multiplexer; libsrt owns and closes
+ *                                                     it); guard: attach the handshake guard,
+ *                                                     a kernel BPF filter dropping handshakes
+ *                                                     libsrt 1.5.1 crashes on (guard.cc)
  *   listen(sock, backlog)
  *   accept(sock) -> null | [sock, host, port, streamid, mode, resource, inferred]
  *                                                     mode/resource: the gate's decision for
@@ -173,6 +176,9 @@ bool GateTakeAcceptInfo(SRTSOCKET s, int32_t* mode, std::string* resource, bool*
 void GateForgetListener(SRTSOCKET lsn);
 // An accepted socket is closed: it no longer counts against its host's session limit.
 void GateSocketClosed(SRTSOCKET s);
+
+// Guard (guard.cc): attach the handshake guard BPF program to a UDP socket. False: errno set.
+bool AttachHandshakeGuard(int fd);
 
 // Options (options.cc).
 enum OptType { kOptInt, kOptInt64, kOptBool, kOptString, kOptLinger };

@@ -37,7 +37,7 @@ export interface SrtNativeAddon {
   socket(): number;
   setOption(sock: number, name: string, value: number | boolean | string): void;
   getOption(sock: number, name: string): number | boolean | string;
-  bind(sock: number, host: string, port: number, reusePort: boolean): void;
+  bind(sock: number, host: string, port: number, reusePort: boolean, guard?: boolean): void;
   listen(sock: number, backlog: number): void;
   accept(sock: number): AcceptResult | null;
   connect(sock: number, host: string, port: number): void;

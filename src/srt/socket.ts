@@ -150,10 +150,14 @@ export class SrtSocket {
     }
   }
 
-  bind(host: string, port: number, opts: { reusePort?: boolean } = {}): void {
+  /**
+   * Binds to host:port. `reusePort`: SO_REUSEPORT (several listeners on one port); `guard`: the
+   * kernel handshake guard (native/guard.cc) that drops handshakes libsrt 1.5.1 crashes on.
+   */
+  bind(host: string, port: number, opts: { reusePort?: boolean; guard?: boolean } = {}): void {
     checkPort(port, 'port');
     try {
-      native.bind(this.#id, host, port, opts.reusePort === true);
+      native.bind(this.#id, host, port, opts.reusePort === true, opts.guard === true);
     } catch (e) {
       wrapNative(e);
     }
@@ -351,7 +355,8 @@ export class SrtListener {
   ): SrtListener {
     const socket = SrtSocket.create(options);
     try {
-      socket.bind(host, port, { reusePort: listen.reusePort === true });
+      // Every listener gets the handshake guard: its port faces the internet.
+      socket.bind(host, port, { reusePort: listen.reusePort === true, guard: true });
     } catch (e) {
       socket.close();
       throw e;
