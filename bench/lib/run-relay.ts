@@ -4,7 +4,8 @@
  * benchmark can measure this process's CPU and memory from /proc.
  *
  *   node dist/bench/lib/run-relay.js --port P [--host 127.0.0.1] [--workers 2] [--reuse-port 2]
- *                                    [--ring-slots 8192] [--log-level warn]
+ *                                    [--ring-slots 8192] [--log-level warn] [--latency MS]
+ * --latency: SRT latency of the port's listeners (inherited by every accepted socket); default libsrt's 120.
  *
  * Prints one JSON line {"event":"ready","pid":..,"port":..} on stdout once every listener is up;
  * stops cleanly (closes every session) on SIGTERM/SIGINT and exits 0.
@@ -23,6 +24,7 @@ const { values } = parseArgs({
     'reuse-port': { type: 'string', default: '2' },
     'ring-slots': { type: 'string', default: '8192' },
     'log-level': { type: 'string', default: 'warn' },
+    latency: { type: 'string' },
   },
 });
 
@@ -64,7 +66,15 @@ const log = createLogger(values['log-level'] ?? 'warn', 'bench');
 const relay = new Relay({
   nodeId: 'bench',
   workers: int('workers', values.workers),
-  ports: [{ port, host: values.host ?? '127.0.0.1', direction: 'both', params: {}, reusePort: int('reuse-port', values['reuse-port']) }],
+  ports: [
+    {
+      port,
+      host: values.host ?? '127.0.0.1',
+      direction: 'both',
+      params: values.latency === undefined ? {} : { latency: int('latency', values.latency) },
+      reusePort: int('reuse-port', values['reuse-port']),
+    },
+  ],
   streams: {},
   pushes: [],
   limits: {},

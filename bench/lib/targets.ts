@@ -110,7 +110,7 @@ export async function startTarget(kind: TargetKind, plan: TrafficPlan, o: Target
     if (kind === 'self') {
       const [port] = await freeUdpPorts(1);
       const relay = spawnIn(o.prefix, 'srt-relay', process.execPath, [
-        distBench('lib/run-relay.js'), '--port', String(port), '--workers', String(o.relayWorkers), '--reuse-port', String(o.reusePort), '--log-level', 'warn',
+        distBench('lib/run-relay.js'), '--port', String(port), '--workers', String(o.relayWorkers), '--reuse-port', String(o.reusePort), '--log-level', 'warn', '--latency', String(o.latency),
       ]);
       children.push(relay);
       await relay.waitEvent('ready', 20_000);
