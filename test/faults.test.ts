@@ -2,7 +2,8 @@
  * Faults: SIGTERM while the relay carries a load exits 0 and closes every viewer cleanly; a worker
  * thread that crashes (Relay.crashWorker, the pool's fault-injection hook) takes only its own
  * sessions, the streams served by the other worker lose nothing, the pool replaces the thread, and
- * publishers and viewers that reconnect are served again.
+ * publishers and viewers that reconnect are served again; running out of file descriptors is
+ * logged (EMFILE), costs the playing stream nothing, and the relay recovers when they are freed.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -21,6 +22,7 @@ import {
   type PacedPublisher,
 } from './helpers/relay-harness.js';
 import { startRelayProcess } from './helpers/relay-process.js';
+import { procStats } from './helpers/proc-stats.js';
 import { connectBinding, delay, withTimeout } from './helpers/srt-io.js';
 import { SLT, srtUrl } from './helpers/slt.js';
 
@@ -194,4 +196,49 @@ test('a crashed worker drops only its sessions; streams on the other worker lose
   }
   assert.equal(probe.rx.corrupt, 0);
   for (const p of publishers.values()) assert.equal(p.error, undefined);
+});
+
+test('running out of file descriptors is reported and not fatal: the playing stream loses nothing and the relay recovers', { timeout: 90_000 }, async (t) => {
+  const relay = await startRelayProcess(t, { workers: 2, logLevel: 'info' });
+  const pub = await connectBinding(relay.srtPort, { streamid: 'publish:live', latency: 200 });
+  t.after(() => pub.close());
+  await waitFor(async () => (await relay.api<{ state: string }>('/api/v1/streams/live')).body?.state === 'live', 'live');
+  const viewer = await connectBinding(relay.srtPort, { streamid: 'read:live', latency: 200 });
+  t.after(() => viewer.close());
+  const rx = countingReceiver(viewer);
+  const p = pacedPublisher(pub, { pps: 300 });
+  t.after(() => p.stop());
+  await waitFor(() => rx.packets >= 300, 'viewer receiving');
+  // Leave it 6 descriptors to spare (every pull source, an SRT caller, takes one UDP socket).
+  const inUse = procStats(relay.proc.pid!).fds;
+  const limit = spawnFor(t, 'prlimit', ['--pid', String(relay.proc.pid), `--nofile=${inUse + 6}:${inUse + 6}`], { name: 'prlimit' });
+  assert.equal((await limit.waitExit(10_000)).code, 0, limit.output());
+  t.diagnostic(`descriptors: ${inUse} in use, limit set to ${inUse + 6}`);
+
+  // 14 pull streams from a dead address, each asked for by a viewer: each pull attempt needs a UDP socket.
+  const PULLS = 14;
+  for (let i = 0; i < PULLS; i++) {
+    const r = await relay.api(`/api/v1/streams/pull${i}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ source: 'srt://127.0.0.1:9?latency=200' }) });
+    assert.equal(r.status, 201);
+  }
+  const askers = Array.from({ length: PULLS }, (_, i) =>
+    spawnFor(t, SLT, ['-a:no', '-q', srtUrl('127.0.0.1', relay.srtPort, { streamid: `read:pull${i}`, latency: 200 }), 'file://con'], { name: `viewer of pull${i}` }),
+  );
+  await relay.proc.waitForLine('system errno 24', { timeoutMs: 20_000 });
+  t.diagnostic(`out of descriptors (EMFILE logged): ${relay.proc.stdout().toString().split('\n').filter((l) => l.includes('errno 24')).length} log lines`);
+  await delay(2000);
+  assert.equal(relay.proc.exit, undefined, 'the relay is alive while out of descriptors');
+  for (const a of askers) await a.kill();
+
+  // Recovered: the API answers again once descriptors are free, and a new viewer joins the live stream.
+  await waitFor(async () => (await fetch(`http://127.0.0.1:${relay.apiPort}/healthz`).then((r) => r.ok, () => false)), 'the API answers again', 30_000);
+  const late = await connectBinding(relay.srtPort, { streamid: 'read:live', latency: 200 });
+  t.after(() => late.close());
+  const lateRx = countingReceiver(late);
+  await waitFor(() => lateRx.packets >= 100, 'a new viewer receives', 15_000);
+  const sent = await p.stop();
+  await waitFor(() => rx.lastSeq === sent - 1, 'the first viewer got everything', 15_000);
+  assert.equal(rx.discontinuities, 0, 'the playing stream lost nothing while descriptors ran out');
+  assert.equal(rx.packets, sent - rx.firstSeq!);
+  assert.equal(rx.closed, false);
 });

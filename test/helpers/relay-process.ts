@@ -22,16 +22,20 @@ export interface RelayProcessOptions {
   args?: readonly string[];
   logLevel?: string;
   env?: NodeJS.ProcessEnv;
+  /** A command the relay runs under, e.g. ['prlimit', '--nofile=40:40'] (its pid is then the relay's: it execs). */
+  wrap?: readonly string[];
 }
 
 /** Starts `srt-relay` on free ports and waits until its API listens; killed when `t` ends. */
 export async function startRelayProcess(t: AfterHook, opts: RelayProcessOptions = {}): Promise<RelayProcess> {
   const srtPort = await freeUdpPort();
   const apiPort = await freeUdpPort(); // any free number; the API binds TCP
+  const [cmd, ...pre] = [...(opts.wrap ?? []), process.execPath];
   const proc = spawnFor(
     t,
-    process.execPath,
+    cmd!,
     [
+      ...pre,
       RELAY_BIN,
       '--srt-port', String(srtPort),
       '--api-port', String(apiPort),
