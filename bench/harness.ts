@@ -261,7 +261,8 @@ async function netnsSetup(o: Opts): Promise<Setup | { skip: string }> {
     const netem = ['netns', 'exec', ns, 'tc', 'qdisc', 'add', 'dev', 'lo', 'root', 'netem', 'loss', `${o.loss}%`, 'delay', `${o.rttMs / 2}ms`];
     if (o.jitterMs > 0) netem.push(`${o.jitterMs}ms`);
     try {
-      run(netem);
+      // --loss 0 --rtt 0: a namespace without a qdisc (checks the namespace plumbing anywhere)
+      if (o.loss > 0 || o.rttMs > 0 || o.jitterMs > 0) run(netem);
     } catch (e) {
       const msg = ((e as { stderr?: Buffer }).stderr?.toString() ?? (e as Error).message).trim();
       await cleanup();
@@ -318,6 +319,9 @@ interface TrialResult {
   ccErrors: number;
   foreign: number;
   lossPct: number;
+  /** Messages sent in the window that a viewer had not received by the report, summed over viewers. */
+  undelivered: number;
+  undeliveredPct: number;
   latencyMs: { p50: number; p99: number; max: number };
   latencyCdf: Array<[number, number]>;
   serverCpu: number | undefined;
@@ -460,6 +464,9 @@ async function runTrial(o: Opts, sc: Scenario, kind: TargetKind, x: number, tria
     for (const p of rep['publishers'] as Array<Record<string, unknown>>) stamped.set(Number(p['stream']), Number(p['stampedInWindow']));
     // delivered share: messages sent in the window that reached the viewer (whenever they arrived)
     const deliveredShare = viewers.map((v) => v.sentInWindow / Math.max(1, stamped.get(v.stream) ?? 0));
+    // sent in the window but not received by the report (lost for good, or still seconds behind)
+    const undelivered = viewers.reduce((a, v) => a + Math.max(0, (stamped.get(v.stream) ?? 0) - v.sentInWindow), 0);
+    const stampedAll = viewers.reduce((a, v) => a + (stamped.get(v.stream) ?? 0), 0);
     const sum = (f: (v: ViewerCounters) => number): number => viewers.reduce((a, v) => a + f(v), 0);
     const delivered = sum((v) => v.bytes) * 8;
     const lost = sum((v) => v.lost);
@@ -525,6 +532,8 @@ async function runTrial(o: Opts, sc: Scenario, kind: TargetKind, x: number, tria
       ccErrors: sum((v) => v.ccErrors),
       foreign: sum((v) => v.foreign),
       lossPct: packets + lost > 0 ? (100 * lost) / (packets + lost) : 0,
+      undelivered,
+      undeliveredPct: stampedAll > 0 ? (100 * undelivered) / stampedAll : 0,
       latencyMs: {
         p50: histQuantileMs(hist, 0.5),
         p99: histQuantileMs(hist, 0.99),
@@ -549,7 +558,7 @@ async function runTrial(o: Opts, sc: Scenario, kind: TargetKind, x: number, tria
     };
     progressLine(
       `${tag} ${r.valid ? '' : 'INVALID · '}${fmt(r.slowestMbps)} / ${fmt(r.medianMbps)} Mbit/s per viewer (slowest/median), ` +
-        `${r.viewersAtRate}/${viewersExpected} at ≥99.9 %, loss ${lost} (${fmt(r.lossPct, 3)} %), latency p50/p99/max ${fmt(r.latencyMs.p50, 1)}/${fmt(r.latencyMs.p99, 1)}/${fmt(r.latencyMs.max, 1)} ms, ` +
+        `${r.viewersAtRate}/${viewersExpected} at ≥99.9 %, undelivered ${undelivered} (${fmt(r.undeliveredPct, 3)} %), gaps ${lost}, latency p50/p99/max ${fmt(r.latencyMs.p50, 1)}/${fmt(r.latencyMs.p99, 1)}/${fmt(r.latencyMs.max, 1)} ms, ` +
         `server CPU ${fmt(serverCpu)} s = ${fmt(r.serverCpuPerGbit, 3)} s/Gbit, generator ${fmt(100 * r.generatorCoreShare, 0)} % (max thread ${fmt(100 * r.generatorMaxThread.share, 0)} %), machine ${fmt(100 * busy, 0)} %` +
         `${invalid.length > 0 ? `\n    invalid: ${invalid.join('; ')}` : ''}${warnings.length > 0 ? `\n    warnings: ${warnings.join('; ')}` : ''}`,
       true,
@@ -595,7 +604,7 @@ function med(rs: TrialResult[], f: (r: TrialResult) => number | undefined): numb
 
 function table(o: Opts, sc: Scenario, results: TrialResult[], targets: TargetKind[]): { header: string[]; rows: string[][] } {
   const header = [
-    sc.xName, 'target', 'valid', 'viewers ok', 'Mbit/s per viewer min / median / max', 'min delivered %', 'at ≥99.9 %', 'lost', 'dup', 'reord', 'CC err',
+    sc.xName, 'target', 'valid', 'viewers ok', 'Mbit/s per viewer min / median / max', 'min delivered %', 'at ≥99.9 %', 'undelivered', 'gaps', 'dup', 'reord', 'CC err',
     'latency p50 / p99 / max ms', 'p99 − latency ms', 'server CPU s', '% core', 's/Gbit', `× ${TARGET_LABEL[targets[0]!]}`, 'RSS MB',
     'gen % core', 'gen max thread %', 'machine %', 'others %',
   ];
@@ -616,6 +625,7 @@ function table(o: Opts, sc: Scenario, results: TrialResult[], targets: TargetKin
         `${fmt(med(rs, (r) => r.slowestMbps))} / ${fmt(med(rs, (r) => r.medianMbps))} / ${fmt(med(rs, (r) => r.maxMbps))}`,
         fmt(med(rs, (r) => r.minDeliveredPct), 2),
         `${fmt(med(rs, (r) => r.viewersAtRate), 0)}/${rs[0]!.viewersExpected}`,
+        fmt(med(rs, (r) => r.undelivered), 0),
         fmt(med(rs, (r) => r.lost), 0),
         fmt(med(rs, (r) => r.dup), 0),
         fmt(med(rs, (r) => r.reordered), 0),
