@@ -74,7 +74,15 @@ export interface FuzzReport {
   /** Datagrams the relay sent back to the random-datagram sockets. */
   noiseAnswers: number;
   sendErrors: number;
+  /** Send errors by code (e.g. ECONNREFUSED: an ICMP port unreachable came back, nothing listened). */
+  sendErrorCodes: Record<string, number>;
   elapsedMs: number;
+}
+
+const errorCodes: Record<string, number> = {};
+function countError(e: Error & { code?: string }): void {
+  const k = e.code ?? e.message;
+  errorCodes[k] = (errorCodes[k] ?? 0) + 1;
 }
 
 /** Deterministic PRNG (mulberry32). */
@@ -196,8 +204,9 @@ class HandshakeFuzzer {
     for (let i = 0; i < count; i++) {
       const socket = createSocket('udp4');
       const entry = { socket, cookie: undefined as number | undefined, pending: new Map<number, 'control' | 'other'>() };
-      socket.on('error', () => {
+      socket.on('error', (e) => {
         this.sendErrors++;
+        countError(e);
       });
       socket.on('message', (msg) => {
         const cookie = inductionCookie(msg);
@@ -407,8 +416,9 @@ class NoiseFuzzer {
   async open(count: number, host: string, port: number): Promise<void> {
     for (let i = 0; i < count; i++) {
       const socket = createSocket('udp4');
-      socket.on('error', () => {
+      socket.on('error', (e) => {
         this.sendErrors++;
+        countError(e);
       });
       socket.on('message', () => {
         this.answers++;
@@ -513,6 +523,7 @@ export async function runFuzz(plan: FuzzPlan): Promise<FuzzReport> {
     controlAnswers: hs.controlAnswers,
     noiseAnswers: noise.answers,
     sendErrors: hs.sendErrors + noise.sendErrors,
+    sendErrorCodes: errorCodes,
     elapsedMs: Math.round(performance.now() - start),
   };
 }
