@@ -2,7 +2,9 @@
  * Bad input on the SRT port: random UDP datagrams and malformed or truncated SRT handshakes
  * (test/helpers/srt-fuzzer.ts, run as its own process) hit a relay process while a real stream
  * plays through it. The relay must stay up, the viewer must lose nothing, and file descriptors,
- * sockets and memory must come back to where they were.
+ * sockets and memory must come back to where they were. Also: handshake bursts (with the per-host
+ * limits applied to loopback, and from an exempt host), the handshake libsrt 1.5.1 crashes on,
+ * and stream names the API's naming rule refuses.
  *
  * Counts (the issue's full numbers by default; about 45 s on a 2-core machine):
  *   SRT_RELAY_FUZZ_DATAGRAMS   random datagrams       (default 1,000,000)

@@ -219,10 +219,19 @@ async function runCase(t: AfterHook & { diagnostic(m: string): void }, relay: Re
   await waitFor(async () => (await relay.api<{ state: string }>(`/api/v1/streams/${stream}`)).body?.state === 'live', `${stream} live on the relay`, 15_000);
   viewer = spawnFor(t, SLT, ['-a:no', '-q', srtUrl('127.0.0.1', viewPort, { ...q, streamid: `read:${stream}` }), 'file://con'], { name: 'relay viewer' });
   raise(viewer);
+  const sessionIds = async (): Promise<string> => {
+    const r = await relay.api<{ sessions: Array<{ id: number; kind: string; stream: string }> }>('/api/v1/sessions');
+    return JSON.stringify(r.body.sessions.filter((x) => x.stream === stream).map((x) => `${x.kind}#${x.id}`).sort());
+  };
+  const idsAtStart = await waitFor(async () => {
+    const ids = await sessionIds();
+    return ids.includes('viewer#') && ids.includes('publisher#') ? ids : undefined;
+  }, 'relay publisher and viewer sessions listed', 15_000);
   await feeding;
   // Let the last packets through both paths (latency twice on the relay path, plus recovery).
   await delay(2 * c.latencyMs + 4 * c.impairment.delayMs + 1500);
   const stats = await relayStats(relay, stream);
+  const idsAtEnd = await sessionIds();
   const lines = proxy.stdout().toString('utf8').split('\n').length - 1;
   proxy.child.stdin!.write('{"counters":true}\n');
   const { counters } = await jsonLine<{ counters: Array<{ up: LinkCounters; down: LinkCounters }> }>(proxy, 'counters', lines);
@@ -245,6 +254,7 @@ async function runCase(t: AfterHook & { diagnostic(m: string): void }, relay: Re
   assert.equal(r.misaligned, false, 'relay viewer output is whole TS packets');
   assert.equal(d.misaligned, false, 'direct output is whole TS packets');
   assert.ok(r.packets > 0 && d.packets > 0, `both received (relay ${r.packets}, direct ${d.packets})`);
+  assert.equal(idsAtEnd, idsAtStart, 'the relay sessions at the end are the ones from the start (none ended and came back)');
   if (outageStart !== undefined) {
     // Sessions survived and the stream resumed: packets sent well after the outage arrived.
     const afterOutage = (outageStart + ((c.outageMs ?? 0) / 1000 + 2) * CPS) * 7;
