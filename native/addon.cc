@@ -270,14 +270,14 @@ Napi::Value Bind(const Napi::CallbackInfo& info) {
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   if ((reuse && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) ||
       ::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
-    std::string err = strerror(errno);
+    int err = errno;
     ::close(fd);
-    return ThrowMsg(env, std::string("bind") + (reuse ? " with SO_REUSEPORT" : "") + " on " + host + ":" + std::to_string(port) + ": " + err);
+    return ThrowErrno(env, std::string("bind") + (reuse ? " with SO_REUSEPORT" : "") + " on " + host + ":" + std::to_string(port), err);
   }
   if (guard && !AttachHandshakeGuard(fd)) {
-    std::string err = strerror(errno);
+    int err = errno;
     ::close(fd);
-    return ThrowMsg(env, "attaching the handshake guard (SO_ATTACH_FILTER) on " + host + ":" + std::to_string(port) + ": " + err);
+    return ThrowErrno(env, "attaching the handshake guard (SO_ATTACH_FILTER) on " + host + ":" + std::to_string(port), err);
   }
   if (srt_bind_acquire(s, fd) != 0) {
     ::close(fd);
@@ -656,6 +656,16 @@ Napi::Value ThrowSrt(Napi::Env env, const char* what) {
   e.Set("srtErrno", Napi::Number::New(env, code));
   e.Set("sysErrno", Napi::Number::New(env, sys));
   srt_clearlasterror();
+  e.ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+// A failed system call: `what: strerror`, with sysErrno set (e.g. EADDRINUSE → HTTP 409 in the API).
+Napi::Value ThrowErrno(Napi::Env env, const std::string& what, int err) {
+  Napi::Error e = Napi::Error::New(env, what + ": " + strerror(err));
+  e.Set("code", Napi::String::New(env, "ERR_SRT_NATIVE"));
+  e.Set("srtErrno", Napi::Number::New(env, -1));
+  e.Set("sysErrno", Napi::Number::New(env, err));
   e.ThrowAsJavaScriptException();
   return env.Undefined();
 }

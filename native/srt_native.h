@@ -193,5 +193,6 @@ const OptDesc* OptionTable(size_t* count);
 // Errors.
 Napi::Value ThrowSrt(Napi::Env env, const char* what);
 Napi::Value ThrowMsg(Napi::Env env, const std::string& msg);
+Napi::Value ThrowErrno(Napi::Env env, const std::string& what, int err);
 
 }  // namespace srtnative
