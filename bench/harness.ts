@@ -286,7 +286,11 @@ async function netnsSetup(o: Opts): Promise<Setup | { skip: string }> {
       process.off('SIGTERM', onSignal);
       await cleanup();
     },
-    notes: [`netns ${ns}: netem loss ${o.loss}% delay ${o.rttMs / 2} ms${o.jitterMs > 0 ? ` jitter ${o.jitterMs} ms` : ''} on lo (RTT ${o.rttMs} ms)`],
+    notes: [
+      o.loss > 0 || o.rttMs > 0 || o.jitterMs > 0
+        ? `netns ${ns}: netem loss ${o.loss}% delay ${o.rttMs / 2} ms${o.jitterMs > 0 ? ` jitter ${o.jitterMs} ms` : ''} on lo (RTT ${o.rttMs} ms)`
+        : `netns ${ns} without a qdisc (no impairment: a check of the namespace set-up)`,
+    ],
   };
 }
 
