@@ -341,6 +341,8 @@ interface TrialResult {
   generatorCpu: number;
   generatorCoreShare: number;
   generatorMaxThread: { comm: string; share: number };
+  /** CPU seconds of the generator over the window by thread kind. */
+  generatorThreads: Record<string, number>;
   generatorLoopDelayMaxMs: number;
   /** The first 10 publishers' reports. */
   publishers: Array<Record<string, unknown>>;
@@ -487,6 +489,12 @@ async function runTrial(o: Opts, sc: Scenario, kind: TargetKind, x: number, tria
     const gdeltas = threadDeltas(g0, g1);
     const maxThread = gdeltas.reduce((a, t) => (t.cpu > a.cpu ? t : a), { tid: 0, comm: '', cpu: 0, wakeups: 0 });
     const genCpu = gc1 - gc0;
+    // the generator's CPU by thread kind (SRT:RcvQ, SRT:SndQ, SRT:TsbPd, node = JS threads + V8/libuv)
+    const genThreads: Record<string, number> = {};
+    for (const t of gdeltas) {
+      const k = t.comm.startsWith('SRT:') ? t.comm.split(':').slice(0, 2).join(':') : t.comm;
+      genThreads[k] = Math.round(((genThreads[k] ?? 0) + t.cpu) * 100) / 100;
+    }
     const busy = (m1.busy - m0.busy) / Math.max(1e-9, m1.total - m0.total);
     const ours = (serverCpu ?? 0) + genCpu + (x1 - x0);
     const workersRep = (rep['workers'] as Array<{ loopDelayMs?: { max?: number } }>) ?? [];
@@ -559,6 +567,7 @@ async function runTrial(o: Opts, sc: Scenario, kind: TargetKind, x: number, tria
       generatorCpu: genCpu,
       generatorCoreShare: genCpu / windowSeconds,
       generatorMaxThread: { comm: maxThread.comm, share: maxThread.cpu / windowSeconds },
+      generatorThreads: genThreads,
       generatorLoopDelayMaxMs: loopMax,
       publishers: publishers.length > 10 ? publishers.slice(0, 10) : publishers,
       publishersBlocked: pushedBack.length,
