@@ -16,6 +16,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { describeExit, spawnFor, type AfterHook, type Spawned } from './helpers/processes.js';
 import { freeUdpPort, waitUdpBound } from './helpers/free-port.js';
+import { readFileSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import type { Impairment, LinkCounters } from './helpers/impair-proxy.js';
 import { startRelayProcess, type RelayProcess } from './helpers/relay-process.js';
@@ -169,7 +170,26 @@ interface CaseResult {
   direct: Received;
   /** Direct over one segment (reference). */
   oneSegment: Received;
+  /** Share of the case's time some task waited for a CPU (Linux PSI), undefined where unknown. */
+  cpuPressure: number | undefined;
 }
+
+/** Microseconds some task has waited for a CPU since boot (/proc/pressure/cpu), or undefined. */
+function cpuStallUs(): number | undefined {
+  try {
+    const m = /^some .*total=(\d+)/m.exec(readFileSync('/proc/pressure/cpu', 'utf8'));
+    return m === null ? undefined : Number(m[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Above this share of time with tasks waiting for a CPU, the machine is too busy for user-space
+ * impairment (and for the SRT peers) to hold the configured path: the comparison is not made.
+ * The relay test alone stays far below it; other heavy work on a 2-core machine goes above.
+ */
+const MAX_CPU_PRESSURE = 0.5;
 
 async function runCase(t: AfterHook & { diagnostic(m: string): void }, relay: RelayProcess, c: Case, index: number): Promise<CaseResult> {
   const stream = `imp${index}`;
@@ -211,6 +231,8 @@ async function runCase(t: AfterHook & { diagnostic(m: string): void }, relay: Re
   const total = c.seconds * CPS;
   let viewer: Spawned | undefined;
   let outageStart: number | undefined;
+  const stall0 = cpuStallUs();
+  const t0 = performance.now();
   const feeding = feed([directTx, relayTx, oneTx], total, (n) => {
     if (c.outageMs !== undefined && n === (c.outageAtS ?? 0) * CPS) {
       outageStart = n;
@@ -229,6 +251,8 @@ async function runCase(t: AfterHook & { diagnostic(m: string): void }, relay: Re
     return ids.includes('viewer#') && ids.includes('publisher#') ? ids : undefined;
   }, 'relay publisher and viewer sessions listed', 15_000);
   await feeding;
+  const stall1 = cpuStallUs();
+  const cpuPressure = stall0 === undefined || stall1 === undefined ? undefined : (stall1 - stall0) / 1000 / (performance.now() - t0);
   // Let the last packets through both paths (latency twice on the relay path, plus recovery).
   await delay(2 * c.latencyMs + 4 * c.impairment.delayMs + 1500);
   const stats = await relayStats(relay, stream);
@@ -247,6 +271,7 @@ async function runCase(t: AfterHook & { diagnostic(m: string): void }, relay: Re
       `direct (1 segment) lost ${o.lost} of ${o.packets + o.lost}, ${o.ccErrors} CC errors; ` +
       `via relay lost ${r.lost} of ${r.packets + r.lost}, ${r.ccErrors} CC errors; ` +
       `links dropped ${counters.map((l) => `${l.up.dropped}/${l.down.dropped} of ${l.up.forwarded + l.up.dropped}/${l.down.forwarded + l.down.dropped}`).join(', ')} (up/down: publisher, viewer, direct B, direct A, one segment); ` +
+      `CPU pressure ${cpuPressure === undefined ? 'unknown' : `${Math.round(cpuPressure * 100)}%`}; ` +
       `relay SRT stats ${JSON.stringify(stats)}`,
   );
   for (const [name, exit] of Object.entries(alive)) {
@@ -262,7 +287,7 @@ async function runCase(t: AfterHook & { diagnostic(m: string): void }, relay: Re
     assert.ok((r.last ?? 0) > afterOutage, `the relay viewer got packets after the outage (last ${r.last}, outage over at ${afterOutage})`);
     assert.ok((d.last ?? 0) > afterOutage, `the direct link got packets after the outage (last ${d.last})`);
   }
-  return { relay: r, direct: d, oneSegment: o };
+  return { relay: r, direct: d, oneSegment: o, cpuPressure };
 }
 
 test('through the relay a viewer loses no more than a direct srt-live-transmit link over the same impaired path', { timeout: 240_000 }, async (t) => {
@@ -273,6 +298,10 @@ test('through the relay a viewer loses no more than a direct srt-live-transmit l
     await t.test(c.name, async (st) => {
       const res = await runCase(st, relay, c, i);
       results.push([c, res]);
+      if (res.cpuPressure !== undefined && res.cpuPressure > MAX_CPU_PRESSURE) {
+        st.skip(`machine too busy: tasks waited for a CPU ${Math.round(res.cpuPressure * 100)}% of the time, so the impaired path was not the configured one; losses reported, not compared`);
+        return;
+      }
       if (c.outageMs === undefined) {
         assert.ok(res.relay.lost <= res.direct.lost, `lost TS packets via relay (${res.relay.lost}) ≤ direct (${res.direct.lost})`);
         assert.ok(res.relay.ccErrors <= res.direct.ccErrors, `CC errors via relay (${res.relay.ccErrors}) ≤ direct (${res.direct.ccErrors})`);
