@@ -20,7 +20,7 @@ import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { native } from '../src/srt/native.js';
 import { ClusterNode } from '../test/helpers/cluster-nodes.js';
-import { NginxUdp, streamModulePath } from '../test/helpers/nginx-udp.js';
+import { NginxUdp, rewriteDeployConfig, streamModulePath } from '../test/helpers/nginx-udp.js';
 import { RedisServer } from '../test/helpers/redis-server.js';
 import type { AfterHook } from '../test/helpers/processes.js';
 import {
@@ -49,6 +49,8 @@ const { values } = parseArgs({
     bitrate: { type: 'string', default: '10' },
     seconds: { type: 'string', default: '15' },
     nodes: { type: 'string', default: '1,3' },
+    direct: { type: 'string', default: 'on' },
+    'lb-conf': { type: 'string' },
     'per-process': { type: 'string', default: '30' },
     settle: { type: 'string', default: '2' },
     out: { type: 'string' },
@@ -64,6 +66,8 @@ const outDir = values.out ?? join(repoRoot(), 'bench', 'results');
 
 interface Variant {
   nodes: number;
+  /** Publisher and viewers connect to the node itself, without nginx (the load balancer's cost). */
+  direct: boolean;
   connected: number;
   perViewerMbps: { min: number; median: number };
   lossPct: number;
@@ -103,7 +107,7 @@ function delta(a: Record<string, number>, b: Record<string, number>): Record<str
 
 const total = (d: Record<string, number>): number => Object.values(d).reduce((x, y) => x + y, 0);
 
-async function runVariant(n: number): Promise<Variant> {
+async function runVariant(n: number, direct = false): Promise<Variant> {
   const cleanups: Array<() => unknown> = [];
   const hook: AfterHook = { after: (fn) => void cleanups.push(fn) };
   const children: Child[] = [];
@@ -112,11 +116,22 @@ async function runVariant(n: number): Promise<Variant> {
     const client = new Redis(redis.url(), { lazyConnect: false });
     cleanups.push(() => client.quit().catch(() => undefined));
     const nodes = await Promise.all(Array.from({ length: n }, (_, i) => ClusterNode.start(hook, `bench-${i + 1}`, redis.url(), ['--log-level', 'warn'])));
-    const lb = await NginxUdp.start({ upstreams: nodes.map((x) => `127.0.0.1:${x.srtPort}`), t: hook, proxyTimeout: '60s' });
-    const nginxPid = Number(readFileSync(join(lb.dir, 'nginx.pid'), 'utf8').trim());
+    const upstreams = nodes.map((x) => `127.0.0.1:${x.srtPort}`);
+    // --lb-conf FILE: that nginx stream block (e.g. deploy/nginx/srt-lb.conf) instead of the test's plain one.
+    const lbConf = values['lb-conf'] !== undefined ? readFileSync(values['lb-conf'], 'utf8') : undefined;
+    const lb = direct
+      ? undefined
+      : await NginxUdp.start({
+          upstreams,
+          t: hook,
+          proxyTimeout: '60s',
+          ...(lbConf !== undefined ? { streamBlock: (port: number, d: string) => rewriteDeployConfig(lbConf, port, upstreams, d) } : {}),
+        });
+    const nginxPid = lb === undefined ? 0 : Number(readFileSync(join(lb.dir, 'nginx.pid'), 'utf8').trim());
+    const entryPort = lb?.port ?? nodes[0]!.srtPort;
     const s0 = await commandStats(client);
 
-    const publisher = new Child('srt-blast', floorBin('srt-blast'), ['--connect', `127.0.0.1:${lb.port}`, '--rate', String(bitrate), '--seconds', '100000', '--streamid', 'publish:bench']);
+    const publisher = new Child('srt-blast', floorBin('srt-blast'), ['--connect', `127.0.0.1:${entryPort}`, '--rate', String(bitrate), '--seconds', '100000', '--streamid', 'publish:bench']);
     children.push(publisher);
     let owner: ClusterNode | undefined;
     for (let i = 0; i < 100 && owner === undefined; i++) {
@@ -133,20 +148,20 @@ async function runVariant(n: number): Promise<Variant> {
     const nGroups = Math.max(1, Math.ceil(viewerCount / perProcess));
     for (let g = 0; g < nGroups; g++) {
       const count = Math.floor(viewerCount / nGroups) + (g < viewerCount % nGroups ? 1 : 0);
-      const c = nodeChild(`viewers#${g}`, 'lib/viewers.js', ['--port', String(lb.port), '--count', String(count), '--streamid', 'read:bench'], true);
+      const c = nodeChild(`viewers#${g}`, 'lib/viewers.js', ['--port', String(entryPort), '--count', String(count), '--streamid', 'read:bench'], true);
       groups.push(c);
       children.push(c);
     }
     const conn = await Promise.all(groups.map((g) => g.waitEvent('connected', 60_000)));
     const connected = conn.reduce((a, m) => a + Number(m['connected']), 0);
-    say(`  ${n} node(s): ${connected}/${viewerCount} viewers connected through nginx; owner ${owner.id}`);
+    say(`  ${n} node(s)${direct ? ' direct' : ''}: ${connected}/${viewerCount} viewers connected${direct ? '' : ' through nginx'}; owner ${owner.id}`);
     await delay(1000);
     const s2 = await commandStats(client);
     const connectS = (performance.now() - t1) / 1000;
     await delay(settle * 1000);
 
     const pids = nodes.map((x) => x.proc.child.pid!);
-    const cpuOf = (list: number[]): number => list.reduce((a, p) => a + (pidCpu(p) ?? 0), 0);
+    const cpuOf = (list: number[]): number => list.reduce((a, p) => a + (p > 0 ? pidCpu(p) ?? 0 : 0), 0);
     const redisPid = redis.pid ?? 0;
     const c0 = { nodes: cpuOf(pids), nginx: cpuOf([nginxPid]), redis: cpuOf([redisPid]), gen: cpuOf([...groups.map((g) => g.pid!), publisher.pid!]) };
     const s3 = await commandStats(client);
@@ -184,6 +199,7 @@ async function runVariant(n: number): Promise<Variant> {
     const steady = delta(s3, s4);
     return {
       nodes: n,
+      direct,
       connected,
       perViewerMbps: { min: Math.min(...mbps), median: median(mbps) },
       lossPct: packets + lost > 0 ? (100 * lost) / (packets + lost) : 0,
@@ -218,11 +234,12 @@ async function main(): Promise<void> {
   say(`cluster bench: 1 publisher ${bitrate} Mbit/s → ${viewerCount} viewers through nginx; nodes ${nodeCounts.join(', ')}; ${seconds} s window`);
   const quiet = await waitQuiet();
   const results: Variant[] = [];
+  if (values.direct !== 'off') results.push(await runVariant(1, true));
   for (const n of nodeCounts) results.push(await runVariant(n));
   const base = results[0]!;
-  const header = ['nodes', 'viewers', 'min Mbit/s', 'median Mbit/s', 'loss %', 'nodes CPU s', 'nginx CPU s', 'nodes s/Gbit', 'nodes+nginx s/Gbit', `x ${base.nodes} node`, 'viewers per node', 'pulls per node', 'Redis: publish', 'per viewer', 'per s'];
+  const header = ['nodes', 'viewers', 'min Mbit/s', 'median Mbit/s', 'loss %', 'nodes CPU s', 'nginx CPU s', 'nodes s/Gbit', 'nodes+nginx s/Gbit', `x ${base.direct ? '1 node direct' : `${base.nodes} node`}`, 'viewers per node', 'pulls per node', 'Redis: publish', 'per viewer', 'per s'];
   const rows = results.map((r) => [
-    String(r.nodes),
+    r.direct ? `${r.nodes} (direct, no nginx)` : String(r.nodes),
     `${r.connected}/${viewerCount}`,
     fmt(r.perViewerMbps.min),
     fmt(r.perViewerMbps.median),
@@ -239,6 +256,7 @@ async function main(): Promise<void> {
     fmt(r.redis.perSecond, 1),
   ]);
   process.stdout.write(`\n${textTable(header, rows)}\n`);
+  process.stdout.write(`(machine ${Math.round(quiet * 100)} % busy before the run)\n`);
   for (const r of results) process.stdout.write(`steady Redis commands/s with ${r.nodes} node(s): ${JSON.stringify(r.redis.steadyByCommand)}\n`);
   const stamp = fileStamp();
   mkdirSync(outDir, { recursive: true });

@@ -24,7 +24,7 @@ const directives = deployConfig.replace(/#.*$/gm, '');
 
 test('deploy/nginx/srt-lb.conf passes nginx -t and keeps what SRT needs', { skip: !haveNginx && 'nginx stream module not installed' }, async () => {
   assert.match(directives, /^\s*hash \$remote_addr\$remote_port consistent;/m, 'flows hashed on source address and port');
-  assert.match(directives, /^\s*listen 8889 udp reuseport;/m);
+  assert.match(directives, /^\s*listen 8889 udp reuseport rcvbuf=\d+m sndbuf=\d+m;/m, 'reuseport and large socket buffers');
   assert.doesNotMatch(directives, /proxy_responses/, 'no proxy_responses: node packets must flow back for the whole session');
   const timeout = /proxy_timeout\s+(\d+)s;/.exec(directives);
   assert.ok(timeout !== null && Number(timeout[1]) >= 30, 'proxy_timeout of 30 s or more');
