@@ -145,6 +145,21 @@ int Refuse(int32_t gate, SRTSOCKET ns, const sockaddr* peer, const std::string& 
 }
 
 constexpr auto kAskAgainAfter = std::chrono::seconds(10);
+
+// The stream naming rule of the config and the API (src/config, schema streamName): 1 to 200
+// characters of [A-Za-z0-9._~+-], '/' only between parts. A caller asking for any other name
+// (spaces, control characters, invalid UTF-8, percent escapes, an empty name) gets 1400.
+bool ValidStreamName(const std::string& s) {
+  if (s.empty() || s.size() > 200 || s.front() == '/' || s.back() == '/') return false;
+  char prev = 0;
+  for (char c : s) {
+    bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+              c == '~' || c == '+' || c == '-' || (c == '/' && prev != '/');
+    if (!ok) return false;
+    prev = c;
+  }
+  return true;
+}
 constexpr size_t kMaxBuckets = 65536;
 
 // Rate and per-host session limits. False: refuse with gate.limitCode.
@@ -210,6 +225,8 @@ int Decide(const ListenerCfg& cfg, SRTSOCKET ns, const sockaddr* peer, const cha
   int32_t peerPort = 0;
   AddrToString(peer, &peerHost, &peerPort);
   if (!WithinLimits(gate, peerHost)) return Refuse(cfg.gate, ns, peer, sid, gate.limitCode);
+  // Before the webhook is asked: a malformed name never reaches it (checked again after a rename).
+  if (!ValidStreamName(resource)) return Refuse(cfg.gate, ns, peer, sid, SRT_REJC_PREDEFINED + 400);
   auto e = gate.entries.find(key);
   const bool inferred = mode == kModeUnknown;
   if (mode == kModeUnknown) mode = (e != gate.entries.end() && e->second.live) ? kModePlay : kModePublish;
@@ -238,6 +255,8 @@ int Decide(const ListenerCfg& cfg, SRTSOCKET ns, const sockaddr* peer, const cha
     }
     authPass = a->second.passphrase;
   }
+
+  if (!ValidStreamName(resource)) return Refuse(cfg.gate, ns, peer, sid, SRT_REJC_PREDEFINED + 400);
 
   const Action* act;
   Action derived;
