@@ -5,6 +5,7 @@
  *   join                       time to first byte / keyframe, failover gap (bench/join.ts)
  *   throughput                 one SRT connection as fast as libsrt takes it (bench/throughput.ts)
  *   fanout-classic             the first fan-out bench: srt-blast publisher, viewers.js processes (bench/fanout.ts)
+ *   cluster                    fan-out through nginx to 1 vs N nodes (bench/cluster.ts, the cluster work)
  *   plot                       re-render the figures of a result file: plot bench/results/<file>.json
  * See bench/README.md for the flags and what the numbers mean. New harness scenarios are added
  * to SCENARIOS in bench/harness.ts; new stand-alone benches to SCRIPTS here.
@@ -15,6 +16,7 @@ const SCRIPTS: Record<string, string> = {
   join: './join.js',
   'fanout-classic': './fanout.js',
   plot: './plot.js',
+  cluster: './cluster.js', // bench/cluster.ts: fan-out through the nginx UDP load balancer to 1 vs N nodes
 };
 
 const name = process.argv[2];

@@ -168,9 +168,13 @@ function list(text: string | undefined, what: string, dflt: number[]): number[] 
 
 function parseOpts(argv: string[]): Opts | undefined {
   const scenario = argv[0];
-  if (scenario === undefined || scenario === '-h' || scenario === '--help' || SCENARIOS[scenario] === undefined) {
+  if (argv.includes('-h') || argv.includes('--help')) {
+    process.stdout.write(usage());
+    return undefined;
+  }
+  if (scenario === undefined || SCENARIOS[scenario] === undefined) {
     process.stderr.write(usage());
-    if (scenario !== undefined && scenario !== '-h' && scenario !== '--help') process.exitCode = 2;
+    if (scenario !== undefined) process.exitCode = 2;
     return undefined;
   }
   const { values: v } = parseArgs({
