@@ -164,9 +164,20 @@ export class SrtSocket {
   }
 
   /** Connects as caller; resolves when connected, rejects with SrtRejectedError (reason) on failure. */
-  async connect(host: string, port: number): Promise<void> {
+  /**
+   * Connects as a caller. `guard`: first bind an own local UDP socket (any address, a free port)
+   * with the handshake guard, so a hostile listener cannot crash this process with its answer.
+   */
+  async connect(host: string, port: number, opts: { guard?: boolean } = {}): Promise<void> {
     checkPort(port, 'port');
     const addr = await resolveHost(host);
+    if (opts.guard === true) {
+      try {
+        native.bind(this.#id, isIP(addr) === 6 ? '::' : '0.0.0.0', 0, false, true);
+      } catch (e) {
+        wrapNative(e);
+      }
+    }
     return this.#startConnect(() => native.connect(this.#id, addr, port), `connect to ${host}:${port}`);
   }
 

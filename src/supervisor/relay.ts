@@ -813,7 +813,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     const connect =
       push.url.mode === 'rendezvous'
         ? socket.rendezvous(push.url.adapter ?? '', push.url.localPort ?? push.url.port, push.url.host, push.url.port)
-        : socket.connect(push.url.host, push.url.port);
+        : socket.connect(push.url.host, push.url.port, { guard: true });
     connect.then(
       () => {
         if (push.stopped) {

@@ -333,7 +333,7 @@ export class StreamSources {
     const connect =
       url.mode === 'rendezvous'
         ? socket.rendezvous(url.adapter ?? '', url.localPort ?? url.port, url.host, url.port)
-        : socket.connect(url.host, url.port);
+        : socket.connect(url.host, url.port, { guard: true });
     connect.then(
       () => {
         r.connecting = undefined;
