@@ -187,9 +187,11 @@ function cpuStallUs(): number | undefined {
 /**
  * Above this share of time with tasks waiting for a CPU, the machine is too busy for user-space
  * impairment (and for the SRT peers) to hold the configured path: the comparison is not made.
- * The relay test alone stays far below it; other heavy work on a 2-core machine goes above.
+ * This test alone causes 25-50% on a 2-core machine (eight processes, dozens of libsrt threads);
+ * with other heavy work beside it, 78-98% was seen, and losses on every path then follow the
+ * scheduler, not the configured impairment.
  */
-const MAX_CPU_PRESSURE = 0.5;
+const MAX_CPU_PRESSURE = 0.75;
 
 async function runCase(t: AfterHook & { diagnostic(m: string): void }, relay: RelayProcess, c: Case, index: number): Promise<CaseResult> {
   const stream = `imp${index}`;
