@@ -57,6 +57,10 @@ struct Gate {
   double hsBurst = 0;
   int32_t perHost = 0;
   int32_t limitCode = SRT_REJC_PREDEFINED + 429;
+  // Node-wide bucket: applies to every host, exempt ones included (0 = off).
+  double allRate = 0;
+  double allBurst = 0;
+  Bucket all{0, std::chrono::steady_clock::time_point{}};
   std::unordered_map<std::string, Bucket> buckets;
   std::unordered_map<std::string, int32_t> hostSessions;  // accepted and not yet closed
   std::unordered_set<std::string> exempt;
@@ -146,24 +150,43 @@ int Refuse(int32_t gate, SRTSOCKET ns, const sockaddr* peer, const std::string& 
 
 constexpr auto kAskAgainAfter = std::chrono::seconds(10);
 
-// The stream naming rule of the config and the API (src/config, schema streamName): 1 to 200
+// The stream naming rule of the config and the API (src/streams/stream-name.ts): 1 to 200
 // characters of [A-Za-z0-9._~+-], '/' only between parts. A caller asking for any other name
 // (spaces, control characters, invalid UTF-8, percent escapes, an empty name) gets 1400.
+// No part may be "." or ".." (names end up in paths and URLs). Mirrors src/streams/stream-name.ts.
 bool ValidStreamName(const std::string& s) {
   if (s.empty() || s.size() > 200 || s.front() == '/' || s.back() == '/') return false;
-  char prev = 0;
-  for (char c : s) {
+  size_t partStart = 0;
+  for (size_t i = 0; i <= s.size(); i++) {
+    if (i == s.size() || s[i] == '/') {
+      size_t len = i - partStart;
+      if (len == 0) return false;  // "//"
+      if ((len == 1 && s[partStart] == '.') || (len == 2 && s[partStart] == '.' && s[partStart + 1] == '.')) return false;
+      partStart = i + 1;
+      continue;
+    }
+    char c = s[i];
     bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-              c == '~' || c == '+' || c == '-' || (c == '/' && prev != '/');
+              c == '~' || c == '+' || c == '-';
     if (!ok) return false;
-    prev = c;
   }
   return true;
 }
 constexpr size_t kMaxBuckets = 65536;
 
 // Rate and per-host session limits. False: refuse with gate.limitCode.
+// Takes one token from `b` (refilled at `rate`/s up to `burst`); false when there is none.
+bool TakeToken(Bucket& b, double rate, double burst, std::chrono::steady_clock::time_point now) {
+  double secs = std::chrono::duration<double>(now - b.at).count();
+  b.tokens = std::min(burst, b.tokens + secs * rate);
+  b.at = now;
+  if (b.tokens < 1) return false;
+  b.tokens -= 1;
+  return true;
+}
+
 bool WithinLimits(Gate& gate, const std::string& host) {
+  if (gate.allRate > 0 && !TakeToken(gate.all, gate.allRate, gate.allBurst, std::chrono::steady_clock::now())) return false;
   if ((gate.hsRate <= 0 && gate.perHost <= 0) || gate.exempt.count(host) != 0) return true;
   if (gate.perHost > 0) {
     auto it = gate.hostSessions.find(host);
@@ -182,14 +205,7 @@ bool WithinLimits(Gate& gate, const std::string& host) {
       if (gate.buckets.size() >= kMaxBuckets) return false;
     }
     auto ins = gate.buckets.emplace(host, Bucket{gate.hsBurst, now});
-    Bucket& b = ins.first->second;
-    if (!ins.second) {
-      double secs = std::chrono::duration<double>(now - b.at).count();
-      b.tokens = std::min(gate.hsBurst, b.tokens + secs * gate.hsRate);
-      b.at = now;
-    }
-    if (b.tokens < 1) return false;
-    b.tokens -= 1;
+    if (!TakeToken(ins.first->second, gate.hsRate, gate.hsBurst, now)) return false;
   }
   return true;
 }
@@ -553,7 +569,7 @@ void GateSocketClosed(SRTSOCKET s) {
   g_counted.erase(it);
 }
 
-// gateLimits(gate, handshakesPerSecond, burst, sessionsPerHost, code, exemptHosts[])
+// gateLimits(gate, handshakesPerSecond, burst, sessionsPerHost, code, exemptHosts[], allPerSecond, allBurst)
 Napi::Value GateLimits(const Napi::CallbackInfo& info) {
   int32_t id = info[0].As<Napi::Number>().Int32Value();
   double rate = info[1].As<Napi::Number>().DoubleValue();
@@ -563,6 +579,8 @@ Napi::Value GateLimits(const Napi::CallbackInfo& info) {
   std::unordered_set<std::string> exempt;
   Napi::Array list = info[5].As<Napi::Array>();
   for (uint32_t i = 0; i < list.Length(); i++) exempt.insert(list.Get(i).As<Napi::String>().Utf8Value());
+  double allRate = info.Length() > 6 ? info[6].As<Napi::Number>().DoubleValue() : 0;
+  double allBurst = info.Length() > 7 ? info[7].As<Napi::Number>().DoubleValue() : 0;
   std::lock_guard<std::mutex> lk(g_mu);
   auto g = g_gates.find(id);
   if (g != g_gates.end()) {
@@ -572,6 +590,9 @@ Napi::Value GateLimits(const Napi::CallbackInfo& info) {
     g->second.limitCode = code;
     g->second.exempt = std::move(exempt);
     g->second.buckets.clear();
+    g->second.allRate = allRate;
+    g->second.allBurst = allBurst < 1 ? 1 : allBurst;
+    g->second.all = Bucket{g->second.allBurst, std::chrono::steady_clock::now()};
   }
   return info.Env().Undefined();
 }

@@ -124,11 +124,13 @@
  *                                                     the cache (the RcvQ thread never waits)
  *   gateAuthSet(gate, streamid, host, code, passphrase, rename, ttlMs)   cache a decision
  *   gatePending(gate) -> [streamid, host, port, mode, resource][]   callers waiting for one
- *   gateLimits(gate, handshakesPerSecond, burst, sessionsPerHost, code, exemptHosts[])
+ *   gateLimits(gate, handshakesPerSecond, burst, sessionsPerHost, code, exemptHosts[],
+ *              allPerSecond, allBurst)
  *                              per remote host (0 = off): a token bucket of handshakes and a cap
  *                              of accepted, not yet closed connections; beyond either the caller
  *                              is refused with `code` (1429) before any other check. Hosts in
- *                              exemptHosts (a load balancer's address) are not limited.
+ *                              exemptHosts (a load balancer's address) are not limited per host;
+ *                              the node-wide bucket (allPerSecond, 0 = off) applies to every host.
  *   gateHostSessions(gate) -> [host, count][]   connections counted per host (accept to close)
  *   classifyStreamId(streamid) -> [mode, resource]    the same rules the callback uses
  *                                                     (mode 0 unknown, 1 publish, 2 play)

@@ -56,7 +56,7 @@ describe('examples', () => {
     const c = await loadConfig({ file: join(examples, 'relay.json') });
     assert.equal(c.nodeId, 'relay-1');
     assert.equal(c.workers, 4);
-    assert.deepEqual(c.limits, { maxSessions: 500, maxStreams: 50, maxBitrateMbps: 25 });
+    assert.deepEqual(c.limits, { ...defaultConfig().limits, maxSessions: 500, maxStreams: 50, maxBitrateMbps: 25 });
     assert.equal(c.srt.ports.length, 2);
     const [both, studio] = c.srt.ports;
     assert.deepEqual(both, { port: 8889, host: '0.0.0.0', direction: 'both', params: { latency: 120 }, reusePort: 4 });
@@ -143,7 +143,15 @@ describe('defaults', () => {
     assert.match(c.nodeId, /^[A-Za-z0-9._-]+-\d+$/);
     assert.equal(c.logLevel, 'info');
     assert.equal(c.workers, workers);
-    assert.deepEqual(c.limits, {});
+    assert.deepEqual(c.limits, {
+      maxSessionsPerHost: 500,
+      handshakesPerSecondPerHost: 50,
+      handshakesPerSecond: 200,
+      exemptHosts: ['127.0.0.1', '::1'],
+      maxRingMemoryMb: c.limits.maxRingMemoryMb,
+      maxWildcardStreams: 100,
+    });
+    assert.ok(c.limits.maxRingMemoryMb >= 16 && c.limits.maxRingMemoryMb <= 4096, 'a quarter of the memory, at most 4 GiB');
     assert.deepEqual(c.srt.ports, [
       { port: 8889, host: '0.0.0.0', direction: 'both', params: {}, reusePort: Math.min(workers, 16) },
     ]);

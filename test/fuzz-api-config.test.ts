@@ -371,12 +371,15 @@ test('unknown routes, odd paths and wrong methods get 404/405/400 with a code; p
 
 test(
   "stream names made only of dots ('.', '..') are refused by the API",
-  { timeout: 30_000, todo: "the name rule (1-200 of A-Za-z0-9._~+- with inner '/') accepts '..' segments: PUT /api/v1/streams/..%2F..%2Fetc%2Fpasswd creates a stream named '../../etc/passwd' (harmless while names are never paths; refuse before recording/HLS or anything maps names to files)" },
+  { timeout: 30_000 },
   async (t) => {
     const { relay, base } = await startApi(t);
     const before = snapshot(relay);
     for (const name of ['..%2F..%2Fetc%2Fpasswd', '..', '.', 'a%2F..%2Fb', 'a%2F.%2Fb']) {
-      assertClientError(await call(base, 'PUT', `/api/v1/streams/${name}`, '{"source":"push://"}'), `PUT /api/v1/streams/${name}`, [400]);
+      // A bare '.' or '..' path segment is resolved by URL parsing before routing (404, no route);
+      // encoded ones reach the name check (400). Either way nothing is created.
+      const literal = name === '.' || name === '..';
+      assertClientError(await call(base, 'PUT', `/api/v1/streams/${name}`, '{"source":"push://"}'), `PUT /api/v1/streams/${name}`, literal ? [400, 404] : [400]);
     }
     const push = await call(base, 'POST', '/api/v1/pushes', JSON.stringify({ stream: '../cam', target: 'srt://127.0.0.1:9000' }));
     assertClientError(push, "POST /api/v1/pushes of stream '../cam'", [400]);

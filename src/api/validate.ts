@@ -9,9 +9,8 @@ import { parseSrtUrl } from '../srt/url.js';
 import type { RelayPushOptions, RelayStreamOptions } from '../supervisor/relay.js';
 import { badRequest } from './http.js';
 
-/** 1..200 characters of `A-Za-z0-9._~+-`, with `/` allowed between non-empty parts. */
-export const STREAM_NAME_PATTERN = /^[A-Za-z0-9._~+-]+(?:\/[A-Za-z0-9._~+-]+)*$/;
-export const STREAM_NAME_MAX = 200;
+import { STREAM_NAME_RULE, isValidStreamName } from '../streams/stream-name.js';
+export { STREAM_NAME_PATTERN, STREAM_NAME_MAX } from '../streams/stream-name.js';
 
 export const PUSH_SOURCE = 'push://';
 
@@ -20,12 +19,8 @@ const STREAMID_POLICIES = ['wildcard', 'ignore', 'refuse'] as const;
 
 export function checkStreamName(name: unknown, field = 'name'): string {
   if (typeof name !== 'string') throw badRequest(`${field} must be a string`, { field });
-  if (name.length < 1 || name.length > STREAM_NAME_MAX || !STREAM_NAME_PATTERN.test(name)) {
-    throw badRequest(
-      `${field} ${JSON.stringify(name.slice(0, 60))} is not a valid stream name: 1 to ${STREAM_NAME_MAX} characters of ` +
-        "A-Z a-z 0-9 . _ ~ + -, with '/' only between parts",
-      { field },
-    );
+  if (!isValidStreamName(name)) {
+    throw badRequest(`${field} ${JSON.stringify(name.slice(0, 60))} is not a valid stream name: ${STREAM_NAME_RULE}`, { field });
   }
   return name;
 }

@@ -8,6 +8,7 @@
  *   401                                      1401 (credentials missing)
  *   anything else, or no reply in timeoutMs  1403
  */
+import { STREAM_NAME_PATTERN } from '../streams/stream-name.js';
 import { request } from 'undici';
 import type { Logger } from '../logging.js';
 import { MODE_PUBLISH, native } from '../srt/native.js';
@@ -38,7 +39,7 @@ interface WebhookReply {
   passphrase?: unknown;
 }
 
-const STREAM_NAME = /^[A-Za-z0-9._~+-]+(?:\/[A-Za-z0-9._~+-]+)*$/;
+const STREAM_NAME = STREAM_NAME_PATTERN;
 
 export class WebhookAuth {
   readonly #opts: WebhookAuthOptions;

@@ -58,7 +58,7 @@ export const AUTH_DEFAULTS = Object.freeze({ timeoutMs: 2000, cacheMs: 5000 } as
 export const NODE_ID_PATTERN = /^[A-Za-z0-9._-]{1,128}$/;
 
 /** Same rule as the schema's stream name (1..200 chars, '/' only between non-empty parts). */
-export const STREAM_NAME_PATTERN = /^(?=.{1,200}$)[A-Za-z0-9._~+-]+(?:\/[A-Za-z0-9._~+-]+)*$/;
+export { STREAM_NAME_PATTERN } from '../streams/stream-name.js';
 
 /** Number of CPU cores (the default worker count). */
 export function defaultWorkers(): number {
@@ -1020,6 +1020,7 @@ export function normalizeConfig(input: unknown, opts: NormalizeOptions = {}): Re
       ...(limits.maxBitrateMbps !== undefined ? { maxBitrateMbps: limits.maxBitrateMbps } : {}),
       maxSessionsPerHost: limits.maxSessionsPerHost ?? 500,
       handshakesPerSecondPerHost: limits.handshakesPerSecondPerHost ?? 50,
+      handshakesPerSecond: limits.handshakesPerSecond ?? 200,
       exemptHosts: (limits.exemptHosts ?? ['127.0.0.1', '::1']).map(bareHost),
       ...(limits.maxViewersPerStream !== undefined ? { maxViewersPerStream: limits.maxViewersPerStream } : {}),
       maxRingMemoryMb: limits.maxRingMemoryMb ?? defaultRingMemoryMb(),

@@ -31,6 +31,7 @@ export interface LimitsInput {
   maxBitrateMbps?: number;
   maxSessionsPerHost?: number;
   handshakesPerSecondPerHost?: number;
+  handshakesPerSecond?: number;
   exemptHosts?: string[];
   maxViewersPerStream?: number;
   maxRingMemoryMb?: number;
@@ -152,6 +153,8 @@ export interface Limits {
   readonly maxSessionsPerHost: number;
   /** 0 = unlimited. */
   readonly handshakesPerSecondPerHost: number;
+  /** 0 = unlimited. */
+  readonly handshakesPerSecond: number;
   readonly exemptHosts: readonly string[];
   /** undefined = unlimited. */
   readonly maxViewersPerStream?: number;

@@ -102,7 +102,16 @@ export interface SrtNativeAddon {
   gateAuthEnable(gate: number, enabled: boolean, pendingCode: number, channel: number): void;
   gateAuthSet(gate: number, streamid: string, host: string, code: number, passphrase: string, rename: string, ttlMs: number): void;
   gatePending(gate: number): Array<[streamid: string, host: string, port: number, mode: number, resource: string]>;
-  gateLimits(gate: number, handshakesPerSecond: number, burst: number, sessionsPerHost: number, code: number, exemptHosts: string[]): void;
+  gateLimits(
+    gate: number,
+    handshakesPerSecond: number,
+    burst: number,
+    sessionsPerHost: number,
+    code: number,
+    exemptHosts: string[],
+    allPerSecond?: number,
+    allBurst?: number,
+  ): void;
   gateHostSessions(gate: number): Array<[host: string, count: number]>;
 }
 

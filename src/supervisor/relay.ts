@@ -95,6 +95,8 @@ export interface RelayLimits {
   /** Per remote host, checked in the handshake (1429); 0 or absent = unlimited. */
   maxSessionsPerHost?: number;
   handshakesPerSecondPerHost?: number;
+  /** New connections per second to this node from all hosts together, exempt ones included (1429). */
+  handshakesPerSecond?: number;
   exemptHosts?: readonly string[];
   maxViewersPerStream?: number;
   /** All stream rings together; a publish that would create a stream beyond it gets 1503. */
@@ -218,7 +220,8 @@ export class Relay extends EventEmitter<RelayEvents> {
     if (this.#opts.auth !== undefined) this.setAuth(this.#opts.auth);
     const l = this.#opts.limits;
     const rate = l.handshakesPerSecondPerHost ?? 0;
-    native.gateLimits(this.#registry.gate, rate, rate * 2, l.maxSessionsPerHost ?? 0, REJECT_TOO_MANY, [...(l.exemptHosts ?? [])]);
+    const all = l.handshakesPerSecond ?? 0;
+    native.gateLimits(this.#registry.gate, rate, rate * 2, l.maxSessionsPerHost ?? 0, REJECT_TOO_MANY, [...(l.exemptHosts ?? [])], all, all * 2);
     for (const p of this.#opts.ports) this.#listenPort(p);
     if (l.maxBitrateMbps !== undefined) this.#startBitrateWatch(l.maxBitrateMbps);
     for (const p of this.#opts.pushes) this.addPush(p);
