@@ -233,6 +233,8 @@ test('a stream changed through one node\'s API is applied on every node, and del
   }
   const bad = await b.send('PUT', '/api/v1/streams/studio', { source: 'srt://nowhere' });
   assert.equal(bad.status, 400, 'an invalid stream is refused with 400 and nothing changes');
+  const file = await b.send('PUT', '/api/v1/streams/studio', { source: 'push://', sources: ['push://', 'file:///etc/passwd'] });
+  assert.equal(file.status, 400, 'the API never names files on the nodes');
   const del = await c.send('DELETE', '/api/v1/streams/studio');
   assert.equal(del.status, 204);
   for (const n of nodes) {

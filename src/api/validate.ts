@@ -56,6 +56,22 @@ export function checkSource(value: unknown): string {
   throw badRequest("source must be 'push://' (publishers connect) or an srt:// URL to pull from", { field: 'source' });
 }
 
+/**
+ * A cluster member's PUT body is checked by the config loader's rules (every stream key), but
+ * sources still come in through the API: only push:// and srt:// URLs, never file:// (the API
+ * must not name files on the nodes).
+ */
+export function checkClusterStreamBody(body: unknown): unknown {
+  if (!isObject(body)) throw badRequest('request body must be a JSON object');
+  if (body['source'] !== undefined) checkSource(body['source']);
+  const list = body['sources'];
+  if (list !== undefined) {
+    if (!Array.isArray(list)) throw badRequest('sources must be a list of sources', { field: 'sources' });
+    list.forEach((s) => checkSource(s));
+  }
+  return body;
+}
+
 /** The body of PUT /api/v1/streams/{name}. */
 export function parseStreamBody(body: unknown): RelayStreamOptions {
   if (!isObject(body)) throw badRequest('request body must be a JSON object');

@@ -1,7 +1,7 @@
 /** /api/v1/streams: list, read, create or change, delete. */
 import { notFound } from '../http.js';
 import type { Route } from '../router.js';
-import { checkStreamName, parseStreamBody } from '../validate.js';
+import { checkClusterStreamBody, checkStreamName, parseStreamBody } from '../validate.js';
 import { statsSnapshot, streamView } from '../views.js';
 
 export function streamRoutes(): Route[] {
@@ -29,7 +29,7 @@ export function streamRoutes(): Route[] {
           if (cluster !== undefined) {
             // Cluster: the shared configuration (checked like the config file), applied on every node.
             const existed = relay.getStream(name)?.settings.configured === true;
-            await cluster.putStream(name, await body());
+            await cluster.putStream(name, checkClusterStreamBody(await body()));
             const stream = relay.getStream(name);
             if (stream === undefined) throw notFound(`stream '${name}' was stored but not applied here; see the node's log`);
             return { status: existed ? 200 : 201, json: streamView(stream, await statsSnapshot(relay), relay.sourcesOf(name)) };
