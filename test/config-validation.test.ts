@@ -507,3 +507,27 @@ describe('cluster settings', () => {
     }
   });
 });
+
+describe('mediaRoot', () => {
+  it('file:// sources must be inside mediaRoot, symbolic links followed; without it any path is allowed', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'srt-relay-media-'));
+    try {
+      const { mkdir, symlink } = await import('node:fs/promises');
+      await mkdir(join(dir, 'media'));
+      await writeFile(join(dir, 'media', 'slate.ts'), '');
+      await symlink('/etc/passwd', join(dir, 'media', 'escape.ts'));
+      const inside = normalizeConfig({ mediaRoot: 'media', streams: { s: { source: 'file://media/slate.ts' } } }, { baseDir: dir });
+      assert.equal(inside.mediaRoot, join(dir, 'media'));
+      for (const source of ['file:///etc/passwd', 'file://media/../../x.ts', 'file://media/escape.ts']) {
+        assert.throws(
+          () => normalizeConfig({ mediaRoot: 'media', streams: { s: { source } } }, { baseDir: dir }),
+          (e: unknown) => e instanceof ConfigInvalidError && /streams\.s\.source: the file .* is outside mediaRoot/.test(e.message),
+          source,
+        );
+      }
+      assert.doesNotThrow(() => normalizeConfig({ streams: { s: { source: 'file:///etc/passwd' } } }));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

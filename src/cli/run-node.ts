@@ -92,7 +92,7 @@ async function joinCluster(relay: Relay, config: RelayConfig, log: Logger): Prom
   });
   try {
     relay.listenInternal(cluster.internalHost, cluster.internalPort, member.internalPassphrase);
-    const bridge = new ClusterBridge({ relay, member, logger: log, idleTimeoutMs: cluster.idleTimeoutMs, routingRefreshMs: cluster.routingRefreshMs, localAuth: config.auth });
+    const bridge = new ClusterBridge({ relay, member, logger: log, idleTimeoutMs: cluster.idleTimeoutMs, routingRefreshMs: cluster.routingRefreshMs, localAuth: config.auth, ...(config.mediaRoot !== undefined ? { mediaRoot: config.mediaRoot } : {}) });
     await bridge.start();
     return { member, bridge };
   } catch (err) {

@@ -7,11 +7,11 @@
  * line per problem, `key.path: what is wrong (got ...)`, naming what to change. All schema
  * problems are reported at once, and all semantic ones. Passphrases and tokens are never echoed.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { availableParallelism, cpus, hostname, totalmem } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { ConfigInvalidError, isSrtRelayError, orList } from '../errors.js';
@@ -674,7 +674,7 @@ function checkParams(params: SrtParamsInput | undefined, segs: readonly Seg[], p
 }
 
 /** Parse a stream `source`. */
-function parseSource(text: string, segs: readonly Seg[], baseDir: string, problems: Problems): StreamSource | undefined {
+function parseSource(text: string, segs: readonly Seg[], baseDir: string, problems: Problems, mediaRoot?: string): StreamSource | undefined {
   const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(text)?.[1]?.toLowerCase();
   if (scheme === 'push') {
     if (text.toLowerCase() === 'push://') return { kind: 'push' };
@@ -708,7 +708,12 @@ function parseSource(text: string, segs: readonly Seg[], baseDir: string, proble
       problems.add(segs, 'bad percent-encoding in the file path: escapes are %XX, and a literal % is written %25');
       return undefined;
     }
-    return { kind: 'file', path: resolve(baseDir, path) };
+    const abs = resolve(baseDir, path);
+    if (mediaRoot !== undefined && !insideDir(abs, mediaRoot)) {
+      problems.add(segs, `the file ${JSON.stringify(cut(abs))} is outside mediaRoot ${JSON.stringify(mediaRoot)}; put it there (symbolic links are followed)`);
+      return undefined;
+    }
+    return { kind: 'file', path: abs };
   }
   problems.add(
     segs,
@@ -864,6 +869,7 @@ export function normalizeConfig(input: unknown, opts: NormalizeOptions = {}): Re
 
   // 2. meaning
   const workers = cfg.workers ?? defaultWorkers();
+  const mediaRoot = typeof cfg.mediaRoot === 'string' ? resolve(baseDir, cfg.mediaRoot) : undefined;
   const listeners: UdpListener[] = [];
 
   const portsIn: SrtPortInput[] = cfg.srt?.ports ?? [{ port: DEFAULT_SRT_PORT, host: DEFAULT_SRT_HOST, direction: 'both' }];
@@ -894,7 +900,7 @@ export function normalizeConfig(input: unknown, opts: NormalizeOptions = {}): Re
     const sources: StreamSource[] = [];
     sourceTexts.forEach((text, i) => {
       const at: Seg[] = s.sources !== undefined && s.sources.length > 0 ? [...segs, 'sources', i] : [...segs, 'source'];
-      const parsed = parseSource(text, at, baseDir, problems);
+      const parsed = parseSource(text, at, baseDir, problems, mediaRoot);
       if (parsed === undefined) return;
       sources.push(parsed);
       if (parsed.kind === 'srt' && parsed.url.mode === 'listener') {
@@ -1040,10 +1046,25 @@ export function normalizeConfig(input: unknown, opts: NormalizeOptions = {}): Re
       timeoutMs: cfg.auth?.timeoutMs ?? AUTH_DEFAULTS.timeoutMs,
       cacheMs: cfg.auth?.cacheMs ?? AUTH_DEFAULTS.cacheMs,
     },
+    ...(mediaRoot !== undefined ? { mediaRoot } : {}),
     ...(cfg.redis !== undefined ? { redis: cfg.redis, cluster: clusterDefaults(cfg.cluster ?? {}, internalPort) } : {}),
     ...(opts.file !== undefined ? { configFile: resolve(opts.file) } : {}),
   };
   return deepFreeze(config);
+}
+
+/** True when `path` (after following symbolic links, where it exists) is `dir` or under it. */
+function insideDir(path: string, dir: string): boolean {
+  const real = (p: string): string => {
+    try {
+      return realpathSync(p);
+    } catch {
+      return p;
+    }
+  };
+  const d = real(dir);
+  const p = real(path);
+  return p === d || p.startsWith(d.endsWith(sep) ? d : d + sep);
 }
 
 /** A quarter of the machine's memory for stream rings, at most 4 GiB. */

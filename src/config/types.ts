@@ -103,6 +103,7 @@ export interface RelayConfigInput {
   auth?: AuthInput;
   redis?: string;
   cluster?: ClusterInput;
+  mediaRoot?: string;
 }
 
 export interface ClusterInput {
@@ -253,6 +254,8 @@ export interface RelayConfig {
   readonly auth: AuthConfig;
   /** redis:// or rediss:// URL; undefined = single node without Redis. */
   readonly redis?: string;
+  /** Absolute directory every file:// source must be inside; undefined = anywhere. */
+  readonly mediaRoot?: string;
   /** Cluster settings; present exactly when `redis` is set. */
   readonly cluster?: ClusterConfig;
   /** Absolute path of the file the config was read from; undefined for defaults only. */

@@ -39,6 +39,8 @@ export interface ClusterBridgeOptions {
   routingRefreshMs?: number;
   /** Webhook settings of the local file: the base that the shared auth settings change. */
   localAuth?: { webhook?: string; timeoutMs: number; cacheMs: number };
+  /** The node's mediaRoot: file:// sources from the shared configuration must be inside it. */
+  mediaRoot?: string;
 }
 
 /** Routing and lease counters, for the API and the tests. */
@@ -62,6 +64,7 @@ export class ClusterBridge {
   readonly #pullLatencyMs: number;
   readonly #refreshMs: number;
   readonly #localAuth: { webhook?: string; timeoutMs: number; cacheMs: number };
+  readonly #mediaRoot: string | undefined;
   /** stream → the local publisher session the lease is (being) claimed for. */
   readonly #holders = new Map<string, number>();
   /** stream → its owner, for streams other nodes own. */
@@ -86,6 +89,7 @@ export class ClusterBridge {
     this.#pullLatencyMs = opts.pullLatencyMs ?? 120;
     this.#refreshMs = opts.routingRefreshMs ?? 2000;
     this.#localAuth = opts.localAuth ?? { timeoutMs: 2000, cacheMs: 5000 };
+    this.#mediaRoot = opts.mediaRoot;
   }
 
   /** Wires the events, reads the shared configuration and the routing table once. */
@@ -331,7 +335,7 @@ export class ClusterBridge {
     if (this.#applied.get(key) === json) return;
     let opts: RelayStreamOptions;
     try {
-      const s = normalizeConfig({ srt: { ports: [] }, streams: { [name]: value } }).streams[name];
+      const s = normalizeConfig({ srt: { ports: [] }, ...(this.#mediaRoot !== undefined ? { mediaRoot: this.#mediaRoot } : {}), streams: { [name]: value } }).streams[name];
       if (s === undefined) return;
       opts = relayStreamFrom(s);
       this.#relay.putStream(name, opts);
