@@ -772,8 +772,10 @@ export async function main(argv: string[]): Promise<void> {
   mkdirSync(o.out, { recursive: true });
   const stamp = fileStamp(started);
   const base = join(o.out, `${o.scenario}-${stamp}`);
+  const command = `npm run bench -- ${argv.map((a) => (/^[\w.,%:=/-]+$/.test(a) ? a : `'${a}'`)).join(' ')}`;
   const json = {
     bench: o.scenario,
+    command,
     date: started.toISOString(),
     elapsedSeconds: elapsed,
     machine,
@@ -792,6 +794,7 @@ export async function main(argv: string[]): Promise<void> {
   const rel = (p: string): string => p.slice(p.lastIndexOf('/') + 1);
   const md =
     `# ${o.scenario}, ${started.toISOString()}\n\n` +
+    `Command: \`${command}\` (from a bench/snapshot.sh copy; figures: \`npm run bench -- plot ${rel(`${base}.json`)}\`).\n\n` +
     `${machine.cpuModel}, ${machine.cores} cores, Linux ${machine.kernel}, Node ${machine.node}, libsrt ${machine.libsrt}, rmem_max ${String(machine.rmemMax)}, wmem_max ${String(machine.wmemMax)}. ` +
     `Source: ${JSON.stringify(json.source)}.\n\n` +
     `${sc.describe}; ${o.bitrate / 1e6} Mbit/s per publisher (synthetic TS, 1316-byte messages), SRT latency ${o.latency} ms, ` +
