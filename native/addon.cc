@@ -265,7 +265,7 @@ Napi::Value Bind(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   int fd = ::socket(ss.ss_family, SOCK_DGRAM, 0);
-  if (fd < 0) return ThrowMsg(env, std::string("socket(): ") + strerror(errno));
+  if (fd < 0) return ThrowErrno(env, "socket() for " + host + ":" + std::to_string(port), errno);
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   if ((reuse && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) ||
