@@ -121,3 +121,16 @@ test('srt-relay config import FILE then config export round-trips the shared con
   assert.equal(noRedisExit.code, 2);
   assert.match(noRedis.stderr(), /--redis/);
 });
+
+test('srt-relay config prints the effective configuration with the cluster secret masked; srt-relay bench reaches the harness', { timeout: 60_000 }, async (t) => {
+  const secret = 'a-cluster-secret-nobody-may-see';
+  const cfg = spawnFor(t, process.execPath, [BIN, 'config', '--redis', 'redis://127.0.0.1:6379/0', '--cluster-secret', secret, '--internal-port', '7001']);
+  assert.equal((await cfg.waitExit(20_000)).code, 0, cfg.output());
+  const out = cfg.stdout().toString();
+  assert.ok(!out.includes(secret), 'the secret is not printed');
+  const shown = JSON.parse(out) as { cluster: { secret: string; internalPort: number } };
+  assert.deepEqual([shown.cluster.secret, shown.cluster.internalPort], ['***', 7001]);
+  const bench = spawnFor(t, process.execPath, [BIN, 'bench', '--help']);
+  assert.equal((await bench.waitExit(20_000)).code, 0, bench.output());
+  assert.match(bench.output(), /fanout\|ingest\|impaired/);
+});

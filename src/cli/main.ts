@@ -28,6 +28,24 @@ async function runClusterConfig(rest: string[], redisFromFlags: string | undefin
   return runConfigCommand(args, redisUrl, process.stdout, process.stderr);
 }
 
+/** `srt-relay bench ...`: the benchmark harness (bench/cli.ts), in a git checkout of srt-relay. */
+async function runBench(rest: string[]): Promise<number> {
+  const { existsSync } = await import('node:fs');
+  const { fileURLToPath } = await import('node:url');
+  const { spawn } = await import('node:child_process');
+  // This file is dist/src/cli/main.js; the harness is dist/bench/cli.js.
+  const cli = fileURLToPath(new URL('../../bench/cli.js', import.meta.url));
+  if (!existsSync(cli)) {
+    process.stderr.write('the benchmarks are part of the srt-relay git repository (bench/), not of the npm package; clone it and run `npm ci`\n');
+    return 2;
+  }
+  return new Promise<number>((resolve) => {
+    const child = spawn(process.execPath, [cli, ...rest], { stdio: 'inherit' });
+    child.on('error', () => resolve(1));
+    child.on('exit', (code, signal) => resolve(code ?? (signal !== null ? 1 : 0)));
+  });
+}
+
 export async function main(argv: string[]): Promise<number> {
   let args;
   try {
@@ -50,6 +68,8 @@ export async function main(argv: string[]): Promise<number> {
       break;
     case 'run':
       break;
+    case 'bench':
+      return runBench(args.rest);
     default:
       process.stderr.write(`the '${args.command}' command is not available in this version\n`);
       return 2;
@@ -63,7 +83,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (args.command === 'config') {
     // The effective configuration (file + flags + defaults), secrets masked.
-    const masked = JSON.stringify(config, (k, v: unknown) => (['passphrase', 'token', 'publish', 'play'].includes(k) && typeof v === 'string' ? '***' : v), 2);
+    const masked = JSON.stringify(config, (k, v: unknown) => (['passphrase', 'token', 'publish', 'play', 'secret'].includes(k) && typeof v === 'string' ? '***' : v), 2);
     process.stdout.write(`${masked}\n`);
     return 0;
   }
