@@ -293,6 +293,11 @@ void ReactorWatch(EnvState* st, SRTSOCKET s, int flags, int32_t token) {
   if (it == g_watches.end()) {
     g_watches[s] = w;
     srt_epoll_add_usock(g_eid, s, &ev);
+    // A socket that broke while no thread watched it (e.g. the peer closed it between the
+    // supervisor's detach and the worker's adopt) may never be reported by libsrt's epoll:
+    // report it now, or its session would wait forever.
+    SRT_SOCKSTATUS state = srt_getsockstate(s);
+    if (state == SRTS_BROKEN || state == SRTS_CLOSING || state == SRTS_CLOSED || state == SRTS_NONEXIST) Post(st, token, kEvErr);
   } else {
     bool wider = (w.wanted & ~it->second.wanted) != 0;
     it->second = w;

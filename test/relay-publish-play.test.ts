@@ -290,3 +290,12 @@ test('per-direction passphrases: publish needs the publish secret, play needs th
   assert.equal(rx.corrupt, 0);
   assert.equal(rx.packets, 100);
 });
+
+test('callers that close right after connecting leave no session behind (the socket may break before its worker adopts it)', { timeout: 120_000 }, async (t) => {
+  const { relay, port } = await startRelay(t);
+  for (let i = 0; i < 40; i++) {
+    const s = await connectFor(t, port, { streamid: i % 2 === 0 ? `publish:gone${i}` : 'publish:gone' });
+    s.close();
+    await waitFor(() => relay.listSessions().length === 0, `caller ${i}: its session ended (sessions: ${JSON.stringify(relay.listSessions().map((x) => x.id))})`, 15_000);
+  }
+});

@@ -160,16 +160,29 @@ export class SessionHost {
     const use = this.#ringUse(m.ring);
     const id = m.session;
     const join = { join: m.join, raw: m.raw === true, ...(m.timeShiftMs !== undefined ? { timeShiftMs: m.timeShiftMs } : {}) };
+    // A session can end inside its constructor (its socket broke before this worker adopted
+    // it): the supervisor must still hear of it, or it keeps a session nobody runs.
+    let constructed = false;
+    let endedEarly: string | undefined;
+    const finish = (reason: string): void => {
+      this.#post({ type: 'session-ended', session: id, reason });
+      if (use.users === 0 && use.group === undefined) this.#rings.delete(use.ring.channel);
+    };
     const session = new HostedSession(id, m.sock, use.ring, m.role, m.inferred, join, {
       group: () => this.#group(use),
       releaseGroup: () => this.#releaseGroup(use),
       ended: (reason) => {
-        if (this.#sessions.delete(id)) this.#post({ type: 'session-ended', session: id, reason });
-        if (use.users === 0 && use.group === undefined) this.#rings.delete(use.ring.channel);
+        if (!constructed) endedEarly = reason;
+        else if (this.#sessions.delete(id)) finish(reason);
       },
       mediaDetected: () => this.#post({ type: 'media-detected', session: id }),
       becameViewer: () => this.#post({ type: 'became-viewer', session: id }),
     });
+    constructed = true;
+    if (endedEarly !== undefined) {
+      finish(endedEarly);
+      return;
+    }
     this.#sessions.set(id, session);
   }
 }
