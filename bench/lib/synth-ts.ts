@@ -27,6 +27,7 @@
  *
  * fill() writes one message into a caller's buffer and allocates nothing.
  */
+import { crc32Mpeg2 } from '../../src/ts/psi.js';
 
 export const TS_PACKET = 188;
 export const TS_PER_MSG = 7;
@@ -54,22 +55,8 @@ export function monoUs(): number {
 
 // ---- CRC and bit writer -------------------------------------------------------------------------
 
-const CRC_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let i = 0; i < 256; i++) {
-    let c = i << 24;
-    for (let k = 0; k < 8; k++) c = c & 0x80000000 ? (c << 1) ^ 0x04c11db7 : c << 1;
-    t[i] = c >>> 0;
-  }
-  return t;
-})();
-
-/** CRC-32/MPEG-2 of b[start, end). */
-export function crc32Mpeg2(b: Uint8Array, start: number, end: number): number {
-  let crc = 0xffffffff;
-  for (let i = start; i < end; i++) crc = ((crc << 8) ^ CRC_TABLE[((crc >>> 24) ^ b[i]!) & 0xff]!) >>> 0;
-  return crc >>> 0;
-}
+/** CRC-32/MPEG-2 of b[start, end): the project's own (src/ts/psi.ts). */
+export { crc32Mpeg2 };
 
 class BitWriter {
   readonly bytes: number[] = [];
