@@ -303,7 +303,12 @@ int Decide(const ListenerCfg& cfg, SRTSOCKET ns, const sockaddr* peer, const cha
   if (code != 0) return Refuse(cfg.gate, ns, peer, sid, code);
   const std::string& pass = authPass.empty() ? act->passphrase : authPass;
   if (!pass.empty()) {
-    if (srt_setsockflag(ns, SRTO_PASSPHRASE, pass.data(), static_cast<int>(pass.size())) != 0) {
+    // Enforced whatever the port's params say: with enforcedencryption=0 on both sides libsrt
+    // connects a caller without the passphrase, and its plaintext would be relayed as the
+    // stream (a publisher) or it would get the stream's ciphertext (a viewer).
+    const int enforced = 1;
+    if (srt_setsockflag(ns, SRTO_PASSPHRASE, pass.data(), static_cast<int>(pass.size())) != 0 ||
+        srt_setsockflag(ns, SRTO_ENFORCEDENCRYPTION, &enforced, sizeof enforced) != 0) {
       srt_setrejectreason(ns, SRT_REJC_PREDEFINED + 500);
       return -1;
     }

@@ -12,6 +12,7 @@ import {
   validateOption,
   type SrtOptionValues,
 } from '../src/srt/options.js';
+import { parseSrtUrl } from '../src/srt/url.js';
 
 function throwsCode(fn: () => unknown, code: ErrorCode, message?: RegExp): void {
   assert.throws(fn, (e: unknown) => {
@@ -375,6 +376,17 @@ test('kmpreannounce may not exceed half of kmrefreshrate', () => {
     'ERR_SRT_OPTION_INVALID',
     /kmpreannounce must be at most \(kmrefreshrate - 1\) \/ 2 = 499 packets \(got 500\)/,
   );
+});
+
+test('a passphrase with enforcedencryption=0 is refused (a peer without it would connect unencrypted)', () => {
+  assert.deepEqual(normalizeOptions({ passphrase: 'secret123456', enforcedencryption: true }), { passphrase: 'secret123456', enforcedencryption: true });
+  assert.deepEqual(normalizeOptions({ enforcedencryption: '0' }), { enforcedencryption: false });
+  throwsCode(
+    () => normalizeOptions({ passphrase: 'secret123456', enforcedencryption: '0' }),
+    'ERR_SRT_OPTION_INVALID',
+    /enforcedencryption=0 with a passphrase lets a peer without the passphrase connect unencrypted/,
+  );
+  throwsCode(() => parseSrtUrl('srt://:9000?passphrase=secret123456&enforcedencryption=0'), 'ERR_SRT_OPTION_INVALID', /leave enforcedencryption out/);
 });
 
 test('payloadsize with a packet filter is at most 1452', () => {

@@ -22,6 +22,7 @@ import {
 } from './helpers/relay-harness.js';
 
 const REJ_BADSECRET = 10;
+const REJ_UNSECURE = 11;
 
 test('ffmpeg publishes with publish:cam and ffprobe reading read:cam sees h264 video and aac audio', { timeout: 60_000 }, async (t) => {
   const { relay, port } = await startRelay(t);
@@ -289,6 +290,35 @@ test('per-direction passphrases: publish needs the publish secret, play needs th
   await waitFor(() => rx.packets >= 100 || p.error, `viewer with the play secret got the packets (${rx.packets})`, 15_000);
   assert.equal(rx.corrupt, 0);
   assert.equal(rx.packets, 100);
+});
+
+test('enforcedencryption=0 on the port and on the caller still lets no one without the passphrase publish or play a protected stream', { timeout: 30_000 }, async (t) => {
+  // libsrt connects two sides that both set enforcedencryption=0 even when only one has a
+  // passphrase: a publisher without it would have its plaintext relayed as the stream. The gate
+  // enforces encryption on every connection it gives a passphrase.
+  const { relay, port } = await startRelay(
+    t,
+    { streams: { dual: { source: 'push://', passphrase: { publish: 'pubsecret123', play: 'playsecret123' } }, open: { source: 'push://' } } },
+    { latency: 200, enforcedencryption: false },
+  );
+  const plain = { enforcedencryption: false };
+  assert.equal(await rejectReason(port, { streamid: 'publish:dual', ...plain }), REJ_UNSECURE, 'publisher without the passphrase');
+  assert.equal(relay.listSessions().length, 0);
+  const pub = await connectFor(t, port, { streamid: 'publish:dual', passphrase: 'pubsecret123' });
+  await waitLive(relay, 'dual');
+  assert.equal(await rejectReason(port, { streamid: 'read:dual', ...plain }), REJ_UNSECURE, 'viewer without the passphrase');
+  assert.equal(await rejectReason(port, { streamid: 'read:dual', passphrase: 'pubsecret123', ...plain }), REJ_BADSECRET, 'viewer with the publish secret');
+  const viewer = await connectFor(t, port, { streamid: 'read:dual', passphrase: 'playsecret123' });
+  const vs = await waitFor(() => sessionOf(relay, viewer), 'viewer listed');
+  await waitAttached(relay, [vs.id]);
+  const rx = countingReceiver(viewer);
+  const p = pacedPublisher(pub, { pps: 1000, count: 100 });
+  await waitFor(() => rx.packets >= 100 || p.error, `the viewer with the play secret got the packets (${rx.packets})`, 15_000);
+  assert.equal(rx.corrupt, 0);
+  // A stream without a passphrase is the port's business: its enforcedencryption=0 stands.
+  const openPub = await connectFor(t, port, { streamid: 'publish:open', ...plain });
+  await waitLive(relay, 'open');
+  openPub.close();
 });
 
 test('callers that close right after connecting leave no session behind (the socket may break before its worker adopts it)', { timeout: 120_000 }, async (t) => {

@@ -817,6 +817,13 @@ export function normalizeOptions(record: Readonly<Record<string, string | number
 
 /** Rules between options that a single value cannot break. Throws ERR_SRT_OPTION_INVALID. */
 export function checkOptionSet(options: SrtOptions): void {
+  if (options.passphrase !== undefined && options.enforcedencryption === false) {
+    throw new SrtOptionInvalidError(
+      'enforcedencryption',
+      'enforcedencryption=0 with a passphrase lets a peer without the passphrase connect unencrypted (its plaintext would be taken as the stream); srt-relay refuses it: leave enforcedencryption out, or remove the passphrase',
+      { allowed: '1 (the default) when a passphrase is set' },
+    );
+  }
   if (options.packetfilter !== undefined && options.payloadsize !== undefined) {
     if (options.payloadsize > SRT_FEC_MAX_PAYLOAD) {
       throw new SrtOptionInvalidError(
