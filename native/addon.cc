@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <climits>
@@ -262,7 +263,7 @@ Napi::Value Bind(const Napi::CallbackInfo& info) {
   if (!ParseAddr(host, port, &ss, &len)) return ThrowMsg(env, "not a numeric IP address: " + host);
   if (!reuse && !guard) {
     if (srt_bind(s, reinterpret_cast<sockaddr*>(&ss), len) != 0) return ThrowSrt(env, "srt_bind");
-    return env.Undefined();
+    return env.Null();
   }
   int fd = ::socket(ss.ss_family, SOCK_DGRAM, 0);
   if (fd < 0) return ThrowErrno(env, "socket() for " + host + ":" + std::to_string(port), errno);
@@ -279,11 +280,21 @@ Napi::Value Bind(const Napi::CallbackInfo& info) {
     ::close(fd);
     return ThrowErrno(env, "attaching the handshake guard (SO_ATTACH_FILTER) on " + host + ":" + std::to_string(port), err);
   }
+  // The socket's inode names it in /proc/net/udp{,6}, where the kernel counts its receive drops.
+  struct stat st {};
+  double inode = fstat(fd, &st) == 0 ? static_cast<double>(st.st_ino) : 0;
   if (srt_bind_acquire(s, fd) != 0) {
     ::close(fd);
     return ThrowSrt(env, "srt_bind_acquire");
   }
-  return env.Undefined();
+  // libsrt has applied udp_rcvbuf by now; the kernel caps it at net.core.rmem_max (and doubles it).
+  int rcvbuf = 0;
+  socklen_t optlen = sizeof rcvbuf;
+  if (getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, &optlen) != 0) rcvbuf = 0;
+  Napi::Array out = Napi::Array::New(env, 2);
+  out.Set(0u, Napi::Number::New(env, inode));
+  out.Set(1u, Napi::Number::New(env, rcvbuf));
+  return out;
 }
 
 Napi::Value Listen(const Napi::CallbackInfo& info) {

@@ -44,13 +44,17 @@
  *   optionNames() -> [name, type][]                   options the addon can set/get by name
  *   socket() -> sock                                  srt_create_socket, non-blocking
  *   setOption(sock, name, value) / getOption(sock, name) -> value
- *   bind(sock, host, port, reusePort, guard) -> void  numeric host only; reusePort or guard:
+ *   bind(sock, host, port, reusePort, guard) -> null | [inode, rcvbuf]
+ *                                                     numeric host only; reusePort or guard:
  *                                                     bind our own UDP socket (SO_REUSEPORT if
  *                                                     reusePort) and hand it to srt_bind_acquire
  *                                                     (own multiplexer; libsrt owns and closes
  *                                                     it); guard: attach the handshake guard,
  *                                                     a kernel BPF filter dropping handshakes
- *                                                     libsrt 1.5.1 crashes on (guard.cc)
+ *                                                     libsrt 1.5.1 crashes on (guard.cc);
+ *                                                     returns the own UDP socket's inode (its
+ *                                                     line in /proc/net/udp{,6}) and effective
+ *                                                     SO_RCVBUF; null when libsrt bound
  *   listen(sock, backlog)
  *   accept(sock) -> null | [sock, host, port, streamid, mode, resource, inferred]
  *                                                     mode/resource: the gate's decision for

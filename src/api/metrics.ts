@@ -165,6 +165,28 @@ export function createRelayMetrics(relay: Relay, opts: RelayMetricsOptions = {})
     },
   });
 
+  new Gauge({
+    name: 'srt_relay_udp_receive_drops_total',
+    help: 'Datagrams the kernel dropped because a UDP socket of the relay had a full receive buffer (since the start; /proc/net/udp), by socket role, listening port and stream.',
+    labelNames: ['role', 'port', 'stream'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const c of await relay.udpDrops()) this.set({ role: c.role, port: c.port === undefined ? '' : String(c.port), stream: c.stream ?? '' }, c.dropped);
+    },
+  });
+
+  new Gauge({
+    name: 'srt_relay_udp_receive_buffer_bytes',
+    help: 'Effective receive buffer (SO_RCVBUF) of the newest UDP socket with these labels, bytes; the kernel caps it at twice net.core.rmem_max.',
+    labelNames: ['role', 'port', 'stream'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const c of await relay.udpDrops()) this.set({ role: c.role, port: c.port === undefined ? '' : String(c.port), stream: c.stream ?? '' }, c.receiveBufferBytes);
+    },
+  });
+
   // Per-stream media health from the MPEG-TS analyzer of the stream's current source.
   const mediaGauge = (name: string, help: string, labelNames: string[], fill: (g: Gauge, stream: string, ts: TsInfo) => void): void => {
     new Gauge({

@@ -37,7 +37,8 @@ export interface SrtNativeAddon {
   socket(): number;
   setOption(sock: number, name: string, value: number | boolean | string): void;
   getOption(sock: number, name: string): number | boolean | string;
-  bind(sock: number, host: string, port: number, reusePort: boolean, guard?: boolean): void;
+  /** With reusePort or guard: [inode, effective SO_RCVBUF bytes] of the UDP socket it created; else null. */
+  bind(sock: number, host: string, port: number, reusePort: boolean, guard?: boolean): [number, number] | null;
   listen(sock: number, backlog: number): void;
   accept(sock: number): AcceptResult | null;
   connect(sock: number, host: string, port: number): void;

@@ -66,12 +66,25 @@ export interface SrtSocketHandlers {
   closed?: () => void;
 }
 
+/** A UDP socket the relay created for an SRT socket. */
+export interface UdpSocketInfo {
+  /** Its inode: its line in /proc/net/udp{,6}, where the kernel counts receive drops. */
+  readonly inode: number;
+  /** Effective SO_RCVBUF in bytes (the kernel doubles the asked size and caps it at net.core.rmem_max). */
+  readonly receiveBufferBytes: number;
+}
+
+function udpSocketInfo(r: [number, number] | null): UdpSocketInfo | undefined {
+  return r === null ? undefined : Object.freeze({ inode: r[0], receiveBufferBytes: r[1] });
+}
+
 export class SrtSocket {
   #id: number;
   #token = -1;
   #closed = false;
   #handlers: SrtSocketHandlers = {};
   #connectWait: { resolve: () => void; reject: (e: Error) => void } | undefined;
+  #udpSocket: UdpSocketInfo | undefined;
 
   protected constructor(id: number) {
     this.#id = id;
@@ -157,10 +170,18 @@ export class SrtSocket {
   bind(host: string, port: number, opts: { reusePort?: boolean; guard?: boolean } = {}): void {
     checkPort(port, 'port');
     try {
-      native.bind(this.#id, host, port, opts.reusePort === true, opts.guard === true);
+      this.#udpSocket = udpSocketInfo(native.bind(this.#id, host, port, opts.reusePort === true, opts.guard === true));
     } catch (e) {
       wrapNative(e);
     }
+  }
+
+  /**
+   * The UDP socket this SRT socket bound itself (`reusePort`, `guard`, a guarded connect);
+   * undefined when libsrt chose the UDP socket.
+   */
+  get udpSocket(): UdpSocketInfo | undefined {
+    return this.#udpSocket;
   }
 
   /** Connects as caller; resolves when connected, rejects with SrtRejectedError (reason) on failure. */
@@ -173,7 +194,7 @@ export class SrtSocket {
     const addr = await resolveHost(host);
     if (opts.guard === true) {
       try {
-        native.bind(this.#id, isIP(addr) === 6 ? '::' : '0.0.0.0', 0, false, true);
+        this.#udpSocket = udpSocketInfo(native.bind(this.#id, isIP(addr) === 6 ? '::' : '0.0.0.0', 0, false, true));
       } catch (e) {
         wrapNative(e);
       }
@@ -381,6 +402,11 @@ export class SrtListener {
 
   get port(): number {
     return this.#socket.localAddress().port;
+  }
+
+  /** The listener's own UDP socket (see SrtSocket.udpSocket). */
+  get udpSocket(): UdpSocketInfo | undefined {
+    return this.#socket.udpSocket;
   }
 
   /** Sends every handshake through a gate (see src/srt/gate.ts) before listen(). */

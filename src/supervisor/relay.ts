@@ -9,7 +9,8 @@ import type { Logger } from '../logging.js';
 import { silentLogger } from '../logging.js';
 import { MODE_PLAY, MODE_PUBLISH } from '../srt/native.js';
 import type { SrtOptionValue } from '../srt/options.js';
-import { SrtListener, SrtSocket, type AcceptedConnection } from '../srt/socket.js';
+import { SrtListener, SrtSocket, type AcceptedConnection, type UdpSocketInfo } from '../srt/socket.js';
+import { UdpDropWatch, type UdpDropCount, type UdpSocketLabels } from '../srt/udp-drops.js';
 import { parseSrtUrl, redactSrtUrl, type SrtUrl } from '../srt/url.js';
 import { parseStreamId } from '../srt/streamid.js';
 import type { SessionRole, SessionStats, ToWorker } from '../sessions/messages.js';
@@ -115,6 +116,8 @@ export interface RelayOptions {
   auth?: { webhook?: string; timeoutMs: number; cacheMs: number };
   ringSlots: number;
   logger?: Logger;
+  /** How often the kernel's UDP receive drops are read (default 5000 ms). */
+  udpDropCheckMs?: number;
 }
 
 /**
@@ -170,6 +173,9 @@ export interface RelayEvents {
   'remote-failed': [stream: string, reason: string];
 }
 
+/** What libsrt asks the kernel for as a UDP receive buffer (udp_rcvbuf default: 8192 × 1500 bytes). */
+const LIBSRT_UDP_RCVBUF = 8192 * 1500;
+
 export class Relay extends EventEmitter<RelayEvents> {
   readonly nodeId: string;
   readonly #opts: RelayOptions;
@@ -192,6 +198,7 @@ export class Relay extends EventEmitter<RelayEvents> {
   #rejectTimer: NodeJS.Timeout | undefined;
   #bitrateTimer: NodeJS.Timeout | undefined;
   #auth: WebhookAuth | undefined;
+  readonly #udpDrops: UdpDropWatch;
 
   constructor(opts: RelayOptions) {
     super();
@@ -204,6 +211,7 @@ export class Relay extends EventEmitter<RelayEvents> {
       defaultRingSlots: opts.ringSlots,
       ...(opts.limits.maxViewersPerStream !== undefined ? { maxViewersPerStream: opts.limits.maxViewersPerStream } : {}),
     });
+    this.#udpDrops = new UdpDropWatch({ log: this.#log.child({ component: 'udp' }), ...(opts.udpDropCheckMs !== undefined ? { intervalMs: opts.udpDropCheckMs } : {}) });
     this.#sourceHost = this.#makeSourceHost();
     this.#pool.on('session-ended', (id, reason) => this.#sessionEnded(id, reason));
     this.#pool.on('media-detected', (id) => this.#mediaDetected(id));
@@ -227,6 +235,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     for (const p of this.#opts.pushes) this.addPush(p);
     this.#rejectTimer = setInterval(() => this.#logRejections(), 1000);
     this.#rejectTimer.unref();
+    this.#udpDrops.start();
     this.#log.info(
       { ports: this.#opts.ports.map((p) => `${p.host}:${p.port}/${p.direction}`), workers: this.#opts.workers },
       'relay started',
@@ -258,7 +267,30 @@ export class Relay extends EventEmitter<RelayEvents> {
       l.attachGate(this.#registry.gate, DIRECTION_CODE[p.direction], p.stream ?? '');
       l.listen((c) => this.#onConnection(c, p.stream));
       this.#listeners.push(l);
+      this.#watchUdp(l.udpSocket, { role: 'srt-port', port: p.port });
     }
+  }
+
+  /**
+   * Counts the kernel's receive drops of a UDP socket the relay bound (UdpDropWatch), and says
+   * once when the kernel gave a listener less receive buffer than libsrt asked for.
+   */
+  #watchUdp(socket: UdpSocketInfo | undefined, labels: UdpSocketLabels): void {
+    this.#udpDrops.add(socket, labels);
+    if (socket === undefined || labels.port === undefined) return;
+    // The kernel reports twice the size it was asked for, capped at net.core.rmem_max.
+    if (socket.receiveBufferBytes > 0 && socket.receiveBufferBytes < LIBSRT_UDP_RCVBUF) {
+      this.#log.info(
+        { port: labels.port, role: labels.role, receiveBufferBytes: socket.receiveBufferBytes },
+        'UDP receive buffer below the 12 MB libsrt asks for by default (the kernel caps it at twice net.core.rmem_max); for high bitrates raise net.core.rmem_max (docs/deploy.md)',
+      );
+    }
+  }
+
+  /** The kernel's UDP receive drops per socket role/port/stream since the start (see UdpDropWatch). */
+  async udpDrops(): Promise<UdpDropCount[]> {
+    await this.#udpDrops.poll();
+    return this.#udpDrops.counts();
   }
 
   /** Once a second: the handshake refusals, one line per (code, host) with a count (a flood is one line). */
@@ -628,6 +660,7 @@ export class Relay extends EventEmitter<RelayEvents> {
       this.#acceptViewer({ name: c.resource, socket: c.socket, peer: { host: c.host, port: c.port }, streamid: c.streamid, kind: 'cluster-serve', log });
     });
     this.#listeners.push(l);
+    this.#watchUdp(l.udpSocket, { role: 'cluster-internal', port });
     this.#log.info({ listen: `${host}:${port}` }, 'internal cluster listener started');
   }
 
@@ -667,6 +700,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     return {
     log: this.#log,
     gate: this.#registry.gate,
+    watchUdp: (socket, labels) => this.#watchUdp(socket, labels),
     publishPulled: (stream, socket, url, sourceIndex) => {
       const log = this.#log.child({ stream, peer: `${url.host}:${url.port}`, source: sourceIndex });
       const fromCluster = this.#sources.get(stream)?.remoteIndex === sourceIndex && this.#remoteSources.has(stream);
@@ -796,6 +830,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     });
     push.listener = l;
     push.state = 'active';
+    this.#watchUdp(l.udpSocket, { role: 'listener-push', port: push.url.port, stream: push.stream });
   }
 
   #startPushesFor(stream: string): void {
@@ -823,6 +858,7 @@ export class Relay extends EventEmitter<RelayEvents> {
           socket.close();
           return;
         }
+        this.#watchUdp(socket.udpSocket, { role: 'push', stream: push.stream });
         const log = this.#log.child({ stream: push.stream, push: push.id, peer: `${push.url.host}:${push.url.port}` });
         const session = this.#acceptViewer({ name: push.stream, socket, peer: { host: push.url.host, port: push.url.port }, streamid: '', kind: 'push', log });
         if (session === undefined) {
@@ -890,6 +926,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     this.#stopped = true;
     if (this.#rejectTimer !== undefined) clearInterval(this.#rejectTimer);
     if (this.#bitrateTimer !== undefined) clearInterval(this.#bitrateTimer);
+    this.#udpDrops.stop();
     this.#auth?.stop();
     for (const src of this.#sources.values()) src.stop();
     for (const id of [...this.#pushes.keys()]) this.removePush(id);

@@ -11,7 +11,8 @@
  */
 import type { Logger } from '../logging.js';
 import type { SrtOptionValue } from '../srt/options.js';
-import { SrtListener, SrtSocket, type AcceptedConnection } from '../srt/socket.js';
+import { SrtListener, SrtSocket, type AcceptedConnection, type UdpSocketInfo } from '../srt/socket.js';
+import type { UdpSocketLabels } from '../srt/udp-drops.js';
 import { parseSrtUrl, type SrtUrl } from '../srt/url.js';
 
 export type SourceKind = 'push' | 'srt-listener' | 'srt-caller' | 'file';
@@ -36,6 +37,8 @@ export interface StreamSourcesOptions {
 export interface SourceHost {
   readonly log: Logger;
   readonly gate: number;
+  /** Counts the kernel's receive drops of a UDP socket the relay bound. */
+  watchUdp(socket: UdpSocketInfo | undefined, labels: UdpSocketLabels): void;
   /** A connected caller pull becomes the stream's publisher; returns its session or undefined. */
   publishPulled(stream: string, socket: SrtSocket, url: SrtUrl, sourceIndex: number): number | undefined;
   /** A caller accepted on a listener input publishes (conflict policy applies). */
@@ -341,6 +344,7 @@ export class StreamSources {
           socket.close();
           return;
         }
+        this.#host.watchUdp(socket.udpSocket, { role: 'pull', stream: this.stream });
         const session = this.#host.publishPulled(this.stream, socket, url, index);
         if (session === undefined) this.publisherEnded(index, -1, 'refused');
         else r.session = session;
@@ -375,6 +379,7 @@ export class StreamSources {
     l.attachGate(this.#host.gate, 1, this.stream, this.#opts.acceptStreamIds);
     l.listen((c) => this.#host.publishFromListener(this.stream, c, index));
     r.listener = l;
+    this.#host.watchUdp(l.udpSocket, { role: 'listener-input', port: url.port, stream: this.stream });
     this.#host.log.info({ stream: this.stream, listen: `${url.host || '0.0.0.0'}:${url.port}` }, 'listening for the stream source');
   }
 }

@@ -23,6 +23,14 @@ export function systemRoutes(deps: { metrics: RelayMetrics; startedAt: number })
       },
     },
     {
+      path: '/api/v1/udp',
+      methods: {
+        async GET({ relay }) {
+          return { status: 200, json: { sockets: await relay.udpDrops() } };
+        },
+      },
+    },
+    {
       path: '/metrics',
       methods: {
         async GET() {
