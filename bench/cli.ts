@@ -6,6 +6,8 @@
  *   throughput                 one SRT connection as fast as libsrt takes it (bench/throughput.ts)
  *   fanout-classic             the first fan-out bench: srt-blast publisher, viewers.js processes (bench/fanout.ts)
  *   cluster                    fan-out through nginx to 1 vs N nodes (bench/cluster.ts, the cluster work)
+ *   soak                       memory and handles over a long run with viewer churn (bench/soak.ts)
+ *   hop-loss                   one impaired hop: srt-relay vs srt-live-transmit as receiver (bench/hop-loss.ts)
  *   plot                       re-render the figures of a result file: plot bench/results/<file>.json
  * See bench/README.md for the flags and what the numbers mean. New harness scenarios are added
  * to SCENARIOS in bench/harness.ts; new stand-alone benches to SCRIPTS here.
@@ -17,6 +19,8 @@ const SCRIPTS: Record<string, string> = {
   'fanout-classic': './fanout.js',
   plot: './plot.js',
   cluster: './cluster.js', // bench/cluster.ts: fan-out through the nginx UDP load balancer to 1 vs N nodes
+  soak: './soak.js',
+  'hop-loss': './hop-loss.js',
 };
 
 const name = process.argv[2];

@@ -187,6 +187,7 @@ describe('defaults', () => {
       join: 'keyframe',
       passphrase: {},
       onPublisherConflict: 'refuse',
+      takeoverAfterMs: 1500,
       raw: false,
       idleTimeoutMs: 20_000,
       failoverTimeoutMs: 10_000,

@@ -75,7 +75,7 @@ export function checkClusterStreamBody(body: unknown): unknown {
 /** The body of PUT /api/v1/streams/{name}. */
 export function parseStreamBody(body: unknown): RelayStreamOptions {
   if (!isObject(body)) throw badRequest('request body must be a JSON object');
-  checkKeys(body, ['source', 'passphrase', 'onPublisherConflict', 'acceptStreamIds'], '');
+  checkKeys(body, ['source', 'passphrase', 'onPublisherConflict', 'takeoverAfterMs', 'acceptStreamIds'], '');
   if (body['source'] === undefined) throw badRequest('source is required', { field: 'source' });
   const out: RelayStreamOptions = { source: checkSource(body['source']) };
   const pass = body['passphrase'];
@@ -96,6 +96,13 @@ export function parseStreamBody(body: unknown): RelayStreamOptions {
   }
   if (body['onPublisherConflict'] !== undefined) {
     out.onPublisherConflict = checkEnum(body['onPublisherConflict'], CONFLICT_POLICIES, 'onPublisherConflict');
+  }
+  const takeover = body['takeoverAfterMs'];
+  if (takeover !== undefined) {
+    if (typeof takeover !== 'number' || !Number.isInteger(takeover) || takeover < 0 || takeover > 600_000) {
+      throw badRequest('takeoverAfterMs must be a whole number of milliseconds from 0 to 600000 (0 = never)', { field: 'takeoverAfterMs' });
+    }
+    out.takeoverAfterMs = takeover;
   }
   if (body['acceptStreamIds'] !== undefined) {
     out.acceptStreamIds = checkEnum(body['acceptStreamIds'], STREAMID_POLICIES, 'acceptStreamIds');

@@ -17,6 +17,8 @@ export interface PublisherView {
   since: string;
   /** Receive rate of the publisher's connection in kbit/s; null until the worker reports stats. */
   bitrateKbps: number | null;
+  /** It has sent no media for the stream's takeoverAfterMs: a new publisher may take the stream over. */
+  quiet: boolean;
 }
 
 export interface StreamView {
@@ -153,6 +155,7 @@ export function streamView(stream: Stream, stats: StatsSnapshot, sources?: Sourc
             address: formatAddress(pub.peer),
             since: new Date(pub.since).toISOString(),
             bitrateKbps: pubSrt === undefined ? null : Math.round(num(pubSrt['mbpsRecvRate']) * 1000 * 1000) / 1000,
+            quiet: stream.publisherStalled,
           },
     viewers: stream.viewers.size,
     bytesIn: num(pubSrt?.['byteRecvTotal']),

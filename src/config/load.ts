@@ -17,6 +17,7 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { ConfigInvalidError, isSrtRelayError, orList } from '../errors.js';
 import { SRT_OPTIONS, editDistance, normalizeOptions, type SrtOptionValue } from '../srt/options.js';
 import { formatSrtUrl, parseSrtUrl, redactSrtUrl, type SrtUrl } from '../srt/url.js';
+import { DEFAULT_TAKEOVER_AFTER_MS } from '../streams/defaults.js';
 import type {
   CliOverrides,
   ClusterConfig,
@@ -47,6 +48,7 @@ export const STREAM_DEFAULTS = Object.freeze({
   acceptStreamIds: 'ignore',
   alwaysOn: false,
   onPublisherConflict: 'refuse',
+  takeoverAfterMs: DEFAULT_TAKEOVER_AFTER_MS,
   raw: false,
   idleTimeoutMs: 20_000,
   failoverTimeoutMs: 10_000,
@@ -934,6 +936,7 @@ export function normalizeConfig(input: unknown, opts: NormalizeOptions = {}): Re
           ...(s.passphrase?.play !== undefined ? { play: s.passphrase.play } : {}),
         },
         onPublisherConflict: s.onPublisherConflict ?? STREAM_DEFAULTS.onPublisherConflict,
+        takeoverAfterMs: s.takeoverAfterMs ?? STREAM_DEFAULTS.takeoverAfterMs,
         raw: s.raw ?? STREAM_DEFAULTS.raw,
         idleTimeoutMs: s.idleTimeoutMs ?? STREAM_DEFAULTS.idleTimeoutMs,
         failoverTimeoutMs: s.failoverTimeoutMs ?? STREAM_DEFAULTS.failoverTimeoutMs,

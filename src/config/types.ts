@@ -71,6 +71,8 @@ export interface StreamInput {
   alwaysOn?: boolean;
   passphrase?: PassphraseInput;
   onPublisherConflict?: PublisherConflict;
+  /** Under "refuse": a publisher silent this long may be taken over by a new one (0 = never). */
+  takeoverAfterMs?: number;
   raw?: boolean;
   idleTimeoutMs?: number;
   failoverTimeoutMs?: number;
@@ -206,6 +208,7 @@ export interface StreamConfig {
   readonly join: 'keyframe' | 'live';
   readonly passphrase: StreamPassphrases;
   readonly onPublisherConflict: PublisherConflict;
+  readonly takeoverAfterMs: number;
   readonly raw: boolean;
   readonly idleTimeoutMs: number;
   readonly failoverTimeoutMs: number;

@@ -30,6 +30,8 @@ export type ToWorker =
       timeShiftMs?: number;
       /** The stream is not MPEG-TS (or analysis is off): pure byte relay. */
       raw?: boolean;
+      /** As publisher: report `publisher-stalled` after this many ms without media (0/absent: never). */
+      stallMs?: number;
     }
   /** Plays a TS file into the ring as a source (src/sources/file-source.ts). */
   | { type: 'attach-file'; session: number; stream: string; path: string; ring: SharedArrayBuffer; loop: boolean; simulatedLive: boolean; raw?: boolean }
@@ -61,4 +63,8 @@ export type FromWorker =
   | { type: 'source-live'; session: number }
   /** An undecided connection stayed silent: it now plays the stream. */
   | { type: 'became-viewer'; session: number }
+  /** A publisher received no media for its `stallMs` (it may be gone without a word). */
+  | { type: 'publisher-stalled'; session: number; quietMs: number }
+  /** A stalled publisher sends media again. */
+  | { type: 'publisher-resumed'; session: number }
   | { type: 'stats'; id: number; worker: number; sessions: SessionStats[] };

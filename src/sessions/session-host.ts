@@ -11,6 +11,9 @@ import { HostedSession } from './hosted-session.js';
 import { FileSource } from '../sources/file-source.js';
 import type { FromWorker, SessionStats, ToWorker } from './messages.js';
 
+/** How often publishers' counters are checked for silence. */
+const STALL_CHECK_MS = 100;
+
 interface RingUse {
   ring: PacketRing;
   group: FanoutGroup | undefined;
@@ -25,6 +28,9 @@ export class SessionHost {
   /** By ring channel: every postMessage hands over a new SharedArrayBuffer object for the same memory. */
   readonly #rings = new Map<number, RingUse>();
   readonly #files = new Map<number, { source: FileSource; end: (reason: string) => void }>();
+  /** Publishers watched for silence: packets at the last check, since when unchanged, reported. */
+  readonly #quiet = new Map<number, { stallMs: number; packets: number; since: number; stalled: boolean }>();
+  #quietTimer: NodeJS.Timeout | undefined;
   #done: (() => void) | undefined;
 
   constructor(port: MessagePort, worker: number) {
@@ -74,6 +80,7 @@ export class SessionHost {
         });
         break;
       case 'shutdown':
+        clearInterval(this.#quietTimer);
         for (const s of [...this.#sessions.values()]) s.close('shutdown');
         for (const f of this.#files.values()) void f.source.stop();
         this.#port.close();
@@ -99,6 +106,47 @@ export class SessionHost {
       out.push({ session: id, packets: f.source.messages, skipped: 0, srt: undefined, ...(ts !== undefined ? { ts } : {}) });
     }
     return out;
+  }
+
+  /**
+   * Every STALL_CHECK_MS: a publisher whose received count has not moved for its stallMs is
+   * reported stalled (once), and resumed when it moves again. Reads counters only: nothing on
+   * the packet path.
+   */
+  #checkQuiet(): void {
+    const now = performance.now();
+    for (const [id, q] of this.#quiet) {
+      const s = this.#sessions.get(id);
+      if (s === undefined) {
+        this.#quiet.delete(id);
+        continue;
+      }
+      if (s.role !== 'publisher') continue;
+      const packets = s.packets();
+      if (packets !== q.packets) {
+        q.packets = packets;
+        q.since = now;
+        if (q.stalled) {
+          q.stalled = false;
+          this.#post({ type: 'publisher-resumed', session: id });
+        }
+      } else if (!q.stalled && now - q.since >= q.stallMs) {
+        q.stalled = true;
+        this.#post({ type: 'publisher-stalled', session: id, quietMs: Math.round(now - q.since) });
+      }
+    }
+    if (this.#quiet.size === 0) {
+      clearInterval(this.#quietTimer);
+      this.#quietTimer = undefined;
+    }
+  }
+
+  #watchQuiet(id: number, stallMs: number): void {
+    this.#quiet.set(id, { stallMs, packets: -1, since: performance.now(), stalled: false });
+    if (this.#quietTimer === undefined) {
+      this.#quietTimer = setInterval(() => this.#checkQuiet(), STALL_CHECK_MS);
+      this.#quietTimer.unref();
+    }
   }
 
   #ringUse(buffer: SharedArrayBuffer): RingUse {
@@ -184,5 +232,6 @@ export class SessionHost {
       return;
     }
     this.#sessions.set(id, session);
+    if (m.stallMs !== undefined && m.stallMs > 0 && m.role !== 'viewer') this.#watchQuiet(id, m.stallMs);
   }
 }

@@ -22,6 +22,8 @@ export interface WorkerPoolEvents {
   'media-detected': [session: number];
   'became-viewer': [session: number];
   'source-live': [session: number];
+  'publisher-stalled': [session: number, quietMs: number];
+  'publisher-resumed': [session: number];
 }
 
 export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
@@ -100,7 +102,11 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
       case 'media-detected':
       case 'became-viewer':
       case 'source-live':
+      case 'publisher-resumed':
         this.emit(m.type, m.session);
+        break;
+      case 'publisher-stalled':
+        this.emit('publisher-stalled', m.session, m.quietMs);
         break;
       case 'stats': {
         const w = this.#statsWaiters.get(m.id);

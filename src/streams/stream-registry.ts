@@ -164,7 +164,7 @@ export class StreamRegistry {
     const refuse = s.settings.onPublisherConflict === 'refuse';
     let publish = 0;
     if (!isPush) publish = REJECT_FORBIDDEN;
-    else if (liveHere && !backupLive && refuse) publish = REJECT_CONFLICT;
+    else if (liveHere && !backupLive && refuse && !s.publisherStalled) publish = REJECT_CONFLICT;
     // Live on another node: the conflict policy holds cluster-wide.
     else if (remote && refuse) publish = REJECT_CONFLICT;
     let play = live || remote || s.hasRing || s.settings.startable === true ? 0 : REJECT_NOT_FOUND;

@@ -11,6 +11,8 @@ export interface StreamSettings {
   source: string;
   passphrase?: { publish?: string; play?: string };
   onPublisherConflict: 'refuse' | 'replace';
+  /** Under "refuse": a publisher silent this long may be taken over (0 = never; absent = the default). */
+  takeoverAfterMs?: number;
   /** true when the stream comes from config/API; false when made by a first publish. */
   configured: boolean;
   /** Publishers may connect although the source is not push:// (a listener input's port). */
@@ -54,6 +56,8 @@ export class Stream {
   publisher: PublisherInfo | undefined;
   /** Live on another node of the cluster (this node can pull it from there). */
   remote: RemoteOwner | undefined;
+  /** The publisher has sent no media for the stream's takeoverAfterMs: a new publisher may take over. */
+  publisherStalled = false;
   readonly viewers = new Set<number>();
   #ring: PacketRing | undefined;
   readonly createdAt = Date.now();

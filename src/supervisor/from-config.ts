@@ -39,6 +39,7 @@ export function relayStreamFrom(s: StreamConfig): RelayStreamOptions {
     join: s.join,
     passphrase: { ...s.passphrase },
     onPublisherConflict: s.onPublisherConflict,
+    takeoverAfterMs: s.takeoverAfterMs,
     acceptStreamIds: s.acceptStreamIds,
     alwaysOn: s.alwaysOn,
     idleTimeoutMs: s.idleTimeoutMs,

@@ -17,6 +17,7 @@ import type { SessionRole, SessionStats, ToWorker } from '../sessions/messages.j
 import { WorkerPool } from '../sessions/worker-pool.js';
 import { ringSlotsFor, ringBytesFor } from '../ring/packet-ring.js';
 import { native } from '../srt/native.js';
+import { DEFAULT_TAKEOVER_AFTER_MS } from '../streams/defaults.js';
 import { Stream, type PeerAddress } from '../streams/stream.js';
 import { REJECT_TOO_MANY, StreamRegistry } from '../streams/stream-registry.js';
 import { SrtRelayError } from '../errors.js';
@@ -67,6 +68,8 @@ export interface RelayStreamOptions {
   sources?: string[];
   passphrase?: { publish?: string; play?: string };
   onPublisherConflict?: 'refuse' | 'replace';
+  /** Under "refuse": a publisher that sent no media this long may be taken over (0 = never; default 1500). */
+  takeoverAfterMs?: number;
   acceptStreamIds?: 'wildcard' | 'ignore' | 'refuse';
   alwaysOn?: boolean;
   idleTimeoutMs?: number;
@@ -217,6 +220,8 @@ export class Relay extends EventEmitter<RelayEvents> {
     this.#pool.on('media-detected', (id) => this.#mediaDetected(id));
     this.#pool.on('became-viewer', (id) => this.#becameViewer(id));
     this.#pool.on('source-live', (id) => this.#fileLive(id));
+    this.#pool.on('publisher-stalled', (id, quietMs) => this.#publisherQuiet(id, quietMs));
+    this.#pool.on('publisher-resumed', (id) => this.#publisherQuiet(id, undefined));
   }
 
   /** Starts workers, configured streams, listeners, pulls and pushes. */
@@ -427,7 +432,27 @@ export class Relay extends EventEmitter<RelayEvents> {
       join: sid.join ?? stream.settings.join ?? 'keyframe',
       raw: stream.settings.raw === true,
       ...(sid.timeShiftMs !== undefined ? { timeShiftMs: sid.timeShiftMs } : {}),
+      ...(role !== 'viewer' ? { stallMs: stream.settings.takeoverAfterMs ?? DEFAULT_TAKEOVER_AFTER_MS } : {}),
     };
+  }
+
+  /**
+   * A publisher went quiet for its stream's takeoverAfterMs (quietMs given) or sends again
+   * (undefined). While it is quiet, a new publisher may take the stream over under "refuse":
+   * an encoder that reconnects (new network, restart) must not wait for libsrt to drop its
+   * old, silent connection (~5 s) while getting 1409.
+   */
+  #publisherQuiet(id: number, quietMs: number | undefined): void {
+    const info = this.#sessions.get(id);
+    const stream = info === undefined ? undefined : this.#registry.get(info.stream);
+    if (stream === undefined || stream.publisher?.session !== id) return;
+    const stalled = quietMs !== undefined;
+    if (stream.publisherStalled === stalled) return;
+    stream.publisherStalled = stalled;
+    this.#registry.sync(stream);
+    const log = this.#log.child({ stream: stream.name, session: id, peer: `${info!.peer.host}:${info!.peer.port}` });
+    if (stalled) log.warn({ quietMs }, 'publisher sent no media for takeoverAfterMs: a new publisher may take the stream over');
+    else log.info('publisher sends media again');
   }
 
   /** Makes `info` the stream's publisher per the conflict policy. False when refused. */
@@ -440,13 +465,16 @@ export class Relay extends EventEmitter<RelayEvents> {
         log.info({ session: info.id, publisher: old.session }, 'a better source is live; closing the backup');
         return false;
       }
-      if (!better && stream.settings.onPublisherConflict !== 'replace' && enforceConflict) {
+      const takeover = stream.publisherStalled;
+      if (!better && stream.settings.onPublisherConflict !== 'replace' && enforceConflict && !takeover) {
         log.warn({ session: info.id, publisher: old.session }, 'stream already has a publisher (1409 policy); closing the newcomer');
         return false;
       }
-      log.info({ session: info.id, replaced: old.session }, 'new publisher replaces the old one');
-      this.#pool.closeSession(old.session, 'replaced by a new publisher');
+      if (takeover) log.info({ session: info.id, replaced: old.session }, 'new publisher takes over from a publisher that had gone quiet');
+      else log.info({ session: info.id, replaced: old.session }, 'new publisher replaces the old one');
+      this.#pool.closeSession(old.session, takeover ? 'taken over: it had sent no media for takeoverAfterMs' : 'replaced by a new publisher');
     }
+    stream.publisherStalled = false;
     const fromCluster = info.kind === 'cluster-pull';
     stream.publisher = { session: info.id, peer: info.peer, since: Date.now(), sourceIndex: index, ...(fromCluster ? { fromCluster } : {}) };
     if (stream.viewers.delete(info.id)) this.#viewersChanged(stream);
@@ -562,6 +590,7 @@ export class Relay extends EventEmitter<RelayEvents> {
       source: texts[0]!.trim(),
       ...(s.passphrase !== undefined ? { passphrase: s.passphrase } : {}),
       onPublisherConflict: s.onPublisherConflict ?? 'refuse',
+      ...(s.takeoverAfterMs !== undefined ? { takeoverAfterMs: s.takeoverAfterMs } : {}),
       publishable: parsed.some((p) => p.kind === 'push' || p.kind === 'srt-listener'),
       startable: parsed.some((p) => p.kind === 'srt-caller' || p.kind === 'file'),
       pushIndex: pushIndex < 0 ? 0 : pushIndex,
