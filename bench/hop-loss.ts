@@ -52,6 +52,10 @@ function analyze(out: Buffer): { lost: number; received: number } {
   return { lost: first === undefined ? 0 : last - first + 1 - seen.size, received: seen.size };
 }
 
+function exited(p: ChildProcess): boolean {
+  return p.exitCode !== null || p.signalCode !== null;
+}
+
 function collect(p: ChildProcess): () => Buffer {
   const parts: Buffer[] = [];
   p.stdout!.on('data', (d: Buffer) => parts.push(d));
@@ -113,7 +117,7 @@ async function trial(seed: number, o: { seconds: number; loss: number; rttMs: nu
       const due = Math.min(total, Math.floor(((performance.now() - start) * MPS) / 1000) + 1);
       // srt-live-transmit exits when its handshake fails (5-10% loss can take several handshake
       // packets in a row): the trial is void, the caller runs another.
-      if (txDirect.exitCode !== null || txRelay.exitCode !== null) throw new SenderExited();
+      if (exited(txDirect) || exited(txRelay)) throw new SenderExited();
       for (; n < due; n++) {
         const c = chunk(n);
         txDirect.stdin!.write(c);

@@ -125,6 +125,40 @@ test('replace takes the stream over with a new epoch; the old owner is fenced an
   assert.deepEqual(await a.leases.owner('news'), { node: 'node-b', epoch: cb.epoch, srtAddress: b.srtAddress });
 });
 
+test('a lease marked quiet is taken over by a refuse claim; only its holder may mark it, and the mark keeps the TTL', async () => {
+  const p = prefix();
+  const a = await member('node-a', p);
+  const b = await member('node-b', p);
+  const ca = await a.leases.claim('quiet/cam', { policy: 'refuse' });
+  assert.ok(ca.ok);
+  const notices: unknown[] = [];
+  b.leases.on('routing', (n) => {
+    if (n.stream === 'quiet/cam' && n.op === 'quiet') notices.push(n);
+  });
+  assert.equal(await b.leases.markQuiet('quiet/cam', true), false, 'a node that does not hold the lease cannot mark it');
+  assert.equal(await a.leases.markQuiet('quiet/cam', true), true);
+  assert.deepEqual(await b.leases.owner('quiet/cam'), { node: 'node-a', epoch: ca.epoch, srtAddress: a.srtAddress, quiet: true });
+  const ttl = await a.redis.pttl(a.keys.streamLease('quiet/cam'));
+  assert.ok(ttl > 0 && ttl <= a.leases.ttlMs, `the lease keeps its TTL (${ttl} ms)`);
+  await eventually(() => notices.length >= 1, 'the quiet notice reached the other node');
+  assert.deepEqual(notices[0], { stream: 'quiet/cam', op: 'quiet', node: 'node-a', epoch: ca.epoch, srtAddress: a.srtAddress, quiet: true });
+
+  // Not quiet any more: refuse holds again.
+  assert.equal(await a.leases.markQuiet('quiet/cam', false), true);
+  assert.deepEqual(await b.leases.claim('quiet/cam', { policy: 'refuse' }), { ok: false, owner: { node: 'node-a', epoch: ca.epoch, srtAddress: a.srtAddress } });
+
+  // Quiet again: a refuse claim takes it over like replace, and the old owner is told.
+  assert.equal(await a.leases.markQuiet('quiet/cam', true), true);
+  const lost = nextLost(a, 3000);
+  const cb = await b.leases.claim('quiet/cam', { policy: 'refuse' });
+  assert.ok(cb.ok);
+  assert.equal(cb.epoch, ca.epoch + 1);
+  assert.equal(cb.previous?.node, 'node-a');
+  assert.equal((await lost).reason, 'taken-over');
+  assert.deepEqual(await a.leases.owner('quiet/cam'), { node: 'node-b', epoch: cb.epoch, srtAddress: b.srtAddress }, 'the new lease is not quiet');
+  assert.equal(await a.leases.markQuiet('quiet/cam', true), false, 'the old owner cannot mark it any more');
+});
+
 test('without routing notices, the stale owner learns it at its next renewal (fenced)', async (t) => {
   const p = prefix();
   const keys = clusterKeys(p);

@@ -17,7 +17,8 @@ import { collect, type Collector } from './helpers/media.js';
 import { NginxUdp, rewriteDeployConfig, streamModulePath } from './helpers/nginx-udp.js';
 import { spawnFor, type AfterHook, type Spawned } from './helpers/processes.js';
 import { RedisServer } from './helpers/redis-server.js';
-import { countingReceiver, pacedPublisher, rejectReason, waitFor, whenClosed } from './helpers/relay-harness.js';
+import { ImpairedLink } from './helpers/impair-proxy.js';
+import { countingReceiver, pacedPublisher, publishWhenFree, rejectReason, waitFor, whenClosed } from './helpers/relay-harness.js';
 import { checkContinuity } from './helpers/ts-stream.js';
 import { connectBinding, delay } from './helpers/srt-io.js';
 
@@ -215,6 +216,46 @@ test('onPublisherConflict replace moves a stream to the new publisher\'s node; v
   zViewer.close();
   await waitFor(async () => (await z.count('cluster-pull', 'moving')) === 0, `${z.id} drops its idle pull`, 15_000);
   t.diagnostic(`replace: ${x.id} → ${y.id}; the viewer on ${y.id} never reconnected`);
+  await second.stop();
+  await first.stop();
+});
+
+test('under refuse, a publisher gone quiet on one node is taken over by an encoder reconnecting to another node; viewers elsewhere keep receiving', { skip, timeout: 60_000 }, async (t) => {
+  const [x, y, z] = nodes as [ClusterNode, ClusterNode, ClusterNode];
+  const put = await x.send('PUT', '/api/v1/streams/quietcam', { source: 'push://', takeoverAfterMs: 800 });
+  assert.equal(put.status, 201, JSON.stringify(put.json));
+  for (const n of nodes) await waitFor(async () => (await fetch(`http://127.0.0.1:${n.apiPort}/api/v1/streams/quietcam`)).status === 200, `'quietcam' configured on ${n.id}`);
+  // The first encoder reaches x through a link the test can cut: its network goes silent.
+  const link = await ImpairedLink.open({ host: '127.0.0.1', port: x.srtPort }, { loss: 0, delayMs: 0 });
+  cleanups.push(() => link.close());
+  const firstSock = await connectBinding(link.port, { streamid: 'publish:quietcam', latency: 120 });
+  cleanups.push(() => firstSock.close());
+  const first = pacedPublisher(firstSock, { pps: 300, tag: 1 });
+  cleanups.push(() => first.stop());
+  await waitFor(async () => (await x.cluster()).owned['quietcam'] !== undefined, `${x.id} owns 'quietcam'`);
+  await waitFor(async () => (await z.cluster()).remote['quietcam'] === x.id, `${z.id} routes 'quietcam' to ${x.id}`);
+  const viewerSock = await connectBinding(z.srtPort, { streamid: 'read:quietcam', latency: 120 });
+  cleanups.push(() => viewerSock.close());
+  const viewer = countingReceiver(viewerSock, 1);
+  await waitFor(() => viewer.packets > 100, `the viewer on ${z.id} receives (pulled from ${x.id})`);
+  await waitFor(async () => (await y.cluster()).remote['quietcam'] === x.id, `${y.id} routes 'quietcam' to ${x.id}`);
+  assert.equal(await rejectReason(y.srtPort, { streamid: 'publish:quietcam' }), 1409, 'while the first encoder sends, the stream is its own cluster-wide');
+
+  link.set({ loss: 0, delayMs: 0, outage: true });
+  // The encoder, back on another network, lands on y: refused until x marks the lease quiet.
+  const { socket: secondSock, refused } = await publishWhenFree(y.srtPort, 'quietcam', 15_000);
+  cleanups.push(() => secondSock.close());
+  const second = pacedPublisher(secondSock, { pps: 300, tag: 1 });
+  cleanups.push(() => second.stop());
+  await waitFor(async () => (await y.cluster()).owned['quietcam'] !== undefined, `${y.id} owns 'quietcam' now`);
+  await waitFor(async () => (await x.count('publisher', 'quietcam')) === 0, `${x.id} closed its quiet publisher`);
+  await waitFor(async () => (await z.cluster()).remote['quietcam'] === y.id, `${z.id} routes 'quietcam' to ${y.id}`);
+  const mark = viewer.packets;
+  await waitFor(() => viewer.packets > mark + 200, `the viewer on ${z.id} receives the new encoder`, 15_000);
+  assert.equal(viewer.closed, false, 'the viewer never reconnected');
+  // The new owner's encoder sends media: its lease is not quiet, a third publisher is refused.
+  assert.equal(await rejectReason(x.srtPort, { streamid: 'publish:quietcam' }), 1409, 'a publisher that sends media holds the stream');
+  t.diagnostic(`quiet takeover ${x.id} → ${y.id}: the new encoder was refused ${refused} time(s) with 1409 first`);
   await second.stop();
   await first.stop();
 });

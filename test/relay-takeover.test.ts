@@ -9,11 +9,10 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { streamView } from '../src/api/views.js';
-import { SrtRejectedError } from '../src/errors.js';
 import type { SrtSocket } from '../src/srt/socket.js';
 import { ImpairedLink } from './helpers/impair-proxy.js';
-import { connectBinding, delay } from './helpers/srt-io.js';
-import { connectFor, expectedPacket, pacedPublisher, rejectReason, sessionOf, startRelay, waitAttached, waitFor, waitLive } from './helpers/relay-harness.js';
+import { delay } from './helpers/srt-io.js';
+import { connectFor, expectedPacket, pacedPublisher, publishWhenFree, rejectReason, sessionOf, startRelay, waitAttached, waitFor, waitLive } from './helpers/relay-harness.js';
 
 const CONFLICT = 1409;
 
@@ -50,24 +49,6 @@ function taggedReceiver(socket: SrtSocket): Map<number, { packets: number; gaps:
   };
   socket.on({ readable: drain });
   return byTag;
-}
-
-/** Connects as a publisher of `stream`, retrying while the relay answers 1409. */
-async function publishWhenFree(port: number, stream: string, timeoutMs: number): Promise<{ socket: SrtSocket; refused: number }> {
-  let refused = 0;
-  const socket = await waitFor(async () => {
-    try {
-      return await connectBinding(port, { latency: 200, streamid: `publish:${stream}` });
-    } catch (e) {
-      if (e instanceof SrtRejectedError && e.reason === CONFLICT) {
-        refused++;
-        await delay(50);
-        return undefined;
-      }
-      throw e;
-    }
-  }, `a new publisher of ${stream} accepted`, timeoutMs);
-  return { socket, refused };
 }
 
 test('a publisher gone silent is taken over after takeoverAfterMs by a reconnecting encoder, and viewers stay connected', { timeout: 60_000 }, async (t) => {

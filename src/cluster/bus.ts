@@ -30,13 +30,16 @@ export interface ConfigNotice {
 /** Published on `routing-changed` by the claim script (new epoch) and the release script. */
 export interface RoutingNotice {
   readonly stream: string;
-  readonly op: 'claim' | 'release';
+  /** `quiet`: the owner's publisher stopped (quiet true) or resumed (false) sending media. */
+  readonly op: 'claim' | 'release' | 'quiet';
   readonly node: string;
   readonly epoch: number;
   /** The new owner's SRT address (claims only). */
   readonly srtAddress?: string;
-  /** The node the claim took the stream from (claims with the replace policy only). */
+  /** The node the claim took the stream from (replace policy, or a quiet owner). */
   readonly previous?: string;
+  /** `quiet` notices: whether the owner's publisher is quiet now. */
+  readonly quiet?: boolean;
 }
 
 export interface ClusterBusEvents {
@@ -74,8 +77,8 @@ export function parseRoutingNotice(text: string): RoutingNotice | undefined {
     return undefined;
   }
   if (!isObject(v)) return undefined;
-  const { stream, op, node, epoch, srtAddress, previous } = v;
-  if (typeof stream !== 'string' || (op !== 'claim' && op !== 'release') || typeof node !== 'string') return undefined;
+  const { stream, op, node, epoch, srtAddress, previous, quiet } = v;
+  if (typeof stream !== 'string' || (op !== 'claim' && op !== 'release' && op !== 'quiet') || typeof node !== 'string') return undefined;
   if (typeof epoch !== 'number' || !Number.isSafeInteger(epoch)) return undefined;
   return {
     stream,
@@ -84,6 +87,7 @@ export function parseRoutingNotice(text: string): RoutingNotice | undefined {
     epoch,
     ...(typeof srtAddress === 'string' ? { srtAddress } : {}),
     ...(typeof previous === 'string' ? { previous } : {}),
+    ...(typeof quiet === 'boolean' ? { quiet } : {}),
   };
 }
 

@@ -15,7 +15,11 @@
  * serving what it serves; when Redis returns, `reclaimAll()` (called by ClusterMember on
  * `restored`) renews or re-claims each held lease, never taking one another node holds now.
  *
- * Cost: claim, renew, release and owner are one command each, O(1) in Redis (see the scripts);
+ * A lease can be marked quiet (`markQuiet`) while its publisher sends no media: a claim with the
+ * refuse policy then takes it over as replace would (an encoder reconnecting through the load
+ * balancer lands on any node).
+ *
+ * Cost: claim, renew, release, quiet and owner are one command each, O(1) in Redis (see the scripts);
  * `counter` counts them per op (`lease.claim`, `lease.renew`, `lease.release`, `lease.owner`,
  * `lease.list`).
  */
@@ -43,6 +47,8 @@ export interface LeaseOwner {
   readonly epoch: number;
   /** `host:port` where the owner serves internal pulls of the stream. */
   readonly srtAddress: string;
+  /** The owner's publisher sends no media: a claim under the refuse policy takes the stream over. */
+  readonly quiet?: boolean;
 }
 
 export type ClaimResult =
@@ -107,6 +113,7 @@ interface LeaseJson {
   node?: unknown;
   epoch?: unknown;
   srt?: unknown;
+  quiet?: unknown;
 }
 
 /** Parses a lease value (JSON `{node, epoch, srt}`); undefined when malformed. */
@@ -120,7 +127,7 @@ export function parseLease(text: string | null | undefined): LeaseOwner | undefi
   }
   if (typeof v !== 'object' || v === null) return undefined;
   if (typeof v.node !== 'string' || typeof v.epoch !== 'number' || typeof v.srt !== 'string') return undefined;
-  return { node: v.node, epoch: v.epoch, srtAddress: v.srt };
+  return { node: v.node, epoch: v.epoch, srtAddress: v.srt, ...(v.quiet === true ? { quiet: true } : {}) };
 }
 
 function num(v: unknown): number {
@@ -209,7 +216,7 @@ export class StreamLeases extends EventEmitter<StreamLeasesEvents> {
     this.#ensureTimer();
     if (r.length >= 5) {
       const previous: LeaseOwner = { node: String(r[2]), epoch: num(r[3]), srtAddress: String(r[4]) };
-      this.#log.info({ stream, epoch, previous: previous.node }, 'stream lease taken over (replace policy)');
+      this.#log.info({ stream, epoch, previous: previous.node }, 'stream lease taken over (replace policy, or its owner was quiet)');
       return { ok: true, epoch, previous };
     }
     return { ok: true, epoch };
@@ -246,6 +253,27 @@ export class StreamLeases extends EventEmitter<StreamLeasesEvents> {
       return callScript(this.#redis, 'srRelease', [this.#keys.streamLease(stream)], [
         this.nodeId,
         epoch,
+        this.#keys.routingChanged,
+        stream,
+      ]);
+    });
+    return num(reply) === 1;
+  }
+
+  /**
+   * Marks a lease this node holds quiet (its publisher sends no media: another node's publisher
+   * may take the stream over even under the refuse policy) or not. False when not held (any
+   * more). Throws ERR_CLUSTER_UNAVAILABLE when Redis cannot be asked.
+   */
+  async markQuiet(stream: string, quiet: boolean): Promise<boolean> {
+    const epoch = this.#held.get(stream);
+    if (epoch === undefined) return false;
+    const reply = await this.#health.run('mark stream lease quiet', () => {
+      this.#counter.add('lease.quiet');
+      return callScript(this.#redis, 'srQuiet', [this.#keys.streamLease(stream)], [
+        this.nodeId,
+        epoch,
+        quiet ? '1' : '0',
         this.#keys.routingChanged,
         stream,
       ]);

@@ -4,7 +4,8 @@
  * EVAL after a Redis restart: ioredis handles NOSCRIPT). Each script is one command on the wire
  * and runs atomically; every script does O(1) work except the node list (O(nodes)).
  *
- * Lease value (`stream:{NAME}:lease`): JSON `{"node": id, "epoch": n, "srt": "host:port"}`.
+ * Lease value (`stream:{NAME}:lease`): JSON `{"node": id, "epoch": n, "srt": "host:port"}`, plus
+ * `"quiet": true` while the owner's publisher has sent no media for the stream's takeoverAfterMs.
  */
 import type { ChainableCommander, Redis } from 'ioredis';
 
@@ -12,8 +13,8 @@ import type { ChainableCommander, Redis } from 'ioredis';
  * claim. KEYS: lease, epoch. ARGV: node, srt, ttlMs, policy ('refuse'|'replace'), minEpoch,
  * routing channel, stream name.
  * - lease held by this node: renew it (same epoch, TTL reset) → {1, epoch}
- * - held by another node and policy refuse → {0, epoch, node, srt}
- * - free, expired, or held by another with policy replace: epoch = max(INCR epoch, minEpoch+1),
+ * - held by another node and policy refuse → {0, epoch, node, srt}, unless the lease is quiet
+ * - free, expired, held by another with policy replace, or quiet: epoch = max(INCR epoch, minEpoch+1),
  *   SET lease PX ttl, PUBLISH a routing notice → {1, epoch[, prevNode, prevEpoch, prevSrt]}
  * Redis calls: GET, SET (self) | GET (refused) | GET, INCR, [SET epoch], SET, PUBLISH (new epoch).
  */
@@ -26,7 +27,7 @@ if cur then
     redis.call('SET', KEYS[1], cjson.encode({node = ARGV[1], epoch = l.epoch, srt = ARGV[2]}), 'PX', ARGV[3])
     return {1, l.epoch}
   end
-  if ARGV[4] ~= 'replace' then
+  if ARGV[4] ~= 'replace' and l.quiet ~= true then
     return {0, l.epoch, l.node, l.srt}
   end
   prev = l
@@ -84,6 +85,25 @@ local l = cjson.decode(cur)
 if l.node ~= ARGV[1] or tostring(l.epoch) ~= ARGV[2] then return 0 end
 redis.call('DEL', KEYS[1])
 redis.call('PUBLISH', ARGV[3], cjson.encode({stream = ARGV[4], op = 'release', node = ARGV[1], epoch = l.epoch}))
+return 1
+`;
+
+/**
+ * quiet (fenced). KEYS: lease. ARGV: node, epoch, '1'|'0', routing channel, stream name.
+ * Marks the lease quiet (its publisher sends no media: a refuse-policy claim may take it over) or
+ * not, keeping its TTL, and publishes a routing notice when that changed → 1; not ours → 0.
+ * Redis calls: GET[, SET KEEPTTL, PUBLISH].
+ */
+export const QUIET_LUA = `
+local cur = redis.call('GET', KEYS[1])
+if not cur then return 0 end
+local l = cjson.decode(cur)
+if l.node ~= ARGV[1] or tostring(l.epoch) ~= ARGV[2] then return 0 end
+local q = ARGV[3] == '1'
+if (l.quiet == true) == q then return 1 end
+if q then l.quiet = true else l.quiet = nil end
+redis.call('SET', KEYS[1], cjson.encode(l), 'KEEPTTL')
+redis.call('PUBLISH', ARGV[4], cjson.encode({stream = ARGV[5], op = 'quiet', node = ARGV[1], epoch = l.epoch, srtAddress = l.srt, quiet = q}))
 return 1
 `;
 
@@ -159,6 +179,7 @@ export const SCRIPTS = Object.freeze({
   srClaim: { numberOfKeys: 2, lua: CLAIM_LUA },
   srRenew: { numberOfKeys: 2, lua: RENEW_LUA },
   srRelease: { numberOfKeys: 1, lua: RELEASE_LUA },
+  srQuiet: { numberOfKeys: 1, lua: QUIET_LUA },
   srHeartbeat: { numberOfKeys: 2, lua: HEARTBEAT_LUA },
   srNodes: { numberOfKeys: 1, lua: NODES_LUA },
   srConfigPut: { numberOfKeys: 1, lua: CONFIG_PUT_LUA },

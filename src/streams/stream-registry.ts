@@ -166,7 +166,7 @@ export class StreamRegistry {
     if (!isPush) publish = REJECT_FORBIDDEN;
     else if (liveHere && !backupLive && refuse && !s.publisherStalled) publish = REJECT_CONFLICT;
     // Live on another node: the conflict policy holds cluster-wide.
-    else if (remote && refuse) publish = REJECT_CONFLICT;
+    else if (remote && refuse && s.remote!.quiet !== true) publish = REJECT_CONFLICT;
     let play = live || remote || s.hasRing || s.settings.startable === true ? 0 : REJECT_NOT_FOUND;
     if (this.#overloaded) {
       if (publish === 0 && !live) publish = REJECT_UNAVAILABLE;

@@ -48,6 +48,8 @@ export interface PublisherInfo {
 export interface RemoteOwner {
   node: string;
   epoch: number;
+  /** Its publisher sends no media for the stream's takeoverAfterMs: a publisher here may take over. */
+  quiet?: boolean;
 }
 
 export class Stream {

@@ -98,6 +98,7 @@ export class ClusterBridge {
     const m = this.#member;
     this.#on(relay, 'publisher-started', (stream: string, session: number, policy: 'refuse' | 'replace') => this.#publisherStarted(stream, session, policy));
     this.#on(relay, 'publisher-ended', (stream: string, session: number) => this.#publisherEnded(stream, session));
+    this.#on(relay, 'publisher-quiet', (stream: string, session: number, quiet: boolean) => this.#publisherQuiet(stream, session, quiet));
     this.#on(relay, 'remote-failed', (stream: string) => this.#resolveOwner(stream));
     this.#on(m.leases, 'lost', (lost: { stream: string }) => this.#leaseLost(lost.stream));
     this.#on(m.leases, 'routing', (n: RoutingNotice) => this.#routing(n));
@@ -178,6 +179,17 @@ export class ClusterBridge {
     );
   }
 
+  /** Tells the cluster that the lease holder's publisher went quiet (or resumed): see StreamLeases.markQuiet. */
+  #publisherQuiet(stream: string, session: number, quiet: boolean): void {
+    if (this.#holders.get(stream) !== session) return;
+    this.#member.leases.markQuiet(stream, quiet).then(
+      (ok) => {
+        if (ok) this.#log.info({ stream, session, quiet }, quiet ? 'lease marked quiet: a publisher on another node may take the stream over' : 'lease no longer quiet');
+      },
+      (err: unknown) => this.#log.warn({ stream, err: (err as Error).message }, 'could not mark the lease quiet'),
+    );
+  }
+
   #leaseLost(stream: string): void {
     this.#lost++;
     const session = this.#holders.get(stream);
@@ -188,6 +200,13 @@ export class ClusterBridge {
   // ---- routing -----------------------------------------------------------------------------
 
   #routing(n: RoutingNotice): void {
+    if (n.op === 'quiet') {
+      const known = this.#mirror.get(n.stream);
+      if (n.node === this.#member.nodeId || known === undefined || known.node !== n.node || known.epoch !== n.epoch) return;
+      this.#mirror.set(n.stream, { ...known, ...(n.quiet === true ? { quiet: true } : { quiet: false }) });
+      this.#relay.setRemoteQuiet(n.stream, n.quiet === true);
+      return;
+    }
     if (n.op === 'claim') {
       if (n.node === this.#member.nodeId) this.#setOwner(n.stream, undefined);
       else if (n.srtAddress !== undefined) this.#setOwner(n.stream, { node: n.node, epoch: n.epoch, srtAddress: n.srtAddress });
@@ -237,7 +256,14 @@ export class ClusterBridge {
       this.#relay.setRemoteOwner(stream, undefined);
       return;
     }
-    if (known !== undefined && known.node === owner.node && known.srtAddress === owner.srtAddress && known.epoch >= owner.epoch) return;
+    if (known !== undefined && known.node === owner.node && known.srtAddress === owner.srtAddress && known.epoch >= owner.epoch) {
+      // Same owner: only its quiet mark may have changed (a periodic list after a missed notice).
+      if (known.epoch === owner.epoch && (known.quiet === true) !== (owner.quiet === true)) {
+        this.#mirror.set(stream, owner);
+        this.#relay.setRemoteQuiet(stream, owner.quiet === true);
+      }
+      return;
+    }
     this.#mirror.set(stream, owner);
     let url;
     try {
@@ -255,7 +281,12 @@ export class ClusterBridge {
       return;
     }
     if (known?.node !== owner.node) this.#log.info({ stream, owner: owner.node, epoch: owner.epoch }, 'stream is owned by another node');
-    this.#relay.setRemoteOwner(stream, { node: owner.node, epoch: owner.epoch, source: { label: `cluster://${owner.node}`, url, idleTimeoutMs: this.#idleTimeoutMs } });
+    this.#relay.setRemoteOwner(stream, {
+      node: owner.node,
+      epoch: owner.epoch,
+      source: { label: `cluster://${owner.node}`, url, idleTimeoutMs: this.#idleTimeoutMs },
+      ...(owner.quiet === true ? { quiet: true } : {}),
+    });
   }
 
   // ---- shared configuration ----------------------------------------------------------------

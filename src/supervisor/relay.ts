@@ -49,6 +49,8 @@ export interface RemoteOwnerSource {
   node: string;
   epoch: number;
   source: RemoteSource;
+  /** The owner's publisher sends no media: a publisher here may take the stream over. */
+  quiet?: boolean;
 }
 
 export type PortDirection = 'incoming' | 'outgoing' | 'both';
@@ -172,6 +174,8 @@ export interface RelayEvents {
   'publisher-started': [stream: string, session: number, policy: 'refuse' | 'replace'];
   /** That publisher's session ended (another local one may have replaced it). */
   'publisher-ended': [stream: string, session: number];
+  /** That publisher sent no media for takeoverAfterMs (quiet true) or sends again (false). */
+  'publisher-quiet': [stream: string, session: number, quiet: boolean];
   /** The pull from the cluster owner of `stream` failed or ended. */
   'remote-failed': [stream: string, reason: string];
 }
@@ -453,6 +457,17 @@ export class Relay extends EventEmitter<RelayEvents> {
     const log = this.#log.child({ stream: stream.name, session: id, peer: `${info!.peer.host}:${info!.peer.port}` });
     if (stalled) log.warn({ quietMs }, 'publisher sent no media for takeoverAfterMs: a new publisher may take the stream over');
     else log.info('publisher sends media again');
+    if (info!.leased === true) this.emit('publisher-quiet', stream.name, id, stalled);
+  }
+
+  /** The cluster owner of `name` says its publisher is quiet (a publish here may take over) or not. */
+  setRemoteQuiet(name: string, quiet: boolean): void {
+    const owner = this.#remoteSources.get(name);
+    const stream = this.#registry.get(name);
+    if (owner === undefined || stream?.remote === undefined || (stream.remote.quiet === true) === quiet) return;
+    owner.quiet = quiet;
+    stream.remote = { node: stream.remote.node, epoch: stream.remote.epoch, ...(quiet ? { quiet: true } : {}) };
+    this.#registry.sync(stream);
   }
 
   /** Makes `info` the stream's publisher per the conflict policy. False when refused. */
@@ -474,6 +489,7 @@ export class Relay extends EventEmitter<RelayEvents> {
       else log.info({ session: info.id, replaced: old.session }, 'new publisher replaces the old one');
       this.#pool.closeSession(old.session, takeover ? 'taken over: it had sent no media for takeoverAfterMs' : 'replaced by a new publisher');
     }
+    const wasQuiet = stream.publisherStalled;
     stream.publisherStalled = false;
     const fromCluster = info.kind === 'cluster-pull';
     stream.publisher = { session: info.id, peer: info.peer, since: Date.now(), sourceIndex: index, ...(fromCluster ? { fromCluster } : {}) };
@@ -482,7 +498,11 @@ export class Relay extends EventEmitter<RelayEvents> {
     this.#registry.sync(stream);
     this.#sources.get(stream.name)?.publisherStarted(index, info.id);
     if (old === undefined) this.emit('stream-live', stream.name);
-    if (info.leased === true) this.emit('publisher-started', stream.name, info.id, stream.settings.onPublisherConflict);
+    if (info.leased === true) {
+      this.emit('publisher-started', stream.name, info.id, stream.settings.onPublisherConflict);
+      // It took over from a quiet publisher here: the lease (kept) must not stay marked quiet.
+      if (wasQuiet) this.emit('publisher-quiet', stream.name, info.id, false);
+    }
     // Pushes run where the stream is published, not on every node that pulls it.
     if (!fromCluster) this.#startPushesFor(stream.name);
     return true;
@@ -635,7 +655,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     }
     this.#remoteSources.set(name, owner);
     const stream = this.#registry.forRemote(name);
-    stream.remote = { node: owner.node, epoch: owner.epoch };
+    stream.remote = { node: owner.node, epoch: owner.epoch, ...(owner.quiet === true ? { quiet: true } : {}) };
     let sources = this.#sources.get(name);
     if (sources === undefined) {
       // A dynamic stream: nothing configured feeds it here, only the pull from its owner.

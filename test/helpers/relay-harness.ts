@@ -51,6 +51,27 @@ export async function connectFor(t: AfterHook, port: number, options: Options): 
   return s;
 }
 
+/**
+ * Connects as a publisher of `stream` on `port`, retrying while the relay answers 1409 (another
+ * publisher holds the stream); `refused` counts those answers.
+ */
+export async function publishWhenFree(port: number, stream: string, timeoutMs: number): Promise<{ socket: SrtSocket; refused: number }> {
+  let refused = 0;
+  const socket = await waitFor(async () => {
+    try {
+      return await connectBinding(port, { latency: 200, streamid: `publish:${stream}` });
+    } catch (e) {
+      if (e instanceof SrtRejectedError && e.reason === 1409) {
+        refused++;
+        await new Promise((r) => setTimeout(r, 50));
+        return undefined;
+      }
+      throw e;
+    }
+  }, `a new publisher of ${stream} accepted`, timeoutMs);
+  return { socket, refused };
+}
+
 /** Connects and expects a rejection; returns the reject reason. */
 export async function rejectReason(port: number, options: Options): Promise<number> {
   try {
