@@ -5,11 +5,13 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
+import { SrtRejectedError } from '../src/errors.js';
 import { ApiServer } from '../src/api/http-server.js';
 import { silentLogger } from '../src/logging.js';
 import { SrtSocket } from '../src/srt/socket.js';
 import { Relay } from '../src/supervisor/relay.js';
 import { freeUdpPort } from './helpers/free-port.js';
+import { startWebhook } from './helpers/webhook.js';
 import { delay, sendFile, withTimeout } from './helpers/srt-io.js';
 
 interface Harness {
@@ -256,6 +258,46 @@ test('a token guards PUT/POST/DELETE; GETs stay open', async (t) => {
   assertError(await call(base, 'DELETE', '/api/v1/streams/cam'), 401, 'ERR_API_UNAUTHORIZED');
   assertError(await call(base, 'POST', '/api/v1/pushes', { json: { stream: 'cam', target: 'srt://127.0.0.1:9' } }), 401, 'ERR_API_UNAUTHORIZED');
   assert.equal((await call(base, 'DELETE', '/api/v1/streams/cam', { token })).status, 204);
+});
+
+test('auth webhook settings: read, set at runtime (decides the next publish), turned off; bad bodies change nothing', async (t) => {
+  const { base, srtPort } = await startRelay(t, { token: 'sekret-token' });
+  const deny = await startWebhook(() => ({ status: 200, body: { allow: false } }));
+  t.after(() => deny.server.close());
+  const hook = deny.url;
+  const defaults = { webhook: null, timeoutMs: 2000, cacheMs: 5000 };
+  assert.deepEqual((await call(base, 'GET', '/api/v1/auth')).body, defaults);
+  assertError(await call(base, 'PUT', '/api/v1/auth', { json: { webhook: hook } }), 401, 'ERR_API_UNAUTHORIZED');
+  for (const bad of [{ webhook: 'ftp://example.com/x' }, { webhook: 5 }, { timeoutMs: -1 }, { cacheMs: 'soon' }, { hook }, []]) {
+    const r = await call(base, 'PUT', '/api/v1/auth', { json: bad, token: 'sekret-token' });
+    assert.equal(r.status, 400, `${JSON.stringify(bad)} → ${JSON.stringify(r.body)}`);
+  }
+  assert.deepEqual((await call(base, 'GET', '/api/v1/auth')).body, defaults, 'bad bodies changed nothing');
+
+  const set = await call(base, 'PUT', '/api/v1/auth', { json: { webhook: hook, timeoutMs: 1000 }, token: 'sekret-token' });
+  assert.equal(set.status, 200, JSON.stringify(set.body));
+  assert.deepEqual(set.body, { webhook: hook, timeoutMs: 1000, cacheMs: 5000 });
+  // The webhook decides now: the first handshake waits for it (1503), the retry is denied (1403).
+  const reasons: number[] = [];
+  for (let i = 0; i < 2; i++) {
+    const s = SrtSocket.create({ streamid: 'publish:guarded', latency: 120 });
+    try {
+      await s.connect('127.0.0.1', srtPort);
+      reasons.push(0);
+    } catch (e) {
+      reasons.push(e instanceof SrtRejectedError ? e.reason : -1);
+    } finally {
+      s.close();
+    }
+    await delay(300);
+  }
+  assert.deepEqual(reasons, [1503, 1403]);
+
+  const off = await call(base, 'PUT', '/api/v1/auth', { json: { webhook: null }, token: 'sekret-token' });
+  assert.deepEqual(off.body, defaults);
+  const pub = SrtSocket.create({ streamid: 'publish:guarded', latency: 120 });
+  t.after(() => pub.close());
+  await pub.connect('127.0.0.1', srtPort);
 });
 
 test('pushes: validation, add, list, duplicate, delete', async (t) => {

@@ -17,6 +17,7 @@ import { collect, type Collector } from './helpers/media.js';
 import { NginxUdp, rewriteDeployConfig, streamModulePath } from './helpers/nginx-udp.js';
 import { spawnFor, type AfterHook, type Spawned } from './helpers/processes.js';
 import { RedisServer } from './helpers/redis-server.js';
+import { startWebhook } from './helpers/webhook.js';
 import { ImpairedLink } from './helpers/impair-proxy.js';
 import { countingReceiver, pacedPublisher, publishWhenFree, rejectReason, waitFor, whenClosed } from './helpers/relay-harness.js';
 import { checkContinuity } from './helpers/ts-stream.js';
@@ -281,6 +282,26 @@ test('a stream changed through one node\'s API is applied on every node, and del
   for (const n of nodes) {
     await waitFor(async () => (await fetch(`http://127.0.0.1:${n.apiPort}/api/v1/streams/studio`)).status === 404, `'studio' deleted on ${n.id}`);
   }
+});
+
+test('auth webhook settings put through one node\'s API decide publishes on every node, and are turned off everywhere', { skip, timeout: 30_000 }, async (t) => {
+  const [a, b, c] = nodes as [ClusterNode, ClusterNode, ClusterNode];
+  const deny = await startWebhook(() => ({ status: 200, body: { allow: false } }));
+  t.after(() => deny.server.close());
+  const hook = deny.url;
+  const put = await a.send('PUT', '/api/v1/auth', { webhook: hook, timeoutMs: 1000 });
+  assert.equal(put.status, 200, JSON.stringify(put.json));
+  const authOf = async (n: ClusterNode): Promise<{ webhook: string | null }> => (await (await fetch(`http://127.0.0.1:${n.apiPort}/api/v1/auth`)).json()) as { webhook: string | null };
+  for (const n of [b, c]) await waitFor(async () => (await authOf(n)).webhook === hook, `the webhook reaches ${n.id}`);
+  // On c the webhook decides: the first handshake waits for it (1503), the retry is denied (1403).
+  assert.equal(await rejectReason(c.srtPort, { streamid: 'publish:gated' }), 1503);
+  await delay(300);
+  assert.equal(await rejectReason(c.srtPort, { streamid: 'publish:gated' }), 1403);
+  const off = await b.send('PUT', '/api/v1/auth', { webhook: null });
+  assert.equal(off.status, 200, JSON.stringify(off.json));
+  for (const n of nodes) await waitFor(async () => (await authOf(n)).webhook === null, `the webhook is off on ${n.id}`);
+  const sock = await connectBinding(c.srtPort, { streamid: 'publish:gated', latency: 120 });
+  sock.close();
 });
 
 test('Redis stopped and restarted while streaming: no viewer drops, leases and routing come back', { skip, timeout: 90_000 }, async (t) => {

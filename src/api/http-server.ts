@@ -13,6 +13,7 @@ import type { ClusterBridge } from '../supervisor/cluster-bridge.js';
 import { ApiError, errorResponse, readJsonBody, sendJson, sendText } from './http.js';
 import { createRelayMetrics, type RelayMetrics } from './metrics.js';
 import { MUTATING_METHODS, Router, handlerFor, type RouteResult } from './router.js';
+import { authRoutes } from './routes/auth.js';
 import { pushRoutes } from './routes/pushes.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { streamRoutes } from './routes/streams.js';
@@ -61,6 +62,7 @@ export class ApiServer {
       ...streamRoutes(),
       ...sessionRoutes(),
       ...pushRoutes(),
+      ...authRoutes(),
     ]);
     this.#server = createServer((req, res) => {
       void this.#handle(req, res);

@@ -321,6 +321,23 @@ export class ClusterBridge {
     return true;
   }
 
+  /**
+   * Writes the auth webhook settings to the cluster and applies them here at once: each setting
+   * given is stored; a webhook of undefined removes the shared one (every node then falls back to
+   * its own file's), timeoutMs and cacheMs are always stored.
+   */
+  async putAuth(settings: { webhook?: string; timeoutMs: number; cacheMs: number }): Promise<void> {
+    const config = this.#member.config;
+    if (settings.webhook !== undefined) await config.putAuthSetting('webhook', settings.webhook);
+    else await config.deleteAuthSetting('webhook');
+    await config.putAuthSetting('timeoutMs', settings.timeoutMs);
+    await config.putAuthSetting('cacheMs', settings.cacheMs);
+    this.#clusterAuth['webhook'] = settings.webhook;
+    this.#clusterAuth['timeoutMs'] = settings.timeoutMs;
+    this.#clusterAuth['cacheMs'] = settings.cacheMs;
+    this.#applyAuth();
+  }
+
   /** Reads the whole shared configuration and applies what differs (start, resync). */
   async syncConfig(): Promise<void> {
     if (this.#stopped || !this.#member.available) return;

@@ -45,6 +45,13 @@ interface Incoming {
 }
 
 /** The node that owns a stream in the cluster, and how to pull it from there. */
+/** Auth webhook settings: no webhook = every publish and play that the stream settings allow. */
+export interface AuthSettings {
+  webhook?: string;
+  timeoutMs: number;
+  cacheMs: number;
+}
+
 export interface RemoteOwnerSource {
   node: string;
   epoch: number;
@@ -118,7 +125,7 @@ export interface RelayOptions {
   streams: Record<string, RelayStreamOptions>;
   pushes: RelayPushOptions[];
   limits: RelayLimits;
-  auth?: { webhook?: string; timeoutMs: number; cacheMs: number };
+  auth?: AuthSettings;
   ringSlots: number;
   logger?: Logger;
   /** How often the kernel's UDP receive drops are read (default 5000 ms). */
@@ -205,6 +212,7 @@ export class Relay extends EventEmitter<RelayEvents> {
   #rejectTimer: NodeJS.Timeout | undefined;
   #bitrateTimer: NodeJS.Timeout | undefined;
   #auth: WebhookAuth | undefined;
+  #authSettings: AuthSettings = { timeoutMs: 2000, cacheMs: 5000 };
   readonly #udpDrops: UdpDropWatch;
 
   constructor(opts: RelayOptions) {
@@ -251,10 +259,17 @@ export class Relay extends EventEmitter<RelayEvents> {
     );
   }
 
+  /** The webhook settings in force (defaults when none were set). */
+  authSettings(): AuthSettings {
+    return { ...this.#authSettings };
+  }
+
   /** Sets (or with no webhook, turns off) webhook authorization of publishes and plays. */
-  setAuth(auth: { webhook?: string; timeoutMs: number; cacheMs: number }): void {
+  setAuth(auth: AuthSettings): void {
+    this.#authSettings = { ...(auth.webhook !== undefined ? { webhook: auth.webhook } : {}), timeoutMs: auth.timeoutMs, cacheMs: auth.cacheMs };
     this.#auth?.stop();
     this.#auth = undefined;
+    this.#log.info({ webhook: auth.webhook !== undefined, timeoutMs: auth.timeoutMs, cacheMs: auth.cacheMs }, auth.webhook === undefined ? 'auth webhook off' : 'auth webhook set');
     if (auth.webhook === undefined) return;
     this.#auth = new WebhookAuth({
       gate: this.#registry.gate,

@@ -1,0 +1,56 @@
+/** /api/v1/auth: the auth webhook settings, read and changed at runtime (cluster-wide on a member). */
+import { normalizeConfig } from '../../config/load.js';
+import type { AuthSettings } from '../../supervisor/relay.js';
+import { badRequest } from '../http.js';
+import type { Route } from '../router.js';
+
+const AUTH_KEYS = ['webhook', 'timeoutMs', 'cacheMs'] as const;
+
+/**
+ * The body of PUT /api/v1/auth: `{webhook?: URL | null, timeoutMs?, cacheMs?}`, checked by the
+ * config file's rules (ERR_CONFIG_INVALID naming `auth.<key>`). Absent or null webhook: off.
+ */
+export function parseAuthBody(body: unknown): AuthSettings {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest('request body must be a JSON object {webhook?, timeoutMs?, cacheMs?}');
+  const input: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(body)) {
+    if (!(AUTH_KEYS as readonly string[]).includes(k)) throw badRequest(`unknown field '${k}'; allowed: ${AUTH_KEYS.join(', ')}`, { field: k });
+    if (v !== null) input[k] = v;
+  }
+  const auth = normalizeConfig({ srt: { ports: [] }, auth: input }).auth;
+  return { ...(auth.webhook !== undefined ? { webhook: auth.webhook } : {}), timeoutMs: auth.timeoutMs, cacheMs: auth.cacheMs };
+}
+
+/** The settings as the API shows them: the webhook URL without its password. */
+export function authView(a: AuthSettings): { webhook: string | null; timeoutMs: number; cacheMs: number } {
+  let webhook: string | null = null;
+  if (a.webhook !== undefined) {
+    try {
+      const u = new URL(a.webhook);
+      if (u.password !== '') u.password = '***';
+      webhook = u.toString();
+    } catch {
+      webhook = '***';
+    }
+  }
+  return { webhook, timeoutMs: a.timeoutMs, cacheMs: a.cacheMs };
+}
+
+export function authRoutes(): Route[] {
+  return [
+    {
+      path: '/api/v1/auth',
+      methods: {
+        GET({ relay }) {
+          return { status: 200, json: authView(relay.authSettings()) };
+        },
+        async PUT({ relay, body, cluster }) {
+          const settings = parseAuthBody(await body());
+          if (cluster !== undefined) await cluster.putAuth(settings);
+          else relay.setAuth(settings);
+          return { status: 200, json: authView(relay.authSettings()) };
+        },
+      },
+    },
+  ];
+}
