@@ -21,7 +21,7 @@ interface Harness {
   srtPort: number;
 }
 
-async function startRelay(t: TestContext, opts: { token?: string } = {}): Promise<Harness> {
+async function startRelay(t: TestContext, opts: { token?: string; protectReads?: boolean } = {}): Promise<Harness> {
   const srtPort = await freeUdpPort();
   const relay = new Relay({
     nodeId: 'api-test',
@@ -37,6 +37,7 @@ async function startRelay(t: TestContext, opts: { token?: string } = {}): Promis
     port: 0,
     logger: silentLogger(),
     ...(opts.token !== undefined ? { token: opts.token } : {}),
+    ...(opts.protectReads !== undefined ? { protectReads: opts.protectReads } : {}),
   });
   t.after(async () => {
     await api.close();
@@ -298,6 +299,19 @@ test('auth webhook settings: read, set at runtime (decides the next publish), tu
   const pub = SrtSocket.create({ streamid: 'publish:guarded', latency: 120 });
   t.after(() => pub.close());
   await pub.connect('127.0.0.1', srtPort);
+});
+
+test('with protectReads the token guards reads too (metrics included); /healthz stays open', async (t) => {
+  const token = 'r3ad-guard-token';
+  const { base } = await startRelay(t, { token, protectReads: true });
+  for (const path of ['/api/v1/streams', '/api/v1/sessions', '/api/v1/pushes', '/api/v1/auth', '/api/v1/udp', '/api/v1/cluster', '/metrics', '/api/v1/streams/none']) {
+    assertError(await call(base, 'GET', path), 401, 'ERR_API_UNAUTHORIZED');
+    assertError(await call(base, 'GET', path, { token: 'wrong' }), 401, 'ERR_API_UNAUTHORIZED');
+    const ok = await call(base, 'GET', path, { token });
+    assert.ok(ok.status === 200 || (path.endsWith('/none') && ok.status === 404), `${path} with the token: ${ok.status}`);
+  }
+  assert.equal((await call(base, 'GET', '/healthz')).status, 200, 'health checks need no token');
+  assertError(await call(base, 'PUT', '/api/v1/streams/cam', { json: { source: 'push://' } }), 401, 'ERR_API_UNAUTHORIZED');
 });
 
 test('pushes: validation, add, list, duplicate, delete', async (t) => {

@@ -155,7 +155,7 @@ describe('defaults', () => {
     assert.deepEqual(c.srt.ports, [
       { port: 8889, host: '0.0.0.0', direction: 'both', params: {}, reusePort: Math.min(workers, 16) },
     ]);
-    assert.deepEqual(c.api, { port: 4242, host: '127.0.0.1' });
+    assert.deepEqual(c.api, { port: 4242, host: '127.0.0.1', protectReads: false });
     assert.deepEqual(c.streams, {});
     assert.deepEqual(c.pushes, []);
     assert.deepEqual(c.auth, { timeoutMs: 2000, cacheMs: 5000 });
@@ -312,6 +312,12 @@ describe('errors name the key path', () => {
     assert.equal(ok.pushes[0]?.auto, false);
   });
 
+  it('protectReads without a token', async () => {
+    const err = await configError({ api: { protectReads: true } });
+    assert.equal(err.path, 'api.protectReads');
+    assert.match(err.message, /api\.token is not set/);
+  });
+
   it('bad redis URL', async () => {
     const err = await configError({ redis: 'redis://:hunter2pass@cache.example:6379/db' });
     assert.equal(err.path, 'redis');
@@ -384,7 +390,7 @@ describe('command line', () => {
         [9001, 'outgoing', 3],
       ],
     );
-    assert.deepEqual(c.api, { port: 5001, host: '0.0.0.0' });
+    assert.deepEqual(c.api, { port: 5001, host: '0.0.0.0', protectReads: false });
   });
 
   it('--srt-port creates the default port when the file has none', async () => {

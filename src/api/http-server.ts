@@ -1,7 +1,8 @@
 /**
  * ApiServer: the HTTP control API of one relay over node:http (no framework). JSON in and out;
  * errors are `{error: {code, message}}` with the matching status. With a token configured,
- * every mutating request (PUT/POST/DELETE) needs `Authorization: Bearer <token>`; GETs stay open.
+ * every mutating request (PUT/POST/DELETE) needs `Authorization: Bearer <token>`; GETs stay open
+ * unless `protectReads` (then only /healthz does).
  * Routes: docs/api.md and docs/openapi.yaml.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
@@ -24,6 +25,8 @@ export interface ApiServerOptions {
   port: number;
   /** Bearer token required for PUT/POST/DELETE; unset: the API is open (bind it to loopback). */
   token?: string;
+  /** With a token: GETs need it too, all but /healthz (load balancers' health checks). */
+  protectReads?: boolean;
   logger: Logger;
   /** Cluster member: stream and push changes go to the shared configuration in Redis. */
   cluster?: ClusterBridge;
@@ -131,7 +134,7 @@ export class ApiServer {
 
   async #dispatch(req: IncomingMessage, method: string, path: string): Promise<RouteResult> {
     if (!path.startsWith('/')) throw new ApiError(404, 'ERR_API_NOT_FOUND', 'no such route');
-    if (MUTATING_METHODS.has(method)) this.#authorize(req);
+    if (MUTATING_METHODS.has(method) || (this.#opts.protectReads === true && path !== '/healthz')) this.#authorize(req);
     const match = this.#router.match(path);
     if (match === undefined) throw new ApiError(404, 'ERR_API_NOT_FOUND', `no route ${path}; see docs/api.md`);
     const handler = handlerFor(match.route, method);

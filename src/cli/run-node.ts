@@ -29,7 +29,7 @@ export async function runNode(config: RelayConfig, log: Logger): Promise<number>
       host: config.api.host,
       port: config.api.port,
       logger: log,
-      ...(config.api.token !== undefined ? { token: config.api.token } : {}),
+      ...(config.api.token !== undefined ? { token: config.api.token, protectReads: config.api.protectReads } : {}),
       ...(bridge !== undefined ? { cluster: bridge } : {}),
     });
     const addr = await api.listen();

@@ -989,6 +989,9 @@ export function normalizeConfig(input: unknown, opts: NormalizeOptions = {}): Re
     const problem = checkHostText(cfg.api.host);
     if (problem !== undefined) problems.add(['api', 'host'], problem);
   }
+  if (cfg.api?.protectReads === true && cfg.api.token === undefined) {
+    problems.add(['api', 'protectReads'], 'protects reads with the API token, but api.token is not set; set api.token (a long random string) or remove protectReads');
+  }
   if (cfg.auth?.webhook !== undefined) {
     const problem = checkHttpUrl(cfg.auth.webhook);
     if (problem !== undefined) problems.add(['auth', 'webhook'], problem);
@@ -1040,6 +1043,7 @@ export function normalizeConfig(input: unknown, opts: NormalizeOptions = {}): Re
       port: cfg.api?.port ?? DEFAULT_API_PORT,
       host: cfg.api?.host !== undefined ? bareHost(cfg.api.host) : DEFAULT_API_HOST,
       ...(cfg.api?.token !== undefined ? { token: cfg.api.token } : {}),
+      protectReads: cfg.api?.protectReads ?? false,
     },
     // fromEntries defines own properties, so a stream named "__proto__" stays a stream.
     streams: Object.fromEntries(streams),

@@ -51,6 +51,8 @@ export interface ApiInput {
   port?: number;
   host?: string;
   token?: string;
+  /** With a token: GETs need it too (all but /healthz). */
+  protectReads?: boolean;
 }
 
 export interface PassphraseInput {
@@ -182,6 +184,7 @@ export interface ApiConfig {
   readonly port: number;
   readonly host: string;
   readonly token?: string;
+  readonly protectReads: boolean;
 }
 
 export type StreamSource =
