@@ -223,7 +223,7 @@ test('onPublisherConflict replace moves a stream to the new publisher\'s node; v
 
 test('under refuse, a publisher gone quiet on one node is taken over by an encoder reconnecting to another node; viewers elsewhere keep receiving', { skip, timeout: 60_000 }, async (t) => {
   const [x, y, z] = nodes as [ClusterNode, ClusterNode, ClusterNode];
-  const put = await x.send('PUT', '/api/v1/streams/quietcam', { source: 'push://', takeoverAfterMs: 800 });
+  const put = await x.send('PUT', '/api/v1/streams/quietcam', { source: 'push://', takeoverAfterMs: 1500 });
   assert.equal(put.status, 201, JSON.stringify(put.json));
   for (const n of nodes) await waitFor(async () => (await fetch(`http://127.0.0.1:${n.apiPort}/api/v1/streams/quietcam`)).status === 200, `'quietcam' configured on ${n.id}`);
   // The first encoder reaches x through a link the test can cut: its network goes silent.

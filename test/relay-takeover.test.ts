@@ -53,7 +53,7 @@ function taggedReceiver(socket: SrtSocket): Map<number, { packets: number; gaps:
 
 test('a publisher gone silent is taken over after takeoverAfterMs by a reconnecting encoder, and viewers stay connected', { timeout: 60_000 }, async (t) => {
   const { logger, lines } = capture();
-  const { relay, port } = await startRelay(t, { streams: { cam: { source: 'push://', takeoverAfterMs: 800 } }, logger });
+  const { relay, port } = await startRelay(t, { streams: { cam: { source: 'push://', takeoverAfterMs: 1500 } }, logger });
   // Publisher A reaches the relay through a link the test can cut: its network goes silent.
   const link = await ImpairedLink.open({ host: '127.0.0.1', port }, { loss: 0, delayMs: 0 });
   t.after(() => link.close());
@@ -96,7 +96,7 @@ test('a publisher gone silent is taken over after takeoverAfterMs by a reconnect
 });
 
 test('takeoverAfterMs 0 keeps a silent publisher in charge until its connection ends; a publisher that pauses briefly and resumes is not taken over', { timeout: 60_000 }, async (t) => {
-  const { relay, port } = await startRelay(t, { streams: { held: { source: 'push://', takeoverAfterMs: 0 }, paused: { source: 'push://', takeoverAfterMs: 800 } } });
+  const { relay, port } = await startRelay(t, { streams: { held: { source: 'push://', takeoverAfterMs: 0 }, paused: { source: 'push://', takeoverAfterMs: 1500 } } });
   const link = await ImpairedLink.open({ host: '127.0.0.1', port }, { loss: 0, delayMs: 0 });
   t.after(() => link.close());
   const a = await connectFor(t, link.port, { streamid: 'publish:held' });
