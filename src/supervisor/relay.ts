@@ -586,6 +586,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     if (stream !== undefined) {
       if (stream.publisher?.session === id) {
         stream.publisher = undefined;
+        stream.publisherStalled = false;
         this.#registry.sync(stream);
         this.emit('stream-idle', stream.name);
       }
