@@ -153,6 +153,17 @@ export function createRelayMetrics(relay: Relay, opts: RelayMetricsOptions = {})
   });
 
   new Gauge({
+    name: 'srt_relay_stream_publisher_quiet',
+    help: '1 while the stream\'s publisher has sent no media for takeoverAfterMs (a new publisher may take over), else 0.',
+    labelNames: ['stream'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const s of relay.listStreams()) if (s.publisher !== undefined) this.set({ stream: s.name }, s.publisherStalled ? 1 : 0);
+    },
+  });
+
+  new Gauge({
     name: 'srt_relay_sessions',
     help: 'Open SRT sessions, by kind.',
     labelNames: ['kind'],

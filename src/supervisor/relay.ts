@@ -465,6 +465,9 @@ export class Relay extends EventEmitter<RelayEvents> {
     const info = this.#sessions.get(id);
     const stream = info === undefined ? undefined : this.#registry.get(info.stream);
     if (stream === undefined || stream.publisher?.session !== id) return;
+    // Only publishers from outside (the port, a listener input) can be taken over, under refuse;
+    // the relay's own pulls have their source failover (StreamSources).
+    if ((info!.kind !== 'publisher' && info!.leased !== true) || stream.settings.onPublisherConflict !== 'refuse') return;
     const stalled = quietMs !== undefined;
     if (stream.publisherStalled === stalled) return;
     stream.publisherStalled = stalled;
