@@ -3,6 +3,7 @@
 #include "srt_native.h"
 
 #include <arpa/inet.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -609,6 +610,12 @@ Napi::Value StampSlots(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// glibc keeps memory freed by libsrt (connection buffers) in its arenas; after a burst of
+// sessions (a handshake flood, many viewers leaving) malloc_trim hands the free pages back.
+Napi::Value TrimMemory(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), malloc_trim(0) != 0);
+}
+
 Napi::Value Fanout(const Napi::CallbackInfo& info) {
   Ring r;
   if (!ReadRing(info, 0, &r)) return info.Env().Undefined();
@@ -718,6 +725,7 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
       {"signal", Signal},         {"recv", Recv},
       {"send", Send},             {"recvSlots", RecvSlots},
       {"sendSlots", SendSlots},   {"fanout", Fanout},
+      {"trimMemory", TrimMemory},
   };
   for (const Fn& f : kFns) exports.Set(f.name, Napi::Function::New(env, f.fn, f.name));
   GateRegister(env, exports);

@@ -73,6 +73,8 @@
  *   localAddress(sock) / peerAddress(sock) -> [host, port]
  *   statFields() -> string[]; stats(sock, clear, out: Float64Array) -> bool   (srt_bistats,
  *                                                     instantaneous, in statFields() order)
+ *   trimMemory() -> bool                              malloc_trim(0): return heap pages freed by
+ *                                                     libsrt to the OS (glibc; a few ms, any thread)
  *   setReactorQuantum(us)                             dispatch quantum of the reactor (default
  *                                                     2000 µs; 0 = at once): events arriving
  *                                                     within it go out in one wake-up per thread

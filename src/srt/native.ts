@@ -55,6 +55,8 @@ export interface SrtNativeAddon {
   stats(sock: number, clear: boolean, out: Float64Array): boolean;
   watch(sock: number, flags: number, token: number): void;
   setReactorQuantum(us: number): void;
+  /** malloc_trim(0): gives heap pages libsrt freed back to the OS; true if any were released. */
+  trimMemory(): boolean;
   unwatch(sock: number): void;
   channelSubscribe(channel: number, token: number): void;
   channelUnsubscribe(channel: number): void;

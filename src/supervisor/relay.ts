@@ -187,6 +187,10 @@ export interface RelayEvents {
   'remote-failed': [stream: string, reason: string];
 }
 
+/** How often the supervisor considers trimming the heap, and after how many ended sessions. */
+const TRIM_CHECK_MS = 10_000;
+const TRIM_AFTER_SESSIONS = 20;
+
 /** What libsrt asks the kernel for as a UDP receive buffer (udp_rcvbuf default: 8192 × 1500 bytes). */
 const LIBSRT_UDP_RCVBUF = 8192 * 1500;
 
@@ -214,6 +218,9 @@ export class Relay extends EventEmitter<RelayEvents> {
   #auth: WebhookAuth | undefined;
   #authSettings: AuthSettings = { timeoutMs: 2000, cacheMs: 5000 };
   readonly #udpDrops: UdpDropWatch;
+  /** Sessions ended since the heap was last trimmed (see #trimMemory). */
+  #endedSinceTrim = 0;
+  #trimTimer: NodeJS.Timeout | undefined;
 
   constructor(opts: RelayOptions) {
     super();
@@ -253,6 +260,8 @@ export class Relay extends EventEmitter<RelayEvents> {
     this.#rejectTimer = setInterval(() => this.#logRejections(), 1000);
     this.#rejectTimer.unref();
     this.#udpDrops.start();
+    this.#trimTimer = setInterval(() => this.#trimMemory(), TRIM_CHECK_MS);
+    this.#trimTimer.unref();
     this.#log.info(
       { ports: this.#opts.ports.map((p) => `${p.host}:${p.port}/${p.direction}`), workers: this.#opts.workers },
       'relay started',
@@ -573,7 +582,23 @@ export class Relay extends EventEmitter<RelayEvents> {
     return info.id;
   }
 
+  /**
+   * After many sessions ended (a handshake flood, viewers leaving), glibc still holds the memory
+   * libsrt freed; hand it back to the OS so the node's RSS follows its load. At most once per
+   * TRIM_CHECK_MS, only when at least TRIM_AFTER_SESSIONS ended; a few ms on this thread.
+   */
+  #trimMemory(): void {
+    if (this.#endedSinceTrim < TRIM_AFTER_SESSIONS) return;
+    this.#endedSinceTrim = 0;
+    const before = process.memoryUsage.rss();
+    const t0 = performance.now();
+    native.trimMemory();
+    const freedMb = (before - process.memoryUsage.rss()) / 1048576;
+    if (freedMb >= 8) this.#log.info({ freedMb: Math.round(freedMb), ms: Math.round(performance.now() - t0) }, 'returned freed memory to the system');
+  }
+
   #sessionEnded(id: number, reason: string): void {
+    this.#endedSinceTrim++;
     const info = this.#sessions.get(id);
     if (info === undefined) return;
     this.#sessions.delete(id);
@@ -994,6 +1019,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     this.#stopped = true;
     if (this.#rejectTimer !== undefined) clearInterval(this.#rejectTimer);
     if (this.#bitrateTimer !== undefined) clearInterval(this.#bitrateTimer);
+    clearInterval(this.#trimTimer);
     this.#udpDrops.stop();
     this.#auth?.stop();
     for (const src of this.#sources.values()) src.stop();
