@@ -100,7 +100,9 @@ function parsePrometheus(text: string): Map<string, Array<{ labels: Record<strin
     const m = sampleRe.exec(line);
     assert.ok(m !== null, `bad sample line: ${line}`);
     const value = Number(m[3] === '+Inf' ? Infinity : m[3] === '-Inf' ? -Infinity : m[3]);
-    assert.ok(!Number.isNaN(value) || m[3] === 'NaN', `bad value: ${line}`);
+    // NaN in any case: Prometheus parses values with Go's ParseFloat, and prom-client writes the
+    // event-loop lag of a monitor with no samples yet as "Nan".
+    assert.ok(!Number.isNaN(value) || m[3]!.toLowerCase() === 'nan', `bad value: ${line}`);
     const labels: Record<string, string> = {};
     if (m[2] !== undefined && m[2] !== '') {
       labelRe.lastIndex = 0;
