@@ -218,6 +218,8 @@ export class Relay extends EventEmitter<RelayEvents> {
   #auth: WebhookAuth | undefined;
   #authSettings: AuthSettings = { timeoutMs: 2000, cacheMs: 5000 };
   readonly #udpDrops: UdpDropWatch;
+  /** Ports already said to have a UDP receive buffer below libsrt's ask. */
+  readonly #smallBufferPorts = new Set<number>();
   /** Sessions ended since the heap was last trimmed (see #trimMemory). */
   #endedSinceTrim = 0;
   #trimTimer: NodeJS.Timeout | undefined;
@@ -312,7 +314,8 @@ export class Relay extends EventEmitter<RelayEvents> {
     this.#udpDrops.add(socket, labels);
     if (socket === undefined || labels.port === undefined) return;
     // The kernel reports twice the size it was asked for, capped at net.core.rmem_max.
-    if (socket.receiveBufferBytes > 0 && socket.receiveBufferBytes < LIBSRT_UDP_RCVBUF) {
+    if (socket.receiveBufferBytes > 0 && socket.receiveBufferBytes < LIBSRT_UDP_RCVBUF && !this.#smallBufferPorts.has(labels.port)) {
+      this.#smallBufferPorts.add(labels.port); // once per port (SO_REUSEPORT opens several sockets)
       this.#log.info(
         { port: labels.port, role: labels.role, receiveBufferBytes: socket.receiveBufferBytes },
         'UDP receive buffer below the 12 MB libsrt asks for by default (the kernel caps it at twice net.core.rmem_max); for high bitrates raise net.core.rmem_max (docs/deploy.md)',
