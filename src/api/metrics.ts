@@ -9,6 +9,7 @@ import type { SessionStats } from '../sessions/messages.js';
 import type { Relay, SessionInfo, SessionKind } from '../supervisor/relay.js';
 import { statsSnapshot, type StatsSnapshot } from './views.js';
 import type { TsInfo } from '../ts/analyzer.js';
+import type { UdpDropCount } from '../srt/udp-drops.js';
 
 const SESSION_KINDS: readonly SessionKind[] = ['publisher', 'viewer', 'push', 'pull', 'file', 'cluster-pull', 'cluster-serve'];
 const SESSION_LABELS = ['session', 'stream', 'kind'] as const;
@@ -176,27 +177,35 @@ export function createRelayMetrics(relay: Relay, opts: RelayMetricsOptions = {})
     },
   });
 
-  new Gauge({
-    name: 'srt_relay_udp_receive_drops_total',
-    help: 'Datagrams the kernel dropped because a UDP socket of the relay had a full receive buffer (since the start; /proc/net/udp), by socket role, listening port and stream.',
-    labelNames: ['role', 'port', 'stream'],
-    registers: [registry],
-    async collect() {
-      this.reset();
-      for (const c of await relay.udpDrops()) this.set({ role: c.role, port: c.port === undefined ? '' : String(c.port), stream: c.stream ?? '' }, c.dropped);
-    },
-  });
-
-  new Gauge({
-    name: 'srt_relay_udp_receive_buffer_bytes',
-    help: 'Effective receive buffer (SO_RCVBUF) of the newest UDP socket with these labels, bytes; the kernel caps it at twice net.core.rmem_max.',
-    labelNames: ['role', 'port', 'stream'],
-    registers: [registry],
-    async collect() {
-      this.reset();
-      for (const c of await relay.udpDrops()) this.set({ role: c.role, port: c.port === undefined ? '' : String(c.port), stream: c.stream ?? '' }, c.receiveBufferBytes);
-    },
-  });
+  // The relay's UDP sockets: one reading of /proc/net/udp{,6} per scrape serves both gauges.
+  let udpCached: { at: number; counts: Promise<UdpDropCount[]> } | undefined;
+  const udpCounts = (): Promise<UdpDropCount[]> => {
+    const now = Date.now();
+    if (udpCached === undefined || now - udpCached.at > SNAPSHOT_MAX_AGE_MS) udpCached = { at: now, counts: relay.udpDrops() };
+    return udpCached.counts;
+  };
+  const udpGauge = (name: string, help: string, value: (c: UdpDropCount) => number): void => {
+    new Gauge({
+      name,
+      help,
+      labelNames: ['role', 'port', 'stream'],
+      registers: [registry],
+      async collect() {
+        this.reset();
+        for (const c of await udpCounts()) this.set({ role: c.role, port: c.port === undefined ? '' : String(c.port), stream: c.stream ?? '' }, value(c));
+      },
+    });
+  };
+  udpGauge(
+    'srt_relay_udp_receive_drops_total',
+    'Datagrams the kernel dropped because a UDP socket of the relay had a full receive buffer (since the start; /proc/net/udp), by socket role, listening port and stream.',
+    (c) => c.dropped,
+  );
+  udpGauge(
+    'srt_relay_udp_receive_buffer_bytes',
+    'Effective receive buffer (SO_RCVBUF) of the newest UDP socket with these labels, bytes; the kernel caps it at twice net.core.rmem_max.',
+    (c) => c.receiveBufferBytes,
+  );
 
   // Per-stream media health from the MPEG-TS analyzer of the stream's current source.
   const mediaGauge = (name: string, help: string, labelNames: string[], fill: (g: Gauge, stream: string, ts: TsInfo) => void): void => {
