@@ -688,6 +688,14 @@ Napi::Value ThrowErrno(Napi::Env env, const std::string& what, int err) {
   return env.Undefined();
 }
 
+Napi::Value ThrowInvalidArg(Napi::Env env, const char* fn, const char* arg, const char* want) {
+  Napi::TypeError e = Napi::TypeError::New(env, std::string(fn) + ": argument '" + arg + "' must be " + want);
+  e.Set("code", Napi::String::New(env, "ERR_SRT_INVALID_ARG"));
+  e.Set("argument", Napi::String::New(env, arg));
+  e.ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
 Napi::Value ThrowMsg(Napi::Env env, const std::string& msg) {
   Napi::Error e = Napi::Error::New(env, msg);
   e.Set("code", Napi::String::New(env, "ERR_SRT_NATIVE"));

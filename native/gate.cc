@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <deque>
+#include <map>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -27,6 +28,15 @@ struct Entry {
   Action publish;
   Action play;
   bool live = false;  // a plain streamid on a "both" port plays a live stream
+  // Written by JS (gateSet) or made by a provisional live mark: a new value per write, so a
+  // provisional mark is rolled back only while JS has not written the entry since.
+  uint64_t gen = 0;
+  // Provisional live mark of an accepted explicit publish (see Decide): held by the handshakes
+  // and accepted sockets that made or shared it; when the last hold goes and JS never wrote
+  // the entry, the previous state comes back (or the entry goes, if it did not exist).
+  int32_t provHolds = 0;
+  bool provExisted = false;
+  int32_t provPrevPlay = 0;
 };
 
 // A decision from the auth webhook for one (streamid, peer host), cached until `expires`.
@@ -49,6 +59,19 @@ struct PendingAuth {
 struct Bucket {
   double tokens;
   std::chrono::steady_clock::time_point at;
+};
+
+// stage: 0 refused by the gate; 1 accepted by the gate, then refused by libsrt (its reason:
+// 10 bad secret, 11 no secret, 0 not known) or broken before srt_accept; 2 accepted by the gate
+// and libsrt but not taken by srt_accept within the gate's accept TTL (or evicted when the
+// table was full): forgotten, so JS closes it as a connection without a gate decision.
+struct Rejection {
+  int32_t gate;
+  std::string streamid;
+  std::string host;
+  int32_t port;
+  int32_t code;
+  int32_t stage = 0;
 };
 
 struct Gate {
@@ -76,6 +99,17 @@ struct Gate {
   std::unordered_map<std::string, AuthDecision> auth;
   std::unordered_map<std::string, std::chrono::steady_clock::time_point> asked;
   std::deque<PendingAuth> pending;
+  // Handshakes the gate accepted that have not reached srt_accept yet, oldest first
+  // (seq -> socket; the info itself is in g_accepted). Bounded by acceptCapacity; an entry
+  // leaves when its socket is accepted, is seen refused/broken, is older than acceptTtl, or
+  // is the oldest when the table is full (a new caller is never refused for room).
+  std::map<uint64_t, SRTSOCKET> accepting;
+  size_t acceptCapacity = 65536;
+  std::chrono::milliseconds acceptTtl{5000};
+  std::deque<Rejection> rejections;  // this gate's recent refusals (bounded)
+  double refusedByGate = 0;
+  double refusedAfterGate = 0;  // stage 1
+  double forgotten = 0;         // stage 2
 };
 
 struct ListenerCfg {
@@ -94,31 +128,32 @@ struct AcceptInfo {
   bool inferred;  // the streamid did not say; a "both" port guessed from the stream's state
   int32_t gate;
   std::string host;
+  int32_t port = 0;
+  std::string streamid;
+  uint64_t seq = 0;  // its key in the gate's `accepting` (oldest first)
+  std::chrono::steady_clock::time_point at;
+  std::string provKey;  // non-empty: holds the provisional live mark of this entry...
+  uint64_t provGen = 0; // ...written at this generation
 };
 
 // An accepted socket counted in its gate's hostSessions until it is closed.
 struct Counted {
   int32_t gate;
   std::string host;
+  std::string provKey;
+  uint64_t provGen = 0;
 };
 
-struct Rejection {
-  int32_t gate;
-  std::string streamid;
-  std::string host;
-  int32_t port;
-  int32_t code;
-};
 
 std::mutex g_mu;
 std::unordered_map<int32_t, Gate> g_gates;
 std::unordered_map<SRTSOCKET, ListenerCfg> g_listeners;
 std::unordered_map<SRTSOCKET, AcceptInfo> g_accepted;
-std::deque<Rejection> g_rejections;
 std::unordered_map<SRTSOCKET, Counted> g_counted;
 int32_t g_nextGate = 1;
+uint64_t g_nextSeq = 1;
+uint64_t g_nextGen = 1;
 constexpr size_t kMaxRejections = 256;
-constexpr size_t kMaxAcceptInfo = 65536;
 
 void AddrToString(const sockaddr* sa, std::string* host, int32_t* port) {
   char buf[INET6_ADDRSTRLEN] = {0};
@@ -143,9 +178,82 @@ int Refuse(int32_t gate, SRTSOCKET ns, const sockaddr* peer, const std::string& 
   r.streamid = sid;
   AddrToString(peer, &r.host, &r.port);
   r.code = code;
-  if (g_rejections.size() >= kMaxRejections) g_rejections.pop_front();
-  g_rejections.push_back(std::move(r));
+  auto g = g_gates.find(gate);
+  if (g != g_gates.end()) {
+    g->second.refusedByGate++;
+    if (g->second.rejections.size() >= kMaxRejections) g->second.rejections.pop_front();
+    g->second.rejections.push_back(std::move(r));
+  }
   return -1;
+}
+
+// Drops one hold on a provisional live mark; the last one rolls it back unless JS wrote the
+// entry since (its generation moved on). g_mu held.
+void ReleaseProvisional(int32_t gateId, const std::string& key, uint64_t gen) {
+  if (key.empty()) return;
+  auto g = g_gates.find(gateId);
+  if (g == g_gates.end()) return;
+  auto e = g->second.entries.find(key);
+  if (e == g->second.entries.end() || e->second.gen != gen) return;
+  if (--e->second.provHolds > 0) return;
+  if (!e->second.provExisted) {
+    g->second.entries.erase(e);
+  } else {
+    e->second.live = false;
+    e->second.play.code = e->second.provPrevPlay;
+    e->second.provHolds = 0;
+  }
+}
+
+// A handshake the gate accepted that will not be handed to srt_accept with its decision:
+// count it, list it, release what it held. g_mu held.
+void ForgetAccepting(Gate& gate, std::unordered_map<SRTSOCKET, AcceptInfo>::iterator it, int32_t stage, int32_t code) {
+  AcceptInfo& a = it->second;
+  Rejection r;
+  r.gate = a.gate;
+  r.streamid = std::move(a.streamid);
+  r.host = std::move(a.host);
+  r.port = a.port;
+  r.code = code;
+  r.stage = stage;
+  if (stage == 1) gate.refusedAfterGate++;
+  else gate.forgotten++;
+  if (gate.rejections.size() >= kMaxRejections) gate.rejections.pop_front();
+  gate.rejections.push_back(std::move(r));
+  std::string key = std::move(a.provKey);
+  uint64_t gen = a.provGen;
+  int32_t gateId = a.gate;
+  g_accepted.erase(it);
+  ReleaseProvisional(gateId, key, gen);
+}
+
+// Walks the gate's accepting handshakes from the oldest: forgets those whose socket libsrt
+// refused or broke (state past CONNECTED: the socket will never reach srt_accept) and those
+// older than the TTL; stops at the first one still on its way. With `room`, also evicts the
+// oldest until one more fits. g_mu held; srt_getsockstate/srt_getrejectreason only take
+// libsrt's global socket lock, as srt_setsockflag in Decide already does.
+void SweepAccepting(Gate& gate, bool room) {
+  auto now = std::chrono::steady_clock::now();
+  while (!gate.accepting.empty()) {
+    auto front = gate.accepting.begin();
+    auto it = g_accepted.find(front->second);
+    if (it == g_accepted.end() || it->second.seq != front->first) {
+      gate.accepting.erase(front);  // taken by srt_accept already
+      continue;
+    }
+    SRT_SOCKSTATUS st = srt_getsockstate(front->second);
+    bool dead = st == SRTS_BROKEN || st == SRTS_CLOSING || st == SRTS_CLOSED || st == SRTS_NONEXIST;
+    bool old = now - it->second.at > gate.acceptTtl;
+    bool full = room && gate.accepting.size() >= gate.acceptCapacity;
+    if (!dead && !old && !full) break;
+    int32_t code = 0;
+    if (dead) {
+      int reason = srt_getrejectreason(front->second);
+      code = reason > 0 ? reason : 0;
+    }
+    gate.accepting.erase(front);
+    ForgetAccepting(gate, it, dead ? 1 : 2, code);
+  }
 }
 
 constexpr auto kAskAgainAfter = std::chrono::seconds(10);
@@ -237,6 +345,9 @@ int Decide(const ListenerCfg& cfg, SRTSOCKET ns, const sockaddr* peer, const cha
   auto g = g_gates.find(cfg.gate);
   if (g == g_gates.end()) return Refuse(cfg.gate, ns, peer, sid, SRT_REJC_PREDEFINED + 503);  // gate gone: shutting down
   Gate& gate = g->second;
+  // Forget handshakes libsrt refused after an earlier "yes" first: their provisional live
+  // marks must not decide this caller.
+  SweepAccepting(gate, false);
   std::string peerHost;
   int32_t peerPort = 0;
   AddrToString(peer, &peerHost, &peerPort);
@@ -316,14 +427,54 @@ int Decide(const ListenerCfg& cfg, SRTSOCKET ns, const sockaddr* peer, const cha
   // A publisher whose streamid said so is live from this moment: a player that connects right
   // after it must not get 1404 while the supervisor has yet to see the accept (it syncs the
   // entry with its own view moments later; an undecided plain-name caller is left alone).
+  // Provisional: libsrt may still refuse this caller (bad or missing secret) after we return;
+  // the mark is held by this handshake (then by its accepted socket) and rolled back when the
+  // last holder goes, unless JS wrote the entry meanwhile (SweepAccepting, GateSocketClosed).
+  std::string provKey;
+  uint64_t provGen = 0;
   if (mode == kModePublish && !inferred && cfg.sidPolicy != 1) {
-    Entry& live = gate.entries[key];
-    if (!live.live) {
+    auto found = gate.entries.find(key);
+    if (found == gate.entries.end() || !found->second.live) {
+      Entry& live = gate.entries[key];
+      live.provExisted = found != gate.entries.end();
+      live.provPrevPlay = live.play.code;
+      live.provHolds = 1;
+      live.gen = g_nextGen++;
       live.live = true;
       live.play.code = 0;
+      provKey = key;
+      provGen = live.gen;
+    } else if (found->second.provHolds > 0) {
+      found->second.provHolds++;  // shares a mark not yet confirmed
+      provKey = key;
+      provGen = found->second.gen;
     }
   }
-  if (g_accepted.size() < kMaxAcceptInfo) g_accepted[ns] = AcceptInfo{mode, std::move(resource), inferred, cfg.gate, peerHost};
+  SweepAccepting(gate, true);
+  AcceptInfo info;
+  info.mode = mode;
+  info.resource = std::move(resource);
+  info.inferred = inferred;
+  info.gate = cfg.gate;
+  info.host = peerHost;
+  info.port = peerPort;
+  info.streamid = sid;
+  info.seq = g_nextSeq++;
+  info.at = std::chrono::steady_clock::now();
+  info.provKey = std::move(provKey);
+  info.provGen = provGen;
+  auto old = g_accepted.find(ns);
+  if (old != g_accepted.end()) {  // a socket id libsrt reused: the old handshake is gone
+    auto og = g_gates.find(old->second.gate);
+    if (og != g_gates.end()) {
+      og->second.accepting.erase(old->second.seq);
+      ForgetAccepting(og->second, old, 1, 0);
+    } else {
+      g_accepted.erase(old);
+    }
+  }
+  gate.accepting.emplace(info.seq, ns);
+  g_accepted[ns] = std::move(info);
   return 0;
 }
 
@@ -346,17 +497,36 @@ Action ReadAction(const Napi::CallbackInfo& info, size_t codeAt) {
   return a;
 }
 
+// gateCreate([acceptCapacity[, acceptTtlMs]])
 Napi::Value GateCreate(const Napi::CallbackInfo& info) {
+  Gate gate;
+  if (info.Length() > 0 && !info[0].IsUndefined()) {
+    if (!info[0].IsNumber() || info[0].As<Napi::Number>().DoubleValue() < 1)
+      return ThrowInvalidArg(info.Env(), "gateCreate", "acceptCapacity", "a number >= 1");
+    gate.acceptCapacity = static_cast<size_t>(info[0].As<Napi::Number>().DoubleValue());
+  }
+  if (info.Length() > 1 && !info[1].IsUndefined()) {
+    if (!info[1].IsNumber() || info[1].As<Napi::Number>().DoubleValue() < 1)
+      return ThrowInvalidArg(info.Env(), "gateCreate", "acceptTtlMs", "a number >= 1");
+    gate.acceptTtl = std::chrono::milliseconds(info[1].As<Napi::Number>().Int64Value());
+  }
   std::lock_guard<std::mutex> lk(g_mu);
   int32_t id = g_nextGate++;
-  g_gates[id] = Gate();
+  g_gates[id] = std::move(gate);
   return Napi::Number::New(info.Env(), id);
 }
 
 Napi::Value GateDestroy(const Napi::CallbackInfo& info) {
   int32_t id = info[0].As<Napi::Number>().Int32Value();
   std::lock_guard<std::mutex> lk(g_mu);
-  g_gates.erase(id);
+  auto g = g_gates.find(id);
+  if (g != g_gates.end()) {
+    for (auto& [seq, s] : g->second.accepting) {
+      auto it = g_accepted.find(s);
+      if (it != g_accepted.end() && it->second.seq == seq) g_accepted.erase(it);
+    }
+    g_gates.erase(g);
+  }
   return info.Env().Undefined();
 }
 
@@ -401,6 +571,7 @@ Napi::Value GateSet(const Napi::CallbackInfo& info) {
   e.play = ReadAction(info, 4);
   e.live = info[6].As<Napi::Boolean>().Value();
   std::lock_guard<std::mutex> lk(g_mu);
+  e.gen = g_nextGen++;
   auto g = g_gates.find(id);
   if (g != g_gates.end()) g->second.entries[resource] = std::move(e);
   return info.Env().Undefined();
@@ -418,14 +589,23 @@ Napi::Value GateDelete(const Napi::CallbackInfo& info) {
 Napi::Value GateRejections(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::deque<Rejection> taken;
+  const bool one = info.Length() > 0 && !info[0].IsUndefined();
+  if (one && !info[0].IsNumber()) return ThrowInvalidArg(env, "gateRejections", "gate", "a number");
   {
     std::lock_guard<std::mutex> lk(g_mu);
-    taken.swap(g_rejections);
+    // Without a gate: every gate's (the old process-wide form).
+    for (auto& [id, g] : g_gates) {
+      if (one && id != info[0].As<Napi::Number>().Int32Value()) continue;
+      SweepAccepting(g, false);
+      for (Rejection& r : g.rejections) taken.push_back(std::move(r));
+      g.rejections.clear();
+    }
   }
   Napi::Array out = Napi::Array::New(env, taken.size());
   uint32_t i = 0;
   for (const Rejection& r : taken) {
-    Napi::Array row = Napi::Array::New(env, 5);
+    Napi::Array row = Napi::Array::New(env, 6);
+    row.Set(5u, Napi::Number::New(env, r.stage));
     row.Set(0u, Napi::Number::New(env, r.gate));
     row.Set(1u, Napi::String::New(env, r.streamid));
     row.Set(2u, Napi::String::New(env, r.host));
@@ -555,8 +735,9 @@ bool GateTakeAcceptInfo(SRTSOCKET s, int32_t* mode, std::string* resource, bool*
   *resource = std::move(it->second.resource);
   auto g = g_gates.find(it->second.gate);
   if (g != g_gates.end()) {
+    g->second.accepting.erase(it->second.seq);
     g->second.hostSessions[it->second.host]++;
-    g_counted[s] = Counted{it->second.gate, std::move(it->second.host)};
+    g_counted[s] = Counted{it->second.gate, std::move(it->second.host), std::move(it->second.provKey), it->second.provGen};
   }
   g_accepted.erase(it);
   return true;
@@ -571,6 +752,7 @@ void GateSocketClosed(SRTSOCKET s) {
     auto h = g->second.hostSessions.find(it->second.host);
     if (h != g->second.hostSessions.end() && --h->second <= 0) g->second.hostSessions.erase(h);
   }
+  ReleaseProvisional(it->second.gate, it->second.provKey, it->second.provGen);
   g_counted.erase(it);
 }
 
@@ -622,6 +804,27 @@ Napi::Value GateHostSessions(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// gateStats(gate) -> [refusedByGate, refusedAfterGate, forgotten, accepting]
+Napi::Value GateStats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) return ThrowInvalidArg(env, "gateStats", "gate", "a number");
+  double v[4] = {0, 0, 0, 0};
+  {
+    std::lock_guard<std::mutex> lk(g_mu);
+    auto g = g_gates.find(info[0].As<Napi::Number>().Int32Value());
+    if (g != g_gates.end()) {
+      SweepAccepting(g->second, false);
+      v[0] = g->second.refusedByGate;
+      v[1] = g->second.refusedAfterGate;
+      v[2] = g->second.forgotten;
+      v[3] = static_cast<double>(g->second.accepting.size());
+    }
+  }
+  Napi::Array out = Napi::Array::New(env, 4);
+  for (uint32_t i = 0; i < 4; i++) out.Set(i, Napi::Number::New(env, v[i]));
+  return out;
+}
+
 void GateForgetListener(SRTSOCKET lsn) {
   std::lock_guard<std::mutex> lk(g_mu);
   g_listeners.erase(lsn);
@@ -641,6 +844,7 @@ void GateRegister(Napi::Env env, Napi::Object exports) {
   exports.Set("gatePending", Napi::Function::New(env, GatePending));
   exports.Set("gateLimits", Napi::Function::New(env, GateLimits));
   exports.Set("gateHostSessions", Napi::Function::New(env, GateHostSessions));
+  exports.Set("gateStats", Napi::Function::New(env, GateStats));
 }
 
 }  // namespace srtnative

@@ -202,5 +202,7 @@ const OptDesc* OptionTable(size_t* count);
 Napi::Value ThrowSrt(Napi::Env env, const char* what);
 Napi::Value ThrowMsg(Napi::Env env, const std::string& msg);
 Napi::Value ThrowErrno(Napi::Env env, const std::string& what, int err);
+// A wrong argument type: Error with .code = 'ERR_SRT_INVALID_ARG', naming fn and argument.
+Napi::Value ThrowInvalidArg(Napi::Env env, const char* fn, const char* arg, const char* want);
 
 }  // namespace srtnative

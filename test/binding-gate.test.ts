@@ -149,9 +149,15 @@ test('accept reports the mode and resource the gate resolved from the streamid',
   await assertAccepted(server, '#!::u=alice,r=news,m=bidirectional', MODE_PLAY, 'news');
   // A plain name on a both-direction port publishes, unless the stream is live (then it plays).
   await assertAccepted(server, 'fresh', MODE_PUBLISH, 'fresh');
-  // An accepted explicit publish makes its stream live in the gate at once (a player right
-  // behind the publisher is not refused while the supervisor catches up).
+  // An accepted explicit publish makes its stream live in the gate at once while its socket is
+  // open (a player right behind the publisher is not refused while the supervisor catches up);
+  // once that socket closes unconfirmed by JS, the mark is rolled back.
+  const pub = await withTimeout(connectBinding(server.port, { streamid: 'publish:news' }), 10_000, 'publish:news');
+  const pubConn = await withTimeout(server.accepted(), 5000, 'accept publish:news');
   await assertAccepted(server, 'news', MODE_PLAY, 'news');
+  pubConn.socket.close();
+  pub.close();
+  await assertAccepted(server, 'news', MODE_PUBLISH, 'news');
   await assertAccepted(server, 'livecam', MODE_PLAY, 'livecam');
   await assertAccepted(server, '#!::r=livecam', MODE_PLAY, 'livecam');
   await assertAccepted(server, 'publish:livecam', MODE_PUBLISH, 'livecam');

@@ -86,7 +86,7 @@ export interface SrtNativeAddon {
     results: Int32Array,
     delays?: Float64Array,
   ): number;
-  gateCreate(): number;
+  gateCreate(acceptCapacity?: number, acceptTtlMs?: number): number;
   gateDestroy(gate: number): void;
   gateAttach(gate: number, listener: number, direction: number, fixedResource: string, sidPolicy?: number): void;
   gateDefaults(gate: number, publishCode: number, publishPass: string, playCode: number, playPass: string): void;
@@ -100,7 +100,11 @@ export interface SrtNativeAddon {
     live: boolean,
   ): void;
   gateDelete(gate: number, resource: string): void;
+  /** Without a gate: every gate's (drains all). stage 0 gate, 1 refused by libsrt after the gate, 2 never srt_accept'ed. */
   gateRejections(): Array<[gate: number, streamid: string, host: string, port: number, code: number]>;
+  gateRejections(gate: number): Array<[gate: number, streamid: string, host: string, port: number, code: number, stage: number]>;
+  /** [refusedByGate, refusedAfterGate, forgotten, accepting] */
+  gateStats(gate: number): [number, number, number, number];
   classifyStreamId(streamid: string): [mode: number, resource: string];
   gateAuthEnable(gate: number, enabled: boolean, pendingCode: number, channel: number): void;
   gateAuthSet(gate: number, streamid: string, host: string, code: number, passphrase: string, rename: string, ttlMs: number): void;
