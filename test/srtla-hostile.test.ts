@@ -22,6 +22,7 @@ test('random datagrams, forged ids and a link joining a second group are refused
   const pub = await connectFor(t, a.port, { streamid: 'publish:hostile', latency: 2000 });
   await waitLive(relay, 'hostile');
   const viewer = await connectFor(t, port, { streamid: 'read:hostile', latency: 200 });
+  await waitFor(() => sessionOf(relay, viewer) !== undefined, 'the viewer session registered', 20_000);
   const v = sessionOf(relay, viewer);
   assert.ok(v !== undefined);
   await waitAttached(relay, [v.id]);

@@ -23,6 +23,7 @@ test('a bonded sender over 3 impaired links publishes; a viewer on the normal po
   const pub = await connectFor(t, sender.port, { streamid: 'publish:bonded', latency: 2000 });
   await waitLive(relay, 'bonded');
   const viewer = await connectFor(t, port, { streamid: 'read:bonded', latency: 200 });
+  await waitFor(() => sessionOf(relay, viewer) !== undefined, 'the viewer session registered', 20_000);
   const v = sessionOf(relay, viewer);
   assert.ok(v !== undefined);
   await waitAttached(relay, [v.id]);

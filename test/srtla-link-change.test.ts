@@ -24,6 +24,7 @@ test('one link cut mid-stream and another added: the viewer gets every packet in
   await waitLive(relay, 'cut');
   const publisherId = relay.getStream('cut')?.publisher;
   const viewer = await connectFor(t, port, { streamid: 'read:cut', latency: 200 });
+  await waitFor(() => sessionOf(relay, viewer) !== undefined, 'the viewer session registered', 20_000);
   const v = sessionOf(relay, viewer);
   assert.ok(v !== undefined);
   await waitAttached(relay, [v.id]);
