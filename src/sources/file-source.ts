@@ -174,13 +174,39 @@ export class FileSource {
     this.#opts.onEnd?.(e);
   }
 
-  /** Reads the next chunk; at EOF loops or ends. False when nothing more will come now. */
+  /**
+   * Reads the next chunk; at EOF loops or ends. False when nothing more will come now.
+   * Never recurses: at most one rewind per call, and a file with no whole TS packet at its
+   * start (truncated to 0 or under 188 bytes while playing, or replaced by something that is
+   * not TS) ends the source with ERR_SOURCE_INVALID instead of rewinding forever.
+   */
   async #fill(): Promise<boolean> {
-    const fh = this.#fh;
-    if (fh === undefined) return false;
-    const { bytesRead } = await fh.read(this.#buf, 0, this.#buf.byteLength, this.#filePos);
-    const whole = bytesRead - (bytesRead % TS_PACKET_SIZE);
-    if (whole === 0) {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const fh = this.#fh;
+      if (fh === undefined) return false;
+      const { bytesRead } = await fh.read(this.#buf, 0, this.#buf.byteLength, this.#filePos);
+      if (this.#stopped) return false;
+      const whole = bytesRead - (bytesRead % TS_PACKET_SIZE);
+      if (whole > 0) {
+        if (this.#buf[0] !== TS_SYNC_BYTE) {
+          throw new SrtRelayError(
+            'ERR_SOURCE_INVALID',
+            `file source '${this.#path}' is no longer MPEG-TS at byte ${this.#filePos} (no 0x47 sync byte; was it replaced or rewritten while playing?)`,
+            { path: this.#path },
+          );
+        }
+        this.#filePos += whole;
+        this.#bufLen = whole;
+        this.#bufPos = 0;
+        return true;
+      }
+      if (this.#filePos === 0) {
+        throw new SrtRelayError(
+          'ERR_SOURCE_INVALID',
+          `file source '${this.#path}' holds ${bytesRead} bytes, less than one 188-byte TS packet (was it truncated while playing?)`,
+          { path: this.#path },
+        );
+      }
       if (!this.#opts.loop) {
         void this.stop();
         this.#opts.onEnd?.();
@@ -191,12 +217,8 @@ export class FileSource {
       this.#loopPending = true;
       for (let pid = 0; pid < 0x2000; pid++) this.#ccShift[pid] = 0;
       this.#ccNeedsShift = true;
-      return this.#fill();
     }
-    this.#filePos += whole;
-    this.#bufLen = whole;
-    this.#bufPos = 0;
-    return true;
+    return false;
   }
 
   #ccNeedsShift = false;
