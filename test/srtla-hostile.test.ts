@@ -3,17 +3,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
-import { SrtlaServer } from '../src/srtla/server.js';
 import { buildReg, SRTLA_TYPE_REG2 } from '../src/srtla/protocol.js';
 import { SrtlaSender } from './helpers/srtla-sender.js';
-import { startRelay, connectFor, waitFor, waitLive, pacedPublisher, countingReceiver, sessionOf, waitAttached } from './helpers/relay-harness.js';
+import { relayWithSrtla, attachedViewer } from './helpers/srtla-relay.js';
+import { connectFor, waitFor, waitLive, pacedPublisher, countingReceiver } from './helpers/relay-harness.js';
 
 test('random datagrams, forged ids and a link joining a second group are refused while a group streams without loss', { timeout: 90_000 }, async (t) => {
-  const { relay, port } = await startRelay(t, {}, { latency: 200, lossmaxttl: 40 });
-  const srtla = new SrtlaServer({ port: 0, host: '127.0.0.1', target: { host: '127.0.0.1', port } });
-  t.after(() => srtla.close());
-  await srtla.start();
-  const receiver = { host: '127.0.0.1', port: srtla.address().port };
+  const { relay, port, srtla, receiver } = await relayWithSrtla(t);
   const a = await SrtlaSender.start({ receiver, links: [{ bind: '127.0.0.1' }, { bind: '127.0.0.2' }] });
   t.after(() => a.close());
   const b = await SrtlaSender.start({ receiver, links: [{ bind: '127.0.0.3' }] });
@@ -21,11 +17,7 @@ test('random datagrams, forged ids and a link joining a second group are refused
   await waitFor(() => a.registeredLinks() === 2 && b.registeredLinks() === 1, 'both groups registered');
   const pub = await connectFor(t, a.port, { streamid: 'publish:hostile', latency: 2000 });
   await waitLive(relay, 'hostile');
-  const viewer = await connectFor(t, port, { streamid: 'read:hostile', latency: 200 });
-  await waitFor(() => sessionOf(relay, viewer) !== undefined, 'the viewer session registered', 20_000);
-  const v = sessionOf(relay, viewer);
-  assert.ok(v !== undefined);
-  await waitAttached(relay, [v.id]);
+  const viewer = await attachedViewer(t, relay, port, 'hostile');
   const rx = countingReceiver(viewer);
   const p = pacedPublisher(pub, { pps: 300, count: 1500 });
 

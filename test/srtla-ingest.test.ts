@@ -1,17 +1,14 @@
 /** SRTLA bonded ingest end to end: a bonded sender over 3 loopback links publishes through SrtlaServer into a Relay; a viewer on the normal port gets every byte. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SrtlaServer } from '../src/srtla/server.js';
 import { SrtlaSender } from './helpers/srtla-sender.js';
-import { startRelay, connectFor, waitFor, waitLive, pacedPublisher, countingReceiver, sessionOf, waitAttached } from './helpers/relay-harness.js';
+import { relayWithSrtla, attachedViewer } from './helpers/srtla-relay.js';
+import { connectFor, waitFor, waitLive, pacedPublisher, countingReceiver } from './helpers/relay-harness.js';
 
 test('a bonded sender over 3 impaired links publishes; a viewer on the normal port receives every packet in order', { timeout: 90_000 }, async (t) => {
-  const { relay, port } = await startRelay(t, {}, { latency: 200, lossmaxttl: 40 });
-  const srtla = new SrtlaServer({ port: 0, host: '127.0.0.1', target: { host: '127.0.0.1', port }, linkTimeoutMs: 3000 });
-  t.after(() => srtla.close());
-  await srtla.start();
+  const { relay, port, srtla, receiver } = await relayWithSrtla(t, 3000);
   const sender = await SrtlaSender.start({
-    receiver: { host: '127.0.0.1', port: srtla.address().port },
+    receiver,
     links: [
       { bind: '127.0.0.1', impairment: { loss: 0.02, delayMs: 10 } },
       { bind: '127.0.0.2', impairment: { loss: 0.05, delayMs: 30 } },
@@ -22,11 +19,7 @@ test('a bonded sender over 3 impaired links publishes; a viewer on the normal po
   await waitFor(() => sender.registeredLinks() === 3, '3 links registered');
   const pub = await connectFor(t, sender.port, { streamid: 'publish:bonded', latency: 2000 });
   await waitLive(relay, 'bonded');
-  const viewer = await connectFor(t, port, { streamid: 'read:bonded', latency: 200 });
-  await waitFor(() => sessionOf(relay, viewer) !== undefined, 'the viewer session registered', 20_000);
-  const v = sessionOf(relay, viewer);
-  assert.ok(v !== undefined);
-  await waitAttached(relay, [v.id]);
+  const viewer = await attachedViewer(t, relay, port, 'bonded');
   const rx = countingReceiver(viewer);
   const p = pacedPublisher(pub, { pps: 300, count: 1500 });
   await waitFor(() => rx.packets >= 1500, 'viewer got 1500 packets', 60_000);

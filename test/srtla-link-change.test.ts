@@ -1,17 +1,14 @@
 /** A bonded uplink losing one link mid-stream and gaining another: nothing lost, nobody reconnects. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SrtlaServer } from '../src/srtla/server.js';
 import { SrtlaSender } from './helpers/srtla-sender.js';
-import { startRelay, connectFor, waitFor, waitLive, pacedPublisher, countingReceiver, sessionOf, waitAttached } from './helpers/relay-harness.js';
+import { relayWithSrtla, attachedViewer } from './helpers/srtla-relay.js';
+import { connectFor, waitFor, waitLive, pacedPublisher, countingReceiver } from './helpers/relay-harness.js';
 
 test('one link cut mid-stream and another added: the viewer gets every packet in order and neither side reconnects', { timeout: 120_000 }, async (t) => {
-  const { relay, port } = await startRelay(t, {}, { latency: 200, lossmaxttl: 40 });
-  const srtla = new SrtlaServer({ port: 0, host: '127.0.0.1', target: { host: '127.0.0.1', port }, linkTimeoutMs: 2000 });
-  t.after(() => srtla.close());
-  await srtla.start();
+  const { relay, port, srtla, receiver } = await relayWithSrtla(t, 2000);
   const sender = await SrtlaSender.start({
-    receiver: { host: '127.0.0.1', port: srtla.address().port },
+    receiver,
     links: [
       { bind: '127.0.0.1', impairment: { loss: 0.02, delayMs: 10 } },
       { bind: '127.0.0.2', impairment: { loss: 0.02, delayMs: 30 } },
@@ -22,12 +19,9 @@ test('one link cut mid-stream and another added: the viewer gets every packet in
   await waitFor(() => sender.registeredLinks() === 3, '3 links registered');
   const pub = await connectFor(t, sender.port, { streamid: 'publish:cut', latency: 2000 });
   await waitLive(relay, 'cut');
-  const publisherId = relay.getStream('cut')?.publisher;
-  const viewer = await connectFor(t, port, { streamid: 'read:cut', latency: 200 });
-  await waitFor(() => sessionOf(relay, viewer) !== undefined, 'the viewer session registered', 20_000);
-  const v = sessionOf(relay, viewer);
-  assert.ok(v !== undefined);
-  await waitAttached(relay, [v.id]);
+  const publisherId = relay.getStream('cut')?.publisher?.session;
+  assert.ok(publisherId !== undefined);
+  const viewer = await attachedViewer(t, relay, port, 'cut');
   const rx = countingReceiver(viewer);
   const p = pacedPublisher(pub, { pps: 300, count: 3000 });
   await waitFor(() => rx.packets >= 600, '600 packets before the cut', 30_000);
@@ -42,6 +36,6 @@ test('one link cut mid-stream and another added: the viewer gets every packet in
   assert.equal(rx.firstSeq, 0);
   assert.equal(rx.lastSeq, 2999);
   assert.equal(rx.closed, false, 'the viewer stayed connected');
-  assert.equal(relay.getStream('cut')?.publisher, publisherId, 'the publisher session never changed');
+  assert.equal(relay.getStream('cut')?.publisher?.session, publisherId, 'the publisher session never changed');
   assert.ok(sender.linkStates()[3]!.sent > 0, 'the added link carried packets');
 });
