@@ -40,6 +40,11 @@ export const CTRL_VIDEO_PID = 10;
 export const SLOT_FLAG_KEYFRAME = 0x1;
 export const SLOT_FLAG_PSI = 0x2;
 export const SLOT_FLAG_DISCONTINUITY = 0x4;
+/**
+ * Bits 8..15 of a slot's flags: offset of the first TS packet that starts in its payload (set by
+ * the writer's analyzer; 0 for messages of whole packets, >= the length when none starts there).
+ */
+export const SLOT_PHASE_SHIFT = 8;
 
 /** Most slots a writer fills per batch; readers keep this far away from the writer. */
 export const WRITE_BATCH = 64;
@@ -160,6 +165,29 @@ export class PacketRing {
 
   flags(seq: number): number {
     return this.#view.getInt32(this.index(seq) * this.slotSize + 4, true);
+  }
+
+  /** Offset of the first TS packet start in a slot's payload (see SLOT_PHASE_SHIFT). */
+  phase(seq: number): number {
+    return (this.flags(seq) >>> SLOT_PHASE_SHIFT) & 0xff;
+  }
+
+  /**
+   * Removes the first `n` payload bytes of an unpublished slot (the tail of a TS packet whose
+   * start was dropped); its phase becomes 0. Writer only.
+   */
+  trimFront(seq: number, n: number): void {
+    const len = this.length(seq);
+    if (n <= 0) return;
+    const off = this.index(seq) * this.slotSize;
+    const at = off + SLOT_HEADER_BYTES;
+    if (n >= len) {
+      this.clear(seq);
+      return;
+    }
+    this.slots.copyWithin(at, at + n, at + len);
+    this.#view.setInt32(off, len - n, true);
+    this.setFlags(seq, this.flags(seq) & ~(0xff << SLOT_PHASE_SHIFT));
   }
 
   setFlags(seq: number, flags: number): void {
