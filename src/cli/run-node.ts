@@ -55,6 +55,12 @@ export async function runNode(config: RelayConfig, log: Logger): Promise<number>
         resolve(0);
       });
     };
+    // Signals a process manager or logrotate may send must not stop (or debug) the node.
+    // SIGHUP: logged; the config reload on SIGHUP is not implemented yet (restart to apply).
+    // SIGUSR1: handled, so Node does not open its inspector on 9229. SIGUSR2: logged.
+    for (const signal of ['SIGHUP', 'SIGUSR1', 'SIGUSR2'] as const) {
+      process.on(signal, () => log.info({ signal }, signal === 'SIGHUP' ? 'SIGHUP received: reload is not implemented yet, the running configuration is kept' : 'signal received and ignored'));
+    }
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
   });
