@@ -1,0 +1,82 @@
+/**
+ * `streams.dynamic` (issue 12 defect 5): listing streams in the config file no longer switches
+ * dynamic publishing off; `"dynamic": false` does, with 1404 for a publish to an unlisted name
+ * (docs/auth.md), the same on one node (bin/srt-relay.js with --config) and on cluster nodes
+ * joined to a real redis-server, where streams of the shared configuration count as listed.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ClusterNode } from './helpers/cluster-nodes.js';
+import type { AfterHook } from './helpers/processes.js';
+import { RedisServer } from './helpers/redis-server.js';
+import { startRelayProcess } from './helpers/relay-process.js';
+import { connectFor, rejectReason, waitFor } from './helpers/relay-harness.js';
+
+let dir: string;
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'srt-relay-dynamic-'));
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function configFile(name: string, config: unknown): string {
+  const file = join(dir, name);
+  writeFileSync(file, JSON.stringify(config));
+  return file;
+}
+
+interface Sessions {
+  sessions: Array<{ kind: string; stream: string }>;
+}
+
+/** Publishes `stream` on `srtPort` and waits until the node's API lists the publisher. */
+async function publishes(t: AfterHook, srtPort: number, stream: string, get: (path: string) => Promise<Sessions>): Promise<void> {
+  await connectFor(t, srtPort, { streamid: `publish:${stream}` });
+  await waitFor(async () => (await get('/api/v1/sessions')).sessions.some((s) => s.kind === 'publisher' && s.stream === stream), `publisher of '${stream}' listed`);
+}
+
+test('a node whose config lists one stream accepts a publish to an unlisted name (streams.dynamic defaults to true)', { timeout: 30_000 }, async (t) => {
+  const file = configFile('listed.json', { streams: { known: { source: 'push://' } } });
+  const node = await startRelayProcess(t, { workers: 1, logLevel: 'warn', args: ['--config', file] });
+  const get = async (path: string): Promise<Sessions> => (await node.api<Sessions>(path)).body;
+  await publishes(t, node.srtPort, 'unlisted', get);
+  await publishes(t, node.srtPort, 'known', get);
+});
+
+test('with streams.dynamic false a node refuses a publish to an unlisted name with 1404 and accepts the listed one', { timeout: 30_000 }, async (t) => {
+  const file = configFile('closed.json', { streams: { dynamic: false, known: { source: 'push://' } } });
+  const node = await startRelayProcess(t, { workers: 1, logLevel: 'warn', args: ['--config', file] });
+  const get = async (path: string): Promise<Sessions> => (await node.api<Sessions>(path)).body;
+  assert.equal(await rejectReason(node.srtPort, { streamid: 'publish:unlisted' }), 1404);
+  assert.equal(await rejectReason(node.srtPort, { streamid: '#!::r=unlisted,m=publish' }), 1404);
+  await publishes(t, node.srtPort, 'known', get);
+  // A stream added through the API is listed from then on.
+  const put = await node.api('/api/v1/streams/added', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ source: 'push://' }) });
+  assert.ok(put.status === 200 || put.status === 201, JSON.stringify(put));
+  await publishes(t, node.srtPort, 'added', get);
+  assert.equal(await rejectReason(node.srtPort, { streamid: 'publish:unlisted' }), 1404, 'still refused');
+});
+
+test('cluster nodes honour streams.dynamic the same: default open with a listed stream; false refuses unlisted names with 1404, shared streams publish', { timeout: 60_000 }, async (t) => {
+  const redis = await RedisServer.start({ t });
+  const open = configFile('cluster-open.json', { streams: { known: { source: 'push://' } } });
+  const closed = configFile('cluster-closed.json', { streams: { dynamic: false, known: { source: 'push://' } } });
+  const [a, b] = await Promise.all([
+    ClusterNode.start(t, 'node-open', redis.url(), ['--config', open, '--log-level', 'warn']),
+    ClusterNode.start(t, 'node-closed', redis.url(), ['--config', closed, '--log-level', 'warn']),
+  ]);
+  const getA = (path: string): Promise<Sessions> => a.get<Sessions>(path);
+  const getB = (path: string): Promise<Sessions> => b.get<Sessions>(path);
+  await publishes(t, a.srtPort, 'unlisted-a', getA);
+
+  assert.equal(await rejectReason(b.srtPort, { streamid: 'publish:unlisted-b' }), 1404);
+  await publishes(t, b.srtPort, 'known', getB);
+  // A stream of the shared configuration (put through the other node) is listed on every node.
+  const put = await a.send('PUT', '/api/v1/streams/shared', { source: 'push://' });
+  assert.equal(put.status, 201, JSON.stringify(put.json));
+  await waitFor(async () => (await fetch(`http://127.0.0.1:${b.apiPort}/api/v1/streams/shared`)).status === 200, `'shared' reaches ${b.id}`);
+  await publishes(t, b.srtPort, 'shared', getB);
+  assert.equal(await rejectReason(b.srtPort, { streamid: 'publish:unlisted-b' }), 1404, 'still refused');
+});
