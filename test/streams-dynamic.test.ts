@@ -9,10 +9,11 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { normalizeConfig } from '../src/config/load.js';
 import { ClusterNode } from './helpers/cluster-nodes.js';
-import type { AfterHook } from './helpers/processes.js';
+import { spawnFor, type AfterHook } from './helpers/processes.js';
 import { RedisServer } from './helpers/redis-server.js';
-import { startRelayProcess } from './helpers/relay-process.js';
+import { RELAY_BIN, startRelayProcess } from './helpers/relay-process.js';
 import { connectFor, rejectReason, waitFor } from './helpers/relay-harness.js';
 
 let dir: string;
@@ -79,4 +80,27 @@ test('cluster nodes honour streams.dynamic the same: default open with a listed 
   await waitFor(async () => (await fetch(`http://127.0.0.1:${b.apiPort}/api/v1/streams/shared`)).status === 200, `'shared' reaches ${b.id}`);
   await publishes(t, b.srtPort, 'shared', getB);
   assert.equal(await rejectReason(b.srtPort, { streamid: 'publish:unlisted-b' }), 1404, 'still refused');
+});
+
+test('config import of a file with streams.dynamic false stores its streams in Redis, not the node setting', { timeout: 30_000 }, async (t) => {
+  const redis = await RedisServer.start({ t });
+  const file = configFile('import.json', { streams: { dynamic: false, known: { source: 'push://' } } });
+  const run = async (args: string[]): Promise<string> => {
+    const p = spawnFor(t, process.execPath, [RELAY_BIN, 'config', ...args, '--redis', redis.url()], { name: `config ${args[0]}` });
+    const exit = await p.waitExit(20_000);
+    assert.equal(exit.code, 0, p.output());
+    return p.stdout().toString('utf8');
+  };
+  await run(['import', file]);
+  const exported = JSON.parse(await run(['export'])) as { streams: Record<string, unknown> };
+  assert.deepEqual(exported.streams, { known: { source: 'push://' } });
+});
+
+test('streams.dynamic is a boolean defaulting to true, so no stream can be named "dynamic"', () => {
+  assert.equal(normalizeConfig({ srt: { ports: [] } }).dynamicStreams, true);
+  assert.equal(normalizeConfig({ srt: { ports: [] }, streams: { a: { source: 'push://' } } }).dynamicStreams, true);
+  const closed = normalizeConfig({ srt: { ports: [] }, streams: { dynamic: false, a: { source: 'push://' } } });
+  assert.equal(closed.dynamicStreams, false);
+  assert.deepEqual(Object.keys(closed.streams), ['a']);
+  assert.throws(() => normalizeConfig({ srt: { ports: [] }, streams: { dynamic: { source: 'push://' } } }), /streams\.dynamic: must be true or false/);
 });
