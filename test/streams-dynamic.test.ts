@@ -14,7 +14,8 @@ import { ClusterNode } from './helpers/cluster-nodes.js';
 import { spawnFor, type AfterHook } from './helpers/processes.js';
 import { RedisServer } from './helpers/redis-server.js';
 import { RELAY_BIN, startRelayProcess } from './helpers/relay-process.js';
-import { connectFor, rejectReason, waitFor } from './helpers/relay-harness.js';
+import type { SrtSocket } from '../src/srt/socket.js';
+import { connectFor, countingReceiver, pacedPublisher, rejectReason, waitFor } from './helpers/relay-harness.js';
 
 let dir: string;
 before(() => {
@@ -33,9 +34,10 @@ interface Sessions {
 }
 
 /** Publishes `stream` on `srtPort` and waits until the node's API lists the publisher. */
-async function publishes(t: AfterHook, srtPort: number, stream: string, get: (path: string) => Promise<Sessions>): Promise<void> {
-  await connectFor(t, srtPort, { streamid: `publish:${stream}` });
+async function publishes(t: AfterHook, srtPort: number, stream: string, get: (path: string) => Promise<Sessions>): Promise<SrtSocket> {
+  const socket = await connectFor(t, srtPort, { streamid: `publish:${stream}` });
   await waitFor(async () => (await get('/api/v1/sessions')).sessions.some((s) => s.kind === 'publisher' && s.stream === stream), `publisher of '${stream}' listed`);
+  return socket;
 }
 
 test('a node whose config lists one stream accepts a publish to an unlisted name (streams.dynamic defaults to true)', { timeout: 30_000 }, async (t) => {
@@ -60,7 +62,7 @@ test('with streams.dynamic false a node refuses a publish to an unlisted name wi
   assert.equal(await rejectReason(node.srtPort, { streamid: 'publish:unlisted' }), 1404, 'still refused');
 });
 
-test('cluster nodes honour streams.dynamic the same: default open with a listed stream; false refuses unlisted names with 1404, shared streams publish', { timeout: 60_000 }, async (t) => {
+test('cluster nodes honour streams.dynamic the same: default open with a listed stream; false refuses unlisted names with 1404 (also one live on another node, which still plays), shared streams publish', { timeout: 60_000 }, async (t) => {
   const redis = await RedisServer.start({ t });
   const open = configFile('cluster-open.json', { streams: { known: { source: 'push://' } } });
   const closed = configFile('cluster-closed.json', { streams: { dynamic: false, known: { source: 'push://' } } });
@@ -70,9 +72,15 @@ test('cluster nodes honour streams.dynamic the same: default open with a listed 
   ]);
   const getA = (path: string): Promise<Sessions> => a.get<Sessions>(path);
   const getB = (path: string): Promise<Sessions> => b.get<Sessions>(path);
-  await publishes(t, a.srtPort, 'unlisted-a', getA);
+  const pub = pacedPublisher(await publishes(t, a.srtPort, 'unlisted-a', getA), { pps: 200 });
+  t.after(() => pub.stop());
 
   assert.equal(await rejectReason(b.srtPort, { streamid: 'publish:unlisted-b' }), 1404);
+  // A stream the closed node does not list, live on the open node: viewers play it there, publishers are refused.
+  await waitFor(async () => (await b.cluster()).remote['unlisted-a'] === a.id, `${b.id} routes 'unlisted-a' to ${a.id}`);
+  const rx = countingReceiver(await connectFor(t, b.srtPort, { streamid: 'read:unlisted-a' }));
+  await waitFor(() => rx.packets >= 50, `a viewer on ${b.id} receives 'unlisted-a' from ${a.id}`, 15_000);
+  assert.equal(await rejectReason(b.srtPort, { streamid: 'publish:unlisted-a' }), 1404, 'not 1409: the closed node does not list it');
   await publishes(t, b.srtPort, 'known', getB);
   // A stream of the shared configuration (put through the other node) is listed on every node.
   const put = await a.send('PUT', '/api/v1/streams/shared', { source: 'push://' });
