@@ -861,6 +861,7 @@ export function normalizeConfig(input: unknown, opts: NormalizeOptions = {}): Re
   const streamsIn = (merged as { streams?: unknown }).streams;
   if (streamsIn !== null && typeof streamsIn === 'object') {
     for (const [name, st] of Object.entries(streamsIn as Record<string, unknown>)) {
+      if (name === 'dynamic') continue;
       if (st !== null && typeof st === 'object' && !('source' in st) && !('sources' in st)) {
         problems.add(['streams', name, 'source'], 'is required, e.g. "source": "push://" (or "sources": [primary, backup, ...])');
       }
@@ -896,7 +897,8 @@ export function normalizeConfig(input: unknown, opts: NormalizeOptions = {}): Re
   });
 
   const streams: [string, StreamConfig][] = [];
-  for (const [name, s] of Object.entries(cfg.streams ?? {}) as [string, StreamInput][]) {
+  for (const [name, s] of Object.entries(cfg.streams ?? {}) as [string, StreamInput | boolean][]) {
+    if (name === 'dynamic' || typeof s === 'boolean') continue;
     const segs: Seg[] = ['streams', name];
     const sourceTexts = s.sources !== undefined && s.sources.length > 0 ? s.sources : s.source !== undefined ? [s.source] : [];
     const sources: StreamSource[] = [];
@@ -1047,6 +1049,7 @@ export function normalizeConfig(input: unknown, opts: NormalizeOptions = {}): Re
     },
     // fromEntries defines own properties, so a stream named "__proto__" stays a stream.
     streams: Object.fromEntries(streams),
+    dynamicStreams: typeof cfg.streams?.['dynamic'] === 'boolean' ? cfg.streams['dynamic'] : true,
     pushes,
     auth: {
       ...(cfg.auth?.webhook !== undefined ? { webhook: cfg.auth.webhook } : {}),

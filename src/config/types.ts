@@ -102,7 +102,8 @@ export interface RelayConfigInput {
   limits?: LimitsInput;
   srt?: { ports?: SrtPortInput[] };
   api?: ApiInput;
-  streams?: Record<string, StreamInput>;
+  /** Stream name → stream; the key `dynamic` (a boolean) is the dynamic-publishing switch. */
+  streams?: Record<string, StreamInput | boolean>;
   pushes?: PushInput[];
   auth?: AuthInput;
   redis?: string;
@@ -256,6 +257,8 @@ export interface RelayConfig {
   readonly srt: { readonly ports: readonly SrtPortConfig[] };
   readonly api: ApiConfig;
   readonly streams: Readonly<Record<string, StreamConfig>>;
+  /** `streams.dynamic` (default true): publishes to names not in `streams` create a stream. */
+  readonly dynamicStreams: boolean;
   readonly pushes: readonly PushConfig[];
   readonly auth: AuthConfig;
   /** redis:// or rediss:// URL; undefined = single node without Redis. */

@@ -164,6 +164,8 @@ export class StreamRegistry {
     const refuse = s.settings.onPublisherConflict === 'refuse';
     let publish = 0;
     if (!isPush) publish = REJECT_FORBIDDEN;
+    // streams.dynamic false: a stream this node knows but does not list (live on another node) is not publishable here.
+    else if (!this.#policy.dynamicStreams && !s.settings.configured && s.settings.publishable !== true) publish = REJECT_NOT_FOUND;
     else if (liveHere && !backupLive && refuse && !s.publisherStalled) publish = REJECT_CONFLICT;
     // Live on another node: the conflict policy holds cluster-wide.
     else if (remote && refuse && s.remote!.quiet !== true) publish = REJECT_CONFLICT;

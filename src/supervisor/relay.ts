@@ -123,6 +123,8 @@ export interface RelayOptions {
   workers: number;
   ports: RelayPortOptions[];
   streams: Record<string, RelayStreamOptions>;
+  /** Publishes to names not in `streams` create a stream (default true); false: refused 1404. */
+  dynamicStreams?: boolean;
   pushes: RelayPushOptions[];
   limits: RelayLimits;
   auth?: AuthSettings;
@@ -231,7 +233,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     this.#log = opts.logger ?? silentLogger();
     this.#pool = new WorkerPool(opts.workers, this.#log);
     this.#registry = new StreamRegistry({
-      dynamicStreams: Object.keys(opts.streams).length === 0,
+      dynamicStreams: opts.dynamicStreams ?? true,
       defaultRingSlots: opts.ringSlots,
       ...(opts.limits.maxViewersPerStream !== undefined ? { maxViewersPerStream: opts.limits.maxViewersPerStream } : {}),
     });
