@@ -138,9 +138,27 @@ export class PacketRing {
     return seq & this.#mask;
   }
 
-  /** Counts writers over the ring's life; a writer that is not the first continues from a switch. */
+  /**
+   * Counts writers over the ring's life (a writer that is not the first continues from a switch)
+   * and marks one more writer active. Returns the writers before this one.
+   */
   beginWriter(): number {
+    Atomics.add(this.control, CTRL_WRITER_ACTIVE, 1);
     return Atomics.add(this.control, CTRL_GENERATION, 1);
+  }
+
+  /**
+   * A writer stopped (its publisher left, its source ended). When it was the last one the stream
+   * is not live: the ring's keyframe is forgotten, so a viewer that joins now starts at the live
+   * edge and waits for the next source instead of receiving old pictures as if they were live.
+   */
+  endWriter(): void {
+    if (Atomics.sub(this.control, CTRL_WRITER_ACTIVE, 1) === 1) this.forgetKeyframe();
+  }
+
+  /** No keyframe to join at until the writer flags a new one (a new source took over, or none is left). */
+  forgetKeyframe(): void {
+    Atomics.store(this.control, CTRL_HAS_KEYFRAME, 0);
   }
 
   /** Makes sequences < newHead visible to readers. Writer only. */

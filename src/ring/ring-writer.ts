@@ -29,6 +29,7 @@ export class RingWriter {
   /** After a takeover: the last counter written per PID (0x10 | cc), kept current by #rewrite. */
   readonly #last: Uint8Array | undefined;
   #dropped = 0;
+  #ended = false;
   /** A packet whose header (the continuity counter) continues in the next slot: its start, header bytes held, slot. */
   #splitAt = -1;
   #splitHave = 0;
@@ -42,6 +43,15 @@ export class RingWriter {
     this.#shift = takeover && !opts.raw ? new Uint8Array(0x2000) : undefined;
     this.#marked = this.#shift === undefined ? undefined : new Uint8Array(0x2000);
     this.#last = this.#shift === undefined ? undefined : RingWriter.#lastCounters(ring);
+    // The previous source's keyframe is old: joiners wait for this source's first one.
+    if (takeover) ring.forgetKeyframe();
+  }
+
+  /** This writer stops (its publisher or source is gone). Call once. */
+  end(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.ring.endWriter();
   }
 
   /** Packets dropped while waiting for the first keyframe after a switch. */

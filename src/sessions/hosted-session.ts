@@ -103,6 +103,7 @@ export class HostedSession implements GroupMember {
     this.#open = false;
     this.#clearTimer();
     this.#leaveGroup();
+    this.#writer?.end();
     this.socket.close();
     this.#hooks.ended(reason);
   }
