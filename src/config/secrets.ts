@@ -116,21 +116,27 @@ function maskAll(value: unknown): unknown {
  * booleans and null are kept; Error objects become `{message, code?}` masked.
  */
 export function maskSecrets<T>(value: T): T {
-  return walk(value, new WeakSet()) as T;
+  return walk(value, new Set()) as T;
 }
 
-function walk(value: unknown, seen: WeakSet<object>): unknown {
+function walk(value: unknown, ancestors: Set<object>): unknown {
   if (typeof value === 'string') return maskText(value);
   if (value === null || typeof value !== 'object') return value;
-  if (seen.has(value)) return '[Circular]';
-  seen.add(value);
-  if (Array.isArray(value)) return value.map((v) => walk(v, seen));
   if (value instanceof Error) {
     const code = (value as { code?: unknown }).code;
     return { message: maskText(value.message), ...(typeof code === 'string' ? { code } : {}) };
   }
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) out[k] = isSecretKey(k) ? maskAll(v) : walk(v, seen);
+  // `ancestors`: the objects on the path here (a cycle), not every object seen (shared ones are fine).
+  if (ancestors.has(value)) return '[Circular]';
+  ancestors.add(value);
+  let out: unknown;
+  if (Array.isArray(value)) out = value.map((v) => walk(v, ancestors));
+  else {
+    const o: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) o[k] = isSecretKey(k) ? maskAll(v) : walk(v, ancestors);
+    out = o;
+  }
+  ancestors.delete(value);
   return out;
 }
 

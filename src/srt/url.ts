@@ -38,7 +38,7 @@ export interface SrtUrl {
   readonly localPort?: number;
   /** Checked SRT socket options, in the order given. */
   readonly options: SrtOptions;
-  /** The text that was parsed. May contain a passphrase: log `redactSrtUrl(raw)` instead. */
+  /** The text that was parsed. May contain a passphrase: print `maskUrl(raw)` (src/config/secrets.ts) instead. */
   readonly raw: string;
 }
 
@@ -298,9 +298,4 @@ export function formatSrtUrl(u: Omit<SrtUrl, 'raw'> & { raw?: string }, opts: Fo
     params.push(`${name}=${encodeValue(text)}`);
   }
   return `srt://${formatHost(u.host)}:${u.port}${params.length > 0 ? `?${params.join('&')}` : ''}`;
-}
-
-/** Hide passphrase values in URL text that may not even parse (for logs and error reports). */
-export function redactSrtUrl(text: string): string {
-  return text.replace(/([?&](?:srto_)?passphrase=)[^&]*/gi, '$1***');
 }
