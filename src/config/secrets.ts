@@ -148,7 +148,7 @@ export function printable(value: unknown, show = false): string {
 // ---- logs ------------------------------------------------------------------------------------
 
 /** Keys whose values in log objects are URLs or texts that may carry one: masked in place. */
-const URL_LOG_KEYS = ['url', 'redis', 'webhook', 'target', 'source', 'raw', 'err', 'error', 'reason', 'lastError'] as const;
+const URL_LOG_KEYS = ['url', 'redis', 'webhook', 'target', 'source', 'sources', 'raw', 'err', 'error', 'reason', 'lastError', 'message', 'text'] as const;
 
 /** The secret keys pino's `redact` replaces by `***` (those a redact path can name without quotes). */
 const LOG_SECRET_KEYS = SECRET_KEY_NAMES.filter((k) => /^[a-z_]+$/.test(k));
