@@ -12,12 +12,14 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { internalPassphrase } from '../src/cluster/internal-link.js';
 import { parseCliArgs } from '../src/config/cli-args.js';
+import { SECRET_KEY_NAMES, maskSecrets, maskText, maskUrl } from '../src/config/secrets.js';
+import { createLogger } from '../src/logging.js';
 import { SrtSocket } from '../src/srt/socket.js';
 import { freeUdpPorts, waitUdpBound } from './helpers/free-port.js';
 import { RedisServer, freeTcpPort } from './helpers/redis-server.js';
@@ -247,5 +249,55 @@ describe('secrets are never printed', () => {
       () => parseCliArgs([], { SRT_RELAY_REDIS_FILE: join(dir, 'bad-url') }),
       (e: Error) => /SRT_RELAY_REDIS_FILE: must be a redis:\/\//.test(e.message) && !e.message.includes(SECRETS.redisPassword),
     );
+  });
+});
+
+describe('the secrets module', () => {
+  it('masks srt, http and redis URLs however the secret is written, and keeps the rest readable', () => {
+    const cases: Array<[string, string]> = [
+      ['srt://h:9000?latency=200&passphrase=abc;def#ghi&x=1', 'srt://h:9000?latency=200&passphrase=***&x=1'],
+      ['srt://h:9000?PassPhrase=abcdefghijk', 'srt://h:9000?PassPhrase=***'],
+      ['srt://h:9000?srto_passphrase=abcdefghijk', 'srt://h:9000?srto_passphrase=***'],
+      ['srt://h:9000?pass%70hrase=abcdefghijk&latency=1', 'srt://h:9000?pass%70hrase=***&latency=1'],
+      ['srt://h:9000?streamid=%23!::r=a,m=publish&pbkeylen=32', 'srt://h:9000?streamid=%23!::r=a,m=publish&pbkeylen=32'],
+      ['https://u:p@ss:w@rd@auth.example.com/srt?key=k1&token=t1&a=b', 'https://u:***@auth.example.com/srt?key=***&token=***&a=b'],
+      ['https://tok3n@auth.example.com/srt', 'https://***@auth.example.com/srt'],
+      ['redis://:pw@10.0.0.5:6379/0', 'redis://:***@10.0.0.5:6379/0'],
+      ['rediss://default:pw@10.0.0.5:6379/0', 'rediss://default:***@10.0.0.5:6379/0'],
+      ['push://', 'push://'],
+    ];
+    for (const [input, want] of cases) assert.equal(maskUrl(input), want, input);
+    assert.equal(
+      maskText('webhook http://u:pw@h/a?key=k failed; got "srt://h:1?passphrase=zzzzzzzzzz" and passphrase=yyy'),
+      'webhook http://u:***@h/a?key=*** failed; got "srt://h:1?passphrase=***" and passphrase=***',
+    );
+    assert.deepEqual(maskSecrets({ passphrase: { publish: 'a', play: 'b' }, api: { token: 't', port: 1 }, params: { pbkeylen: 32 }, keyPrefix: 'srt-relay:' }), {
+      passphrase: { publish: '***', play: '***' },
+      api: { token: '***', port: 1 },
+      params: { pbkeylen: 32 },
+      keyPrefix: 'srt-relay:',
+    });
+    // A shared object is not a cycle.
+    const shared = { raw: 'srt://h:1?passphrase=abcdefghijk' };
+    assert.deepEqual(maskSecrets({ source: shared, sources: [shared] }), { source: { raw: 'srt://h:1?passphrase=***' }, sources: [{ raw: 'srt://h:1?passphrase=***' }] });
+  });
+
+  it('pino loggers hide secret keys, URLs in fields, child bindings, errors and messages', () => {
+    const lines: string[] = [];
+    const log = createLogger('debug', 'n1', { write: (s: string) => void lines.push(s) });
+    log.warn({ url: 'http://u:PW-1@h/?key=KEY-1', x: { passphrase: 'PASS-1', y: { secret: 'SEC-1' } } }, 'call to http://u:PW-2@h/ failed');
+    log.error({ err: new Error('bad srt://h:1?passphrase=PASS-2') }, 'boom %s', 'srt://h:1?passphrase=PASS-3');
+    log.child({ source: 'srt://h:1?passphrase=PASS-4' }).info({ token: 'TOK-1' }, 'child');
+    const out = lines.join('');
+    assert.equal(lines.length, 3);
+    for (const s of ['PW-1', 'PW-2', 'KEY-1', 'PASS-1', 'SEC-1', 'PASS-2', 'PASS-3', 'PASS-4', 'TOK-1']) assert.ok(!out.includes(s), `${s} in ${out}`);
+    assert.match(out, /"url":"http:\/\/u:\*\*\*@h\/\?key=\*\*\*"/);
+    assert.match(out, /"msg":"boom srt:\/\/h:1\?passphrase=\*\*\*"/);
+  });
+
+  it('docs/config.md "Secrets" names every secret key the module knows', () => {
+    const docs = readFileSync(new URL('../../docs/config.md', import.meta.url), 'utf8');
+    const section = docs.slice(docs.indexOf('### Secrets'));
+    for (const name of SECRET_KEY_NAMES) assert.ok(section.includes(`\`${name}\``), `docs/config.md Secrets lists ${name}`);
   });
 });

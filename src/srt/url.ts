@@ -14,6 +14,7 @@
  */
 import { isIP } from 'node:net';
 import { SrtModeInvalidError, SrtUrlInvalidError } from '../errors.js';
+import { MASK, isSecretKey } from '../config/secrets.js';
 import {
   SRT_OPTIONS,
   checkOptionSet,
@@ -294,7 +295,7 @@ export function formatSrtUrl(u: Omit<SrtUrl, 'raw'> & { raw?: string }, opts: Fo
   }
   for (const [name, value] of Object.entries(u.options) as [SrtOptionName, SrtOptionValue | undefined][]) {
     if (value === undefined) continue;
-    const text = name === 'passphrase' && opts.redactSecrets === true && value !== '' ? '***' : formatOptionValue(name, value);
+    const text = opts.redactSecrets === true && isSecretKey(name) && value !== '' ? MASK : formatOptionValue(name, value);
     params.push(`${name}=${encodeValue(text)}`);
   }
   return `srt://${formatHost(u.host)}:${u.port}${params.length > 0 ? `?${params.join('&')}` : ''}`;
