@@ -16,7 +16,8 @@ import { fileURLToPath } from 'node:url';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { ConfigInvalidError, isSrtRelayError, orList } from '../errors.js';
 import { SRT_OPTIONS, editDistance, normalizeOptions, type SrtOptionValue } from '../srt/options.js';
-import { formatSrtUrl, parseSrtUrl, redactSrtUrl, type SrtUrl } from '../srt/url.js';
+import { formatSrtUrl, parseSrtUrl, type SrtUrl } from '../srt/url.js';
+import { isSecretKey, maskUrl } from './secrets.js';
 import { DEFAULT_TAKEOVER_AFTER_MS } from '../streams/defaults.js';
 import type {
   CliOverrides,
@@ -135,10 +136,9 @@ class Problems {
   }
 }
 
-/** Values under these keys are never shown in messages. */
+/** Values under secret keys (src/config/secrets.ts) are never shown in messages. */
 function isSecretPath(segs: readonly Seg[]): boolean {
-  const last = segs[segs.length - 1];
-  return segs.includes('passphrase') || last === 'token' || last === 'secret';
+  return segs.some((s) => typeof s === 'string' && isSecretKey(s));
 }
 
 function cut(s: string, n = 60): string {
@@ -160,11 +160,6 @@ function showValue(v: unknown, secret = false): string {
     default:
       return typeof v;
   }
-}
-
-/** Hide `user:password@` in a URL. */
-function maskCredentials(text: string): string {
-  return text.replace(/\/\/([^/@?#]*):([^/@?#]*)@/, '//$1:***@');
 }
 
 function closest(word: string, candidates: readonly string[]): string | undefined {
@@ -337,7 +332,7 @@ function describeAjvError(e: ErrorObject, data: unknown): { segs: Seg[]; message
     case 'pattern': {
       const rule =
         typeof parent?.['patternErrorMessage'] === 'string' ? parent['patternErrorMessage'] : `must match ${String(params['pattern'])}`;
-      return { segs, message: `${rule} (got ${showValue(typeof value === 'string' ? maskCredentials(value) : value, secret)})` };
+      return { segs, message: `${rule} (got ${showValue(typeof value === 'string' ? maskUrl(value) : value, secret)})` };
     }
     default:
       return { segs, message: e.message ?? `is not valid (${e.keyword})` };
@@ -589,7 +584,7 @@ function bareHost(text: string): string {
 
 /** Check a redis:// or rediss:// URL; returns a problem text or undefined. */
 export function checkRedisUrl(text: string): string | undefined {
-  const shown = JSON.stringify(cut(maskCredentials(text)));
+  const shown = JSON.stringify(cut(maskUrl(text)));
   const example = 'redis://127.0.0.1:6379/0';
   let url: URL;
   try {
@@ -609,7 +604,7 @@ export function checkRedisUrl(text: string): string | undefined {
 
 /** Check an http(s) URL (the auth webhook); returns a problem text or undefined. */
 export function checkHttpUrl(text: string): string | undefined {
-  const shown = JSON.stringify(cut(maskCredentials(text)));
+  const shown = JSON.stringify(cut(maskUrl(text)));
   let url: URL;
   try {
     url = new URL(text);
@@ -631,7 +626,7 @@ function splitParamQuery(text: string): Record<string, string> | string {
   for (const segment of q.split('&')) {
     if (segment === '') continue;
     const eq = segment.indexOf('=');
-    if (eq <= 0) return `each option is written name=value, separated by '&', e.g. "latency=200&tlpktdrop=0" (got ${JSON.stringify(cut(redactSrtUrl(`?${segment}`).slice(1)))})`;
+    if (eq <= 0) return `each option is written name=value, separated by '&', e.g. "latency=200&tlpktdrop=0" (got ${JSON.stringify(cut(maskUrl(`?${segment}`).slice(1)))})`;
     let key: string;
     let value: string;
     try {
@@ -719,7 +714,7 @@ function parseSource(text: string, segs: readonly Seg[], baseDir: string, proble
   }
   problems.add(
     segs,
-    `must be "push://", "srt://host:port" (pull), "srt://:port" (listen) or "file://path.ts" (got ${JSON.stringify(cut(redactSrtUrl(maskCredentials(text))))})`,
+    `must be "push://", "srt://host:port" (pull), "srt://:port" (listen) or "file://path.ts" (got ${JSON.stringify(cut(maskUrl(text)))})`,
   );
   return undefined;
 }
@@ -795,11 +790,11 @@ function applyOverrides(input: RelayConfigInput, o: CliOverrides | undefined): {
   }
   if (o.redis !== undefined) {
     merged.redis = o.redis;
-    flagPaths.set('redis', '--redis');
+    flagPaths.set('redis', o.from?.redis ?? '--redis');
   }
   if (o.clusterSecret !== undefined) {
     merged.cluster = { ...merged.cluster, secret: o.clusterSecret };
-    flagPaths.set('cluster.secret', '--cluster-secret');
+    flagPaths.set('cluster.secret', o.from?.clusterSecret ?? '--cluster-secret');
   }
   if (o.internalPort !== undefined) {
     merged.cluster = { ...merged.cluster, internalPort: o.internalPort };

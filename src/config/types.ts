@@ -135,10 +135,12 @@ export interface CliOverrides {
   logLevel?: LogLevel;
   /** `--workers` */
   workers?: number;
-  /** `--redis` */
+  /** `--redis` (or the environment: SRT_RELAY_REDIS, SRT_RELAY_REDIS_FILE) */
   redis?: string;
-  /** `--cluster-secret` (or the environment variable SRT_RELAY_CLUSTER_SECRET) */
+  /** `--cluster-secret` (or the environment: SRT_RELAY_CLUSTER_SECRET, SRT_RELAY_CLUSTER_SECRET_FILE) */
   clusterSecret?: string;
+  /** Where `redis` and `clusterSecret` came from when not from their flag: the environment variable's name. */
+  from?: { readonly redis?: string; readonly clusterSecret?: string };
   /** `--internal-port` */
   internalPort?: number;
   /** `--advertise-host` */

@@ -11,7 +11,8 @@ import { MODE_PLAY, MODE_PUBLISH } from '../srt/native.js';
 import type { SrtOptionValue } from '../srt/options.js';
 import { SrtListener, SrtSocket, type AcceptedConnection, type UdpSocketInfo } from '../srt/socket.js';
 import { UdpDropWatch, type UdpDropCount, type UdpSocketLabels } from '../srt/udp-drops.js';
-import { parseSrtUrl, redactSrtUrl, type SrtUrl } from '../srt/url.js';
+import { parseSrtUrl, type SrtUrl } from '../srt/url.js';
+import { maskUrl } from '../config/secrets.js';
 import { parseStreamId } from '../srt/streamid.js';
 import type { SessionRole, SessionStats, ToWorker } from '../sessions/messages.js';
 import { WorkerPool } from '../sessions/worker-pool.js';
@@ -876,7 +877,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     return [...this.#pushes.values()].map((p) => ({
       id: p.id,
       stream: p.stream,
-      target: redactSrtUrl(p.target),
+      target: maskUrl(p.target),
       auto: p.auto,
       state: p.state,
       session: p.session,

@@ -1,5 +1,5 @@
 /** /api/v1/pushes: list, add, remove. */
-import { redactSrtUrl } from '../../srt/url.js';
+import { maskUrl } from '../../config/secrets.js';
 import { conflict, notFound } from '../http.js';
 import type { Route } from '../router.js';
 import { parseId, parsePushBody } from '../validate.js';
@@ -21,7 +21,7 @@ export function pushRoutes(): Route[] {
             if (push === undefined) throw notFound('push was stored but not applied here; see the node\'s log');
             return { status: res.outcome === 'created' ? 201 : 200, json: pushView(push) };
           }
-          const target = redactSrtUrl(opts.target);
+          const target = maskUrl(opts.target);
           const same = relay.listPushes().find((p) => p.stream === opts.stream && p.target === target);
           if (same !== undefined) {
             throw conflict(`push ${same.id} already sends '${opts.stream}' to ${target}; delete it first`, { push: same.id });
