@@ -480,6 +480,8 @@ export class Relay extends EventEmitter<RelayEvents> {
     const info = this.#sessions.get(id);
     const stream = info === undefined ? undefined : this.#registry.get(info.stream);
     if (stream === undefined || stream.publisher?.session !== id) return;
+    // Failover to a backup source uses the same notion of "publisher gone" as takeover.
+    this.#sources.get(stream.name)?.publisherQuiet(stream.publisher.sourceIndex, id, quietMs !== undefined);
     // Only publishers from outside (the port, a listener input) can be taken over, under refuse;
     // the relay's own pulls have their source failover (StreamSources).
     if ((info!.kind !== 'publisher' && info!.leased !== true) || stream.settings.onPublisherConflict !== 'refuse') return;
@@ -509,18 +511,25 @@ export class Relay extends EventEmitter<RelayEvents> {
     const index = info.sourceIndex ?? 0;
     if (old !== undefined && old.session !== info.id) {
       const better = index < old.sourceIndex;
-      if (index > old.sourceIndex) {
+      const failover = index > old.sourceIndex && this.#sources.get(stream.name)?.isQuiet(old.sourceIndex) === true;
+      if (index > old.sourceIndex && !failover) {
         log.info({ session: info.id, publisher: old.session }, 'a better source is live; closing the backup');
         return false;
       }
-      const takeover = stream.publisherStalled;
-      if (!better && stream.settings.onPublisherConflict !== 'replace' && enforceConflict && !takeover) {
+      if (failover) {
+        log.warn({ session: info.id, replaced: old.session }, 'failover: the better source sent no media for takeoverAfterMs; the backup takes over');
+        this.#pool.closeSession(old.session, 'failed over: it had sent no media for takeoverAfterMs');
+      }
+      const takeover = !failover && stream.publisherStalled;
+      if (!failover && !better && stream.settings.onPublisherConflict !== 'replace' && enforceConflict && !takeover) {
         log.warn({ session: info.id, publisher: old.session }, 'stream already has a publisher (1409 policy); closing the newcomer');
         return false;
       }
-      if (takeover) log.info({ session: info.id, replaced: old.session }, 'new publisher takes over from a publisher that had gone quiet');
-      else log.info({ session: info.id, replaced: old.session }, 'new publisher replaces the old one');
-      this.#pool.closeSession(old.session, takeover ? 'taken over: it had sent no media for takeoverAfterMs' : 'replaced by a new publisher');
+      if (!failover) {
+        if (takeover) log.info({ session: info.id, replaced: old.session }, 'new publisher takes over from a publisher that had gone quiet');
+        else log.info({ session: info.id, replaced: old.session }, 'new publisher replaces the old one');
+        this.#pool.closeSession(old.session, takeover ? 'taken over: it had sent no media for takeoverAfterMs' : 'replaced by a new publisher');
+      }
     }
     const wasQuiet = stream.publisherStalled;
     stream.publisherStalled = false;
