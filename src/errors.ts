@@ -34,6 +34,10 @@ export const ERROR_CODES = Object.freeze([
     description: 'A libsrt call failed; the error carries the SRT errno and the libsrt message.',
   }),
   Object.freeze({
+    code: 'ERR_SRT_INVALID_ARG',
+    description: 'A call into the native addon got an argument of the wrong type or out of range (a bug in the caller, not in the input).',
+  }),
+  Object.freeze({
     code: 'ERR_SRT_REJECTED',
     description: 'An SRT connection was rejected; the error carries the numeric reject reason.',
   }),

@@ -5,9 +5,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PacketRing, SLOT_FLAG_KEYFRAME, SLOT_FLAG_PSI, SLOT_PHASE_SHIFT } from '../src/ring/packet-ring.js';
+import { PacketRing, SLOT_FLAG_KEYFRAME, SLOT_FLAG_PSI, SLOT_PHASE_NONE, SLOT_PHASE_SHIFT } from '../src/ring/packet-ring.js';
 import { SLOT_HEADER_BYTES } from '../src/srt/native.js';
 import {
+  ANALYZER_PHASE_NONE,
   ANALYZER_PHASE_SHIFT,
   ANALYZER_FLAG_KEYFRAME,
   ANALYZER_FLAG_PSI,
@@ -137,8 +138,8 @@ const SPS_1080: H264SpsSpec = { profile: 100, widthMbs: 120, heightMapUnits: 68,
 
 test('slot layout and flag bits: the analyzer uses the ring\'s', () => {
   assert.deepEqual(
-    [ANALYZER_SLOT_HEADER_BYTES, ANALYZER_FLAG_KEYFRAME, ANALYZER_FLAG_PSI, ANALYZER_PHASE_SHIFT],
-    [SLOT_HEADER_BYTES, SLOT_FLAG_KEYFRAME, SLOT_FLAG_PSI, SLOT_PHASE_SHIFT],
+    [ANALYZER_SLOT_HEADER_BYTES, ANALYZER_FLAG_KEYFRAME, ANALYZER_FLAG_PSI, ANALYZER_PHASE_SHIFT, ANALYZER_PHASE_NONE],
+    [SLOT_HEADER_BYTES, SLOT_FLAG_KEYFRAME, SLOT_FLAG_PSI, SLOT_PHASE_SHIFT, SLOT_PHASE_NONE],
   );
 });
 
@@ -500,7 +501,8 @@ test('messages in which no TS packet is found are counted and skipped', () => {
   assert.equal(a.nonTsMessages, 3);
   assert.equal(info.messages, 1);
   assert.equal(info.packets, good.length / TS);
-  assert.deepEqual([ring.flags(0), ring.flags(1), ring.flags(3)], [0, 0, 0]);
+  // Not TS: no flags, and the phase says "no packet start here" so writers leave the bytes alone.
+  assert.deepEqual([ring.flags(0), ring.flags(1), ring.flags(3)], [0, 0, 0].map(() => SLOT_PHASE_NONE << SLOT_PHASE_SHIFT));
   assert.equal(ring.flags(2), SLOT_FLAG_PSI);
 });
 

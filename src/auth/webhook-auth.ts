@@ -12,7 +12,8 @@ import { STREAM_NAME_PATTERN } from '../streams/stream-name.js';
 import { request } from 'undici';
 import { maskText, maskUrl } from '../config/secrets.js';
 import type { Logger } from '../logging.js';
-import { MODE_PUBLISH, native } from '../srt/native.js';
+import { MODE_PUBLISH } from '../srt/constants.js';
+import type { Gate } from '../srt/gate.js';
 import { allocateChannel, subscribeChannel } from '../srt/reactor.js';
 
 export const REJECT_PENDING = 1503;
@@ -20,7 +21,7 @@ export const REJECT_UNAUTHORIZED = 1401;
 export const REJECT_FORBIDDEN = 1403;
 
 export interface WebhookAuthOptions {
-  gate: number;
+  gate: Gate;
   url: string;
   timeoutMs: number;
   cacheMs: number;
@@ -54,11 +55,11 @@ export class WebhookAuth {
 
   start(): void {
     this.#unsubscribe = subscribeChannel(this.#channel, () => this.#drain());
-    native.gateAuthEnable(this.#opts.gate, true, REJECT_PENDING, this.#channel);
+    this.#opts.gate.enableAuth(true, REJECT_PENDING, this.#channel);
   }
 
   stop(): void {
-    native.gateAuthEnable(this.#opts.gate, false, REJECT_PENDING, 0);
+    this.#opts.gate.enableAuth(false, REJECT_PENDING, 0);
     this.#unsubscribe?.();
     this.#unsubscribe = undefined;
   }
@@ -68,7 +69,7 @@ export class WebhookAuth {
   }
 
   #drain(): void {
-    for (const [streamid, host, port, mode, resource] of native.gatePending(this.#opts.gate)) {
+    for (const [streamid, host, port, mode, resource] of this.#opts.gate.pending()) {
       void this.#decide(streamid, host, port, mode === MODE_PUBLISH ? 'publish' : 'play', resource);
     }
   }
@@ -78,7 +79,7 @@ export class WebhookAuth {
     const log = this.#opts.logger.child({ stream, streamid, peer: `${host}:${port}`, action });
     try {
       const verdict = await this.ask({ action, stream, streamid, remoteAddr: `${host}:${port}` });
-      native.gateAuthSet(this.#opts.gate, streamid, host, verdict.code, verdict.passphrase, verdict.stream === stream ? '' : verdict.stream, this.#opts.cacheMs);
+      this.#opts.gate.setAuth(streamid, host, verdict.code, verdict.passphrase, verdict.stream === stream ? '' : verdict.stream, this.#opts.cacheMs);
       log.info({ code: verdict.code, renamed: verdict.stream !== stream ? verdict.stream : undefined }, 'webhook decided');
     } finally {
       this.#inFlight--;

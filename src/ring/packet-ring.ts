@@ -15,7 +15,7 @@
  * Sequence numbers are u32 and wrap; slot index = seq & (SLOT_COUNT - 1) (SLOT_COUNT is a power
  * of two). HEAD is the sequence the writer fills next; sequences < HEAD are complete.
  */
-import { SLOT_HEADER_BYTES } from '../srt/native.js';
+import { SLOT_HEADER_BYTES } from './slot-layout.js';
 import { allocateChannel } from '../srt/reactor.js';
 
 export const RING_SLOT_SIZE = 1472; // 16-byte header + 1456, the largest live-mode payload
@@ -45,6 +45,8 @@ export const SLOT_FLAG_DISCONTINUITY = 0x4;
  * the writer's analyzer; 0 for messages of whole packets, >= the length when none starts there).
  */
 export const SLOT_PHASE_SHIFT = 8;
+/** Phase of a slot in which the analyzer found no TS packet start it trusts (not TS): leave its bytes alone. */
+export const SLOT_PHASE_NONE = 0xff;
 
 /** Most slots a writer fills per batch; readers keep this far away from the writer. */
 export const WRITE_BATCH = 64;

@@ -13,7 +13,7 @@
  */
 import { TsAnalyzer, type TsInfo } from '../ts/analyzer.js';
 import { AF_DISCONTINUITY, TS_PACKET_SIZE, TS_SYNC_BYTE } from '../ts/ts-packet.js';
-import { SLOT_PHASE_SHIFT, type PacketRing } from './packet-ring.js';
+import { SLOT_PHASE_NONE, type PacketRing } from './packet-ring.js';
 
 /** How far back a taking-over writer looks for each PID's last continuity counter (~4 s at 2 Mbit/s). */
 const TAKEOVER_SCAN_SLOTS = 1024;
@@ -91,7 +91,7 @@ export class RingWriter {
       if (!this.#waitKeyframe && this.#shift !== undefined && !this.#started) {
         // Relayed without a keyframe to start at: begin at a packet start all the same.
         const phase = ring.phase(first);
-        if (phase > 0) ring.trimFront(first, phase);
+        if (phase > 0 && phase !== SLOT_PHASE_NONE && phase < ring.length(first)) ring.trimFront(first, phase);
       }
       if (this.#waitKeyframe) {
         if (kf < 0 || ((kf - first) | 0) < 0) {
@@ -117,7 +117,8 @@ export class RingWriter {
         for (let i = skip; i < count; i++) this.#rewrite((first + i) >>> 0);
       } else if (this.#shift !== undefined) {
         this.#started = true;
-        for (let i = 0; i < count; i++) this.#rewrite((first + i) >>> 0);
+        // Counters are continued only in what is known to be MPEG-TS: other payloads pass untouched.
+        if (a.hasPat) for (let i = 0; i < count; i++) this.#rewrite((first + i) >>> 0);
       }
       if (kf >= 0) ring.setLastKeyframe(kf);
       if (kf >= 0 || !ring.hasPsi()) {
@@ -154,7 +155,7 @@ export class RingWriter {
       const at = ring.payloadOffset(seq);
       const len = ring.length(seq);
       const phase = ring.phase(seq);
-      if (len <= 0 || phase >= len) continue;
+      if (len <= 0 || phase >= len || phase === SLOT_PHASE_NONE) continue;
       // Packets start at the phase; the last one may continue in the next slot (its header is read when here).
       const lastStart = at + phase + Math.floor((len - phase - 1) / TS_PACKET_SIZE) * TS_PACKET_SIZE;
       for (let p = lastStart; p >= at + phase; p -= TS_PACKET_SIZE) {
@@ -178,7 +179,7 @@ export class RingWriter {
     const at = ring.payloadOffset(seq);
     const len = ring.length(seq);
     const end = at + len;
-    const phase = (ring.flags(seq) >>> SLOT_PHASE_SHIFT) & 0xff;
+    const phase = ring.phase(seq);
     if (this.#splitAt >= 0) {
       // The header of the previous slot's last packet ends here (when this slot continues it).
       const have = this.#splitHave;
@@ -191,7 +192,7 @@ export class RingWriter {
         this.#counter(b, ((b[i1]! & 0x1f) << 8) | b[i2]!, i3);
       }
     }
-    if (len <= 0 || phase >= len) return;
+    if (len <= 0 || phase >= len || phase === SLOT_PHASE_NONE) return; // nothing that is TS to fix
     for (let p = at + phase; p < end; p += TS_PACKET_SIZE) {
       if (b[p] !== TS_SYNC_BYTE) continue;
       if (p + 4 > end) {

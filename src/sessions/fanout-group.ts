@@ -2,7 +2,7 @@
  * FanoutGroup: the viewers of one ring on one worker thread, sent to in one native call per
  * wake-up (native fanout): no JS per packet, and JS per viewer only to read the results.
  */
-import { native } from '../srt/native.js';
+import { RingFanout } from '../srt/ring-io.js';
 import { PacketRing } from '../ring/packet-ring.js';
 
 export interface GroupMember {
@@ -23,8 +23,11 @@ export class FanoutGroup {
   #delays = new Float64Array(16);
   #delayed = 0;
 
+  readonly #fanout: RingFanout;
+
   constructor(ring: PacketRing) {
     this.ring = ring;
+    this.#fanout = new RingFanout(ring);
   }
 
   get size(): number {
@@ -63,19 +66,7 @@ export class FanoutGroup {
     const n = this.#members.length;
     if (n === 0) return;
     const ring = this.ring;
-    native.fanout(
-      ring.slots,
-      ring.slotSize,
-      ring.slotCount,
-      ring.head(),
-      ring.oldest(),
-      this.#socks,
-      this.#cursors,
-      n,
-      false,
-      this.#results,
-      this.#delayed > 0 ? this.#delays : undefined,
-    );
+    this.#fanout.send(ring.head(), ring.oldest(), this.#socks, this.#cursors, n, this.#results, this.#delayed > 0 ? this.#delays : undefined);
     const results = this.#results;
     let broken: GroupMember[] | undefined;
     for (let i = 0; i < n; i++) {
@@ -94,16 +85,12 @@ export class FanoutGroup {
     if (i < 0) return;
     const ring = this.ring;
     const res = this.#results.subarray(2 * i, 2 * i + 2);
-    native.fanout(
-      ring.slots,
-      ring.slotSize,
-      ring.slotCount,
+    this.#fanout.send(
       ring.head(),
       ring.oldest(),
       this.#socks.subarray(i, i + 1),
       this.#cursors.subarray(i, i + 1),
       1,
-      false,
       res,
       this.#delays[i]! > 0 ? this.#delays.subarray(i, i + 1) : undefined,
     );

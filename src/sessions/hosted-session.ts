@@ -3,14 +3,14 @@
  * SessionRole). A publisher is received straight into its stream's ring in batches; a viewer is
  * a member of the ring's FanoutGroup on this worker.
  */
-import { PacketRing, SLOT_FLAG_KEYFRAME, WRITE_BATCH } from '../ring/packet-ring.js';
+import { PacketRing, SLOT_FLAG_KEYFRAME, SLOT_PHASE_NONE, WRITE_BATCH } from '../ring/packet-ring.js';
 import { RingWriter } from '../ring/ring-writer.js';
 import type { TsInfo } from '../ts/analyzer.js';
 import { signalChannel } from '../srt/reactor.js';
 import { SrtSocket } from '../srt/socket.js';
 import type { FanoutGroup, GroupMember } from './fanout-group.js';
 import { UNDECIDED_MS, type SessionRole, type ViewerJoin } from './messages.js';
-import { native } from '../srt/native.js';
+import { srtNow } from '../srt/clock.js';
 
 export interface JoinOptions {
   join: ViewerJoin;
@@ -126,12 +126,12 @@ export class HostedSession implements GroupMember {
     const shift = this.#joinOpts.timeShiftMs;
     let shifted = false;
     if (shift !== undefined && shift < 0) {
-      const target = native.now() + shift * 1000;
+      const target = srtNow() + shift * 1000;
       const kf = ring.keyframeAtOrBefore(ring.seqAtTime(target));
       if (kf !== undefined) {
         start = kf;
         shifted = true;
-        delayUs = Math.max(0, native.now() - ring.timeOf(kf));
+        delayUs = Math.max(0, srtNow() - ring.timeOf(kf));
       }
     }
     if (!shifted && (this.#joinOpts.join === 'keyframe' || shift !== undefined)) {
@@ -160,7 +160,7 @@ export class HostedSession implements GroupMember {
     const at = ring.payloadOffset(seq);
     const len = ring.length(seq);
     const phase = ring.phase(seq);
-    if (phase >= len) return seq;
+    if (phase >= len || phase === SLOT_PHASE_NONE) return seq;
     // The keyframe's PES is the last video PES that starts in this slot (a keyframe is long).
     // Packets start at the slot's phase; the last one may continue in the next slot.
     let start = -1;

@@ -9,7 +9,8 @@
  * copy. Runs on a worker thread (or any thread); one timer tick every few milliseconds.
  */
 import { open, type FileHandle } from 'node:fs/promises';
-import { native } from '../srt/native.js';
+import { srtNow } from '../srt/clock.js';
+import { signalChannel } from '../srt/reactor.js';
 import { WRITE_BATCH, type PacketRing } from '../ring/packet-ring.js';
 import { RingWriter } from '../ring/ring-writer.js';
 import type { TsInfo } from '../ts/analyzer.js';
@@ -154,7 +155,7 @@ export class FileSource {
       this.#reading = false;
     }
     if (wrote) {
-      native.signal(this.#ring.channel);
+      signalChannel(this.#ring.channel);
       if (this.#messages > 0 && !this.#announced) {
         this.#announced = true;
         this.#opts.onFirstWrite?.();
@@ -271,7 +272,7 @@ export class FileSource {
       if (shifted !== cc) b[p + 3] = (b[p + 3]! & 0xf0) | shifted;
       this.#cc[pid] = shifted;
     }
-    this.#ring.fill(b.subarray(pos, end), this.#batch++, native.now());
+    this.#ring.fill(b.subarray(pos, end), this.#batch++, srtNow());
     this.#sentBytes += end - pos;
     this.#bufPos = end;
     this.#messages++;

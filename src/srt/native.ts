@@ -10,19 +10,8 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** Event flags delivered by the reactor (SRT_EPOLL_* plus the channel signal). */
-export const EV_IN = 0x1;
-export const EV_OUT = 0x4;
-export const EV_ERR = 0x8;
-export const EV_SIGNAL = 0x100;
-
-/** Stream modes decided by the gate (mirrors native ClassifyStreamId). */
-export const MODE_UNKNOWN = 0;
-export const MODE_PUBLISH = 1;
-export const MODE_PLAY = 2;
-
-/** Bytes before the payload in a ring slot: [i32 length][i32 flags][i64 srctime µs]. */
-export const SLOT_HEADER_BYTES = 16;
+export { EV_ERR, EV_IN, EV_OUT, EV_SIGNAL, MODE_PLAY, MODE_PUBLISH, MODE_UNKNOWN } from './constants.js';
+export { SLOT_HEADER_BYTES } from '../ring/slot-layout.js';
 
 export type NativeOptionType = 'int' | 'int64' | 'bool' | 'string' | 'linger';
 export type AcceptResult = [sock: number, host: string, port: number, streamid: string, mode: number, resource: string, inferred: boolean];

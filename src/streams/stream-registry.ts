@@ -3,7 +3,7 @@
  * the native listen callback can answer each caller at once (1404 unknown, 1409 conflict,
  * per-direction passphrases) without asking JavaScript.
  */
-import { native } from '../srt/native.js';
+import { Gate, type GateRejection } from '../srt/gate.js';
 import { Stream, type StreamSettings } from './stream.js';
 
 export const REJECT_FORBIDDEN = 1403;
@@ -22,18 +22,18 @@ export interface RegistryPolicy {
 }
 
 export class StreamRegistry {
-  readonly gate: number;
+  readonly gate: Gate;
   readonly #streams = new Map<string, Stream>();
   readonly #policy: RegistryPolicy;
   #overloaded = false;
   #full = false;
   #clusterDown = false;
   /** Gate of the internal (cluster) listener: plays of streams published here, nothing else. */
-  #internalGate: number | undefined;
+  #internalGate: Gate | undefined;
 
   constructor(policy: RegistryPolicy) {
     this.#policy = policy;
-    this.gate = native.gateCreate();
+    this.gate = Gate.create();
     this.#syncDefaults();
   }
 
@@ -104,8 +104,8 @@ export class StreamRegistry {
     const s = this.#streams.get(name);
     if (s === undefined) return undefined;
     this.#streams.delete(name);
-    native.gateDelete(this.gate, name);
-    if (this.#internalGate !== undefined) native.gateDelete(this.#internalGate, name);
+    this.gate.delete(name);
+    this.#internalGate?.delete(name);
     return s;
   }
 
@@ -137,10 +137,10 @@ export class StreamRegistry {
   }
 
   /** The gate of the internal listener (made on first use): plays of locally published streams only. */
-  internalGate(): number {
+  internalGate(): Gate {
     if (this.#internalGate === undefined) {
-      this.#internalGate = native.gateCreate();
-      native.gateDefaults(this.#internalGate, REJECT_FORBIDDEN, '', REJECT_NOT_FOUND, '');
+      this.#internalGate = Gate.create();
+      this.#internalGate.setDefaults(REJECT_FORBIDDEN, '', REJECT_NOT_FOUND, '');
       for (const s of this.#streams.values()) this.sync(s);
     }
     return this.#internalGate;
@@ -180,11 +180,8 @@ export class StreamRegistry {
     if (maxViewers !== undefined && play === 0 && s.viewers.size >= maxViewers) play = REJECT_UNAVAILABLE;
     // Without Redis no lease can be taken: a publish that would need one waits for Redis.
     if (this.#clusterDown && publish === 0 && !liveHere) publish = REJECT_UNAVAILABLE;
-    if (this.#internalGate !== undefined) {
-      native.gateSet(this.#internalGate, s.name, REJECT_FORBIDDEN, '', liveHere ? 0 : REJECT_NOT_FOUND, '', false);
-    }
-    native.gateSet(
-      this.gate,
+    this.#internalGate?.set(s.name, REJECT_FORBIDDEN, '', liveHere ? 0 : REJECT_NOT_FOUND, '', false);
+    this.gate.set(
       s.name,
       publish,
       s.settings.passphrase?.publish ?? '',
@@ -196,17 +193,18 @@ export class StreamRegistry {
 
   #syncDefaults(): void {
     const publish = this.#overloaded || this.#full || this.#clusterDown ? REJECT_UNAVAILABLE : this.#policy.dynamicStreams ? 0 : REJECT_NOT_FOUND;
-    native.gateDefaults(this.gate, publish, '', REJECT_NOT_FOUND, '');
+    this.gate.setDefaults(publish, '', REJECT_NOT_FOUND, '');
   }
 
-  /** Refusals the gate made since the last call (for logs and metrics). */
-  rejections(): Array<[gate: number, streamid: string, host: string, port: number, code: number]> {
-    return native.gateRejections().filter((r) => r[0] === this.gate);
+  /** Refusals of this node's gates (the ports' and the internal port's) since the last call, for logs and metrics. */
+  rejections(): GateRejection[] {
+    const own = this.gate.rejections();
+    return this.#internalGate === undefined ? own : own.concat(this.#internalGate.rejections());
   }
 
   close(): void {
-    native.gateDestroy(this.gate);
-    if (this.#internalGate !== undefined) native.gateDestroy(this.#internalGate);
+    this.gate.destroy();
+    this.#internalGate?.destroy();
     this.#streams.clear();
   }
 }

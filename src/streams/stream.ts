@@ -1,8 +1,8 @@
 /** Stream: one named stream of the relay, its ring, its publisher and its viewers. */
 import { PacketRing } from '../ring/packet-ring.js';
-import { native } from '../srt/native.js';
+import { srtNow } from '../srt/clock.js';
 
-const nowUs = (): number => native.now();
+const nowUs = (): number => srtNow();
 
 export type StreamState = 'idle' | 'live';
 

@@ -7,7 +7,7 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../logging.js';
 import { silentLogger } from '../logging.js';
-import { MODE_PLAY, MODE_PUBLISH } from '../srt/native.js';
+import { MODE_PLAY, MODE_PUBLISH } from '../srt/constants.js';
 import type { SrtOptionValue } from '../srt/options.js';
 import { SrtListener, SrtSocket, type AcceptedConnection, type UdpSocketInfo } from '../srt/socket.js';
 import { UdpDropWatch, type UdpDropCount, type UdpSocketLabels } from '../srt/udp-drops.js';
@@ -17,7 +17,7 @@ import { parseStreamId } from '../srt/streamid.js';
 import type { SessionRole, SessionStats, ToWorker } from '../sessions/messages.js';
 import { WorkerPool } from '../sessions/worker-pool.js';
 import { ringSlotsFor, ringBytesFor } from '../ring/packet-ring.js';
-import { native } from '../srt/native.js';
+import { trimFreedMemory } from '../srt/clock.js';
 import { DEFAULT_TAKEOVER_AFTER_MS } from '../streams/defaults.js';
 import { Stream, type PeerAddress } from '../streams/stream.js';
 import { REJECT_TOO_MANY, StreamRegistry } from '../streams/stream-registry.js';
@@ -258,7 +258,15 @@ export class Relay extends EventEmitter<RelayEvents> {
     const l = this.#opts.limits;
     const rate = l.handshakesPerSecondPerHost ?? 0;
     const all = l.handshakesPerSecond ?? 0;
-    native.gateLimits(this.#registry.gate, rate, rate * 2, l.maxSessionsPerHost ?? 0, REJECT_TOO_MANY, [...(l.exemptHosts ?? [])], all, all * 2);
+    this.#registry.gate.setLimits({
+      handshakesPerSecondPerHost: rate,
+      burstPerHost: rate * 2,
+      sessionsPerHost: l.maxSessionsPerHost ?? 0,
+      code: REJECT_TOO_MANY,
+      exemptHosts: l.exemptHosts ?? [],
+      handshakesPerSecond: all,
+      burst: all * 2,
+    });
     for (const p of this.#opts.ports) this.#listenPort(p);
     if (l.maxBitrateMbps !== undefined) this.#startBitrateWatch(l.maxBitrateMbps);
     for (const p of this.#opts.pushes) this.addPush(p);
@@ -607,7 +615,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     this.#endedSinceTrim = 0;
     const before = process.memoryUsage.rss();
     const t0 = performance.now();
-    native.trimMemory();
+    trimFreedMemory();
     const freedMb = (before - process.memoryUsage.rss()) / 1048576;
     if (freedMb >= 8) this.#log.info({ freedMb: Math.round(freedMb), ms: Math.round(performance.now() - t0) }, 'returned freed memory to the system');
   }

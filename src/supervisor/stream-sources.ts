@@ -13,6 +13,7 @@
  * Viewers of a stream with no live source are closed after `failoverTimeoutMs`.
  */
 import type { Logger } from '../logging.js';
+import type { Gate } from '../srt/gate.js';
 import type { SrtOptionValue } from '../srt/options.js';
 import { SrtListener, SrtSocket, type AcceptedConnection, type UdpSocketInfo } from '../srt/socket.js';
 import type { UdpSocketLabels } from '../srt/udp-drops.js';
@@ -39,7 +40,7 @@ export interface StreamSourcesOptions {
 /** What StreamSources needs from the relay. */
 export interface SourceHost {
   readonly log: Logger;
-  readonly gate: number;
+  readonly gate: Gate;
   /** Counts the kernel's receive drops of a UDP socket the relay bound. */
   watchUdp(socket: UdpSocketInfo | undefined, labels: UdpSocketLabels): void;
   /** A connected caller pull becomes the stream's publisher; returns its session or undefined. */

@@ -41,6 +41,8 @@ export const ANALYZER_FLAG_PSI = 0x2;
  * packets across messages). A value >= the slot's length means no packet starts in it.
  */
 export const ANALYZER_PHASE_SHIFT = 8;
+/** Phase of a slot in which no TS packet start was found (not TS): writers leave its bytes alone. */
+export const ANALYZER_PHASE_NONE = 0xff;
 const SLOT_HEADER_BYTES = ANALYZER_SLOT_HEADER_BYTES;
 const SLOT_FLAG_KEYFRAME = ANALYZER_FLAG_KEYFRAME;
 const SLOT_FLAG_PSI = ANALYZER_FLAG_PSI;
@@ -330,6 +332,11 @@ export class TsAnalyzer {
     return this.#lastKeyframeSeq;
   }
 
+  /** A valid PAT section has been parsed: the input is MPEG-TS (not bytes that look like it by chance). */
+  get hasPat(): boolean {
+    return this.#patVersion >= 0;
+  }
+
   get keyframes(): number {
     return this.#keyframes;
   }
@@ -376,6 +383,7 @@ export class TsAnalyzer {
       if (len <= 0 || len > maxLen) {
         this.#carryLen = 0;
         this.#nonTs++;
+        if (len > 0) b[off + 5] = ANALYZER_PHASE_NONE;
         continue;
       }
       const end = start + len;
@@ -387,6 +395,7 @@ export class TsAnalyzer {
         const q = TsAnalyzer.#resync(b, p, end);
         if (q < 0 && p === start) {
           this.#nonTs++;
+          b[off + 5] = ANALYZER_PHASE_NONE;
           continue;
         }
         p = q < 0 ? end : q;
@@ -408,7 +417,7 @@ export class TsAnalyzer {
         }
       }
       if (flags !== 0) b[off + 4] = b[off + 4]! | flags;
-      b[off + 5] = phase < 0xff ? phase : 0xff;
+      b[off + 5] = phase < ANALYZER_PHASE_NONE ? phase : ANALYZER_PHASE_NONE;
       this.#tick();
     }
     return this.#batchKeyframeSeq;

@@ -1,0 +1,91 @@
+/**
+ * Gate: one native handshake gate (native/gate.cc), the table libsrt's listen callback reads to
+ * answer each caller at once (reject codes, per-direction passphrases, limits, the auth
+ * webhook's cached verdicts) without asking JavaScript. Listeners attach to it with
+ * SrtListener.attachGate(). Each Gate drains only its own refusals: gates of other Relays in
+ * the process (tests, the cluster's internal port) keep theirs.
+ */
+import { native } from './native.js';
+
+/** [gate, streamid, host, port, code, stage]: stage 0 the gate, 1 libsrt after the gate, 2 never accepted. */
+export type GateRejection = [gate: number, streamid: string, host: string, port: number, code: number, stage: number];
+
+/** A handshake waiting for the auth webhook: [streamid, host, port, mode, resource]. */
+export type GatePending = [streamid: string, host: string, port: number, mode: number, resource: string];
+
+export interface GateLimits {
+  handshakesPerSecondPerHost: number;
+  burstPerHost: number;
+  sessionsPerHost: number;
+  code: number;
+  exemptHosts: readonly string[];
+  handshakesPerSecond: number;
+  burst: number;
+}
+
+export class Gate {
+  readonly id: number;
+  #destroyed = false;
+
+  private constructor(id: number) {
+    this.id = id;
+  }
+
+  /** A new gate; `acceptCapacity`/`acceptTtlMs` size its table of accepted handshakes (tests use small ones). */
+  static create(acceptCapacity?: number, acceptTtlMs?: number): Gate {
+    return new Gate(acceptCapacity === undefined ? native.gateCreate() : native.gateCreate(acceptCapacity, acceptTtlMs));
+  }
+
+  /** Answers for names without an entry. */
+  setDefaults(publishCode: number, publishPass: string, playCode: number, playPass: string): void {
+    native.gateDefaults(this.id, publishCode, publishPass, playCode, playPass);
+  }
+
+  /** One stream's answers (0 = accept) and passphrases; `live`: a plain name plays it. */
+  set(resource: string, publishCode: number, publishPass: string, playCode: number, playPass: string, live: boolean): void {
+    native.gateSet(this.id, resource, publishCode, publishPass, playCode, playPass, live);
+  }
+
+  delete(resource: string): void {
+    native.gateDelete(this.id, resource);
+  }
+
+  /** This gate's refusals since the last call (the gate's own, libsrt's after it, handshakes never accepted). */
+  rejections(): GateRejection[] {
+    return native.gateRejections(this.id);
+  }
+
+  /** [refusedByGate, refusedAfterGate, forgotten, accepting]. */
+  stats(): [number, number, number, number] {
+    return native.gateStats(this.id);
+  }
+
+  setLimits(l: GateLimits): void {
+    native.gateLimits(this.id, l.handshakesPerSecondPerHost, l.burstPerHost, l.sessionsPerHost, l.code, [...l.exemptHosts], l.handshakesPerSecond, l.burst);
+  }
+
+  hostSessions(): Array<[host: string, count: number]> {
+    return native.gateHostSessions(this.id);
+  }
+
+  /** The auth webhook decides unknown callers: they get `pendingCode` and wake `channel` until a verdict is cached. */
+  enableAuth(enabled: boolean, pendingCode: number, channel: number): void {
+    native.gateAuthEnable(this.id, enabled, pendingCode, channel);
+  }
+
+  /** Caches the webhook's verdict for (streamid, host) for `ttlMs`. */
+  setAuth(streamid: string, host: string, code: number, passphrase: string, rename: string, ttlMs: number): void {
+    native.gateAuthSet(this.id, streamid, host, code, passphrase, rename, ttlMs);
+  }
+
+  /** Handshakes waiting for a verdict. */
+  pending(): GatePending[] {
+    return native.gatePending(this.id);
+  }
+
+  destroy(): void {
+    if (this.#destroyed) return;
+    this.#destroyed = true;
+    native.gateDestroy(this.id);
+  }
+}

@@ -1,0 +1,55 @@
+/**
+ * The native boundary is sealed (issue 12): only modules in src/srt/ import the addon loader
+ * (src/srt/native.ts); everything above goes through its wrappers (SrtSocket, SrtListener,
+ * Gate, RingFanout, clock). The slot layout and the shared constants live in modules that do not
+ * load the addon.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const NATIVE = join(ROOT, 'src', 'srt', 'native.ts');
+
+function tsFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) out.push(...tsFiles(p));
+    else if (name.endsWith('.ts')) out.push(p);
+  }
+  return out;
+}
+
+/** Files among `files` whose relative imports (static or dynamic) resolve to `target`. */
+function importersOf(files: string[], target: string): string[] {
+  const found: string[] = [];
+  for (const f of files) {
+    const text = readFileSync(f, 'utf8');
+    for (const m of text.matchAll(/(?:from\s+|import\s*\(\s*)['"](\.{1,2}\/[^'"]+)['"]/g)) {
+      const spec = m[1]!.replace(/\.js$/, '.ts');
+      if (resolve(dirname(f), spec) === target) {
+        found.push(relative(ROOT, f));
+        break;
+      }
+    }
+  }
+  return found;
+}
+
+test('no module outside src/srt/ imports the native addon loader', () => {
+  const files = [...tsFiles(join(ROOT, 'src')), ...tsFiles(join(ROOT, 'workers'))];
+  const importers = importersOf(files, NATIVE);
+  assert.ok(importers.includes('src/srt/socket.ts'), `the scan finds the real importers (${importers.join(', ')})`);
+  const outside = importers.filter((f) => !f.startsWith('src/srt/'));
+  assert.deepEqual(outside, [], `import src/srt/ wrappers instead of the addon: ${outside.join(', ')}`);
+});
+
+test('the slot layout and shared constants load without the addon', () => {
+  for (const f of ['src/ring/slot-layout.ts', 'src/srt/constants.ts']) {
+    assert.deepEqual(importersOf([join(ROOT, f)], NATIVE), [], `${f} does not import the addon`);
+    assert.doesNotMatch(readFileSync(join(ROOT, f), 'utf8'), /\bimport\b/, `${f} imports nothing`);
+  }
+});
