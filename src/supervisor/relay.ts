@@ -13,6 +13,8 @@ import { SrtListener, SrtSocket, type AcceptedConnection, type UdpSocketInfo } f
 import { UdpDropWatch, type UdpDropCount, type UdpSocketLabels } from '../srt/udp-drops.js';
 import { parseSrtUrl, redactSrtUrl, type SrtUrl } from '../srt/url.js';
 import { parseStreamId } from '../srt/streamid.js';
+import { PortRegistry, type PortClaim } from '../srt/port-registry.js';
+import { probeUdpPort } from '../srt/port-probe.js';
 import type { SessionRole, SessionStats, ToWorker } from '../sessions/messages.js';
 import { WorkerPool } from '../sessions/worker-pool.js';
 import { ringSlotsFor, ringBytesFor } from '../ring/packet-ring.js';
@@ -166,6 +168,7 @@ export interface PushInfo {
 interface PushState extends PushInfo {
   url: SrtUrl;
   listener: SrtListener | undefined;
+  claim: PortClaim | undefined;
   timer: NodeJS.Timeout | undefined;
   stopped: boolean;
 }
@@ -201,6 +204,8 @@ export class Relay extends EventEmitter<RelayEvents> {
   readonly #pool: WorkerPool;
   readonly #registry: StreamRegistry;
   readonly #listeners: SrtListener[] = [];
+  /** The one owner of this node's UDP ports: every listener claims its address here first. */
+  readonly #ports = new PortRegistry({ probe: probeUdpPort });
   readonly #sessions = new Map<number, SessionInfo>();
   readonly #pushes = new Map<number, PushState>();
   readonly #sources = new Map<string, StreamSources>();
@@ -256,7 +261,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     const rate = l.handshakesPerSecondPerHost ?? 0;
     const all = l.handshakesPerSecond ?? 0;
     native.gateLimits(this.#registry.gate, rate, rate * 2, l.maxSessionsPerHost ?? 0, REJECT_TOO_MANY, [...(l.exemptHosts ?? [])], all, all * 2);
-    for (const p of this.#opts.ports) this.#listenPort(p);
+    this.#opts.ports.forEach((p, i) => this.#listenPort(p, i));
     if (l.maxBitrateMbps !== undefined) this.#startBitrateWatch(l.maxBitrateMbps);
     for (const p of this.#opts.pushes) this.addPush(p);
     this.#rejectTimer = setInterval(() => this.#logRejections(), 1000);
@@ -295,15 +300,23 @@ export class Relay extends EventEmitter<RelayEvents> {
 
   // ---- listeners ---------------------------------------------------------------------------
 
-  #listenPort(p: RelayPortOptions): void {
+  #listenPort(p: RelayPortOptions, index: number): void {
     const count = Math.max(1, p.reusePort);
-    for (let i = 0; i < count; i++) {
-      const l = SrtListener.create(p.host, p.port, p.params, { reusePort: count > 1 });
-      l.attachGate(this.#registry.gate, DIRECTION_CODE[p.direction], p.stream ?? '');
-      l.listen((c) => this.#onConnection(c, p.stream));
-      this.#listeners.push(l);
-      this.#watchUdp(l.udpSocket, { role: 'srt-port', port: p.port });
-    }
+    this.#ports.bindWith(p.host, p.port, index === 0 ? 'the main SRT listener' : `the SRT listener srt.ports[${index}]`, (claim) => {
+      for (let i = 0; i < count; i++) {
+        const l = SrtListener.create(p.host, p.port, p.params, { reusePort: count > 1 });
+        claim.track(l.udpSocket);
+        l.attachGate(this.#registry.gate, DIRECTION_CODE[p.direction], p.stream ?? '');
+        l.listen((c) => this.#onConnection(c, p.stream));
+        this.#listeners.push(l);
+        this.#watchUdp(l.udpSocket, { role: 'srt-port', port: p.port });
+      }
+    });
+  }
+
+  /** Who holds this node's UDP ports (see PortRegistry). */
+  get ports(): PortRegistry {
+    return this.#ports;
   }
 
   /**
@@ -749,7 +762,11 @@ export class Relay extends EventEmitter<RelayEvents> {
    * here only, every connection encrypted with the cluster passphrase (AES-256).
    */
   listenInternal(host: string, port: number, passphrase: string): void {
-    const l = SrtListener.create(host, port, { passphrase, pbkeylen: 32 }, {});
+    const l = this.#ports.bindWith(host, port, 'the internal cluster listener', (claim) => {
+      const created = SrtListener.create(host, port, { passphrase, pbkeylen: 32 }, {});
+      claim.track(created.udpSocket);
+      return created;
+    });
     l.attachGate(this.#registry.internalGate(), DIRECTION_CODE.outgoing, '');
     l.listen((c) => {
       const log = this.#log.child({ stream: c.resource, peer: `${c.host}:${c.port}`, streamid: c.streamid, internal: true });
@@ -796,6 +813,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     return {
     log: this.#log,
     gate: this.#registry.gate,
+    ports: this.#ports,
     watchUdp: (socket, labels) => this.#watchUdp(socket, labels),
     publishPulled: (stream, socket, url, sourceIndex) => {
       const log = this.#log.child({ stream, peer: `${url.host}:${url.port}`, source: sourceIndex });
@@ -897,6 +915,7 @@ export class Relay extends EventEmitter<RelayEvents> {
       lastError: undefined,
       url,
       listener: undefined,
+      claim: undefined,
       timer: undefined,
       stopped: false,
     };
@@ -912,13 +931,20 @@ export class Relay extends EventEmitter<RelayEvents> {
     p.stopped = true;
     if (p.timer !== undefined) clearTimeout(p.timer);
     p.listener?.close();
+    p.claim?.release();
     if (p.session !== undefined) this.#pool.closeSession(p.session, 'push removed');
     this.#pushes.delete(id);
     return true;
   }
 
   #listenPush(push: PushState): void {
-    const l = SrtListener.create(push.url.host, push.url.port, push.url.options as Record<string, SrtOptionValue>);
+    const holder = `listener push ${push.id} of stream '${push.stream}'`;
+    const l = this.#ports.bindWith(push.url.host, push.url.port, holder, (claim) => {
+      const created = SrtListener.create(push.url.host, push.url.port, push.url.options as Record<string, SrtOptionValue>);
+      claim.track(created.udpSocket);
+      push.claim = claim;
+      return created;
+    });
     l.attachGate(this.#registry.gate, DIRECTION_CODE.outgoing, push.stream, 'ignore');
     l.listen((c) => {
       const log = this.#log.child({ stream: push.stream, peer: `${c.host}:${c.port}`, push: push.id });

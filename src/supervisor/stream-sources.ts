@@ -11,6 +11,7 @@
  */
 import type { Logger } from '../logging.js';
 import type { SrtOptionValue } from '../srt/options.js';
+import type { PortClaim, PortRegistry } from '../srt/port-registry.js';
 import { SrtListener, SrtSocket, type AcceptedConnection, type UdpSocketInfo } from '../srt/socket.js';
 import type { UdpSocketLabels } from '../srt/udp-drops.js';
 import { parseSrtUrl, type SrtUrl } from '../srt/url.js';
@@ -37,6 +38,8 @@ export interface StreamSourcesOptions {
 export interface SourceHost {
   readonly log: Logger;
   readonly gate: number;
+  /** The node's UDP ports: a listener input claims its address here before it binds. */
+  readonly ports: PortRegistry;
   /** Counts the kernel's receive drops of a UDP socket the relay bound. */
   watchUdp(socket: UdpSocketInfo | undefined, labels: UdpSocketLabels): void;
   /** A connected caller pull becomes the stream's publisher; returns its session or undefined. */
@@ -70,6 +73,7 @@ interface Runner {
   attempts: number;
   retryAt: number;
   listener: SrtListener | undefined;
+  claim?: PortClaim | undefined;
   connecting: SrtSocket | undefined;
   lastError: string | undefined;
   /** The internal pull from the stream's cluster owner (always last, only while viewers watch). */
@@ -190,6 +194,8 @@ export class StreamSources {
     for (const r of this.#runners) {
       r.listener?.close();
       r.listener = undefined;
+      r.claim?.release();
+      r.claim = undefined;
     }
   }
 
@@ -375,7 +381,12 @@ export class StreamSources {
 
   #listen(r: Runner, index: number): void {
     const url = r.source.url!;
-    const l = SrtListener.create(url.host, url.port, url.options as Record<string, SrtOptionValue>);
+    const l = this.#host.ports.bindWith(url.host, url.port, `the listener source of stream '${this.stream}'`, (claim) => {
+      const created = SrtListener.create(url.host, url.port, url.options as Record<string, SrtOptionValue>);
+      claim.track(created.udpSocket);
+      r.claim = claim;
+      return created;
+    });
     l.attachGate(this.#host.gate, 1, this.stream, this.#opts.acceptStreamIds);
     l.listen((c) => this.#host.publishFromListener(this.stream, c, index));
     r.listener = l;

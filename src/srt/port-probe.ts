@@ -1,0 +1,119 @@
+/**
+ * The kernel's view of a UDP port, for PortRegistry: `probeUdpPort` binds a plain UDP socket
+ * (no SO_REUSEADDR, no SO_REUSEPORT) to the address, which the kernel refuses while any socket of
+ * any process holds an overlapping one. The relay's own sockets carry SO_REUSEADDR and, with
+ * several listeners per port, SO_REUSEPORT: a second process binding the same way would join them
+ * silently and take a share of new callers; the probe is what tells it apart.
+ *
+ * On EADDRINUSE the holder is looked up: its line in /proc/net/udp{,6} (inode), then the process
+ * whose /proc/PID/fd links to `socket:[inode]` (visible for processes of the same user).
+ */
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { native } from './native.js';
+import type { ForeignHolder } from './port-registry.js';
+
+/** EADDRINUSE on Linux, macOS and FreeBSD. */
+const ADDR_IN_USE = new Set([98, 48]);
+
+export interface ProcUdpSocket {
+  host: string;
+  port: number;
+  inode: number;
+}
+
+function v4FromHex(hex: string): string {
+  // /proc prints the address in host byte order (little-endian on x86 and arm).
+  const n = Number.parseInt(hex, 16);
+  return [n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, (n >>> 24) & 0xff].join('.');
+}
+
+function v6FromHex(hex: string): string {
+  const words: string[] = [];
+  for (let w = 0; w < 4; w++) {
+    const le = hex.slice(w * 8, w * 8 + 8);
+    const be = le.slice(6, 8) + le.slice(4, 6) + le.slice(2, 4) + le.slice(0, 2);
+    words.push(be.slice(0, 4), be.slice(4, 8));
+  }
+  const text = words.map((g) => g.replace(/^0+(?=.)/, '')).join(':');
+  if (/^0:0:0:0:0:ffff:/.test(text)) return v4FromHex(hex.slice(24, 32));
+  return text === '0:0:0:0:0:0:0:0' ? '::' : text;
+}
+
+/** Sockets bound to `port`, from the text of /proc/net/udp or /proc/net/udp6 (header line first). */
+export function parseProcUdpPort(text: string, port: number, v6: boolean): ProcUdpSocket[] {
+  const out: ProcUdpSocket[] = [];
+  for (const line of text.split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    const [addr, portHex] = (f[1] ?? '').split(':');
+    if (addr === undefined || portHex === undefined || Number.parseInt(portHex, 16) !== port) continue;
+    const inode = Number(f[9]);
+    if (!Number.isSafeInteger(inode) || inode <= 0) continue;
+    out.push({ host: v6 ? v6FromHex(addr) : v4FromHex(addr), port, inode });
+  }
+  return out;
+}
+
+function overlaps(a: string, b: string): boolean {
+  const wild = (h: string): boolean => h === '' || h === '0.0.0.0' || (isIP(h) === 6 && /^[0:]+$/.test(h));
+  return a === b || wild(a) || wild(b);
+}
+
+function readOr(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/** The pid whose file descriptors hold socket `inode` (this process first), if /proc shows it. */
+export function pidOfSocketInode(inode: number): number | undefined {
+  const link = `socket:[${inode}]`;
+  const holds = (pid: string): boolean => {
+    let fds: string[];
+    try {
+      fds = readdirSync(`/proc/${pid}/fd`);
+    } catch {
+      return false;
+    }
+    for (const fd of fds) {
+      try {
+        if (readlinkSync(`/proc/${pid}/fd/${fd}`) === link) return true;
+      } catch {
+        // closed meanwhile
+      }
+    }
+    return false;
+  };
+  if (holds('self')) return process.pid;
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
+  } catch {
+    return undefined;
+  }
+  for (const pid of pids) if (Number(pid) !== process.pid && holds(pid)) return Number(pid);
+  return undefined;
+}
+
+/** PortProbe for PortRegistry: undefined when host:port is free or held only by sockets in `own`. */
+export function probeUdpPort(host: string, port: number, own: ReadonlySet<number>): ForeignHolder | undefined {
+  const errno = native.probePort(host, port);
+  // Free, or a refusal that is not about sharing (e.g. EACCES): the real bind reports that one.
+  if (errno === 0 || !ADDR_IN_USE.has(errno)) return undefined;
+  const holders = [
+    ...parseProcUdpPort(readOr('/proc/net/udp'), port, false),
+    ...parseProcUdpPort(readOr('/proc/net/udp6'), port, true),
+  ].filter((s) => overlaps(s.host, host));
+  const foreign = holders.filter((s) => !own.has(s.inode));
+  // Only our own listeners, closed a moment ago and not yet gone (libsrt closes them later).
+  if (holders.length > 0 && foreign.length === 0) return undefined;
+  for (const s of foreign) {
+    const pid = pidOfSocketInode(s.inode);
+    if (pid === undefined) continue;
+    const command = readOr(`/proc/${pid}/comm`).trim();
+    return { pid, ...(command !== '' ? { command } : {}) };
+  }
+  return {};
+}

@@ -1,0 +1,158 @@
+/**
+ * PortRegistry: the one owner of the UDP ports a relay node binds. Every bind path claims its
+ * address first — the SRT ports (`srt.ports`), listener inputs (`srt://:PORT?mode=listener`
+ * sources), listener pushes, the internal cluster listener — and releases it when it closes.
+ * A second claim of an address that overlaps a held one (same port, and the same host or a
+ * wildcard covering the other) throws PortInUseError naming the port and its holder.
+ *
+ * Before the first claim of an address, an optional probe asks the kernel whether anything else
+ * holds it (see port-probe.ts): the relay's own sockets are bound with SO_REUSEADDR (and
+ * SO_REUSEPORT for several listeners per port), so without the probe its bind would silently
+ * join a socket of another process and share its callers.
+ *
+ * Pure (no sockets): the config loader applies the same rule to the file with no probe.
+ */
+import { isIP } from 'node:net';
+import { PortInUseError } from '../errors.js';
+
+/** An address on this node's UDP ports and who holds it. */
+export interface PortHolding {
+  readonly host: string;
+  readonly port: number;
+  /** Who holds it, in words: "the main SRT listener", "listener push 3 of stream 'cam'". */
+  readonly holder: string;
+}
+
+export interface PortClaim extends PortHolding {
+  /** Records a UDP socket bound under this claim (its /proc/net/udp inode), so the probe knows it for ours. */
+  track(socket: { readonly inode: number } | undefined): void;
+  /** Gives the address back. Idempotent. */
+  release(): void;
+}
+
+/** Another process (or a socket the registry does not know) holds the address. */
+export interface ForeignHolder {
+  pid?: number;
+  /** The holder's command name (/proc/PID/comm). */
+  command?: string;
+}
+
+/**
+ * Asks whether something outside the registry holds host:port. `own`: inodes of UDP sockets the
+ * registry's claims bound (they may linger a moment after release). Undefined: free.
+ */
+export type PortProbe = (host: string, port: number, own: ReadonlySet<number>) => ForeignHolder | undefined;
+
+export interface PortRegistryOptions {
+  probe?: PortProbe;
+}
+
+function family(host: string): 0 | 4 | 6 {
+  return isIP(host) as 0 | 4 | 6;
+}
+
+function isWildcardHost(host: string): boolean {
+  return host === '' || host === '0.0.0.0' || (isIP(host) === 6 && /^[0:]+$/.test(host));
+}
+
+/** Two UDP binds on the same port collide when their addresses are equal or one is a wildcard covering the other. */
+export function udpBindsCollide(a: { host: string; port: number }, b: { host: string; port: number }): boolean {
+  if (a.port !== b.port || a.port === 0) return false;
+  if (a.host === b.host) return true;
+  if (a.host === '' || b.host === '') return true;
+  if (isWildcardHost(a.host) && family(a.host) === family(b.host)) return true;
+  if (isWildcardHost(b.host) && family(b.host) === family(a.host)) return true;
+  return false;
+}
+
+/** A bind address in words: "every address", "0.0.0.0 (every IPv4 address)", "127.0.0.1". */
+export function hostWords(host: string): string {
+  if (host === '') return 'every address';
+  if (host === '0.0.0.0') return '0.0.0.0 (every IPv4 address)';
+  if (isWildcardHost(host)) return `${host} (every IPv6 address)`;
+  return host;
+}
+
+function foreignWords(f: ForeignHolder): string {
+  if (f.pid === undefined) return 'another process (its pid is not visible in /proc)';
+  if (f.pid === process.pid) return `another socket of this process (pid ${f.pid})`;
+  return `another process (pid ${f.pid}${f.command !== undefined ? `, ${f.command}` : ''})`;
+}
+
+export class PortRegistry {
+  readonly #probe: PortProbe | undefined;
+  readonly #held = new Set<PortClaim>();
+  /** Inodes of every UDP socket bound under a claim (small: one per listener ever opened). */
+  readonly #own = new Set<number>();
+
+  constructor(opts: PortRegistryOptions = {}) {
+    this.#probe = opts.probe;
+  }
+
+  /** The holding host:port overlaps, if any. */
+  holderOf(host: string, port: number): PortHolding | undefined {
+    for (const c of this.#held) if (udpBindsCollide(c, { host, port })) return c;
+    return undefined;
+  }
+
+  /** Every address held now. */
+  list(): PortHolding[] {
+    return [...this.#held].map((c) => ({ host: c.host, port: c.port, holder: c.holder }));
+  }
+
+  /**
+   * Claims host:port for `holder`; throws PortInUseError when a held claim overlaps it or (with a
+   * probe) another process holds it. Port 0 (the kernel picks a free port) is never refused.
+   */
+  claim(host: string, port: number, holder: string): PortClaim {
+    const held = this.holderOf(host, port);
+    if (held !== undefined) {
+      const where = held.host === host ? `on ${hostWords(host)}` : `which listens on ${hostWords(held.host)}`;
+      throw new PortInUseError(
+        `UDP port ${port} is used by ${held.holder} (${where}); use another port${held.host === host ? ' or host' : ''}`,
+        { port, host, holder: held.holder },
+      );
+    }
+    if (port !== 0 && this.#probe !== undefined) {
+      const foreign = this.#probe(host, port, this.#own);
+      if (foreign !== undefined) {
+        const who = foreignWords(foreign);
+        throw new PortInUseError(`UDP port ${port} is used by ${who} (on ${hostWords(host)}); stop it or use another port`, {
+          port,
+          host,
+          holder: who,
+          ...(foreign.pid !== undefined ? { pid: foreign.pid } : {}),
+        });
+      }
+    }
+    const own = this.#own;
+    const held2 = this.#held;
+    const claim: PortClaim = {
+      host,
+      port,
+      holder,
+      track(socket) {
+        if (socket !== undefined && socket.inode > 0) own.add(socket.inode);
+      },
+      release() {
+        held2.delete(claim);
+      },
+    };
+    if (port !== 0) this.#held.add(claim);
+    return claim;
+  }
+
+  /**
+   * Claims host:port and runs `bind` (which opens the sockets and may `track` them); the claim is
+   * released when `bind` throws.
+   */
+  bindWith<T>(host: string, port: number, holder: string, bind: (claim: PortClaim) => T): T {
+    const claim = this.claim(host, port, holder);
+    try {
+      return bind(claim);
+    } catch (err) {
+      claim.release();
+      throw err;
+    }
+  }
+}
