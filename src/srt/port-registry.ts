@@ -107,17 +107,14 @@ export class PortRegistry {
   claim(host: string, port: number, holder: string): PortClaim {
     const held = this.holderOf(host, port);
     if (held !== undefined) {
-      const where = held.host === host ? `on ${hostWords(host)}` : `which listens on ${hostWords(held.host)}`;
-      throw new PortInUseError(
-        `UDP port ${port} is used by ${held.holder} (${where}); use another port${held.host === host ? ' or host' : ''}`,
-        { port, host, holder: held.holder },
-      );
+      const where = held.host === host ? `on the same address (${hostWords(host)}); use another port or host` : `which listens on ${hostWords(held.host)}; use another port`;
+      throw new PortInUseError(`UDP port ${port} is used by ${held.holder}, ${where}`, { port, host, holder: held.holder });
     }
     if (port !== 0 && this.#probe !== undefined) {
       const foreign = this.#probe(host, port, this.#own);
       if (foreign !== undefined) {
         const who = foreignWords(foreign);
-        throw new PortInUseError(`UDP port ${port} is used by ${who} (on ${hostWords(host)}); stop it or use another port`, {
+        throw new PortInUseError(`UDP port ${port} is used by ${who}; stop it or use another port`, {
           port,
           host,
           holder: who,
