@@ -135,6 +135,23 @@ test('a listener source or push on a listener input\'s port is 409 ERR_PORT_IN_U
   assert.equal(rx.closed, false);
 });
 
+test('a listener push holds its port until it is deleted; then a stream source can listen there at once', async (t) => {
+  const { relay, base, port } = await startApiRelay(t);
+  const pushPort = await freeUdpPort();
+  const created = await call(base, 'POST', '/api/v1/pushes', { stream: 'cam', target: `srt://127.0.0.1:${pushPort}?mode=listener` });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const refused = await call(base, 'PUT', '/api/v1/streams/in', { source: `srt://:${pushPort}` });
+  assert.equal(refused.status, 409, JSON.stringify(refused.body));
+  assert.match(refused.body.error.message, new RegExp(`port ${pushPort} is used by listener push ${created.body.id} of stream 'cam', which listens on 127.0.0.1`));
+  assert.equal((await call(base, 'DELETE', `/api/v1/pushes/${created.body.id}`)).status, 204);
+  const put = await call(base, 'PUT', '/api/v1/streams/in', { source: `srt://127.0.0.1:${pushPort}?mode=listener&latency=200` });
+  assert.equal(put.status, 201, JSON.stringify(put.body));
+  const pub = pacedPublisher(await connectFor(t, pushPort), { pps: 500, tag: 6 });
+  t.after(() => pub.stop());
+  await waitLive(relay, 'in');
+  await assertViewerGets(t, port, 'read:in', 6);
+});
+
 test('a second srt-relay on the port a node holds exits 1 naming the port and the first pid; the first still serves', { timeout: 60_000 }, async (t) => {
   const first = await startRelayProcess(t, { logLevel: 'warn' });
   const apiPort = await freeUdpPort();
