@@ -10,6 +10,7 @@ import { isSrtRelayError, PortInUseError } from '../src/errors.js';
 import { silentLogger } from '../src/logging.js';
 import { PortRegistry } from '../src/srt/port-registry.js';
 import { Relay, type RelayOptions } from '../src/supervisor/relay.js';
+import { SrtlaServer } from '../src/srtla/server.js';
 import { freeUdpPort } from './helpers/free-port.js';
 import { countingReceiver, pacedPublisher, relayOptions, waitFor, waitLive } from './helpers/relay-harness.js';
 import { RELAY_BIN, startRelayProcess } from './helpers/relay-process.js';
@@ -150,6 +151,33 @@ test('a listener push holds its port until it is deleted; then a stream source c
   t.after(() => pub.stop());
   await waitLive(relay, 'in');
   await assertViewerGets(t, port, 'read:in', 6);
+});
+
+test('the internal cluster listener and the SRTLA receiver claim their ports like every other listener', async (t) => {
+  const { relay, base, port } = await startApiRelay(t);
+  const passphrase = 'internal-passphrase-0123456789';
+  assert.throws(
+    () => relay.listenInternal('127.0.0.1', port, passphrase),
+    (e: unknown) => isSrtRelayError(e, 'ERR_PORT_IN_USE') && new RegExp(`port ${port} is used by the main SRT listener`).test(e.message),
+  );
+  const internalPort = await freeUdpPort();
+  relay.listenInternal('127.0.0.1', internalPort, passphrase);
+  const push = await call(base, 'POST', '/api/v1/pushes', { stream: 'cam', target: `srt://:${internalPort}` });
+  assert.equal(push.status, 409, JSON.stringify(push.body));
+  assert.match(push.body.error.message, new RegExp(`port ${internalPort} is used by the internal cluster listener`));
+
+  const onMain = new SrtlaServer({ port, host: '127.0.0.1', target: { host: '127.0.0.1', port }, ports: relay.ports });
+  await assert.rejects(onMain.start(), (e: unknown) => isSrtRelayError(e, 'ERR_PORT_IN_USE') && /the main SRT listener/.test(e.message));
+  const srtlaPort = await freeUdpPort();
+  const srtla = new SrtlaServer({ port: srtlaPort, host: '127.0.0.1', target: { host: '127.0.0.1', port }, ports: relay.ports });
+  t.after(() => srtla.close());
+  await srtla.start();
+  const source = await call(base, 'PUT', '/api/v1/streams/in', { source: `srt://127.0.0.1:${srtlaPort}?mode=listener` });
+  assert.equal(source.status, 409, JSON.stringify(source.body));
+  assert.equal(source.body.error.code, 'ERR_PORT_IN_USE');
+  assert.match(source.body.error.message, new RegExp(`port ${srtlaPort} is used by the SRTLA receiver`));
+  srtla.close();
+  assert.equal(relay.ports.holderOf('127.0.0.1', srtlaPort), undefined, 'closing the receiver gives its port back');
 });
 
 test('a second srt-relay on the port a node holds exits 1 naming the port and the first pid; the first still serves', { timeout: 60_000 }, async (t) => {

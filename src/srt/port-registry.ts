@@ -38,8 +38,9 @@ export interface ForeignHolder {
 }
 
 /**
- * Asks whether something outside the registry holds host:port. `own`: inodes of UDP sockets the
- * registry's claims bound (they may linger a moment after release). Undefined: free.
+ * Asks whether something outside the registry holds host:port. `own`: inodes of UDP sockets bound
+ * under claims since released (libsrt closes a listener's UDP socket ~5 s after srt_close).
+ * Undefined: free.
  */
 export type PortProbe = (host: string, port: number, own: ReadonlySet<number>) => ForeignHolder | undefined;
 
@@ -79,11 +80,15 @@ function foreignWords(f: ForeignHolder): string {
   return `another process (pid ${f.pid}${f.command !== undefined ? `, ${f.command}` : ''})`;
 }
 
+/**
+ * Inodes of UDP sockets bound under claims that were released, by any registry of this process
+ * (a relay stopped and another started on its ports): one number per listener ever closed.
+ */
+const released = new Set<number>();
+
 export class PortRegistry {
   readonly #probe: PortProbe | undefined;
   readonly #held = new Set<PortClaim>();
-  /** Inodes of every UDP socket bound under a claim (small: one per listener ever opened). */
-  readonly #own = new Set<number>();
 
   constructor(opts: PortRegistryOptions = {}) {
     this.#probe = opts.probe;
@@ -111,7 +116,7 @@ export class PortRegistry {
       throw new PortInUseError(`UDP port ${port} is used by ${held.holder}, ${where}`, { port, host, holder: held.holder });
     }
     if (port !== 0 && this.#probe !== undefined) {
-      const foreign = this.#probe(host, port, this.#own);
+      const foreign = this.#probe(host, port, released);
       if (foreign !== undefined) {
         const who = foreignWords(foreign);
         throw new PortInUseError(`UDP port ${port} is used by ${who}; stop it or use another port`, {
@@ -122,21 +127,27 @@ export class PortRegistry {
         });
       }
     }
-    const own = this.#own;
     const held2 = this.#held;
+    const inodes: number[] = [];
     const claim: PortClaim = {
       host,
       port,
       holder,
       track(socket) {
-        if (socket !== undefined && socket.inode > 0) own.add(socket.inode);
+        if (socket !== undefined && socket.inode > 0) inodes.push(socket.inode);
       },
       release() {
-        held2.delete(claim);
+        if (!held2.delete(claim)) return;
+        for (const inode of inodes) released.add(inode);
       },
     };
     if (port !== 0) this.#held.add(claim);
     return claim;
+  }
+
+  /** Releases every claim (the node stops). */
+  close(): void {
+    for (const c of [...this.#held]) c.release();
   }
 
   /**

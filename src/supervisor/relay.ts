@@ -1054,6 +1054,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     for (const src of this.#sources.values()) src.stop();
     for (const id of [...this.#pushes.keys()]) this.removePush(id);
     for (const l of this.#listeners) l.close();
+    this.#ports.close();
     await this.#pool.stop();
     this.#registry.close();
     this.#log.info('relay stopped');
