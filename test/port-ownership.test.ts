@@ -153,6 +153,21 @@ test('a listener push holds its port until it is deleted; then a stream source c
   await assertViewerGets(t, port, 'read:in', 6);
 });
 
+test('a rendezvous push or source holds its local port: one on the main port is 409, and two on one port are refused', async (t) => {
+  const { base, port } = await startApiRelay(t);
+  const peer = await freeUdpPort();
+  const onMain = await call(base, 'POST', '/api/v1/pushes', { stream: 'cam', target: `srt://127.0.0.1:${peer}?mode=rendezvous&port=${port}` });
+  assert.equal(onMain.status, 409, JSON.stringify(onMain.body));
+  assert.match(onMain.body.error.message, new RegExp(`port ${port} is used by the main SRT listener`));
+  const local = await freeUdpPort();
+  const first = await call(base, 'POST', '/api/v1/pushes', { stream: 'cam', target: `srt://127.0.0.1:${peer}?mode=rendezvous&port=${local}` });
+  assert.equal(first.status, 201, JSON.stringify(first.body));
+  const second = await call(base, 'PUT', '/api/v1/streams/in', { source: `srt://127.0.0.1:${peer + 1}?mode=rendezvous&port=${local}` });
+  assert.equal(second.status, 409, JSON.stringify(second.body));
+  assert.match(second.body.error.message, new RegExp(`port ${local} is used by rendezvous push ${first.body.id} of stream 'cam'`));
+  assert.deepEqual((await call(base, 'GET', '/api/v1/pushes')).body.pushes.map((p: { id: number }) => p.id), [first.body.id]);
+});
+
 test('the internal cluster listener and the SRTLA receiver claim their ports like every other listener', async (t) => {
   const { relay, base, port } = await startApiRelay(t);
   const passphrase = 'internal-passphrase-0123456789';

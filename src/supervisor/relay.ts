@@ -915,7 +915,8 @@ export class Relay extends EventEmitter<RelayEvents> {
       lastError: undefined,
       url,
       listener: undefined,
-      claim: undefined,
+      // A rendezvous push binds its local port at each attempt: it holds it while it exists.
+      claim: url.mode === 'rendezvous' ? this.#ports.claim(url.adapter ?? '', url.localPort ?? url.port, `rendezvous push ${this.#nextPush - 1} of stream '${p.stream}'`) : undefined,
       timer: undefined,
       stopped: false,
     };

@@ -183,6 +183,9 @@ export class StreamSources {
   start(): void {
     this.#runners.forEach((r, i) => {
       if (r.source.kind === 'srt-listener') this.#listen(r, i);
+      // A rendezvous source binds its local port at each attempt: it holds it while configured.
+      const url = r.source.url;
+      if (url?.mode === 'rendezvous') r.claim = this.#host.ports.claim(url.adapter ?? '', url.localPort ?? url.port, `the rendezvous source of stream '${this.stream}'`);
     });
     this.#ensure();
   }
