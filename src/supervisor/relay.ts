@@ -302,16 +302,15 @@ export class Relay extends EventEmitter<RelayEvents> {
 
   #listenPort(p: RelayPortOptions, index: number): void {
     const count = Math.max(1, p.reusePort);
-    this.#ports.bindWith(p.host, p.port, index === 0 ? 'the main SRT listener' : `the SRT listener srt.ports[${index}]`, (claim) => {
-      for (let i = 0; i < count; i++) {
-        const l = SrtListener.create(p.host, p.port, p.params, { reusePort: count > 1 });
-        claim.track(l.udpSocket);
-        l.attachGate(this.#registry.gate, DIRECTION_CODE[p.direction], p.stream ?? '');
-        l.listen((c) => this.#onConnection(c, p.stream));
-        this.#listeners.push(l);
-        this.#watchUdp(l.udpSocket, { role: 'srt-port', port: p.port });
-      }
-    });
+    const claim = this.#ports.claim(p.host, p.port, index === 0 ? 'the main SRT listener' : `the SRT listener srt.ports[${index}]`);
+    for (let i = 0; i < count; i++) {
+      const l = SrtListener.create(p.host, p.port, p.params, { reusePort: count > 1 });
+      claim.track(l.udpSocket);
+      l.attachGate(this.#registry.gate, DIRECTION_CODE[p.direction], p.stream ?? '');
+      l.listen((c) => this.#onConnection(c, p.stream));
+      this.#listeners.push(l);
+      this.#watchUdp(l.udpSocket, { role: 'srt-port', port: p.port });
+    }
   }
 
   /** Who holds this node's UDP ports (see PortRegistry). */
@@ -762,11 +761,9 @@ export class Relay extends EventEmitter<RelayEvents> {
    * here only, every connection encrypted with the cluster passphrase (AES-256).
    */
   listenInternal(host: string, port: number, passphrase: string): void {
-    const l = this.#ports.bindWith(host, port, 'the internal cluster listener', (claim) => {
-      const created = SrtListener.create(host, port, { passphrase, pbkeylen: 32 }, {});
-      claim.track(created.udpSocket);
-      return created;
-    });
+    const claim = this.#ports.claim(host, port, 'the internal cluster listener');
+    const l = SrtListener.create(host, port, { passphrase, pbkeylen: 32 }, {});
+    claim.track(l.udpSocket);
     l.attachGate(this.#registry.internalGate(), DIRECTION_CODE.outgoing, '');
     l.listen((c) => {
       const log = this.#log.child({ stream: c.resource, peer: `${c.host}:${c.port}`, streamid: c.streamid, internal: true });
