@@ -201,7 +201,7 @@ test('a second srt-relay on the port a node holds exits 1 naming the port and th
   const second = spawnFor(t, process.execPath, [RELAY_BIN, '--srt-port', String(first.srtPort), '--api-port', String(apiPort), '--workers', '2', '--log-level', 'warn'], { name: 'second srt-relay' });
   const exit = await second.waitExit(10_000);
   assert.equal(exit.code, 1, `exit code (output: ${second.output()})`);
-  assert.match(second.stderr(), new RegExp(`ERR_PORT_IN_USE: UDP port ${first.srtPort} is used by another process \\(pid ${first.proc.pid}\\b`));
+  assert.match(second.stderr(), new RegExp(`ERR_PORT_IN_USE: UDP port ${first.srtPort} is used by another process \\(pid ${first.proc.pid}, srt-relay\\)`));
 
   const pub = pacedPublisher(await connectFor(t, first.srtPort, 'publish:cam'), { pps: 500, tag: 5 });
   t.after(() => pub.stop());

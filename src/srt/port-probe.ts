@@ -97,6 +97,14 @@ export function pidOfSocketInode(inode: number): number | undefined {
   return undefined;
 }
 
+/** The process's command in words: "srt-relay" for a node started by bin/srt-relay.js, else /proc/PID/comm. */
+function commandOf(pid: number): { command?: string } {
+  const argv = readOr(`/proc/${pid}/cmdline`).split('\0');
+  if (argv.slice(0, 2).some((a) => /(^|\/)srt-relay(\.js)?$/.test(a))) return { command: 'srt-relay' };
+  const comm = readOr(`/proc/${pid}/comm`).trim();
+  return comm !== '' ? { command: comm } : {};
+}
+
 /** PortProbe for PortRegistry: undefined when host:port is free or held only by sockets in `own`. */
 export function probeUdpPort(host: string, port: number, own: ReadonlySet<number>): ForeignHolder | undefined {
   const errno = native.probePort(host, port);
@@ -112,8 +120,7 @@ export function probeUdpPort(host: string, port: number, own: ReadonlySet<number
   for (const s of foreign) {
     const pid = pidOfSocketInode(s.inode);
     if (pid === undefined) continue;
-    const command = readOr(`/proc/${pid}/comm`).trim();
-    return { pid, ...(command !== '' ? { command } : {}) };
+    return { pid, ...commandOf(pid) };
   }
   return {};
 }
