@@ -107,7 +107,12 @@ function commandOf(pid: number): { command?: string } {
 
 /** PortProbe for PortRegistry: undefined when host:port is free or held only by sockets in `own`. */
 export function probeUdpPort(host: string, port: number, own: ReadonlySet<number>): ForeignHolder | undefined {
-  const errno = native.probePort(host, port);
+  let errno: number;
+  try {
+    errno = native.probePort(host, port);
+  } catch {
+    return undefined; // no socket to probe with (e.g. out of file descriptors): the real bind reports it
+  }
   // Free, or a refusal that is not about sharing (e.g. EACCES): the real bind reports that one.
   if (errno === 0 || !ADDR_IN_USE.has(errno)) return undefined;
   const holders = [
