@@ -5,10 +5,13 @@
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
+import { createSocket } from 'node:dgram';
 import { ApiServer } from '../src/api/http-server.js';
 import { isSrtRelayError, PortInUseError } from '../src/errors.js';
 import { silentLogger } from '../src/logging.js';
 import { PortRegistry } from '../src/srt/port-registry.js';
+import { checkUdpPort } from '../src/srt/port-probe.js';
+import { SrtListener, type SrtSocket } from '../src/srt/socket.js';
 import { Relay, type RelayOptions } from '../src/supervisor/relay.js';
 import { SrtlaServer } from '../src/srtla/server.js';
 import { freeUdpPort } from './helpers/free-port.js';
@@ -16,7 +19,6 @@ import { countingReceiver, pacedPublisher, relayOptions, waitFor, waitLive } fro
 import { RELAY_BIN, startRelayProcess } from './helpers/relay-process.js';
 import { spawnFor } from './helpers/processes.js';
 import { connectBinding } from './helpers/srt-io.js';
-import type { SrtSocket } from '../src/srt/socket.js';
 
 async function startApiRelay(t: TestContext, overrides: Partial<RelayOptions> = {}): Promise<{ relay: Relay; base: string; port: number }> {
   const port = await freeUdpPort();
@@ -83,6 +85,36 @@ test('PortRegistry refuses a second claim of an overlapping address, names its h
     (e: unknown) => e instanceof PortInUseError && e.pid === 4242 && /port 9000 is used by another process \(pid 4242, srt-relay\)/.test(e.message),
   );
   assert.deepEqual(foreign.list(), [], 'a refused claim holds nothing');
+});
+
+test('a socket that joined the port between the probe and the bind is found after the bind and the claim refused', async (t) => {
+  const port = await freeUdpPort();
+  // Bound with SO_REUSEADDR like the relay's own sockets, so the relay's bind succeeds beside it.
+  const intruder = createSocket({ type: 'udp4', reuseAddr: true });
+  await new Promise<void>((resolve) => intruder.bind(port, '127.0.0.1', resolve));
+  t.after(() => intruder.close());
+  const ports = new PortRegistry({ check: checkUdpPort }); // no probe: as if the intruder came just after it
+  let listener: SrtListener | undefined;
+  assert.throws(
+    () =>
+      ports.bindWith('127.0.0.1', port, 'the main SRT listener', (claim) => {
+        listener = SrtListener.create('127.0.0.1', port, {});
+        claim.track(listener.udpSocket);
+      }),
+    (e: unknown) => e instanceof PortInUseError && e.pid === process.pid && new RegExp(`port ${port} is used by another socket of this process`).test(e.message),
+  );
+  listener?.close();
+  assert.equal(ports.holderOf('127.0.0.1', port), undefined, 'the refused claim is released');
+  // Alone on its port, the same bind is confirmed.
+  const free = await freeUdpPort();
+  const alone = ports.bindWith('127.0.0.1', free, 'the main SRT listener', (claim) => {
+    const l = SrtListener.create('127.0.0.1', free, {}, { reusePort: true });
+    claim.track(l.udpSocket);
+    const l2 = SrtListener.create('127.0.0.1', free, {}, { reusePort: true });
+    claim.track(l2.udpSocket);
+    return [l, l2];
+  });
+  for (const l of alone) l.close();
 });
 
 test('an API push listening on the main SRT port is 409 ERR_PORT_IN_USE; callers of other streams on that port still get their own stream', async (t) => {

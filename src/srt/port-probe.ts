@@ -9,7 +9,7 @@
  * whose /proc/PID/fd links to `socket:[inode]` (visible for processes of the same user).
  */
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { isIP } from 'node:net';
+import { isIP, SocketAddress } from 'node:net';
 import { native } from './native.js';
 import type { ForeignHolder } from './port-registry.js';
 
@@ -37,7 +37,7 @@ function v6FromHex(hex: string): string {
   }
   const text = words.map((g) => g.replace(/^0+(?=.)/, '')).join(':');
   if (/^0:0:0:0:0:ffff:/.test(text)) return v4FromHex(hex.slice(24, 32));
-  return text === '0:0:0:0:0:0:0:0' ? '::' : text;
+  return new SocketAddress({ address: text, family: 'ipv6' }).address; // the short form: "::", "::1"
 }
 
 /** Sockets bound to `port`, from the text of /proc/net/udp or /proc/net/udp6 (header line first). */
@@ -54,9 +54,24 @@ export function parseProcUdpPort(text: string, port: number, v6: boolean): ProcU
   return out;
 }
 
+function wild(h: string): boolean {
+  return h === '' || h === '0.0.0.0' || (isIP(h) === 6 && /^[0:]+$/.test(h));
+}
+
+function short(h: string): string {
+  return isIP(h) === 6 ? new SocketAddress({ address: h, family: 'ipv6' }).address : h;
+}
+
+/** Loose (any wildcard of either family): only names a holder after the kernel refused the probe. */
 function overlaps(a: string, b: string): boolean {
-  const wild = (h: string): boolean => h === '' || h === '0.0.0.0' || (isIP(h) === 6 && /^[0:]+$/.test(h));
-  return a === b || wild(a) || wild(b);
+  return short(a) === short(b) || wild(a) || wild(b);
+}
+
+/** Same family, and equal or one the wildcard: sockets that share callers with ours. */
+function shares(a: string, b: string): boolean {
+  const fa = a === '' ? 4 : isIP(a);
+  const fb = b === '' ? 4 : isIP(b);
+  return fa === fb && (short(a) === short(b) || wild(a) || wild(b));
 }
 
 function readOr(file: string): string {
@@ -115,17 +130,34 @@ export function probeUdpPort(host: string, port: number, own: ReadonlySet<number
   }
   // Free, or a refusal that is not about sharing (e.g. EACCES): the real bind reports that one.
   if (errno === 0 || !ADDR_IN_USE.has(errno)) return undefined;
-  const holders = [
-    ...parseProcUdpPort(readOr('/proc/net/udp'), port, false),
-    ...parseProcUdpPort(readOr('/proc/net/udp6'), port, true),
-  ].filter((s) => overlaps(s.host, host));
+  const holders = socketsOn(host, port);
   const foreign = holders.filter((s) => !own.has(s.inode));
   // Only our own listeners, closed a moment ago and not yet gone (libsrt closes them later).
   if (holders.length > 0 && foreign.length === 0) return undefined;
+  return holderOf(foreign);
+}
+
+function socketsOn(host: string, port: number, match = overlaps): ProcUdpSocket[] {
+  return [
+    ...parseProcUdpPort(readOr('/proc/net/udp'), port, false),
+    ...parseProcUdpPort(readOr('/proc/net/udp6'), port, true),
+  ].filter((s) => match(s.host, host));
+}
+
+function holderOf(foreign: readonly ProcUdpSocket[]): ForeignHolder {
   for (const s of foreign) {
     const pid = pidOfSocketInode(s.inode);
     if (pid === undefined) continue;
     return { pid, ...commandOf(pid) };
   }
   return {};
+}
+
+/**
+ * PortCheck for PortRegistry, after the relay bound host:port: a socket the kernel lists on it that
+ * is not in `own` joined it (e.g. another process bound between the probe and our bind).
+ */
+export function checkUdpPort(host: string, port: number, own: ReadonlySet<number>): ForeignHolder | undefined {
+  const foreign = socketsOn(host, port, shares).filter((s) => !own.has(s.inode));
+  return foreign.length === 0 ? undefined : holderOf(foreign);
 }

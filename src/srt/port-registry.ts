@@ -10,6 +10,10 @@
  * SO_REUSEPORT for several listeners per port), so without the probe its bind would silently
  * join a socket of another process and share its callers.
  *
+ * Another process may bind between the probe and the relay's own bind (both start at once): once
+ * its sockets are bound, a claim can be confirmed (`confirm`) against the sockets the kernel lists
+ * on the port, which refuses it when one is not the claim's own.
+ *
  * Pure (no sockets): the config loader applies the same rule to the file with no probe.
  */
 import { isIP } from 'node:net';
@@ -26,6 +30,11 @@ export interface PortHolding {
 export interface PortClaim extends PortHolding {
   /** Records a UDP socket bound under this claim (its /proc/net/udp inode), so the probe knows it for ours. */
   track(socket: { readonly inode: number } | undefined): void;
+  /**
+   * After binding: throws PortInUseError when another socket joined the address meanwhile (the
+   * registry's `check` lists one that is neither tracked here nor a released one of ours).
+   */
+  confirm(): void;
   /** Gives the address back. Idempotent. */
   release(): void;
 }
@@ -44,8 +53,12 @@ export interface ForeignHolder {
  */
 export type PortProbe = (host: string, port: number, own: ReadonlySet<number>) => ForeignHolder | undefined;
 
+/** Lists a holder of host:port other than the sockets in `own` (after our own bind), if any. */
+export type PortCheck = (host: string, port: number, own: ReadonlySet<number>) => ForeignHolder | undefined;
+
 export interface PortRegistryOptions {
   probe?: PortProbe;
+  check?: PortCheck;
 }
 
 function family(host: string): 0 | 4 | 6 {
@@ -86,12 +99,24 @@ function foreignWords(f: ForeignHolder): string {
  */
 const released = new Set<number>();
 
+function foreignError(host: string, port: number, foreign: ForeignHolder): PortInUseError {
+  const who = foreignWords(foreign);
+  return new PortInUseError(`UDP port ${port} is used by ${who}; stop it or use another port`, {
+    port,
+    host,
+    holder: who,
+    ...(foreign.pid !== undefined ? { pid: foreign.pid } : {}),
+  });
+}
+
 export class PortRegistry {
   readonly #probe: PortProbe | undefined;
+  readonly #check: PortCheck | undefined;
   readonly #held = new Set<PortClaim>();
 
   constructor(opts: PortRegistryOptions = {}) {
     this.#probe = opts.probe;
+    this.#check = opts.check;
   }
 
   /** The holding host:port overlaps, if any. */
@@ -117,16 +142,9 @@ export class PortRegistry {
     }
     if (port !== 0 && this.#probe !== undefined) {
       const foreign = this.#probe(host, port, released);
-      if (foreign !== undefined) {
-        const who = foreignWords(foreign);
-        throw new PortInUseError(`UDP port ${port} is used by ${who}; stop it or use another port`, {
-          port,
-          host,
-          holder: who,
-          ...(foreign.pid !== undefined ? { pid: foreign.pid } : {}),
-        });
-      }
+      if (foreign !== undefined) throw foreignError(host, port, foreign);
     }
+    const check = this.#check;
     const held2 = this.#held;
     const inodes: number[] = [];
     const claim: PortClaim = {
@@ -135,6 +153,11 @@ export class PortRegistry {
       holder,
       track(socket) {
         if (socket !== undefined && socket.inode > 0) inodes.push(socket.inode);
+      },
+      confirm() {
+        if (check === undefined || port === 0 || inodes.length === 0) return;
+        const foreign = check(host, port, new Set([...inodes, ...released]));
+        if (foreign !== undefined) throw foreignError(host, port, foreign);
       },
       release() {
         if (!held2.delete(claim)) return;
@@ -157,7 +180,9 @@ export class PortRegistry {
   bindWith<T>(host: string, port: number, holder: string, bind: (claim: PortClaim) => T): T {
     const claim = this.claim(host, port, holder);
     try {
-      return bind(claim);
+      const bound = bind(claim);
+      claim.confirm();
+      return bound;
     } catch (err) {
       claim.release();
       throw err;

@@ -14,7 +14,7 @@ import { UdpDropWatch, type UdpDropCount, type UdpSocketLabels } from '../srt/ud
 import { parseSrtUrl, redactSrtUrl, type SrtUrl } from '../srt/url.js';
 import { parseStreamId } from '../srt/streamid.js';
 import { PortRegistry, type PortClaim } from '../srt/port-registry.js';
-import { probeUdpPort } from '../srt/port-probe.js';
+import { checkUdpPort, probeUdpPort } from '../srt/port-probe.js';
 import type { SessionRole, SessionStats, ToWorker } from '../sessions/messages.js';
 import { WorkerPool } from '../sessions/worker-pool.js';
 import { ringSlotsFor, ringBytesFor } from '../ring/packet-ring.js';
@@ -205,7 +205,7 @@ export class Relay extends EventEmitter<RelayEvents> {
   readonly #registry: StreamRegistry;
   readonly #listeners: SrtListener[] = [];
   /** The one owner of this node's UDP ports: every listener claims its address here first. */
-  readonly #ports = new PortRegistry({ probe: probeUdpPort });
+  readonly #ports = new PortRegistry({ probe: probeUdpPort, check: checkUdpPort });
   readonly #sessions = new Map<number, SessionInfo>();
   readonly #pushes = new Map<number, PushState>();
   readonly #sources = new Map<string, StreamSources>();
@@ -311,6 +311,7 @@ export class Relay extends EventEmitter<RelayEvents> {
       this.#listeners.push(l);
       this.#watchUdp(l.udpSocket, { role: 'srt-port', port: p.port });
     }
+    claim.confirm();
   }
 
   /** Who holds this node's UDP ports (see PortRegistry). */
@@ -764,6 +765,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     const claim = this.#ports.claim(host, port, 'the internal cluster listener');
     const l = SrtListener.create(host, port, { passphrase, pbkeylen: 32 }, {});
     claim.track(l.udpSocket);
+    claim.confirm();
     l.attachGate(this.#registry.internalGate(), DIRECTION_CODE.outgoing, '');
     l.listen((c) => {
       const log = this.#log.child({ stream: c.resource, peer: `${c.host}:${c.port}`, streamid: c.streamid, internal: true });
