@@ -18,6 +18,8 @@ import { freeUdpPort } from './helpers/free-port.js';
 import { countingReceiver, pacedPublisher, relayOptions, waitFor, waitLive } from './helpers/relay-harness.js';
 import { RELAY_BIN, startRelayProcess } from './helpers/relay-process.js';
 import { spawnFor } from './helpers/processes.js';
+import { ClusterNode } from './helpers/cluster-nodes.js';
+import { RedisServer } from './helpers/redis-server.js';
 import { connectBinding } from './helpers/srt-io.js';
 
 async function startApiRelay(t: TestContext, overrides: Partial<RelayOptions> = {}): Promise<{ relay: Relay; base: string; port: number }> {
@@ -225,6 +227,24 @@ test('the internal cluster listener and the SRTLA receiver claim their ports lik
   assert.match(source.body.error.message, new RegExp(`port ${srtlaPort} is used by the SRTLA receiver`));
   srtla.close();
   assert.equal(relay.ports.holderOf('127.0.0.1', srtlaPort), undefined, 'closing the receiver gives its port back');
+});
+
+test('in a cluster, a push onto the SRT or internal port of the node is 409 ERR_PORT_IN_USE and is not shared', { timeout: 60_000 }, async (t) => {
+  const redis = await RedisServer.start({ t });
+  const node = await ClusterNode.start(t, 'ports-a', redis.url(), ['--log-level', 'warn']);
+  for (const [port, holder] of [[node.srtPort, 'the main SRT listener'], [node.internalPort, 'the internal cluster listener']] as const) {
+    const r = await node.send('POST', '/api/v1/pushes', { stream: 'cam', target: `srt://:${port}` });
+    assert.equal(r.status, 409, JSON.stringify(r.json));
+    const body = r.json as { error: { code: string; message: string } };
+    assert.equal(body.error.code, 'ERR_PORT_IN_USE');
+    assert.match(body.error.message, new RegExp(`port ${port} is used by ${holder}`));
+  }
+  assert.deepEqual(await node.get('/api/v1/pushes'), { pushes: [] }, 'nothing stored or applied');
+  const free = await freeUdpPort();
+  const ok = await node.send('POST', '/api/v1/pushes', { stream: 'cam', target: `srt://:${free}` });
+  assert.equal(ok.status, 201, JSON.stringify(ok.json));
+  const again = await node.send('POST', '/api/v1/pushes', { stream: 'cam', target: `srt://:${free}` });
+  assert.equal(again.status, 200, `the same push again is an update, not a port conflict: ${JSON.stringify(again.json)}`);
 });
 
 test('a second srt-relay on the port a node holds exits 1 naming the port and the first pid; the first still serves', { timeout: 60_000 }, async (t) => {

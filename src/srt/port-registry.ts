@@ -18,6 +18,7 @@
  */
 import { isIP } from 'node:net';
 import { PortInUseError } from '../errors.js';
+import type { SrtUrl } from './url.js';
 
 /** An address on this node's UDP ports and who holds it. */
 export interface PortHolding {
@@ -77,6 +78,16 @@ export function udpBindsCollide(a: { host: string; port: number }, b: { host: st
   if (isWildcardHost(a.host) && family(a.host) === family(b.host)) return true;
   if (isWildcardHost(b.host) && family(b.host) === family(a.host)) return true;
   return false;
+}
+
+/**
+ * The local UDP address an srt:// URL binds to a fixed port, if any: a listener its host:port, a
+ * rendezvous its adapter and local port (`port=`, else the peer's port). A caller binds a free port.
+ */
+export function boundAddress(url: SrtUrl): { host: string; port: number } | undefined {
+  if (url.mode === 'listener') return { host: url.host, port: url.port };
+  if (url.mode === 'rendezvous') return { host: url.adapter ?? '', port: url.localPort ?? url.port };
+  return undefined;
 }
 
 /** A bind address in words: "every address", "0.0.0.0 (every IPv4 address)", "127.0.0.1". */
@@ -166,6 +177,11 @@ export class PortRegistry {
     };
     if (port !== 0) this.#held.add(claim);
     return claim;
+  }
+
+  /** Throws like `claim` when host:port cannot be claimed now; holds nothing. */
+  ensureFree(host: string, port: number): void {
+    this.claim(host, port, 'a check').release();
   }
 
   /** Releases every claim (the node stops). */

@@ -13,7 +13,7 @@ import { SrtListener, SrtSocket, type AcceptedConnection, type UdpSocketInfo } f
 import { UdpDropWatch, type UdpDropCount, type UdpSocketLabels } from '../srt/udp-drops.js';
 import { parseSrtUrl, redactSrtUrl, type SrtUrl } from '../srt/url.js';
 import { parseStreamId } from '../srt/streamid.js';
-import { PortRegistry, type PortClaim } from '../srt/port-registry.js';
+import { boundAddress, PortRegistry, type PortClaim } from '../srt/port-registry.js';
 import { checkUdpPort, probeUdpPort } from '../srt/port-probe.js';
 import type { SessionRole, SessionStats, ToWorker } from '../sessions/messages.js';
 import { WorkerPool } from '../sessions/worker-pool.js';
@@ -903,6 +903,7 @@ export class Relay extends EventEmitter<RelayEvents> {
   /** Starts a push of `stream` to an srt:// target (caller: connects out; listener: serves every caller). */
   addPush(p: RelayPushOptions): PushInfo {
     const url = parseSrtUrl(p.target);
+    const at = url.mode === 'rendezvous' ? boundAddress(url) : undefined;
     const push: PushState = {
       id: this.#nextPush++,
       stream: p.stream,
@@ -915,7 +916,7 @@ export class Relay extends EventEmitter<RelayEvents> {
       url,
       listener: undefined,
       // A rendezvous push binds its local port at each attempt: it holds it while it exists.
-      claim: url.mode === 'rendezvous' ? this.#ports.claim(url.adapter ?? '', url.localPort ?? url.port, `rendezvous push ${this.#nextPush - 1} of stream '${p.stream}'`) : undefined,
+      claim: at !== undefined ? this.#ports.claim(at.host, at.port, `rendezvous push ${this.#nextPush - 1} of stream '${p.stream}'`) : undefined,
       timer: undefined,
       stopped: false,
     };

@@ -11,7 +11,7 @@
  */
 import type { Logger } from '../logging.js';
 import type { SrtOptionValue } from '../srt/options.js';
-import type { PortClaim, PortRegistry } from '../srt/port-registry.js';
+import { boundAddress, type PortClaim, type PortRegistry } from '../srt/port-registry.js';
 import { SrtListener, SrtSocket, type AcceptedConnection, type UdpSocketInfo } from '../srt/socket.js';
 import type { UdpSocketLabels } from '../srt/udp-drops.js';
 import { parseSrtUrl, type SrtUrl } from '../srt/url.js';
@@ -185,7 +185,8 @@ export class StreamSources {
       if (r.source.kind === 'srt-listener') this.#listen(r, i);
       // A rendezvous source binds its local port at each attempt: it holds it while configured.
       const url = r.source.url;
-      if (url?.mode === 'rendezvous') r.claim = this.#host.ports.claim(url.adapter ?? '', url.localPort ?? url.port, `the rendezvous source of stream '${this.stream}'`);
+      const at = url?.mode === 'rendezvous' ? boundAddress(url) : undefined;
+      if (at !== undefined) r.claim = this.#host.ports.claim(at.host, at.port, `the rendezvous source of stream '${this.stream}'`);
     });
     this.#ensure();
   }
