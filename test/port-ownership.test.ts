@@ -229,7 +229,7 @@ test('the internal cluster listener and the SRTLA receiver claim their ports lik
   assert.equal(relay.ports.holderOf('127.0.0.1', srtlaPort), undefined, 'closing the receiver gives its port back');
 });
 
-test('in a cluster, a push onto the SRT or internal port of the node is 409 ERR_PORT_IN_USE and is not shared', { timeout: 60_000 }, async (t) => {
+test('in a cluster, a push onto the SRT or internal port of the node (or a stream source onto a port in use) is 409 ERR_PORT_IN_USE and is not shared', { timeout: 60_000 }, async (t) => {
   const redis = await RedisServer.start({ t });
   const node = await ClusterNode.start(t, 'ports-a', redis.url(), ['--log-level', 'warn']);
   for (const [port, holder] of [[node.srtPort, 'the main SRT listener'], [node.internalPort, 'the internal cluster listener']] as const) {
@@ -245,6 +245,16 @@ test('in a cluster, a push onto the SRT or internal port of the node is 409 ERR_
   assert.equal(ok.status, 201, JSON.stringify(ok.json));
   const again = await node.send('POST', '/api/v1/pushes', { stream: 'cam', target: `srt://:${free}` });
   assert.equal(again.status, 200, `the same push again is an update, not a port conflict: ${JSON.stringify(again.json)}`);
+
+  const onPush = await node.send('PUT', '/api/v1/streams/in', { source: `srt://:${free}` });
+  assert.equal(onPush.status, 409, JSON.stringify(onPush.json));
+  assert.match((onPush.json as { error: { message: string } }).error.message, new RegExp(`port ${free} is used by listener push`));
+  assert.equal((await node.send('PUT', '/api/v1/streams/other', { source: `srt://127.0.0.1:${node.srtPort}?mode=listener` })).status, 409);
+  const inPort = await freeUdpPort();
+  assert.equal((await node.send('PUT', '/api/v1/streams/in', { source: `srt://:${inPort}` })).status, 201);
+  const update = await node.send('PUT', '/api/v1/streams/in', { source: `srt://:${inPort}`, alwaysOn: true });
+  assert.equal(update.status, 200, `changing the stream keeps its own port: ${JSON.stringify(update.json)}`);
+  assert.deepEqual((await node.get<{ streams: { name: string }[] }>('/api/v1/streams')).streams.map((x) => x.name), ['in'], 'no refused stream was shared');
 });
 
 test('a second srt-relay on the port a node holds exits 1 naming the port and the first pid; the first still serves', { timeout: 60_000 }, async (t) => {

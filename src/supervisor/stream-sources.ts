@@ -82,6 +82,11 @@ interface Runner {
 
 const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 15000];
 
+/** Who holds the port of a stream's listener or rendezvous source, in the node's PortRegistry. */
+export function sourcePortHolder(stream: string, mode: 'listener' | 'rendezvous'): string {
+  return `the ${mode} source of stream '${stream}'`;
+}
+
 function newRunner(source: ParsedSource): Runner {
   return { source, state: 'idle', session: undefined, attempts: 0, retryAt: 0, listener: undefined, connecting: undefined, lastError: undefined };
 }
@@ -186,7 +191,7 @@ export class StreamSources {
       // A rendezvous source binds its local port at each attempt: it holds it while configured.
       const url = r.source.url;
       const at = url?.mode === 'rendezvous' ? boundAddress(url) : undefined;
-      if (at !== undefined) r.claim = this.#host.ports.claim(at.host, at.port, `the rendezvous source of stream '${this.stream}'`);
+      if (at !== undefined) r.claim = this.#host.ports.claim(at.host, at.port, sourcePortHolder(this.stream, 'rendezvous'));
     });
     this.#ensure();
   }
@@ -385,7 +390,7 @@ export class StreamSources {
 
   #listen(r: Runner, index: number): void {
     const url = r.source.url!;
-    const l = this.#host.ports.bindWith(url.host, url.port, `the listener source of stream '${this.stream}'`, (claim) => {
+    const l = this.#host.ports.bindWith(url.host, url.port, sourcePortHolder(this.stream, 'listener'), (claim) => {
       const created = SrtListener.create(url.host, url.port, url.options as Record<string, SrtOptionValue>);
       claim.track(created.udpSocket);
       r.claim = claim;
