@@ -130,7 +130,7 @@ export class PortRegistry {
     this.#check = opts.check;
   }
 
-  /** The holding host:port overlaps, if any. */
+  /** The claim that host:port overlaps, if any. */
   holderOf(host: string, port: number): PortHolding | undefined {
     for (const c of this.#held) if (udpBindsCollide(c, { host, port })) return c;
     return undefined;
