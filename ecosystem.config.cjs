@@ -35,11 +35,11 @@ module.exports = {
         '--srt-port', String(18890 + i),
         '--internal-port', String(18990 + i),
         '--api-port', String(4240 + i),
-        '--redis', redis,
         // Nodes on one host share its cores: give each a share instead of all of them.
         '--workers', '1',
       ],
-      env: { SRT_RELAY_CLUSTER_SECRET: secret },
+      // Secrets through the environment, not argv (visible in `ps`).
+      env: { SRT_RELAY_REDIS: redis, SRT_RELAY_CLUSTER_SECRET: secret },
       // One process per node: worker threads inside, never PM2 cluster mode (UDP ports are per process).
       exec_mode: 'fork',
       instances: 1,

@@ -23,6 +23,8 @@ const { values } = parseArgs({
     passes: { type: 'string', default: '1000' },
     batch: { type: 'string', default: '64' },
     file: { type: 'string' },
+    /** SRT message size the file is cut into: 1316 (7 TS packets) or e.g. 1456 (srt-live-transmit's default, packets split across messages). */
+    message: { type: 'string', default: '1316' },
   },
 });
 const passes = Number(values.passes);
@@ -45,7 +47,8 @@ const made = values.file === undefined ? makeFile() : undefined;
 const bytes = new Uint8Array(readFileSync(values.file ?? made!.path));
 made?.cleanup();
 
-const MESSAGE = 1316;
+const MESSAGE = Number(values.message);
+if (!Number.isInteger(MESSAGE) || MESSAGE < 1 || MESSAGE > 1456) throw new Error(`--message must be 1 to 1456 bytes (got ${values.message})`);
 const messages = Math.ceil(bytes.length / MESSAGE);
 let slots = 128;
 while (slots < messages) slots *= 2;

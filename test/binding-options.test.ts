@@ -85,13 +85,27 @@ test('transtype is write-only in libsrt: setting it applies its defaults, readin
   assert.equal(live.getOption('congestion'), 'live');
   assert.equal(live.getOption('tsbpdmode'), true);
   assert.equal(live.getOption('tlpktdrop'), true);
-  assert.equal(live.getOption('payloadsize'), 1316);
 
   assert.throws(() => live.getOption('transtype'), (err: unknown) => {
     assert.ok(err instanceof SrtNativeError, String(err));
     assert.equal(err.code, 'ERR_SRT_NATIVE');
     return true;
   });
+});
+
+test('live sockets srt-relay creates may send 1456-byte messages (1452 with FEC) unless the options give a payloadsize; file mode keeps libsrt\'s', (t) => {
+  const sockets = {
+    plain: SrtSocket.create(),
+    live: SrtSocket.create({ transtype: 'live' }),
+    fec: SrtSocket.create({ packetfilter: 'fec,cols:10,rows:5' }),
+    given: SrtSocket.create({ payloadsize: 1316 }),
+    file: SrtSocket.create({ transtype: 'file' }),
+  };
+  for (const s of Object.values(sockets)) t.after(() => s.close());
+  assert.deepEqual(
+    Object.fromEntries(Object.entries(sockets).map(([k, s]) => [k, s.getOption('payloadsize')])),
+    { plain: 1456, live: 1456, fec: 1452, given: 1316, file: 0 },
+  );
 });
 
 test('stats() after a short transfer: packets counted on both sides, RTT a finite number', { timeout: 30_000 }, async (t) => {

@@ -187,8 +187,8 @@ test('play of a stream that does not exist is rejected with 1404', { timeout: 30
   assert.equal(await rejectReason(port, { streamid: '#!::r=nothing,m=request' }), 1404);
 });
 
-test('with streams configured, publish to an unknown name is rejected with 1404 and a known name is accepted', { timeout: 30_000 }, async (t) => {
-  const { relay, port } = await startRelay(t, { streams: { known: { source: 'push://' } } });
+test('with dynamic streams off, publish to an unknown name is rejected with 1404 and a known name is accepted', { timeout: 30_000 }, async (t) => {
+  const { relay, port } = await startRelay(t, { streams: { known: { source: 'push://' } }, dynamicStreams: false });
   assert.equal(await rejectReason(port, { streamid: 'publish:unknown' }), 1404);
   assert.equal(await rejectReason(port, { streamid: '#!::r=unknown,m=publish' }), 1404);
   await connectFor(t, port, { streamid: 'publish:known' });

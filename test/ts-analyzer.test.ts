@@ -5,9 +5,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PacketRing, SLOT_FLAG_KEYFRAME, SLOT_FLAG_PSI } from '../src/ring/packet-ring.js';
+import { PacketRing, SLOT_FLAG_KEYFRAME, SLOT_FLAG_PSI, SLOT_PHASE_SHIFT } from '../src/ring/packet-ring.js';
 import { SLOT_HEADER_BYTES } from '../src/srt/native.js';
 import {
+  ANALYZER_PHASE_SHIFT,
   ANALYZER_FLAG_KEYFRAME,
   ANALYZER_FLAG_PSI,
   ANALYZER_SLOT_HEADER_BYTES,
@@ -136,8 +137,8 @@ const SPS_1080: H264SpsSpec = { profile: 100, widthMbs: 120, heightMapUnits: 68,
 
 test('slot layout and flag bits: the analyzer uses the ring\'s', () => {
   assert.deepEqual(
-    [ANALYZER_SLOT_HEADER_BYTES, ANALYZER_FLAG_KEYFRAME, ANALYZER_FLAG_PSI],
-    [SLOT_HEADER_BYTES, SLOT_FLAG_KEYFRAME, SLOT_FLAG_PSI],
+    [ANALYZER_SLOT_HEADER_BYTES, ANALYZER_FLAG_KEYFRAME, ANALYZER_FLAG_PSI, ANALYZER_PHASE_SHIFT],
+    [SLOT_HEADER_BYTES, SLOT_FLAG_KEYFRAME, SLOT_FLAG_PSI, SLOT_PHASE_SHIFT],
   );
 });
 
@@ -485,14 +486,15 @@ test('keyframe interval and rates without PTS: from the PCR (across its 2^33 wra
   assert.equal(track(info, VIDEO_PID).bitrateKbps, info.totalBitrateKbps);
 });
 
-test('messages that are not MPEG-TS are counted and skipped', () => {
+test('messages in which no TS packet is found are counted and skipped', () => {
   const w = new TsWriter();
   writeTables(w);
   const good = w.bytes();
   const noSync = new Uint8Array(SRT_MESSAGE).fill(0x11);
-  const oddLength = new Uint8Array(1000).fill(0x47);
+  // Odd length, and 0x47 bytes (at 71, 327, ...) never followed by another 188 bytes later.
+  const ramp = new Uint8Array(1001).map((_, i) => i & 0xff);
   const a = new TsAnalyzer();
-  const ring = feedRing(a, [noSync, oddLength, good, noSync]);
+  const ring = feedRing(a, [noSync, ramp, good, noSync]);
   const info = a.snapshot();
   assert.equal(info.nonTsMessages, 3);
   assert.equal(a.nonTsMessages, 3);
@@ -705,4 +707,72 @@ test('corrupted input (random bytes, damaged headers, odd message sizes) never t
     assert.doesNotThrow(() => JSON.stringify(info));
     assert.ok(a.latestPsi().length <= SRT_MESSAGE);
   }
+});
+
+// --- messages that are not whole TS packets (srt-live-transmit's default -chunk 1456) ------------
+
+/** What must not depend on how the publisher cut the stream into messages. */
+function chunkingInvariant(info: TsInfo) {
+  return {
+    programs: info.programs.map((p) => ({ ...p, tracks: p.tracks.map((t) => ({ ...t, bitrateKbps: 0 })) })),
+    keyframes: info.keyframes,
+    videoPid: info.videoPid,
+    ccErrors: info.ccErrors,
+    packets: info.packets,
+    psiPackets: info.psiPackets,
+    syncErrors: info.syncErrors,
+    nonTsMessages: info.nonTsMessages,
+    pcr: info.pcr,
+    keyframeIntervalFrames: info.keyframeIntervalFrames,
+  };
+}
+
+for (const size of [1456, 1000, 100]) {
+  test(`${size}-byte messages (TS packets split across messages): same programs, keyframes, PSI, CC counts and packets as 1316; flags on the slot where the packet starts`, { timeout: FFMPEG_TIMEOUT }, async () => {
+    const ref = await analyzeFixture('h264Aac');
+    const bytes = ref.bytes;
+    const a = new TsAnalyzer();
+    const ring = feedRing(a, messagesOf(bytes, size));
+    const info = a.snapshot();
+    assert.equal(size % TS === 0, false);
+    assert.deepEqual(chunkingInvariant(info), chunkingInvariant(ref.info));
+    assert.equal(info.packets, bytes.length / TS);
+    assert.equal(info.nonTsMessages, 0);
+    assert.deepEqual(a.latestPsi(), ref.analyzer.latestPsi());
+    // Keyframe flags: on the message where ffprobe's key packet starts.
+    const positions = await ffprobeKeyPacketPositions(ref.file);
+    assert.deepEqual(flagged(ring, SLOT_FLAG_KEYFRAME), positions.map((pos) => Math.floor(pos / size)));
+    // PSI flags: on the messages where a PAT or PMT packet starts.
+    const [program] = await ffprobePrograms(ref.file);
+    const psi = new Set<number>();
+    for (let p = 0; p + TS <= bytes.length; p += TS) if (pidAt(bytes, p) === 0 || pidAt(bytes, p) === program!.pmtPid) psi.add(Math.floor(p / size));
+    assert.deepEqual(flagged(ring, SLOT_FLAG_PSI), [...psi].sort((x, y) => x - y));
+    // Phase: the offset of the first packet that starts in each message (its length when none does).
+    for (let i = 0; i < ring.head(); i++) {
+      const o = i * size;
+      const len = Math.min(size, bytes.length - o);
+      const expected = Math.min(Math.ceil(o / TS) * TS - o, len);
+      assert.equal(ring.phase(i), expected, `phase of message ${i}`);
+    }
+  });
+}
+
+test('a lost 1456-byte message: the packets cut by it are dropped, the analyzer resynchronises, nothing counted as non-TS', { timeout: FFMPEG_TIMEOUT }, async () => {
+  const bytes = await tsFileBytes('h264Aac');
+  const size = 1456;
+  const messages = messagesOf(bytes, size);
+  const lost = 40;
+  const a = new TsAnalyzer();
+  feedRing(a, messages.filter((_, i) => i !== lost));
+  const info = a.snapshot();
+  // Packets that share a byte with the lost message never reach the analyzer whole.
+  const from = lost * size;
+  const to = from + size;
+  let cut = 0;
+  for (let p = 0; p + TS <= bytes.length; p += TS) if (p < to && p + TS > from) cut++;
+  assert.equal(info.packets, bytes.length / TS - cut);
+  assert.equal(info.nonTsMessages, 0);
+  assert.equal(info.syncErrors, 0);
+  assert.ok(info.ccErrors > 0, 'the gap shows as continuity errors');
+  assert.ok(info.keyframes >= 4);
 });

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { SrtRelayError, type ErrorCode } from '../src/errors.js';
-import { formatSrtUrl, parseSrtUrl, redactSrtUrl } from '../src/srt/url.js';
+import { formatSrtUrl, parseSrtUrl } from '../src/srt/url.js';
+import { maskUrl } from '../src/config/secrets.js';
 import { runUrlCommand } from '../src/cli/url-command.js';
 
 function throwsCode(fn: () => unknown, code: ErrorCode, message?: RegExp): void {
@@ -287,10 +288,10 @@ test('formatSrtUrl writes the canonical form', () => {
   );
 });
 
-test('secrets are redacted on request and by redactSrtUrl', () => {
+test('secrets are redacted on request and by maskUrl (src/config/secrets.ts)', () => {
   const u = parseSrtUrl('srt://h:9000?passphrase=0123456789abc&latency=1');
   assert.equal(formatSrtUrl(u, { redactSecrets: true }), 'srt://h:9000?passphrase=***&latency=1');
-  assert.equal(redactSrtUrl('srt://h:9000?latency=1&PASSPHRASE=secret%zz&x=1'), 'srt://h:9000?latency=1&PASSPHRASE=***&x=1');
+  assert.equal(maskUrl('srt://h:9000?latency=1&PASSPHRASE=secret%zz&x=1'), 'srt://h:9000?latency=1&PASSPHRASE=***&x=1');
 });
 
 // --- the url command -----------------------------------------------------------------------------

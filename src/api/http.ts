@@ -5,6 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { SrtRelayError, type ErrorCode, type ErrorDetails } from '../errors.js';
+import { maskSecrets, maskText } from '../config/secrets.js';
 
 /** Largest request body the API reads. */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -94,8 +95,10 @@ export function errorResponse(err: unknown): ErrorResponse {
   };
 }
 
+/** Every error answer goes through here: its message and details with secrets masked. */
 function errorBody(code: string, message: string, details?: ErrorDetails): ErrorBody {
-  return details === undefined ? { error: { code, message } } : { error: { code, message, details: { ...details } } };
+  const text = maskText(message);
+  return details === undefined ? { error: { code, message: text } } : { error: { code, message: text, details: maskSecrets({ ...details }) } };
 }
 
 /** Writes a JSON response (`body` undefined: no body, e.g. 204). */

@@ -6,7 +6,7 @@ import type { TsInfo } from '../ts/analyzer.js';
 import type { SourcesView } from '../supervisor/stream-sources.js';
 import type { SessionStats } from '../sessions/messages.js';
 import type { PeerAddress, Stream, StreamState } from '../streams/stream.js';
-import { redactSrtUrl } from '../srt/url.js';
+import { maskSecrets, maskText, maskUrl } from '../config/secrets.js';
 import type { PushInfo, Relay, SessionInfo, SessionKind } from '../supervisor/relay.js';
 
 export type StatsSnapshot = ReadonlyMap<number, SessionStats>;
@@ -24,7 +24,7 @@ export interface PublisherView {
 export interface StreamView {
   name: string;
   state: StreamState;
-  /** push:// or the srt:// URL with passphrases redacted. */
+  /** push:// or the srt:// URL with secrets masked (src/config/secrets.ts). */
   source: string;
   /** true when the stream comes from config/API, false when made by a first publish. */
   configured: boolean;
@@ -132,9 +132,6 @@ export function mapSrtStats(srt: Readonly<Record<string, number>> | undefined): 
   return out;
 }
 
-export function redactSource(source: string): string {
-  return /^srt:\/\//i.test(source) ? redactSrtUrl(source) : source;
-}
 
 export function streamView(stream: Stream, stats: StatsSnapshot, sources?: SourcesView): StreamView {
   const pub = stream.publisher;
@@ -145,7 +142,7 @@ export function streamView(stream: Stream, stats: StatsSnapshot, sources?: Sourc
   return {
     name: stream.name,
     state: stream.state,
-    source: redactSource(stream.settings.source),
+    source: maskUrl(stream.settings.source),
     configured: stream.settings.configured,
     publisher:
       pub === undefined
@@ -161,7 +158,7 @@ export function streamView(stream: Stream, stats: StatsSnapshot, sources?: Sourc
     bytesIn: num(pubSrt?.['byteRecvTotal']),
     bytesOut,
     media: media ?? null,
-    sources: sources ?? null,
+    sources: sources === undefined ? null : maskSecrets(sources),
     window: stream.window(),
   };
 }
@@ -186,13 +183,13 @@ export function pushView(p: PushInfo): PushView {
   return {
     id: p.id,
     stream: p.stream,
-    // listPushes() redacts already; redact again so a future change there cannot leak.
-    target: redactSrtUrl(p.target),
+    // listPushes() masks already; mask again so a future change there cannot leak.
+    target: maskUrl(p.target),
     auto: p.auto,
     state: p.state,
     session: p.session ?? null,
     attempts: p.attempts,
-    lastError: p.lastError ?? null,
+    lastError: p.lastError === undefined ? null : maskText(p.lastError),
   };
 }
 

@@ -10,6 +10,7 @@
  */
 import { STREAM_NAME_PATTERN } from '../streams/stream-name.js';
 import { request } from 'undici';
+import { maskText, maskUrl } from '../config/secrets.js';
 import type { Logger } from '../logging.js';
 import { MODE_PUBLISH, native } from '../srt/native.js';
 import { allocateChannel, subscribeChannel } from '../srt/reactor.js';
@@ -103,7 +104,7 @@ export class WebhookAuth {
       try {
         reply = JSON.parse(text) as WebhookReply;
       } catch {
-        this.#opts.logger.warn({ url: this.#opts.url }, 'webhook replied with invalid JSON; denying');
+        this.#opts.logger.warn({ url: maskUrl(this.#opts.url) }, 'webhook replied with invalid JSON; denying');
         return deny(REJECT_FORBIDDEN);
       }
       if (reply.allow !== true) return deny(REJECT_FORBIDDEN);
@@ -115,7 +116,7 @@ export class WebhookAuth {
       }
       return { code: 0, stream, passphrase: pass };
     } catch (err) {
-      this.#opts.logger.warn({ err: (err as Error).message, url: this.#opts.url }, 'webhook call failed; denying');
+      this.#opts.logger.warn({ err: maskText((err as Error).message), url: maskUrl(this.#opts.url) }, 'webhook call failed; denying');
       return deny(REJECT_FORBIDDEN);
     }
   }

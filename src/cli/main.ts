@@ -7,8 +7,14 @@ import { parseCliArgs, USAGE } from '../config/cli-args.js';
 import { loadConfig } from '../config/load.js';
 import { createLogger } from '../logging.js';
 import { isSrtRelayError } from '../errors.js';
+import { maskText, printable } from '../config/secrets.js';
 import { runUrlCommand } from './url-command.js';
 import { runNode } from './run-node.js';
+
+/** An error for stderr: its code and message, secrets masked. */
+function errorLine(e: unknown): string {
+  return `${isSrtRelayError(e) ? `error ${e.code}: ` : ''}${maskText((e as Error).message)}`;
+}
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -16,8 +22,8 @@ function version(): string {
 }
 
 /** `srt-relay config import|export ... --redis URL`: the cluster's shared configuration in Redis. */
-async function runClusterConfig(rest: string[], redisFromFlags: string | undefined): Promise<number> {
-  const args = [...rest];
+async function runClusterConfig(rest: string[], redisFromFlags: string | undefined, showSecrets: boolean): Promise<number> {
+  const args = showSecrets ? [...rest, '--show-secrets'] : [...rest];
   let redisUrl = redisFromFlags;
   const at = args.indexOf('--redis');
   if (at >= 0) {
@@ -51,7 +57,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     args = parseCliArgs(argv);
   } catch (e) {
-    process.stderr.write(`${isSrtRelayError(e) ? `error ${e.code}: ` : ''}${(e as Error).message}\n\n${USAGE}\n`);
+    process.stderr.write(`${errorLine(e)}\n\n${USAGE}\n`);
     return 2;
   }
   switch (args.command) {
@@ -64,7 +70,7 @@ export async function main(argv: string[]): Promise<number> {
     case 'url':
       return runUrlCommand(args.rest, process.stdout, process.stderr);
     case 'config':
-      if (args.rest.length > 0) return runClusterConfig(args.rest, args.overrides.redis);
+      if (args.rest.length > 0) return runClusterConfig(args.rest, args.overrides.redis, args.showSecrets === true);
       break;
     case 'run':
       break;
@@ -78,13 +84,12 @@ export async function main(argv: string[]): Promise<number> {
   try {
     config = await loadConfig({ ...(args.configFile !== undefined ? { file: args.configFile } : {}), overrides: args.overrides });
   } catch (e) {
-    process.stderr.write(`${isSrtRelayError(e) ? `error ${e.code}: ` : ''}${(e as Error).message}\n`);
+    process.stderr.write(`${errorLine(e)}\n`);
     return 2;
   }
   if (args.command === 'config') {
-    // The effective configuration (file + flags + defaults), secrets masked.
-    const masked = JSON.stringify(config, (k, v: unknown) => (['passphrase', 'token', 'publish', 'play', 'secret'].includes(k) && typeof v === 'string' ? '***' : v), 2);
-    process.stdout.write(`${masked}\n`);
+    // The effective configuration (file + flags + defaults), secrets masked unless --show-secrets.
+    process.stdout.write(`${printable(config, args.showSecrets === true)}\n`);
     return 0;
   }
   const log = createLogger(config.logLevel, config.nodeId);

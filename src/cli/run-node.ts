@@ -11,6 +11,7 @@ import type { ClusterBridge } from '../supervisor/cluster-bridge.js';
 const STOP_DEADLINE_MS = 5000;
 
 export async function runNode(config: RelayConfig, log: Logger): Promise<number> {
+  ignoreSignals(log);
   const relay = new Relay(relayOptionsFrom(config, log));
   let member: ClusterMember | undefined;
   let bridge: ClusterBridge | undefined;
@@ -61,6 +62,19 @@ export async function runNode(config: RelayConfig, log: Logger): Promise<number>
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
   });
+}
+
+/**
+ * Signals a process manager or logrotate may send must not stop (or debug) the node; each is
+ * logged and otherwise ignored (docs/deploy.md, "Signals"). SIGHUP: reloading the configuration
+ * is not implemented yet. SIGUSR1: with a listener, Node 20 does not open its inspector (9229).
+ * SIGUSR2: Node's default would end the process.
+ */
+function ignoreSignals(log: Logger): void {
+  process.on('SIGHUP', () => log.warn({ signal: 'SIGHUP' }, 'SIGHUP received: reloading the configuration is not supported yet; the running configuration is kept (restart the node to apply a changed file)'));
+  for (const signal of ['SIGUSR1', 'SIGUSR2'] as const) {
+    process.on(signal, () => log.info({ signal }, `${signal} received and ignored (it has no meaning for srt-relay)`));
+  }
 }
 
 /** Connects to Redis, opens the internal listener and wires the relay to the cluster. */

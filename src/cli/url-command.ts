@@ -2,6 +2,7 @@
  * `srt-relay url '<srt-url>'`: parse an srt:// URL with the relay's own parser and print what it
  * means as JSON, or the error the relay would report for it.
  */
+import { MASK, isSecretKey, maskText } from '../config/secrets.js';
 import { isSrtRelayError } from '../errors.js';
 import { formatSrtUrl, parseSrtUrl } from '../srt/url.js';
 
@@ -44,8 +45,8 @@ export function runUrlCommand(args: string[], out: NodeJS.WritableStream, err: N
   try {
     const url = parseSrtUrl(text);
     const options: Record<string, unknown> = { ...url.options };
-    if (!showSecrets && typeof options['passphrase'] === 'string' && options['passphrase'] !== '') {
-      options['passphrase'] = '***';
+    for (const [name, value] of Object.entries(options)) {
+      if (!showSecrets && isSecretKey(name) && value !== '') options[name] = MASK;
     }
     const report = {
       mode: url.mode,
@@ -60,7 +61,7 @@ export function runUrlCommand(args: string[], out: NodeJS.WritableStream, err: N
     return 0;
   } catch (e) {
     if (isSrtRelayError(e)) {
-      err.write(`error ${e.code}: ${e.message}\n`);
+      err.write(`error ${e.code}: ${showSecrets ? e.message : maskText(e.message)}\n`);
       return 2;
     }
     throw e;

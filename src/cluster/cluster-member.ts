@@ -17,6 +17,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Redis } from 'ioredis';
+import { maskUrl } from '../config/secrets.js';
 import { ConfigInvalidError } from '../errors.js';
 import type { Logger } from '../logging.js';
 import { silentLogger } from '../logging.js';
@@ -31,7 +32,6 @@ import {
   RedisHealth,
   createCommandConnection,
   createSubscriberConnection,
-  maskRedisUrl,
   type RedisConnectionOptions,
 } from './redis-health.js';
 import { NodeRegistry, type NodeLoad } from './registry.js';
@@ -161,14 +161,14 @@ export class ClusterMember extends EventEmitter<ClusterMemberEvents> {
     const sub = createSubscriberConnection(opts.redisUrl, { ...opts.redis, connectionName: `${name}:sub` });
     const member = new ClusterMember(opts, redis, sub);
     const log = member.#log;
-    log.info({ redis: maskRedisUrl(opts.redisUrl), prefix: member.keys.prefix }, 'joining the cluster');
+    log.info({ redis: maskUrl(opts.redisUrl), prefix: member.keys.prefix }, 'joining the cluster');
     redis.connect().catch(() => undefined); // failures are reported by RedisHealth; ioredis keeps retrying
     const waitMs = opts.connectTimeoutMs ?? 5000;
     const ready = await member.health.waitReady(waitMs);
     if (!ready && opts.startWithoutRedis !== true) {
       const reason = member.health.reason ?? 'no connection';
       await member.close();
-      throw new ClusterUnavailableError('join the cluster', `${reason}; Redis at ${maskRedisUrl(opts.redisUrl)} not reachable within ${waitMs} ms`);
+      throw new ClusterUnavailableError('join the cluster', `${reason}; Redis at ${maskUrl(opts.redisUrl)} not reachable within ${waitMs} ms`);
     }
     await member.bus.start(ready ? 2000 : 0);
     if (ready) {

@@ -7,27 +7,29 @@
  *   default Redis then holds exactly the file's entries (others are deleted); `--merge` keeps
  *   entries the file does not name. Every running member applies the changes live.
  * - export: prints the stored streams, pushes and auth as JSON, a config-file fragment that
- *   import accepts back. It contains passphrases unless `--mask-secrets`.
+ *   import accepts back. Secrets (passphrases, the webhook's password and key) are `***` unless
+ *   `--show-secrets` (a backup to import back needs them); `--mask-secrets` is the default.
  */
 import { hostname } from 'node:os';
 import { loadConfig } from '../config/load.js';
 import { isSrtRelayError } from '../errors.js';
-import { redactSrtUrl } from '../srt/url.js';
+import { maskText, maskUrl, printable } from '../config/secrets.js';
 import { ClusterUnavailableError } from './errors.js';
 import { quitConnection } from './bus.js';
 import { ConfigStore, clusterConfigFrom } from './config-store.js';
 import { CommandCounter } from './counter.js';
 import { clusterKeys, DEFAULT_KEY_PREFIX } from './keys.js';
-import { RedisHealth, createCommandConnection, maskRedisUrl } from './redis-health.js';
+import { RedisHealth, createCommandConnection } from './redis-health.js';
 
 export const CONFIG_COMMAND_USAGE = `usage: srt-relay config import [--merge] FILE --redis redis://host:port/db
-       srt-relay config export [--mask-secrets] --redis redis://host:port/db
+       srt-relay config export [--show-secrets] --redis redis://host:port/db
 
 import  checks FILE like a node does at start and writes its streams, pushes and
         auth settings to Redis; every running node applies the changes live.
         Without --merge, stored entries FILE does not name are deleted.
 export  prints the stored streams, pushes and auth settings as JSON (a config
-        file fragment import accepts). It shows passphrases unless --mask-secrets.
+        file fragment import accepts). Secrets are shown as "***" unless
+        --show-secrets (needed for a backup to import back).
 
 Exit status: 0 done, 1 Redis unavailable, 2 bad usage or invalid FILE.
 `;
@@ -39,17 +41,8 @@ export interface ConfigCommandOptions {
   connectTimeoutMs?: number;
 }
 
-const SECRET_KEYS = new Set(['passphrase', 'publish', 'play']);
-
-function maskSecret(key: string, value: unknown): unknown {
-  if (typeof value !== 'string') return value;
-  if (SECRET_KEYS.has(key)) return '***';
-  if ((key === 'source' || key === 'target') && /^srt:\/\//i.test(value)) return redactSrtUrl(value);
-  return value;
-}
-
 function fail(err: NodeJS.WritableStream, e: unknown): number {
-  err.write(`${isSrtRelayError(e) ? `error ${e.code}: ` : ''}${(e as Error).message}\n`);
+  err.write(`${isSrtRelayError(e) ? `error ${e.code}: ` : ''}${maskText((e as Error).message)}\n`);
   return e instanceof ClusterUnavailableError ? 1 : isSrtRelayError(e) ? 2 : 1;
 }
 
@@ -74,11 +67,12 @@ export async function runConfigCommand(
     return 2;
   }
   let merge = false;
-  let mask = false;
+  let show = false;
   const positional: string[] = [];
   for (const a of rest) {
     if (a === '--merge' && sub === 'import') merge = true;
-    else if (a === '--mask-secrets' && sub === 'export') mask = true;
+    else if (a === '--show-secrets' && sub === 'export') show = true;
+    else if (a === '--mask-secrets' && sub === 'export') show = false; // the default; kept for old scripts
     else if (a.startsWith('-')) {
       err.write(`unknown option '${a}' for config ${sub}\n\n${CONFIG_COMMAND_USAGE}`);
       return 2;
@@ -113,19 +107,18 @@ export async function runConfigCommand(
     if (!(await health.waitReady(waitMs))) {
       throw new ClusterUnavailableError(
         `config ${sub}`,
-        `${health.reason ?? 'no connection'}; Redis at ${maskRedisUrl(redisUrl)} not reachable within ${waitMs} ms`,
+        `${health.reason ?? 'no connection'}; Redis at ${maskUrl(redisUrl)} not reachable within ${waitMs} ms`,
       );
     }
     const store = new ConfigStore({ redis, keys, health, counter, nodeId: `cli:${hostname()}:${process.pid}` });
     if (sub === 'import') {
       const s = await store.importConfig(shared, { mode: merge ? 'merge' : 'replace' });
       out.write(
-        `imported into ${maskRedisUrl(redisUrl)}: ${s.created} created, ${s.changed} changed, ${s.unchanged} unchanged, ${s.deleted} deleted\n`,
+        `imported into ${maskUrl(redisUrl)}: ${s.created} created, ${s.changed} changed, ${s.unchanged} unchanged, ${s.deleted} deleted\n`,
       );
     } else {
       const cfg = await store.exportConfig();
-      const text = JSON.stringify(cfg, (k, v: unknown) => (mask ? maskSecret(k, v) : v), 2);
-      out.write(`${text}\n`);
+      out.write(`${printable(cfg, show)}\n`);
     }
     return 0;
   } catch (e) {

@@ -53,7 +53,6 @@ export {
   RedisHealth,
   createCommandConnection,
   createSubscriberConnection,
-  maskRedisUrl,
   redisBackoff,
   type RedisConnectionOptions,
   type RedisState,

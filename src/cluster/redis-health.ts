@@ -83,17 +83,6 @@ export function createSubscriberConnection(url: string, opts: RedisConnectionOpt
   });
 }
 
-/** `redis://user:secret@host:6379/0` → `redis://user:***@host:6379/0`, for logs and messages. */
-export function maskRedisUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password !== '') u.password = '***';
-    return u.toString();
-  } catch {
-    return '(invalid Redis URL)';
-  }
-}
-
 export type RedisState = 'connecting' | 'ready' | 'unavailable' | 'closed';
 
 export interface RedisHealthOptions {

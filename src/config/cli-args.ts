@@ -7,6 +7,7 @@
  * checked here, so a bad value fails before anything starts; errors are ConfigInvalidError with
  * the flag as the path.
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigInvalidError, orList } from '../errors.js';
 import { editDistance } from '../srt/options.js';
@@ -24,6 +25,8 @@ export interface CliArgs {
   readonly overrides: CliOverrides;
   /** Arguments after the `url` or `bench` command, for that command to parse. */
   readonly rest: string[];
+  /** `--show-secrets` (the `config` commands): print passphrases, passwords and tokens instead of `***`. */
+  readonly showSecrets?: boolean;
 }
 
 export const USAGE = `usage: srt-relay [command] [flags]
@@ -31,11 +34,13 @@ export const USAGE = `usage: srt-relay [command] [flags]
 commands:
   run                 run a relay node (the default)
   url '<srt-url>'     check an srt:// URL and print what it means
-  config              print the effective configuration (file + flags + defaults)
+  config              print the effective configuration (file + flags + defaults),
+                      secrets shown as "***" unless --show-secrets
   config import FILE --redis URL
                       write FILE's streams, pushes and auth to the cluster's Redis
   config export --redis URL
-                      print the cluster's shared configuration as JSON
+                      print the cluster's shared configuration as JSON (secrets
+                      shown as "***" unless --show-secrets)
   bench               run the benchmarks
   help                show this text
   version             print the version
@@ -48,11 +53,15 @@ flags (they win over the config file, which wins over the defaults):
   --node-id ID        node name, default <hostname>-<pid>
   --log-level LEVEL   fatal, error, warn, info (default), debug or trace
   --workers N         worker threads, default: the number of CPU cores
-  --redis URL         redis://host:port/db for clustering
-  --cluster-secret S  cluster secret, 16+ characters, same on every node
-                      (better: the environment variable SRT_RELAY_CLUSTER_SECRET)
+  --redis URL         redis://host:port/db for clustering (better, as it may hold
+                      a password: SRT_RELAY_REDIS, or SRT_RELAY_REDIS_FILE naming
+                      a file that holds it; argv is visible in ps)
+  --cluster-secret S  cluster secret, 16+ characters, same on every node (better:
+                      SRT_RELAY_CLUSTER_SECRET or SRT_RELAY_CLUSTER_SECRET_FILE)
   --internal-port N   UDP port other nodes pull streams from (default: SRT port + 1)
   --advertise-host H  host other nodes reach this one at (default 127.0.0.1)
+  --show-secrets      with config: print secrets instead of "***"
+                      (--mask-secrets is accepted: masking is the default)
   -h, --help          show this text
   --version           print the version
 
@@ -73,6 +82,8 @@ const OPTIONS = {
   'cluster-secret': { type: 'string' },
   'internal-port': { type: 'string' },
   'advertise-host': { type: 'string' },
+  'show-secrets': { type: 'boolean' },
+  'mask-secrets': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
 } as const;
@@ -127,8 +138,36 @@ function suggestFlag(name: string): string {
   return best !== undefined && bestDist <= 3 && bestDist < name.length ? `did you mean --${best}? ` : '';
 }
 
-/** Parse `process.argv.slice(2)`. Throws ConfigInvalidError (path = the flag) for bad flags or values. */
-export function parseCliArgs(argv: string[]): CliArgs {
+/**
+ * A setting from the environment: `NAME`, or the contents of the file `NAME_FILE` names (one
+ * trailing newline removed), so that secrets stay out of argv (visible in `ps`). Both set is an
+ * error. Returns the value and the variable it came from.
+ */
+export function settingFromEnv(env: NodeJS.ProcessEnv, name: string): { value: string; from: string } | undefined {
+  const direct = env[name];
+  const fileVar = `${name}_FILE`;
+  const file = env[fileVar];
+  const hasDirect = direct !== undefined && direct !== '';
+  const hasFile = file !== undefined && file !== '';
+  if (hasDirect && hasFile) throw flagError(name, `is set, and so is ${fileVar}; keep one`);
+  if (hasDirect) return { value: direct, from: name };
+  if (!hasFile) return undefined;
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw flagError(fileVar, `cannot read ${show(file)} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); give a file the relay's user can read`);
+  }
+  const value = text.replace(/\r?\n$/, '');
+  if (value === '') throw flagError(fileVar, `the file ${show(file)} is empty`);
+  return { value, from: fileVar };
+}
+
+/**
+ * Parse `process.argv.slice(2)`. Throws ConfigInvalidError (path = the flag) for bad flags or
+ * values. The Redis URL and the cluster secret may also come from `env` (flag > environment > file).
+ */
+export function parseCliArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): CliArgs {
   // Tokenize leniently first, to find the command word and report unknown flags ourselves.
   const { tokens } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: false, tokens: true });
 
@@ -181,6 +220,8 @@ export function parseCliArgs(argv: string[]): CliArgs {
   }
 
   if (values.get('help') === true) return { command: 'help', overrides: {}, rest: [] };
+  const showSecrets = values.get('show-secrets') === true;
+  if (showSecrets && command !== 'config') throw flagError('--show-secrets', 'only applies to the config command (srt-relay config --show-secrets)');
   if (values.get('version') === true) return { command: 'version', overrides: {}, rest: [] };
 
   const str = (n: FlagName): string | undefined => {
@@ -215,22 +256,26 @@ export function parseCliArgs(argv: string[]): CliArgs {
   }
   const workers = str('workers');
   if (workers !== undefined) overrides.workers = parseWorkers('--workers', workers);
-  const redis = str('redis');
+  const from: { redis?: string; clusterSecret?: string } = {};
+  const redisFlag = str('redis');
+  const redisEnv = redisFlag === undefined ? settingFromEnv(env, 'SRT_RELAY_REDIS') : undefined;
+  const redis = redisFlag ?? redisEnv?.value;
   if (redis !== undefined) {
+    const where = redisEnv?.from ?? '--redis';
     const problem = checkRedisUrl(redis);
-    if (problem !== undefined) throw flagError('--redis', problem);
+    if (problem !== undefined) throw flagError(where, problem);
     overrides.redis = redis;
+    if (redisEnv !== undefined) from.redis = redisEnv.from;
   }
-  const secret = str('cluster-secret');
+  const secretFlag = str('cluster-secret');
+  const secretEnv = secretFlag === undefined ? settingFromEnv(env, 'SRT_RELAY_CLUSTER_SECRET') : undefined;
+  const secret = secretFlag ?? secretEnv?.value;
   if (secret !== undefined) {
-    if (secret.length < 16) throw flagError('--cluster-secret', `must be at least 16 characters (got ${secret.length}); use the same long random string on every node`);
+    if (secret.length < 16) throw flagError(secretEnv?.from ?? '--cluster-secret', `must be at least 16 characters (got ${secret.length}); use the same long random string on every node`);
     overrides.clusterSecret = secret;
+    if (secretEnv !== undefined) from.clusterSecret = secretEnv.from;
   }
-  const envSecret = process.env['SRT_RELAY_CLUSTER_SECRET'];
-  if (overrides.clusterSecret === undefined && envSecret !== undefined && envSecret !== '') {
-    if (envSecret.length < 16) throw flagError('SRT_RELAY_CLUSTER_SECRET', `must be at least 16 characters (got ${envSecret.length})`);
-    overrides.clusterSecret = envSecret;
-  }
+  if (from.redis !== undefined || from.clusterSecret !== undefined) overrides.from = from;
   const internalPort = str('internal-port');
   if (internalPort !== undefined) overrides.internalPort = parsePortFlag('--internal-port', internalPort);
   const advertise = str('advertise-host');
@@ -247,6 +292,7 @@ export function parseCliArgs(argv: string[]): CliArgs {
     ...(configFile !== undefined ? { configFile } : {}),
     overrides,
     rest,
+    ...(showSecrets ? { showSecrets } : {}),
   };
 }
 

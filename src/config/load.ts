@@ -16,8 +16,9 @@ import { fileURLToPath } from 'node:url';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { ConfigInvalidError, isSrtRelayError, orList } from '../errors.js';
 import { SRT_OPTIONS, editDistance, normalizeOptions, type SrtOptionValue } from '../srt/options.js';
-import { formatSrtUrl, parseSrtUrl, redactSrtUrl, type SrtUrl } from '../srt/url.js';
+import { formatSrtUrl, parseSrtUrl, type SrtUrl } from '../srt/url.js';
 import { hostWords, PortRegistry } from '../srt/port-registry.js';
+import { isSecretKey, maskUrl } from './secrets.js';
 import { DEFAULT_TAKEOVER_AFTER_MS } from '../streams/defaults.js';
 import type {
   CliOverrides,
@@ -136,10 +137,9 @@ class Problems {
   }
 }
 
-/** Values under these keys are never shown in messages. */
+/** Values under secret keys (src/config/secrets.ts) are never shown in messages. */
 function isSecretPath(segs: readonly Seg[]): boolean {
-  const last = segs[segs.length - 1];
-  return segs.includes('passphrase') || last === 'token' || last === 'secret';
+  return segs.some((s) => typeof s === 'string' && isSecretKey(s));
 }
 
 function cut(s: string, n = 60): string {
@@ -161,11 +161,6 @@ function showValue(v: unknown, secret = false): string {
     default:
       return typeof v;
   }
-}
-
-/** Hide `user:password@` in a URL. */
-function maskCredentials(text: string): string {
-  return text.replace(/\/\/([^/@?#]*):([^/@?#]*)@/, '//$1:***@');
 }
 
 function closest(word: string, candidates: readonly string[]): string | undefined {
@@ -338,7 +333,7 @@ function describeAjvError(e: ErrorObject, data: unknown): { segs: Seg[]; message
     case 'pattern': {
       const rule =
         typeof parent?.['patternErrorMessage'] === 'string' ? parent['patternErrorMessage'] : `must match ${String(params['pattern'])}`;
-      return { segs, message: `${rule} (got ${showValue(typeof value === 'string' ? maskCredentials(value) : value, secret)})` };
+      return { segs, message: `${rule} (got ${showValue(typeof value === 'string' ? maskUrl(value) : value, secret)})` };
     }
     default:
       return { segs, message: e.message ?? `is not valid (${e.keyword})` };
@@ -590,7 +585,7 @@ function bareHost(text: string): string {
 
 /** Check a redis:// or rediss:// URL; returns a problem text or undefined. */
 export function checkRedisUrl(text: string): string | undefined {
-  const shown = JSON.stringify(cut(maskCredentials(text)));
+  const shown = JSON.stringify(cut(maskUrl(text)));
   const example = 'redis://127.0.0.1:6379/0';
   let url: URL;
   try {
@@ -610,7 +605,7 @@ export function checkRedisUrl(text: string): string | undefined {
 
 /** Check an http(s) URL (the auth webhook); returns a problem text or undefined. */
 export function checkHttpUrl(text: string): string | undefined {
-  const shown = JSON.stringify(cut(maskCredentials(text)));
+  const shown = JSON.stringify(cut(maskUrl(text)));
   let url: URL;
   try {
     url = new URL(text);
@@ -632,7 +627,7 @@ function splitParamQuery(text: string): Record<string, string> | string {
   for (const segment of q.split('&')) {
     if (segment === '') continue;
     const eq = segment.indexOf('=');
-    if (eq <= 0) return `each option is written name=value, separated by '&', e.g. "latency=200&tlpktdrop=0" (got ${JSON.stringify(cut(redactSrtUrl(`?${segment}`).slice(1)))})`;
+    if (eq <= 0) return `each option is written name=value, separated by '&', e.g. "latency=200&tlpktdrop=0" (got ${JSON.stringify(cut(maskUrl(`?${segment}`).slice(1)))})`;
     let key: string;
     let value: string;
     try {
@@ -720,7 +715,7 @@ function parseSource(text: string, segs: readonly Seg[], baseDir: string, proble
   }
   problems.add(
     segs,
-    `must be "push://", "srt://host:port" (pull), "srt://:port" (listen) or "file://path.ts" (got ${JSON.stringify(cut(redactSrtUrl(maskCredentials(text))))})`,
+    `must be "push://", "srt://host:port" (pull), "srt://:port" (listen) or "file://path.ts" (got ${JSON.stringify(cut(maskUrl(text)))})`,
   );
   return undefined;
 }
@@ -771,11 +766,11 @@ function applyOverrides(input: RelayConfigInput, o: CliOverrides | undefined): {
   }
   if (o.redis !== undefined) {
     merged.redis = o.redis;
-    flagPaths.set('redis', '--redis');
+    flagPaths.set('redis', o.from?.redis ?? '--redis');
   }
   if (o.clusterSecret !== undefined) {
     merged.cluster = { ...merged.cluster, secret: o.clusterSecret };
-    flagPaths.set('cluster.secret', '--cluster-secret');
+    flagPaths.set('cluster.secret', o.from?.clusterSecret ?? '--cluster-secret');
   }
   if (o.internalPort !== undefined) {
     merged.cluster = { ...merged.cluster, internalPort: o.internalPort };
@@ -837,6 +832,7 @@ export function normalizeConfig(input: unknown, opts: NormalizeOptions = {}): Re
   const streamsIn = (merged as { streams?: unknown }).streams;
   if (streamsIn !== null && typeof streamsIn === 'object') {
     for (const [name, st] of Object.entries(streamsIn as Record<string, unknown>)) {
+      if (name === 'dynamic') continue;
       if (st !== null && typeof st === 'object' && !('source' in st) && !('sources' in st)) {
         problems.add(['streams', name, 'source'], 'is required, e.g. "source": "push://" (or "sources": [primary, backup, ...])');
       }
@@ -872,7 +868,8 @@ export function normalizeConfig(input: unknown, opts: NormalizeOptions = {}): Re
   });
 
   const streams: [string, StreamConfig][] = [];
-  for (const [name, s] of Object.entries(cfg.streams ?? {}) as [string, StreamInput][]) {
+  for (const [name, s] of Object.entries(cfg.streams ?? {}) as [string, StreamInput | boolean][]) {
+    if (name === 'dynamic' || typeof s === 'boolean') continue;
     const segs: Seg[] = ['streams', name];
     const sourceTexts = s.sources !== undefined && s.sources.length > 0 ? s.sources : s.source !== undefined ? [s.source] : [];
     const sources: StreamSource[] = [];
@@ -1026,6 +1023,7 @@ export function normalizeConfig(input: unknown, opts: NormalizeOptions = {}): Re
     },
     // fromEntries defines own properties, so a stream named "__proto__" stays a stream.
     streams: Object.fromEntries(streams),
+    dynamicStreams: typeof cfg.streams?.['dynamic'] === 'boolean' ? cfg.streams['dynamic'] : true,
     pushes,
     auth: {
       ...(cfg.auth?.webhook !== undefined ? { webhook: cfg.auth.webhook } : {}),

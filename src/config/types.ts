@@ -102,7 +102,8 @@ export interface RelayConfigInput {
   limits?: LimitsInput;
   srt?: { ports?: SrtPortInput[] };
   api?: ApiInput;
-  streams?: Record<string, StreamInput>;
+  /** Stream name → stream; the key `dynamic` (a boolean) is the dynamic-publishing switch. */
+  streams?: Record<string, StreamInput | boolean>;
   pushes?: PushInput[];
   auth?: AuthInput;
   redis?: string;
@@ -134,10 +135,12 @@ export interface CliOverrides {
   logLevel?: LogLevel;
   /** `--workers` */
   workers?: number;
-  /** `--redis` */
+  /** `--redis` (or the environment: SRT_RELAY_REDIS, SRT_RELAY_REDIS_FILE) */
   redis?: string;
-  /** `--cluster-secret` (or the environment variable SRT_RELAY_CLUSTER_SECRET) */
+  /** `--cluster-secret` (or the environment: SRT_RELAY_CLUSTER_SECRET, SRT_RELAY_CLUSTER_SECRET_FILE) */
   clusterSecret?: string;
+  /** Where `redis` and `clusterSecret` came from when not from their flag: the environment variable's name. */
+  from?: { readonly redis?: string; readonly clusterSecret?: string };
   /** `--internal-port` */
   internalPort?: number;
   /** `--advertise-host` */
@@ -256,6 +259,8 @@ export interface RelayConfig {
   readonly srt: { readonly ports: readonly SrtPortConfig[] };
   readonly api: ApiConfig;
   readonly streams: Readonly<Record<string, StreamConfig>>;
+  /** `streams.dynamic` (default true): publishes to names not in `streams` create a stream. */
+  readonly dynamicStreams: boolean;
   readonly pushes: readonly PushConfig[];
   readonly auth: AuthConfig;
   /** redis:// or rediss:// URL; undefined = single node without Redis. */

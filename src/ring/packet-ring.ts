@@ -40,6 +40,11 @@ export const CTRL_VIDEO_PID = 10;
 export const SLOT_FLAG_KEYFRAME = 0x1;
 export const SLOT_FLAG_PSI = 0x2;
 export const SLOT_FLAG_DISCONTINUITY = 0x4;
+/**
+ * Bits 8..15 of a slot's flags: offset of the first TS packet that starts in its payload (set by
+ * the writer's analyzer; 0 for messages of whole packets, >= the length when none starts there).
+ */
+export const SLOT_PHASE_SHIFT = 8;
 
 /** Most slots a writer fills per batch; readers keep this far away from the writer. */
 export const WRITE_BATCH = 64;
@@ -133,9 +138,27 @@ export class PacketRing {
     return seq & this.#mask;
   }
 
-  /** Counts writers over the ring's life; a writer that is not the first continues from a switch. */
+  /**
+   * Counts writers over the ring's life (a writer that is not the first continues from a switch)
+   * and marks one more writer active. Returns the writers before this one.
+   */
   beginWriter(): number {
+    Atomics.add(this.control, CTRL_WRITER_ACTIVE, 1);
     return Atomics.add(this.control, CTRL_GENERATION, 1);
+  }
+
+  /**
+   * A writer stopped (its publisher left, its source ended). When it was the last one the stream
+   * is not live: the ring's keyframe is forgotten, so a viewer that joins now starts at the live
+   * edge and waits for the next source instead of receiving old pictures as if they were live.
+   */
+  endWriter(): void {
+    if (Atomics.sub(this.control, CTRL_WRITER_ACTIVE, 1) === 1) this.forgetKeyframe();
+  }
+
+  /** No keyframe to join at until the writer flags a new one (a new source took over, or none is left). */
+  forgetKeyframe(): void {
+    Atomics.store(this.control, CTRL_HAS_KEYFRAME, 0);
   }
 
   /** Makes sequences < newHead visible to readers. Writer only. */
@@ -160,6 +183,29 @@ export class PacketRing {
 
   flags(seq: number): number {
     return this.#view.getInt32(this.index(seq) * this.slotSize + 4, true);
+  }
+
+  /** Offset of the first TS packet start in a slot's payload (see SLOT_PHASE_SHIFT). */
+  phase(seq: number): number {
+    return (this.flags(seq) >>> SLOT_PHASE_SHIFT) & 0xff;
+  }
+
+  /**
+   * Removes the first `n` payload bytes of an unpublished slot (the tail of a TS packet whose
+   * start was dropped); its phase becomes 0. Writer only.
+   */
+  trimFront(seq: number, n: number): void {
+    const len = this.length(seq);
+    if (n <= 0) return;
+    const off = this.index(seq) * this.slotSize;
+    const at = off + SLOT_HEADER_BYTES;
+    if (n >= len) {
+      this.clear(seq);
+      return;
+    }
+    this.slots.copyWithin(at, at + n, at + len);
+    this.#view.setInt32(off, len - n, true);
+    this.setFlags(seq, this.flags(seq) & ~(0xff << SLOT_PHASE_SHIFT));
   }
 
   setFlags(seq: number, flags: number): void {

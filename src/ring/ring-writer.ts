@@ -13,8 +13,7 @@
  */
 import { TsAnalyzer, type TsInfo } from '../ts/analyzer.js';
 import { AF_DISCONTINUITY, TS_PACKET_SIZE, TS_SYNC_BYTE } from '../ts/ts-packet.js';
-import { SLOT_HEADER_BYTES } from '../srt/native.js';
-import type { PacketRing } from './packet-ring.js';
+import { SLOT_PHASE_SHIFT, type PacketRing } from './packet-ring.js';
 
 /** How far back a taking-over writer looks for each PID's last continuity counter (~4 s at 2 Mbit/s). */
 const TAKEOVER_SCAN_SLOTS = 1024;
@@ -30,6 +29,11 @@ export class RingWriter {
   /** After a takeover: the last counter written per PID (0x10 | cc), kept current by #rewrite. */
   readonly #last: Uint8Array | undefined;
   #dropped = 0;
+  #ended = false;
+  /** A packet whose header (the continuity counter) continues in the next slot: its start, header bytes held, slot. */
+  #splitAt = -1;
+  #splitHave = 0;
+  #splitSeq = 0;
 
   constructor(ring: PacketRing, opts: { raw: boolean }) {
     this.ring = ring;
@@ -39,6 +43,15 @@ export class RingWriter {
     this.#shift = takeover && !opts.raw ? new Uint8Array(0x2000) : undefined;
     this.#marked = this.#shift === undefined ? undefined : new Uint8Array(0x2000);
     this.#last = this.#shift === undefined ? undefined : RingWriter.#lastCounters(ring);
+    // The previous source's keyframe is old: joiners wait for this source's first one.
+    if (takeover) ring.forgetKeyframe();
+  }
+
+  /** This writer stops (its publisher or source is gone). Call once. */
+  end(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.ring.endWriter();
   }
 
   /** Packets dropped while waiting for the first keyframe after a switch. */
@@ -69,6 +82,9 @@ export class RingWriter {
         const skip = (kf - first) >>> 0;
         for (let i = 0; i < skip; i++) ring.clear((first + i) >>> 0);
         this.#dropped += skip;
+        // The keyframe's slot may begin with the tail of a packet whose start was just dropped.
+        const phase = ring.phase(kf);
+        if (phase > 0) ring.trimFront(kf, phase);
         const psi = a.latestPsi();
         if (skip > 0 && psi.byteLength > 0) {
           ring.fill(psi, ((kf - 1 - ring.head()) >>> 0));
@@ -113,8 +129,12 @@ export class RingWriter {
       if (((seq - oldest) | 0) < 0) break;
       const at = ring.payloadOffset(seq);
       const len = ring.length(seq);
-      for (let p = at + len - TS_PACKET_SIZE; p >= at; p -= TS_PACKET_SIZE) {
-        if (b[p] !== TS_SYNC_BYTE || (b[p + 3]! & 0x10) === 0) continue;
+      const phase = ring.phase(seq);
+      if (len <= 0 || phase >= len) continue;
+      // Packets start at the phase; the last one may continue in the next slot (its header is read when here).
+      const lastStart = at + phase + Math.floor((len - phase - 1) / TS_PACKET_SIZE) * TS_PACKET_SIZE;
+      for (let p = lastStart; p >= at + phase; p -= TS_PACKET_SIZE) {
+        if (p + 4 > at + len || b[p] !== TS_SYNC_BYTE || (b[p + 3]! & 0x10) === 0) continue;
         const pid = ((b[p + 1]! & 0x1f) << 8) | b[p + 2]!;
         if (last[pid] === 0) last[pid] = 0x10 | (b[p + 3]! & 0xf);
       }
@@ -122,32 +142,63 @@ export class RingWriter {
     return last;
   }
 
-  /** Continues each PID's counter from the ring's table and marks the first AF packet as a discontinuity. */
+  /**
+   * Continues each PID's counter from the ring's table and marks the first AF packet as a
+   * discontinuity. Packets start at the slot's phase; a packet split across messages is handled
+   * in the slot holding its continuity counter (the discontinuity mark waits for a packet whose
+   * adaptation field is in the same slot as its header).
+   */
   #rewrite(seq: number): void {
     const ring = this.ring;
     const b = ring.slots;
-    const cc = this.#last!;
-    const shift = this.#shift!;
-    const marked = this.#marked!;
-    const off = ring.index(seq) * ring.slotSize;
-    const end = off + SLOT_HEADER_BYTES + ring.length(seq);
-    for (let p = off + SLOT_HEADER_BYTES; p + TS_PACKET_SIZE <= end; p += TS_PACKET_SIZE) {
+    const at = ring.payloadOffset(seq);
+    const len = ring.length(seq);
+    const end = at + len;
+    const phase = (ring.flags(seq) >>> SLOT_PHASE_SHIFT) & 0xff;
+    if (this.#splitAt >= 0) {
+      // The header of the previous slot's last packet ends here (when this slot continues it).
+      const have = this.#splitHave;
+      const p = this.#splitAt;
+      this.#splitAt = -1;
+      if (((seq - this.#splitSeq) >>> 0) === 1 && phase === TS_PACKET_SIZE - have && len >= 4 - have) {
+        const i1 = have > 1 ? p + 1 : at + (1 - have);
+        const i2 = have > 2 ? p + 2 : at + (2 - have);
+        const i3 = at + (3 - have);
+        this.#counter(b, ((b[i1]! & 0x1f) << 8) | b[i2]!, i3);
+      }
+    }
+    if (len <= 0 || phase >= len) return;
+    for (let p = at + phase; p < end; p += TS_PACKET_SIZE) {
       if (b[p] !== TS_SYNC_BYTE) continue;
+      if (p + 4 > end) {
+        this.#splitAt = p;
+        this.#splitHave = end - p;
+        this.#splitSeq = seq;
+        break;
+      }
       const pid = ((b[p + 1]! & 0x1f) << 8) | b[p + 2]!;
       const afc = (b[p + 3]! >> 4) & 3;
-      if (marked[pid] === 0 && (afc & 2) !== 0 && b[p + 4]! > 0) {
+      if (this.#marked![pid] === 0 && (afc & 2) !== 0 && p + 6 <= end && b[p + 4]! > 0) {
         b[p + 5] = b[p + 5]! | AF_DISCONTINUITY;
-        marked[pid] = 1;
+        this.#marked![pid] = 1;
       }
-      if ((afc & 1) === 0) continue;
-      const own = b[p + 3]! & 0xf;
-      if (shift[pid] === 0) {
-        const last = cc[pid]!;
-        shift[pid] = 0x10 | (last === 0 ? 0 : (((last & 0xf) + 1 - own) & 0xf));
-      }
-      const out = (own + (shift[pid]! & 0xf)) & 0xf;
-      b[p + 3] = (b[p + 3]! & 0xf0) | out;
-      cc[pid] = 0x10 | out;
+      this.#counter(b, pid, p + 3);
     }
+  }
+
+  /** Rewrites the continuity counter in byte b[i] (the packet's 4th header byte) of a packet of `pid`. */
+  #counter(b: Uint8Array, pid: number, i: number): void {
+    const afc = (b[i]! >> 4) & 3;
+    if ((afc & 1) === 0) return;
+    const cc = this.#last!;
+    const shift = this.#shift!;
+    const own = b[i]! & 0xf;
+    if (shift[pid] === 0) {
+      const last = cc[pid]!;
+      shift[pid] = 0x10 | (last === 0 ? 0 : (((last & 0xf) + 1 - own) & 0xf));
+    }
+    const out = (own + (shift[pid]! & 0xf)) & 0xf;
+    b[i] = (b[i]! & 0xf0) | out;
+    cc[pid] = 0x10 | out;
   }
 }

@@ -103,6 +103,7 @@ export class HostedSession implements GroupMember {
     this.#open = false;
     this.#clearTimer();
     this.#leaveGroup();
+    this.#writer?.end();
     this.socket.close();
     this.#hooks.ended(reason);
   }
@@ -148,7 +149,7 @@ export class HostedSession implements GroupMember {
 
   /**
    * The keyframe's slot may begin with the tail of the previous frame (an SRT message carries
-   * 7 TS packets). Send that slot from the keyframe's first video packet on, so the joiner's
+   * 7 TS packets, or up to 1456 bytes cut anywhere). Send that slot from the keyframe's first video packet on, so the joiner's
    * first video frame is the keyframe, and continue with the next slot. Returns where to go on.
    */
   #sendFromKeyframePacket(seq: number): number {
@@ -158,9 +159,12 @@ export class HostedSession implements GroupMember {
     const b = ring.slots;
     const at = ring.payloadOffset(seq);
     const len = ring.length(seq);
+    const phase = ring.phase(seq);
+    if (phase >= len) return seq;
     // The keyframe's PES is the last video PES that starts in this slot (a keyframe is long).
+    // Packets start at the slot's phase; the last one may continue in the next slot.
     let start = -1;
-    for (let p = at; p + 188 <= at + len; p += 188) {
+    for (let p = at + phase; p + 4 <= at + len; p += 188) {
       if (b[p] === 0x47 && (b[p + 1]! & 0x40) !== 0 && (((b[p + 1]! & 0x1f) << 8) | b[p + 2]!) === vpid) start = p;
     }
     if (start <= at) return seq;

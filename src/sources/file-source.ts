@@ -125,6 +125,7 @@ export class FileSource {
 
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#writer?.end();
     if (this.#timer !== undefined) clearInterval(this.#timer);
     this.#timer = undefined;
     const fh = this.#fh;

@@ -8,7 +8,20 @@ import { isIP } from 'node:net';
 import { SrtNativeError, SrtRejectedError, SrtRelayError } from '../errors.js';
 import { EV_ERR, EV_IN, EV_OUT, native, type AcceptResult } from './native.js';
 import { registerHandler, unregisterHandler } from './reactor.js';
-import type { SrtOptionValue } from './options.js';
+import { SRT_FEC_MAX_PAYLOAD, SRT_LIVE_MAX_PAYLOAD, type SrtOptionValue } from './options.js';
+
+/**
+ * The payload size srt-relay gives a live socket that the options leave at libsrt's default
+ * (1316). SRTO_PAYLOADSIZE limits what a socket may send: a relay forwards messages as
+ * received, and live-mode publishers may send up to 1456 bytes (srt-live-transmit's default
+ * -chunk), so every live socket is allowed the largest message libsrt accepts (1452 with a
+ * packet filter, which takes 4 bytes). Returns undefined when nothing is to be set: the options
+ * name a payload size, or the socket is in file mode.
+ */
+export function relayPayloadSize(options: Readonly<Record<string, SrtOptionValue>>): number | undefined {
+  if (options['payloadsize'] !== undefined || options['transtype'] === 'file') return undefined;
+  return options['packetfilter'] !== undefined ? SRT_FEC_MAX_PAYLOAD : SRT_LIVE_MAX_PAYLOAD;
+}
 
 /** libsrt SRT_SOCKSTATUS values. */
 export const SocketState = Object.freeze({
@@ -101,6 +114,9 @@ export class SrtSocket {
     const s = new SrtSocket(id);
     try {
       s.setOptions(options);
+      // After transtype (which resets the payload size): see relayPayloadSize().
+      const payloadSize = relayPayloadSize(options);
+      if (payloadSize !== undefined) s.setOption('payloadsize', payloadSize);
     } catch (e) {
       s.close();
       throw e;

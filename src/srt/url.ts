@@ -14,6 +14,7 @@
  */
 import { isIP } from 'node:net';
 import { SrtModeInvalidError, SrtUrlInvalidError } from '../errors.js';
+import { MASK, isSecretKey } from '../config/secrets.js';
 import {
   SRT_OPTIONS,
   checkOptionSet,
@@ -38,7 +39,7 @@ export interface SrtUrl {
   readonly localPort?: number;
   /** Checked SRT socket options, in the order given. */
   readonly options: SrtOptions;
-  /** The text that was parsed. May contain a passphrase: log `redactSrtUrl(raw)` instead. */
+  /** The text that was parsed. May contain a passphrase: print `maskUrl(raw)` (src/config/secrets.ts) instead. */
   readonly raw: string;
 }
 
@@ -294,13 +295,8 @@ export function formatSrtUrl(u: Omit<SrtUrl, 'raw'> & { raw?: string }, opts: Fo
   }
   for (const [name, value] of Object.entries(u.options) as [SrtOptionName, SrtOptionValue | undefined][]) {
     if (value === undefined) continue;
-    const text = name === 'passphrase' && opts.redactSecrets === true && value !== '' ? '***' : formatOptionValue(name, value);
+    const text = opts.redactSecrets === true && isSecretKey(name) && value !== '' ? MASK : formatOptionValue(name, value);
     params.push(`${name}=${encodeValue(text)}`);
   }
   return `srt://${formatHost(u.host)}:${u.port}${params.length > 0 ? `?${params.join('&')}` : ''}`;
-}
-
-/** Hide passphrase values in URL text that may not even parse (for logs and error reports). */
-export function redactSrtUrl(text: string): string {
-  return text.replace(/([?&](?:srto_)?passphrase=)[^&]*/gi, '$1***');
 }

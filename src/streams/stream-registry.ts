@@ -164,10 +164,14 @@ export class StreamRegistry {
     const refuse = s.settings.onPublisherConflict === 'refuse';
     let publish = 0;
     if (!isPush) publish = REJECT_FORBIDDEN;
+    // streams.dynamic false: a stream this node knows but does not list (live on another node) is not publishable here.
+    else if (!this.#policy.dynamicStreams && !s.settings.configured && s.settings.publishable !== true) publish = REJECT_NOT_FOUND;
     else if (liveHere && !backupLive && refuse && !s.publisherStalled) publish = REJECT_CONFLICT;
     // Live on another node: the conflict policy holds cluster-wide.
     else if (remote && refuse && s.remote!.quiet !== true) publish = REJECT_CONFLICT;
-    let play = live || remote || s.hasRing || s.settings.startable === true ? 0 : REJECT_NOT_FOUND;
+    // docs/auth.md: 1404 for a play of a stream that is not live and not configured. Viewers of
+    // a configured stream that is not live wait for its source (they get nothing old meanwhile).
+    let play = live || remote || s.settings.configured || s.settings.startable === true ? 0 : REJECT_NOT_FOUND;
     if (this.#overloaded) {
       if (publish === 0 && !live) publish = REJECT_UNAVAILABLE;
       if (play === 0) play = REJECT_UNAVAILABLE;

@@ -20,6 +20,7 @@ export function relayOptionsFrom(config: RelayConfig, logger: Logger): RelayOpti
       reusePort: p.reusePort,
     })),
     streams,
+    dynamicStreams: config.dynamicStreams,
     pushes: config.pushes.map((p) => ({ stream: p.stream, target: p.target.raw, auto: p.auto })),
     limits: { ...config.limits, exemptHosts: [...config.limits.exemptHosts] },
     auth: { ...config.auth },

@@ -11,7 +11,8 @@ import { MODE_PLAY, MODE_PUBLISH } from '../srt/native.js';
 import type { SrtOptionValue } from '../srt/options.js';
 import { SrtListener, SrtSocket, type AcceptedConnection, type UdpSocketInfo } from '../srt/socket.js';
 import { UdpDropWatch, type UdpDropCount, type UdpSocketLabels } from '../srt/udp-drops.js';
-import { parseSrtUrl, redactSrtUrl, type SrtUrl } from '../srt/url.js';
+import { parseSrtUrl, type SrtUrl } from '../srt/url.js';
+import { maskUrl } from '../config/secrets.js';
 import { parseStreamId } from '../srt/streamid.js';
 import { boundAddress, PortRegistry, type PortClaim } from '../srt/port-registry.js';
 import { checkUdpPort, probeUdpPort } from '../srt/port-probe.js';
@@ -125,6 +126,8 @@ export interface RelayOptions {
   workers: number;
   ports: RelayPortOptions[];
   streams: Record<string, RelayStreamOptions>;
+  /** Publishes to names not in `streams` create a stream (default true); false: refused 1404. */
+  dynamicStreams?: boolean;
   pushes: RelayPushOptions[];
   limits: RelayLimits;
   auth?: AuthSettings;
@@ -236,7 +239,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     this.#log = opts.logger ?? silentLogger();
     this.#pool = new WorkerPool(opts.workers, this.#log);
     this.#registry = new StreamRegistry({
-      dynamicStreams: Object.keys(opts.streams).length === 0,
+      dynamicStreams: opts.dynamicStreams ?? true,
       defaultRingSlots: opts.ringSlots,
       ...(opts.limits.maxViewersPerStream !== undefined ? { maxViewersPerStream: opts.limits.maxViewersPerStream } : {}),
     });
@@ -490,6 +493,8 @@ export class Relay extends EventEmitter<RelayEvents> {
     const info = this.#sessions.get(id);
     const stream = info === undefined ? undefined : this.#registry.get(info.stream);
     if (stream === undefined || stream.publisher?.session !== id) return;
+    // Failover to a backup source uses the same notion of "publisher gone" as takeover.
+    this.#sources.get(stream.name)?.publisherQuiet(stream.publisher.sourceIndex, id, quietMs !== undefined);
     // Only publishers from outside (the port, a listener input) can be taken over, under refuse;
     // the relay's own pulls have their source failover (StreamSources).
     if ((info!.kind !== 'publisher' && info!.leased !== true) || stream.settings.onPublisherConflict !== 'refuse') return;
@@ -519,18 +524,25 @@ export class Relay extends EventEmitter<RelayEvents> {
     const index = info.sourceIndex ?? 0;
     if (old !== undefined && old.session !== info.id) {
       const better = index < old.sourceIndex;
-      if (index > old.sourceIndex) {
+      const failover = index > old.sourceIndex && this.#sources.get(stream.name)?.isQuiet(old.sourceIndex) === true;
+      if (index > old.sourceIndex && !failover) {
         log.info({ session: info.id, publisher: old.session }, 'a better source is live; closing the backup');
         return false;
       }
-      const takeover = stream.publisherStalled;
-      if (!better && stream.settings.onPublisherConflict !== 'replace' && enforceConflict && !takeover) {
+      if (failover) {
+        log.warn({ session: info.id, replaced: old.session }, 'failover: the better source sent no media for takeoverAfterMs; the backup takes over');
+        this.#pool.closeSession(old.session, 'failed over: it had sent no media for takeoverAfterMs');
+      }
+      const takeover = !failover && stream.publisherStalled;
+      if (!failover && !better && stream.settings.onPublisherConflict !== 'replace' && enforceConflict && !takeover) {
         log.warn({ session: info.id, publisher: old.session }, 'stream already has a publisher (1409 policy); closing the newcomer');
         return false;
       }
-      if (takeover) log.info({ session: info.id, replaced: old.session }, 'new publisher takes over from a publisher that had gone quiet');
-      else log.info({ session: info.id, replaced: old.session }, 'new publisher replaces the old one');
-      this.#pool.closeSession(old.session, takeover ? 'taken over: it had sent no media for takeoverAfterMs' : 'replaced by a new publisher');
+      if (!failover) {
+        if (takeover) log.info({ session: info.id, replaced: old.session }, 'new publisher takes over from a publisher that had gone quiet');
+        else log.info({ session: info.id, replaced: old.session }, 'new publisher replaces the old one');
+        this.#pool.closeSession(old.session, takeover ? 'taken over: it had sent no media for takeoverAfterMs' : 'replaced by a new publisher');
+      }
     }
     const wasQuiet = stream.publisherStalled;
     stream.publisherStalled = false;
@@ -585,7 +597,7 @@ export class Relay extends EventEmitter<RelayEvents> {
   #acceptViewer(c: Incoming): number | undefined {
     const { name, socket, peer, streamid, kind, log, inferred = false } = c;
     const stream = this.#registry.get(name);
-    if (stream === undefined || (stream.publisher === undefined && stream.remote === undefined && !stream.hasRing && stream.settings.startable !== true)) {
+    if (stream === undefined || (stream.publisher === undefined && stream.remote === undefined && !stream.settings.configured && stream.settings.startable !== true)) {
       log.warn('play of a stream that is not live slipped past the gate; closing');
       socket.close();
       return undefined;
@@ -891,7 +903,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     return [...this.#pushes.values()].map((p) => ({
       id: p.id,
       stream: p.stream,
-      target: redactSrtUrl(p.target),
+      target: maskUrl(p.target),
       auto: p.auto,
       state: p.state,
       session: p.session,

@@ -7,6 +7,9 @@
  * `idleTimeoutMs` without any. Always on: they run from the start and retry forever with backoff.
  * Failover: while the best source is not live, the next active source runs; when a better one
  * goes live, the worse one is stopped (the relay switches at the better one's next keyframe).
+ * A source whose publisher is connected but has sent no media for the stream's takeoverAfterMs
+ * counts as not live (the same notion of "publisher gone" as takeover): the next source runs
+ * and, once live, replaces it.
  * Viewers of a stream with no live source are closed after `failoverTimeoutMs`.
  */
 import type { Logger } from '../logging.js';
@@ -76,6 +79,8 @@ interface Runner {
   claim?: PortClaim | undefined;
   connecting: SrtSocket | undefined;
   lastError: string | undefined;
+  /** Live, but its publisher has sent no media for takeoverAfterMs: fail over as if it were gone. */
+  quiet: boolean;
   /** The internal pull from the stream's cluster owner (always last, only while viewers watch). */
   remote?: RemoteSource;
 }
@@ -88,7 +93,7 @@ export function sourcePortHolder(stream: string, mode: 'listener' | 'rendezvous'
 }
 
 function newRunner(source: ParsedSource): Runner {
-  return { source, state: 'idle', session: undefined, attempts: 0, retryAt: 0, listener: undefined, connecting: undefined, lastError: undefined };
+  return { source, state: 'idle', session: undefined, attempts: 0, retryAt: 0, listener: undefined, connecting: undefined, lastError: undefined, quiet: false };
 }
 
 export function parseSource(text: string, baseDir?: string): ParsedSource {
@@ -258,6 +263,7 @@ export class StreamSources {
     if (r === undefined) return;
     r.state = 'live';
     r.session = session;
+    r.quiet = false;
     r.attempts = 0;
     r.lastError = undefined;
     if (this.#lastLive !== undefined && this.#lastLive !== index) this.#switches++;
@@ -270,11 +276,34 @@ export class StreamSources {
     for (let j = index + 1; j < this.#runners.length; j++) this.#stopRunner(this.#runners[j]!, 'a better source is live');
   }
 
+  /**
+   * The publisher of source `index` has sent no media for takeoverAfterMs (quiet) or sends
+   * again. Quiet: the next source that can run starts (failover). Sending again before a worse
+   * source took over: the worse ones stop.
+   */
+  publisherQuiet(index: number, session: number, quiet: boolean): void {
+    const r = this.#runners[index];
+    if (r === undefined || r.session !== session || r.state !== 'live' || r.quiet === quiet) return;
+    r.quiet = quiet;
+    if (quiet) {
+      this.#host.log.warn({ stream: this.stream, source: index }, 'source sent no media for takeoverAfterMs: failing over to the next source');
+      this.#ensure();
+    } else {
+      for (let j = index + 1; j < this.#runners.length; j++) this.#stopRunner(this.#runners[j]!, 'the better source sends media again');
+    }
+  }
+
+  /** True while source `index` is live but quiet (a worse source may replace it). */
+  isQuiet(index: number): boolean {
+    return this.#runners[index]?.quiet === true;
+  }
+
   /** The publisher session of source `index` ended. */
   publisherEnded(index: number, session: number, reason: string): void {
     const r = this.#runners[index];
     if (r === undefined || r.session !== session) return;
     r.session = undefined;
+    r.quiet = false;
     if (r.state === 'idle') return; // stopped on purpose
     const active = r.source.kind === 'srt-caller' || r.source.kind === 'file';
     r.state = active ? 'failed' : 'idle';
@@ -319,7 +348,8 @@ export class StreamSources {
     let nextRetry = Number.POSITIVE_INFINITY;
     for (let i = 0; i < this.#runners.length; i++) {
       const r = this.#runners[i]!;
-      if (r.state === 'live' || r.state === 'starting') return;
+      if ((r.state === 'live' && !r.quiet) || r.state === 'starting') return;
+      if (r.state === 'live') continue; // quiet: fail over to the next source
       if (r.source.kind === 'push' || r.source.kind === 'srt-listener') continue; // waits for its sender
       if (r.remote !== undefined && this.#viewers === 0) continue; // the cluster pull only serves viewers
       if (r.state === 'failed' && r.retryAt > now) {

@@ -35,6 +35,12 @@ import { PCR_WRAP, PID_COUNT, PID_NULL, PID_PAT, PTS_WRAP, readPcr, TS_PACKET_SI
 export const ANALYZER_SLOT_HEADER_BYTES = 16;
 export const ANALYZER_FLAG_KEYFRAME = 0x1;
 export const ANALYZER_FLAG_PSI = 0x2;
+/**
+ * Bits 8..15 of a slot's flags: the offset in the payload of the first TS packet that starts in
+ * the slot (0 for messages of whole packets; a publisher that sends 1456-byte messages splits
+ * packets across messages). A value >= the slot's length means no packet starts in it.
+ */
+export const ANALYZER_PHASE_SHIFT = 8;
 const SLOT_HEADER_BYTES = ANALYZER_SLOT_HEADER_BYTES;
 const SLOT_FLAG_KEYFRAME = ANALYZER_FLAG_KEYFRAME;
 const SLOT_FLAG_PSI = ANALYZER_FLAG_PSI;
@@ -121,7 +127,7 @@ export interface TsInfo {
   packets: number;
   bytes: number;
   messages: number;
-  /** Messages skipped: not a whole number of 188-byte packets, or no 0x47 at offset 0. */
+  /** Messages skipped: no TS packet found in them (no 0x47 sync byte at a 188-byte spacing). */
   nonTsMessages: number;
   /** Packets without the 0x47 sync byte inside otherwise TS messages. */
   syncErrors: number;
@@ -184,6 +190,13 @@ export class TsAnalyzer {
   #mask = 0;
   #curSeq = 0;
   #nowMs = 0;
+  /** Sequence the next analyzed slot must have to continue a packet carried over (-1: none expected). */
+  #nextSeq = -1;
+
+  // A TS packet split across two messages: its first #carryLen bytes, from the slot #carrySeq.
+  readonly #carry = new Uint8Array(TS_PACKET_SIZE);
+  #carryLen = 0;
+  #carrySeq = 0;
 
   // per-PID tables (dense slots)
   readonly #pidSlot = new Int16Array(PID_COUNT);
@@ -305,6 +318,8 @@ export class TsAnalyzer {
     this.#sampleHead = 0;
     this.#sampleCount = 0;
     this.#sampleEpoch = -1;
+    this.#carryLen = 0;
+    this.#nextSeq = -1;
     const pat = this.#slotFor(PID_PAT);
     this.#role[pat] = ROLE_PSI;
     this.#psi[pat] = new PsiPid(PID_PAT, true);
@@ -331,8 +346,11 @@ export class TsAnalyzer {
   /**
    * Analyzes the `count` slots from sequence `firstSeq` (u32, wrapping) of a ring laid out as
    * PacketRing's: slot index = seq & (slotCount - 1), slot = [i32 len][i32 flags][i64 srctime][payload].
-   * ORs SLOT_FLAG_KEYFRAME / SLOT_FLAG_PSI into the slots' flags. A keyframe may be flagged on a
-   * slot of an earlier call when the NAL units that decide it arrive in later packets.
+   * ORs SLOT_FLAG_KEYFRAME / SLOT_FLAG_PSI into the slots' flags and writes each slot's phase
+   * (ANALYZER_PHASE_SHIFT). Messages need not hold whole TS packets: a packet split across
+   * consecutive slots is read whole, and its flags go to the slot where it starts. A keyframe may
+   * be flagged on a slot of an earlier call when the NAL units that decide it arrive in later
+   * packets.
    * `nowMs`: any monotonic millisecond clock, the same on every call (used only for rates and
    * keyframe intervals of streams without PCR). Returns the sequence of the latest keyframe
    * start found by this call, or -1.
@@ -352,19 +370,94 @@ export class TsAnalyzer {
       const seq = (firstSeq + k) >>> 0;
       const off = (seq & mask) * slotSize;
       const len = b[off]! | (b[off + 1]! << 8) | (b[off + 2]! << 16) | (b[off + 3]! << 24);
-      let p = off + SLOT_HEADER_BYTES;
-      if (len <= 0 || len > maxLen || len % TS_PACKET_SIZE !== 0 || b[p] !== TS_SYNC_BYTE) {
+      const start = off + SLOT_HEADER_BYTES;
+      if (seq !== this.#nextSeq) this.#carryLen = 0;
+      this.#nextSeq = (seq + 1) >>> 0;
+      if (len <= 0 || len > maxLen) {
+        this.#carryLen = 0;
         this.#nonTs++;
         continue;
       }
-      this.#messages++;
+      const end = start + len;
       this.#curSeq = seq;
+      let p = start;
+      if (this.#carryLen > 0) p = Math.max(start, this.#continueCarry(b, start, end));
+      if (p < end && (b[p] !== TS_SYNC_BYTE || (p + TS_PACKET_SIZE < end && b[p + TS_PACKET_SIZE] !== TS_SYNC_BYTE))) {
+        // Not at a packet start (a lost message, a publisher joined mid-packet, or not TS).
+        const q = TsAnalyzer.#resync(b, p, end);
+        if (q < 0 && p === start) {
+          this.#nonTs++;
+          continue;
+        }
+        p = q < 0 ? end : q;
+      }
+      this.#messages++;
+      const phase = p - start;
       let flags = 0;
-      for (const end = p + len; p < end; p += TS_PACKET_SIZE) flags |= this.#packet(b, p);
+      for (; p + TS_PACKET_SIZE <= end; p += TS_PACKET_SIZE) flags |= this.#packet(b, p);
+      if (p < end) {
+        // The last packet continues in the next message.
+        if (b[p] === TS_SYNC_BYTE) {
+          const c = this.#carry;
+          const n = end - p;
+          for (let i = 0; i < n; i++) c[i] = b[p + i]!;
+          this.#carryLen = n;
+          this.#carrySeq = seq;
+        } else {
+          this.#syncErrors++;
+        }
+      }
       if (flags !== 0) b[off + 4] = b[off + 4]! | flags;
+      b[off + 5] = phase < 0xff ? phase : 0xff;
       this.#tick();
     }
     return this.#batchKeyframeSeq;
+  }
+
+  /**
+   * A message after one that ended inside a TS packet: completes the carried packet from the
+   * message's first bytes and analyzes it (its flags go to the slot where it started). Returns
+   * where the message's own packets start; -1 when the message does not continue the packet
+   * (a message was lost in between: the next packet boundary holds no sync byte), the carried
+   * bytes are then dropped.
+   */
+  #continueCarry(b: Uint8Array, start: number, end: number): number {
+    const c = this.#carry;
+    const have = this.#carryLen;
+    const need = TS_PACKET_SIZE - have;
+    const len = end - start;
+    if (len < need) {
+      for (let i = 0; i < len; i++) c[have + i] = b[start + i]!;
+      this.#carryLen = have + len;
+      return end;
+    }
+    this.#carryLen = 0;
+    if (len > need && b[start + need] !== TS_SYNC_BYTE) return -1;
+    for (let i = 0; i < need; i++) c[have + i] = b[start + i]!;
+    const seq = this.#curSeq;
+    const from = this.#carrySeq;
+    this.#curSeq = from;
+    const flags = this.#packet(c, 0);
+    this.#curSeq = seq;
+    if (flags !== 0 && ((seq - from) >>> 0) <= this.#mask) {
+      const off = (from & this.#mask) * this.#slotSize + 4;
+      const s = this.#slots!;
+      s[off] = s[off]! | flags;
+    }
+    return start + need;
+  }
+
+  /**
+   * The first TS packet start in a message that does not begin with one: a 0x47 followed by
+   * another 188 bytes later (or by the end of the message). -1 when there is none: not TS.
+   */
+  static #resync(b: Uint8Array, start: number, end: number): number {
+    const last = Math.min(end, start + TS_PACKET_SIZE);
+    for (let p = start; p < last; p++) {
+      if (b[p] !== TS_SYNC_BYTE) continue;
+      if (p + TS_PACKET_SIZE >= end || b[p + TS_PACKET_SIZE] === TS_SYNC_BYTE) return p;
+    }
+    return -1;
   }
 
   /**

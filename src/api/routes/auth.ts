@@ -1,5 +1,6 @@
 /** /api/v1/auth: the auth webhook settings, read and changed at runtime (cluster-wide on a member). */
 import { normalizeConfig } from '../../config/load.js';
+import { maskUrl } from '../../config/secrets.js';
 import type { AuthSettings } from '../../supervisor/relay.js';
 import { badRequest } from '../http.js';
 import type { Route } from '../router.js';
@@ -21,19 +22,9 @@ export function parseAuthBody(body: unknown): AuthSettings {
   return { ...(auth.webhook !== undefined ? { webhook: auth.webhook } : {}), timeoutMs: auth.timeoutMs, cacheMs: auth.cacheMs };
 }
 
-/** The settings as the API shows them: the webhook URL without its password. */
+/** The settings as the API shows them: the webhook URL without its password and secret query parameters. */
 export function authView(a: AuthSettings): { webhook: string | null; timeoutMs: number; cacheMs: number } {
-  let webhook: string | null = null;
-  if (a.webhook !== undefined) {
-    try {
-      const u = new URL(a.webhook);
-      if (u.password !== '') u.password = '***';
-      webhook = u.toString();
-    } catch {
-      webhook = '***';
-    }
-  }
-  return { webhook, timeoutMs: a.timeoutMs, cacheMs: a.cacheMs };
+  return { webhook: a.webhook === undefined ? null : maskUrl(a.webhook), timeoutMs: a.timeoutMs, cacheMs: a.cacheMs };
 }
 
 export function authRoutes(): Route[] {

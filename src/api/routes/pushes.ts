@@ -1,6 +1,7 @@
 /** /api/v1/pushes: list, add, remove. */
+import { maskUrl } from '../../config/secrets.js';
 import { boundAddress } from '../../srt/port-registry.js';
-import { parseSrtUrl, redactSrtUrl } from '../../srt/url.js';
+import { parseSrtUrl } from '../../srt/url.js';
 import { conflict, notFound } from '../http.js';
 import type { Route } from '../router.js';
 import { parseId, parsePushBody } from '../validate.js';
@@ -19,14 +20,14 @@ export function pushRoutes(): Route[] {
           if (cluster !== undefined) {
             // Refused here before it is shared: a new push's listener or rendezvous port in use (409).
             const at = boundAddress(parseSrtUrl(opts.target));
-            const known = relay.listPushes().some((p) => p.stream === opts.stream && p.target === redactSrtUrl(opts.target));
+            const known = relay.listPushes().some((p) => p.stream === opts.stream && p.target === maskUrl(opts.target));
             if (at !== undefined && !known) relay.ports.ensureFree(at.host, at.port);
             const res = await cluster.putPush(opts);
             const push = relay.listPushes().find((p) => p.id === res.local);
             if (push === undefined) throw notFound('push was stored but not applied here; see the node\'s log');
             return { status: res.outcome === 'created' ? 201 : 200, json: pushView(push) };
           }
-          const target = redactSrtUrl(opts.target);
+          const target = maskUrl(opts.target);
           const same = relay.listPushes().find((p) => p.stream === opts.stream && p.target === target);
           if (same !== undefined) {
             throw conflict(`push ${same.id} already sends '${opts.stream}' to ${target}; delete it first`, { push: same.id });
