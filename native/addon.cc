@@ -574,11 +574,12 @@ Napi::Value RecvSlots(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), i);
 }
 
-// Sends ring slots [seq, end) to one socket. Returns the count sent; *broken on a hard error.
+// Sends ring slots [seq, end) to one socket. Returns how far it got (slots done, empty ones
+// included); *messages (if given) counts the messages really sent; *broken on a hard error.
 // limitTime: only slots whose srctime <= limitTime are sent (paced time-shifted viewers);
 // INT64_MAX sends everything.
 inline uint32_t SendRange(SRTSOCKET s, const Ring& r, uint32_t seq, uint32_t end, bool srcTime, bool* broken,
-                          int64_t limitTime = INT64_MAX) {
+                          int64_t limitTime = INT64_MAX, uint32_t* messages = nullptr) {
   SRT_MSGCTRL mc = srt_msgctrl_default;
   int64_t connTime = srcTime ? srt_connection_time(s) : 0;
   uint32_t sent = 0;
@@ -601,6 +602,7 @@ inline uint32_t SendRange(SRTSOCKET s, const Ring& r, uint32_t seq, uint32_t end
       if (!WouldBlock(srt_getlasterror(nullptr))) *broken = true;
       break;
     }
+    if (messages != nullptr) (*messages)++;
   }
   return sent;
 }
@@ -675,10 +677,12 @@ Napi::Value Fanout(const Napi::CallbackInfo& info) {
     }
     bool broken = false;
     int64_t limit = (delays != nullptr && delays[i] > 0) ? now - static_cast<int64_t>(delays[i]) : INT64_MAX;
-    uint32_t sent = SendRange(sk[i], r, c, head, srcTime, &broken, limit);
-    cur[i] = c + sent;
-    res[2 * i] = broken ? -1 : static_cast<int32_t>(sent);
-    total += sent;
+    uint32_t messages = 0;
+    uint32_t done = SendRange(sk[i], r, c, head, srcTime, &broken, limit, &messages);
+    cur[i] = c + done;
+    // Messages sent, not slots passed: slots a switch emptied are not counted as sent.
+    res[2 * i] = broken ? -1 : static_cast<int32_t>(messages);
+    total += messages;
   }
   return Napi::Number::New(info.Env(), total);
 }

@@ -107,7 +107,8 @@
  *                                                     ring sequences cursors[i]..head-1 (u32,
  *                                                     slot = seq & (slotCount-1)); a cursor
  *                                                     older than `oldest` skips to it first.
- *                                                     results[2i] = sent or -1 (broken),
+ *                                                     Empty slots (len 0) are passed, not sent.
+ *                                                     results[2i] = messages sent or -1 (broken),
  *                                                     results[2i+1] = skipped (lagged) count.
  *                                                     delays[i] > 0 (µs): viewer i is time-
  *                                                     shifted; a slot goes out once its

@@ -17,6 +17,11 @@ import { SLOT_PHASE_SHIFT, type PacketRing } from './packet-ring.js';
 
 /** How far back a taking-over writer looks for each PID's last continuity counter (~4 s at 2 Mbit/s). */
 const TAKEOVER_SCAN_SLOTS = 1024;
+/**
+ * Longest wait for a taking-over source's first keyframe. A source that sends none (no PAT/PMT,
+ * raw-ish TS, keyframes rarer than this, intra refresh) is relayed from then on as it comes.
+ */
+export const MAX_KEYFRAME_WAIT_MS = 5000;
 
 export class RingWriter {
   readonly ring: PacketRing;
@@ -30,13 +35,19 @@ export class RingWriter {
   readonly #last: Uint8Array | undefined;
   #dropped = 0;
   #ended = false;
+  /** When the wait for the first keyframe after a takeover began (-1: not yet). */
+  #waitSince = -1;
+  /** After a takeover: the first slot of the new source has been published. */
+  #started = false;
+  readonly #maxWaitMs: number;
   /** A packet whose header (the continuity counter) continues in the next slot: its start, header bytes held, slot. */
   #splitAt = -1;
   #splitHave = 0;
   #splitSeq = 0;
 
-  constructor(ring: PacketRing, opts: { raw: boolean }) {
+  constructor(ring: PacketRing, opts: { raw: boolean; maxKeyframeWaitMs?: number }) {
     this.ring = ring;
+    this.#maxWaitMs = opts.maxKeyframeWaitMs ?? MAX_KEYFRAME_WAIT_MS;
     const takeover = ring.beginWriter() > 0 && ring.head() > 0;
     this.#analyzer = opts.raw ? undefined : new TsAnalyzer();
     this.#waitKeyframe = takeover && !opts.raw;
@@ -71,6 +82,17 @@ export class RingWriter {
     if (a !== undefined && count > 0) {
       const kf = a.analyze(ring.slots, ring.slotSize, ring.slotCount, first, count);
       if (this.#waitKeyframe && kf < 0 && this.#noVideo(a)) this.#waitKeyframe = false; // audio-only or not TS: nothing to wait for
+      if (this.#waitKeyframe && kf < 0) {
+        // A bounded wait: one clock read per batch while waiting.
+        const now = performance.now();
+        if (this.#waitSince < 0) this.#waitSince = now;
+        else if (now - this.#waitSince >= this.#maxWaitMs) this.#waitKeyframe = false;
+      }
+      if (!this.#waitKeyframe && this.#shift !== undefined && !this.#started) {
+        // Relayed without a keyframe to start at: begin at a packet start all the same.
+        const phase = ring.phase(first);
+        if (phase > 0) ring.trimFront(first, phase);
+      }
       if (this.#waitKeyframe) {
         if (kf < 0 || ((kf - first) | 0) < 0) {
           for (let i = 0; i < count; i++) ring.clear((first + i) >>> 0);
@@ -91,8 +113,10 @@ export class RingWriter {
           this.#rewrite((kf - 1) >>> 0);
         }
         this.#waitKeyframe = false;
+        this.#started = true;
         for (let i = skip; i < count; i++) this.#rewrite((first + i) >>> 0);
       } else if (this.#shift !== undefined) {
+        this.#started = true;
         for (let i = 0; i < count; i++) this.#rewrite((first + i) >>> 0);
       }
       if (kf >= 0) ring.setLastKeyframe(kf);
