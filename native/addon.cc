@@ -252,6 +252,25 @@ Napi::Value GetOption(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// Binds a plain UDP socket (no SO_REUSEADDR, no SO_REUSEPORT) to host:port and closes it: the
+// kernel refuses it (EADDRINUSE) while any socket, of any process, holds an overlapping address.
+// Returns 0 when the port is free, else the errno of bind().
+Napi::Value ProbePort(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsString()) return ThrowInvalidArg(env, "probePort", "host", "a string");
+  if (!info[1].IsNumber()) return ThrowInvalidArg(env, "probePort", "port", "a number");
+  std::string host = info[0].As<Napi::String>().Utf8Value();
+  int port = info[1].As<Napi::Number>().Int32Value();
+  sockaddr_storage ss;
+  int len;
+  if (!ParseAddr(host, port, &ss, &len)) return ThrowMsg(env, "not a numeric IP address: " + host);
+  int fd = ::socket(ss.ss_family, SOCK_DGRAM, 0);
+  if (fd < 0) return ThrowErrno(env, "socket() for " + host + ":" + std::to_string(port), errno);
+  int err = ::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) == 0 ? 0 : errno;
+  ::close(fd);
+  return Napi::Number::New(env, err);
+}
+
 Napi::Value Bind(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SRTSOCKET s = Sock(info, 0);
@@ -724,6 +743,7 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
       {"keepAlive", KeepAlive},   {"optionNames", OptionNames},
       {"socket", Socket},         {"setOption", SetOption},
       {"getOption", GetOption},   {"bind", Bind},
+      {"probePort", ProbePort},
       {"listen", Listen},         {"accept", Accept},
       {"connect", Connect},       {"rendezvous", Rendezvous},
       {"close", Close},           {"state", State},

@@ -55,6 +55,10 @@
  *                                                     returns the own UDP socket's inode (its
  *                                                     line in /proc/net/udp{,6}) and effective
  *                                                     SO_RCVBUF; null when libsrt bound
+ *   probePort(host, port) -> errno                   binds a plain UDP socket (no SO_REUSEADDR,
+ *                                                     no SO_REUSEPORT) and closes it: 0 when no
+ *                                                     socket of any process holds the address,
+ *                                                     else bind()'s errno (98: EADDRINUSE)
  *   listen(sock, backlog)
  *   accept(sock) -> null | [sock, host, port, streamid, mode, resource, inferred]
  *                                                     mode/resource: the gate's decision for

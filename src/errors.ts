@@ -85,6 +85,10 @@ export const ERROR_CODES = Object.freeze([
     code: 'ERR_SOURCE_INVALID',
     description: 'A stream source cannot be used: a file source that is missing, unreadable or not MPEG-TS.',
   }),
+  Object.freeze({
+    code: 'ERR_PORT_IN_USE',
+    description: 'A UDP port the relay would bind is already used by another of its listeners or by another process; the API answers 409.',
+  }),
 ] as const);
 
 export type ErrorCode = (typeof ERROR_CODES)[number]['code'];
@@ -108,6 +112,25 @@ export class SrtRelayError extends Error {
 /** True when `err` is a `SrtRelayError`, optionally with the given code. */
 export function isSrtRelayError(err: unknown, code?: ErrorCode): err is SrtRelayError {
   return err instanceof SrtRelayError && (code === undefined || err.code === code);
+}
+
+/**
+ * ERR_PORT_IN_USE: `port` on `host` is held by `holder` (another listener of this relay, e.g. "the
+ * main SRT listener", or another process, with its `pid` when /proc tells it).
+ */
+export class PortInUseError extends SrtRelayError {
+  readonly port: number;
+  readonly host: string;
+  readonly holder: string;
+  readonly pid: number | undefined;
+
+  constructor(message: string, info: { port: number; host: string; holder: string; pid?: number }) {
+    super('ERR_PORT_IN_USE', message, { port: info.port, host: info.host, holder: info.holder, ...(info.pid !== undefined ? { pid: info.pid } : {}) });
+    this.port = info.port;
+    this.host = info.host;
+    this.holder = info.holder;
+    this.pid = info.pid;
+  }
 }
 
 /** ERR_SRT_URL_INVALID: the URL text itself is wrong. */

@@ -235,11 +235,12 @@ test('a listener on a taken port is 409 and leaves no stream or push behind', as
   const busy = holder.address().port;
 
   const s = await call(base, 'PUT', '/api/v1/streams/in', { json: { source: `srt://127.0.0.1:${busy}?mode=listener` } });
-  assertError(s, 409, 'ERR_SRT_NATIVE');
+  assertError(s, 409, 'ERR_PORT_IN_USE');
+  assert.match(s.body.error.message, new RegExp(`UDP port ${busy} is used by another socket of this process \\(pid ${process.pid}\\)`));
   assertError(await call(base, 'GET', '/api/v1/streams/in'), 404, 'ERR_API_NOT_FOUND');
 
   const p = await call(base, 'POST', '/api/v1/pushes', { json: { stream: 'in', target: `srt://127.0.0.1:${busy}?mode=listener` } });
-  assertError(p, 409, 'ERR_SRT_NATIVE');
+  assertError(p, 409, 'ERR_PORT_IN_USE');
   assert.deepEqual((await call(base, 'GET', '/api/v1/pushes')).body, { pushes: [] });
 });
 

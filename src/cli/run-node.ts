@@ -1,6 +1,7 @@
 /** Runs one relay node until SIGTERM/SIGINT; then closes every session and exits 0 within 5 s. */
 import type { RelayConfig } from '../config/types.js';
 import type { Logger } from '../logging.js';
+import { isSrtRelayError } from '../errors.js';
 import { Relay } from '../supervisor/relay.js';
 import { relayOptionsFrom } from '../supervisor/from-config.js';
 import { ApiServer } from '../api/http-server.js';
@@ -37,6 +38,8 @@ export async function runNode(config: RelayConfig, log: Logger): Promise<number>
     log.info({ api: `http://${addr.host}:${addr.port}` }, 'HTTP API listening');
   } catch (err) {
     log.fatal({ err }, 'could not start');
+    // Also on stderr, in words, for whoever started the process (the log may go to a collector).
+    process.stderr.write(`srt-relay could not start: ${isSrtRelayError(err) ? `error ${err.code}: ` : ''}${err instanceof Error ? err.message : String(err)}\n`);
     await shutdown();
     return 1;
   }

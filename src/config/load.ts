@@ -17,6 +17,7 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { ConfigInvalidError, isSrtRelayError, orList } from '../errors.js';
 import { SRT_OPTIONS, editDistance, normalizeOptions, type SrtOptionValue } from '../srt/options.js';
 import { formatSrtUrl, parseSrtUrl, type SrtUrl } from '../srt/url.js';
+import { hostWords, PortRegistry } from '../srt/port-registry.js';
 import { isSecretKey, maskUrl } from './secrets.js';
 import { DEFAULT_TAKEOVER_AFTER_MS } from '../streams/defaults.js';
 import type {
@@ -726,31 +727,6 @@ interface UdpListener {
   readonly what: string;
 }
 
-function family(host: string): 0 | 4 | 6 {
-  return isIP(host) as 0 | 4 | 6;
-}
-
-function isWildcardHost(host: string): boolean {
-  return host === '' || host === '0.0.0.0' || (isIP(host) === 6 && /^[0:]+$/.test(host));
-}
-
-/** Two listeners on the same UDP port collide when their addresses are equal or one is a wildcard covering the other. */
-function listenersCollide(a: UdpListener, b: UdpListener): boolean {
-  if (a.port !== b.port) return false;
-  if (a.host === b.host) return true;
-  if (a.host === '' || b.host === '') return true;
-  if (isWildcardHost(a.host) && family(a.host) === family(b.host)) return true;
-  if (isWildcardHost(b.host) && family(b.host) === family(a.host)) return true;
-  return false;
-}
-
-function hostWords(host: string): string {
-  if (host === '') return 'every address';
-  if (host === '0.0.0.0') return '0.0.0.0 (every IPv4 address)';
-  if (isWildcardHost(host)) return `${host} (every IPv6 address)`;
-  return host;
-}
-
 // ---------------------------------------------------------------------------------------------
 // overrides
 
@@ -964,22 +940,25 @@ export function normalizeConfig(input: unknown, opts: NormalizeOptions = {}): Re
     pushes.push({ stream: p.stream, target, auto: p.auto ?? false });
   });
 
-  // Every UDP port the relay listens on, once.
-  for (let j = 1; j < listeners.length; j++) {
-    const b = listeners[j] as UdpListener;
-    for (let k = 0; k < j; k++) {
-      const a = listeners[k] as UdpListener;
-      if (!listenersCollide(a, b)) continue;
-      const by = problems.flagFor(formatKeyPath(a.segs));
-      const user = `${a.what}${by === undefined ? '' : ` (set by ${by})`}`;
-      problems.add(
-        b.segs,
-        a.host === b.host
-          ? `UDP port ${b.port} on ${b.host === '' ? 'every address' : b.host} is already used by ${user}; use another port or host`
-          : `UDP port ${b.port} on ${hostWords(b.host)} is already used by ${user}, which listens on ${hostWords(a.host)}; use another port`,
-      );
-      break;
+  // Every UDP port the relay listens on, once: the rule the running relay's PortRegistry applies.
+  const owner = new PortRegistry();
+  const byWhat = new Map<string, UdpListener>();
+  for (const b of listeners) {
+    const held = owner.holderOf(b.host, b.port);
+    if (held === undefined) {
+      owner.claim(b.host, b.port, b.what);
+      byWhat.set(b.what, b);
+      continue;
     }
+    const a = byWhat.get(held.holder) as UdpListener;
+    const by = problems.flagFor(formatKeyPath(a.segs));
+    const user = `${a.what}${by === undefined ? '' : ` (set by ${by})`}`;
+    problems.add(
+      b.segs,
+      a.host === b.host
+        ? `UDP port ${b.port} on ${b.host === '' ? 'every address' : b.host} is already used by ${user}; use another port or host`
+        : `UDP port ${b.port} on ${hostWords(b.host)} is already used by ${user}, which listens on ${hostWords(a.host)}; use another port`,
+    );
   }
 
   if (cfg.api?.host !== undefined) {

@@ -28,6 +28,8 @@ export interface SrtNativeAddon {
   getOption(sock: number, name: string): number | boolean | string;
   /** With reusePort or guard: [inode, effective SO_RCVBUF bytes] of the UDP socket it created; else null. */
   bind(sock: number, host: string, port: number, reusePort: boolean, guard?: boolean): [number, number] | null;
+  /** Binds a plain UDP socket (no SO_REUSEADDR/SO_REUSEPORT) and closes it: 0 when free, else the errno. */
+  probePort(host: string, port: number): number;
   listen(sock: number, backlog: number): void;
   accept(sock: number): AcceptResult | null;
   connect(sock: number, host: string, port: number): void;

@@ -20,6 +20,7 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { ConfigInvalidError } from '../errors.js';
 import { silentLogger, type Logger } from '../logging.js';
+import type { PortClaim, PortRegistry } from '../srt/port-registry.js';
 import { SrtlaGroup, SrtlaLink, type SrtlaGroupStats } from './group.js';
 import {
   buildReg,
@@ -55,6 +56,8 @@ export interface SrtlaServerOptions {
   /** Kernel receive/send buffer of every socket, bytes (default 4 MiB; the kernel may clamp it to rmem_max). */
   socketBufferBytes?: number;
   logger?: Logger;
+  /** The node's UDP ports (Relay.ports): the receiver claims its port there before it binds. */
+  ports?: PortRegistry;
 }
 
 /** Counters of what the server refused or ignored (hostile or broken input). */
@@ -113,7 +116,7 @@ function addrKey(address: string, port: number): number | string {
 }
 
 export class SrtlaServer {
-  readonly #opts: Required<Omit<SrtlaServerOptions, 'logger'>>;
+  readonly #opts: Required<Omit<SrtlaServerOptions, 'logger' | 'ports'>>;
   readonly #log: Logger;
   readonly #socket: Socket;
   /** Links by source address key. */
@@ -126,6 +129,8 @@ export class SrtlaServer {
   #sweep: NodeJS.Timeout | undefined;
   #started = false;
   #closed = false;
+  readonly #ports: PortRegistry | undefined;
+  #claim: PortClaim | undefined;
   readonly #reg3 = buildShort(SRTLA_TYPE_REG3);
   readonly #regErr = buildShort(SRTLA_TYPE_REG_ERR);
   readonly #regNgp = buildShort(SRTLA_TYPE_REG_NGP);
@@ -162,6 +167,7 @@ export class SrtlaServer {
       socketBufferBytes: positiveInt(options.socketBufferBytes, 'srtla.socketBufferBytes', DEFAULTS.socketBufferBytes),
     };
     this.#log = (options.logger ?? silentLogger()).child({ component: 'srtla' });
+    this.#ports = options.ports;
     const type = this.#opts.host.includes(':') ? 'udp6' : 'udp4';
     this.#socket = createSocket({
       type,
@@ -176,9 +182,12 @@ export class SrtlaServer {
   async start(): Promise<void> {
     if (this.#started) throw new Error('SrtlaServer.start() called twice');
     this.#started = true;
+    // Throws ERR_PORT_IN_USE naming the holder when the node already uses the port.
+    this.#claim = this.#ports?.claim(this.#opts.host, this.#opts.port, 'the SRTLA receiver');
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error): void => {
         this.#closed = true;
+        this.#claim?.release();
         try {
           this.#socket.close();
         } catch {
@@ -235,6 +244,7 @@ export class SrtlaServer {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#claim?.release();
     clearInterval(this.#sweep);
     for (const g of [...this.#groups.values()]) this.#closeGroup(g, 'receiver closing');
     try {

@@ -14,6 +14,8 @@ import { UdpDropWatch, type UdpDropCount, type UdpSocketLabels } from '../srt/ud
 import { parseSrtUrl, type SrtUrl } from '../srt/url.js';
 import { maskUrl } from '../config/secrets.js';
 import { parseStreamId } from '../srt/streamid.js';
+import { boundAddress, PortRegistry, type PortClaim } from '../srt/port-registry.js';
+import { checkUdpPort, probeUdpPort } from '../srt/port-probe.js';
 import type { SessionRole, SessionStats, ToWorker } from '../sessions/messages.js';
 import { WorkerPool } from '../sessions/worker-pool.js';
 import { ringSlotsFor, ringBytesFor } from '../ring/packet-ring.js';
@@ -169,6 +171,7 @@ export interface PushInfo {
 interface PushState extends PushInfo {
   url: SrtUrl;
   listener: SrtListener | undefined;
+  claim: PortClaim | undefined;
   timer: NodeJS.Timeout | undefined;
   stopped: boolean;
 }
@@ -204,6 +207,8 @@ export class Relay extends EventEmitter<RelayEvents> {
   readonly #pool: WorkerPool;
   readonly #registry: StreamRegistry;
   readonly #listeners: SrtListener[] = [];
+  /** The one owner of this node's UDP ports: every listener claims its address here first. */
+  readonly #ports = new PortRegistry({ probe: probeUdpPort, check: checkUdpPort });
   readonly #sessions = new Map<number, SessionInfo>();
   readonly #pushes = new Map<number, PushState>();
   readonly #sources = new Map<string, StreamSources>();
@@ -267,7 +272,7 @@ export class Relay extends EventEmitter<RelayEvents> {
       handshakesPerSecond: all,
       burst: all * 2,
     });
-    for (const p of this.#opts.ports) this.#listenPort(p);
+    this.#opts.ports.forEach((p, i) => this.#listenPort(p, i));
     if (l.maxBitrateMbps !== undefined) this.#startBitrateWatch(l.maxBitrateMbps);
     for (const p of this.#opts.pushes) this.addPush(p);
     this.#rejectTimer = setInterval(() => this.#logRejections(), 1000);
@@ -306,15 +311,23 @@ export class Relay extends EventEmitter<RelayEvents> {
 
   // ---- listeners ---------------------------------------------------------------------------
 
-  #listenPort(p: RelayPortOptions): void {
+  #listenPort(p: RelayPortOptions, index: number): void {
     const count = Math.max(1, p.reusePort);
+    const claim = this.#ports.claim(p.host, p.port, index === 0 ? 'the main SRT listener' : `the SRT listener srt.ports[${index}]`);
     for (let i = 0; i < count; i++) {
       const l = SrtListener.create(p.host, p.port, p.params, { reusePort: count > 1 });
+      claim.track(l.udpSocket);
       l.attachGate(this.#registry.gate, DIRECTION_CODE[p.direction], p.stream ?? '');
       l.listen((c) => this.#onConnection(c, p.stream));
       this.#listeners.push(l);
       this.#watchUdp(l.udpSocket, { role: 'srt-port', port: p.port });
     }
+    claim.confirm();
+  }
+
+  /** Who holds this node's UDP ports (see PortRegistry). */
+  get ports(): PortRegistry {
+    return this.#ports;
   }
 
   /**
@@ -769,7 +782,10 @@ export class Relay extends EventEmitter<RelayEvents> {
    * here only, every connection encrypted with the cluster passphrase (AES-256).
    */
   listenInternal(host: string, port: number, passphrase: string): void {
+    const claim = this.#ports.claim(host, port, 'the internal cluster listener');
     const l = SrtListener.create(host, port, { passphrase, pbkeylen: 32 }, {});
+    claim.track(l.udpSocket);
+    claim.confirm();
     l.attachGate(this.#registry.internalGate(), DIRECTION_CODE.outgoing, '');
     l.listen((c) => {
       const log = this.#log.child({ stream: c.resource, peer: `${c.host}:${c.port}`, streamid: c.streamid, internal: true });
@@ -816,6 +832,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     return {
     log: this.#log,
     gate: this.#registry.gate,
+    ports: this.#ports,
     watchUdp: (socket, labels) => this.#watchUdp(socket, labels),
     publishPulled: (stream, socket, url, sourceIndex) => {
       const log = this.#log.child({ stream, peer: `${url.host}:${url.port}`, source: sourceIndex });
@@ -906,6 +923,7 @@ export class Relay extends EventEmitter<RelayEvents> {
   /** Starts a push of `stream` to an srt:// target (caller: connects out; listener: serves every caller). */
   addPush(p: RelayPushOptions): PushInfo {
     const url = parseSrtUrl(p.target);
+    const at = url.mode === 'rendezvous' ? boundAddress(url) : undefined;
     const push: PushState = {
       id: this.#nextPush++,
       stream: p.stream,
@@ -917,6 +935,8 @@ export class Relay extends EventEmitter<RelayEvents> {
       lastError: undefined,
       url,
       listener: undefined,
+      // A rendezvous push binds its local port at each attempt: it holds it while it exists.
+      claim: at !== undefined ? this.#ports.claim(at.host, at.port, `rendezvous push ${this.#nextPush - 1} of stream '${p.stream}'`) : undefined,
       timer: undefined,
       stopped: false,
     };
@@ -932,13 +952,20 @@ export class Relay extends EventEmitter<RelayEvents> {
     p.stopped = true;
     if (p.timer !== undefined) clearTimeout(p.timer);
     p.listener?.close();
+    p.claim?.release();
     if (p.session !== undefined) this.#pool.closeSession(p.session, 'push removed');
     this.#pushes.delete(id);
     return true;
   }
 
   #listenPush(push: PushState): void {
-    const l = SrtListener.create(push.url.host, push.url.port, push.url.options as Record<string, SrtOptionValue>);
+    const holder = `listener push ${push.id} of stream '${push.stream}'`;
+    const l = this.#ports.bindWith(push.url.host, push.url.port, holder, (claim) => {
+      const created = SrtListener.create(push.url.host, push.url.port, push.url.options as Record<string, SrtOptionValue>);
+      claim.track(created.udpSocket);
+      push.claim = claim;
+      return created;
+    });
     l.attachGate(this.#registry.gate, DIRECTION_CODE.outgoing, push.stream, 'ignore');
     l.listen((c) => {
       const log = this.#log.child({ stream: push.stream, peer: `${c.host}:${c.port}`, push: push.id });
@@ -1048,6 +1075,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     for (const src of this.#sources.values()) src.stop();
     for (const id of [...this.#pushes.keys()]) this.removePush(id);
     for (const l of this.#listeners) l.close();
+    this.#ports.close();
     await this.#pool.stop();
     this.#registry.close();
     this.#log.info('relay stopped');

@@ -15,6 +15,7 @@
 import type { Logger } from '../logging.js';
 import type { Gate } from '../srt/gate.js';
 import type { SrtOptionValue } from '../srt/options.js';
+import { boundAddress, type PortClaim, type PortRegistry } from '../srt/port-registry.js';
 import { SrtListener, SrtSocket, type AcceptedConnection, type UdpSocketInfo } from '../srt/socket.js';
 import type { UdpSocketLabels } from '../srt/udp-drops.js';
 import { parseSrtUrl, type SrtUrl } from '../srt/url.js';
@@ -41,6 +42,8 @@ export interface StreamSourcesOptions {
 export interface SourceHost {
   readonly log: Logger;
   readonly gate: Gate;
+  /** The node's UDP ports: a listener input claims its address here before it binds. */
+  readonly ports: PortRegistry;
   /** Counts the kernel's receive drops of a UDP socket the relay bound. */
   watchUdp(socket: UdpSocketInfo | undefined, labels: UdpSocketLabels): void;
   /** A connected caller pull becomes the stream's publisher; returns its session or undefined. */
@@ -74,6 +77,7 @@ interface Runner {
   attempts: number;
   retryAt: number;
   listener: SrtListener | undefined;
+  claim?: PortClaim | undefined;
   connecting: SrtSocket | undefined;
   lastError: string | undefined;
   /** Live, but its publisher has sent no media for takeoverAfterMs: fail over as if it were gone. */
@@ -83,6 +87,11 @@ interface Runner {
 }
 
 const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 15000];
+
+/** Who holds the port of a stream's listener or rendezvous source, in the node's PortRegistry. */
+export function sourcePortHolder(stream: string, mode: 'listener' | 'rendezvous'): string {
+  return `the ${mode} source of stream '${stream}'`;
+}
 
 function newRunner(source: ParsedSource): Runner {
   return { source, state: 'idle', session: undefined, attempts: 0, retryAt: 0, listener: undefined, connecting: undefined, lastError: undefined, quiet: false };
@@ -185,6 +194,10 @@ export class StreamSources {
   start(): void {
     this.#runners.forEach((r, i) => {
       if (r.source.kind === 'srt-listener') this.#listen(r, i);
+      // A rendezvous source binds its local port at each attempt: it holds it while configured.
+      const url = r.source.url;
+      const at = url?.mode === 'rendezvous' ? boundAddress(url) : undefined;
+      if (at !== undefined) r.claim = this.#host.ports.claim(at.host, at.port, sourcePortHolder(this.stream, 'rendezvous'));
     });
     this.#ensure();
   }
@@ -196,6 +209,8 @@ export class StreamSources {
     for (const r of this.#runners) {
       r.listener?.close();
       r.listener = undefined;
+      r.claim?.release();
+      r.claim = undefined;
     }
   }
 
@@ -406,7 +421,12 @@ export class StreamSources {
 
   #listen(r: Runner, index: number): void {
     const url = r.source.url!;
-    const l = SrtListener.create(url.host, url.port, url.options as Record<string, SrtOptionValue>);
+    const l = this.#host.ports.bindWith(url.host, url.port, sourcePortHolder(this.stream, 'listener'), (claim) => {
+      const created = SrtListener.create(url.host, url.port, url.options as Record<string, SrtOptionValue>);
+      claim.track(created.udpSocket);
+      r.claim = claim;
+      return created;
+    });
     l.attachGate(this.#host.gate, 1, this.stream, this.#opts.acceptStreamIds);
     l.listen((c) => this.#host.publishFromListener(this.stream, c, index));
     r.listener = l;

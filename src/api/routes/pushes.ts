@@ -1,5 +1,7 @@
 /** /api/v1/pushes: list, add, remove. */
 import { maskUrl } from '../../config/secrets.js';
+import { boundAddress } from '../../srt/port-registry.js';
+import { parseSrtUrl } from '../../srt/url.js';
 import { conflict, notFound } from '../http.js';
 import type { Route } from '../router.js';
 import { parseId, parsePushBody } from '../validate.js';
@@ -16,6 +18,10 @@ export function pushRoutes(): Route[] {
         async POST({ relay, body, cluster }) {
           const opts = parsePushBody(await body());
           if (cluster !== undefined) {
+            // Refused here before it is shared: a new push's listener or rendezvous port in use (409).
+            const at = boundAddress(parseSrtUrl(opts.target));
+            const known = relay.listPushes().some((p) => p.stream === opts.stream && p.target === maskUrl(opts.target));
+            if (at !== undefined && !known) relay.ports.ensureFree(at.host, at.port);
             const res = await cluster.putPush(opts);
             const push = relay.listPushes().find((p) => p.id === res.local);
             if (push === undefined) throw notFound('push was stored but not applied here; see the node\'s log');

@@ -1,4 +1,8 @@
 /** /api/v1/streams: list, read, create or change, delete. */
+import { boundAddress } from '../../srt/port-registry.js';
+import { parseSrtUrl, type SrtUrl } from '../../srt/url.js';
+import { sourcePortHolder } from '../../supervisor/stream-sources.js';
+import type { Relay } from '../../supervisor/relay.js';
 import { notFound } from '../http.js';
 import type { Route } from '../router.js';
 import { checkClusterStreamBody, checkStreamName, parseStreamBody } from '../validate.js';
@@ -29,7 +33,9 @@ export function streamRoutes(): Route[] {
           if (cluster !== undefined) {
             // Cluster: the shared configuration (checked like the config file), applied on every node.
             const existed = relay.getStream(name)?.settings.configured === true;
-            await cluster.putStream(name, checkClusterStreamBody(await body()));
+            const input = checkClusterStreamBody(await body());
+            refusePortsInUse(relay, name, input);
+            await cluster.putStream(name, input);
             const stream = relay.getStream(name);
             if (stream === undefined) throw notFound(`stream '${name}' was stored but not applied here; see the node's log`);
             return { status: existed ? 200 : 201, json: streamView(stream, await statsSnapshot(relay), relay.sourcesOf(name)) };
@@ -56,4 +62,25 @@ export function streamRoutes(): Route[] {
       },
     },
   ];
+}
+
+/**
+ * A cluster PUT is refused here, before it is shared, when a listener or rendezvous source would
+ * bind a UDP port this node already uses for something other than this stream's own sources (409).
+ */
+function refusePortsInUse(relay: Relay, name: string, input: unknown): void {
+  const body = input as { source?: unknown; sources?: unknown };
+  const texts = [body.source, ...(Array.isArray(body.sources) ? body.sources : [])].filter((x): x is string => typeof x === 'string');
+  for (const text of texts) {
+    let url: SrtUrl;
+    try {
+      url = parseSrtUrl(text.trim());
+    } catch {
+      continue; // not srt:// (push://, file://) or invalid: the shared validator answers that
+    }
+    const at = boundAddress(url);
+    if (at === undefined || url.mode === 'caller') continue;
+    if (relay.ports.holderOf(at.host, at.port)?.holder === sourcePortHolder(name, url.mode)) continue;
+    relay.ports.ensureFree(at.host, at.port);
+  }
 }
