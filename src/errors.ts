@@ -81,6 +81,10 @@ export const ERROR_CODES = Object.freeze([
     code: 'ERR_SOURCE_INVALID',
     description: 'A stream source cannot be used: a file source that is missing, unreadable or not MPEG-TS.',
   }),
+  Object.freeze({
+    code: 'ERR_WORKERS_UNAVAILABLE',
+    description: 'No worker thread could start (e.g. out of file descriptors: ERR_WORKER_INIT_FAILED, EMFILE), so the node cannot serve sessions.',
+  }),
 ] as const);
 
 export type ErrorCode = (typeof ERROR_CODES)[number]['code'];

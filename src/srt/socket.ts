@@ -137,6 +137,18 @@ export class SrtSocket {
     return new SrtSocket(id);
   }
 
+  /**
+   * Closes a socket released with detach() that no thread took over (its worker died before it
+   * adopted it). Harmless when the socket is closed already.
+   */
+  static closeDetached(id: number): void {
+    try {
+      native.close(id);
+    } catch {
+      // closed already
+    }
+  }
+
   /** Releases this socket to another thread (which calls SrtSocket.adopt(id)); this object is then closed. */
   detach(): number {
     if (this.#closed) throw new SrtRelayError('ERR_SRT_NATIVE', 'cannot detach a closed socket');
