@@ -259,8 +259,8 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
         ? 'worker thread could not start and no worker runs: SRT callers are refused with 1503 until one starts (raise the file-descriptor limit, ulimit -n, or lower workers)'
         : 'worker thread could not start; the other workers serve, retrying',
     );
+    // Not unref'd: during start() nothing else may keep the process alive; stop() clears it.
     host.timer = setTimeout(() => this.#startHost(host), delay);
-    host.timer.unref();
     this.#checkStart();
   }
 
