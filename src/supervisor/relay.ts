@@ -14,7 +14,7 @@ import { UdpDropWatch, type UdpDropCount, type UdpSocketLabels } from '../srt/ud
 import { parseSrtUrl, redactSrtUrl, type SrtUrl } from '../srt/url.js';
 import { parseStreamId } from '../srt/streamid.js';
 import type { SessionRole, SessionStats, ToWorker } from '../sessions/messages.js';
-import { WorkerPool, type WorkerStatus } from '../sessions/worker-pool.js';
+import { WorkerPool } from '../sessions/worker-pool.js';
 import { setHandlerErrorReporter } from '../srt/reactor.js';
 import { nodeHealth, type NodeHealth } from './health.js';
 import { ringSlotsFor, ringBytesFor } from '../ring/packet-ring.js';
@@ -1038,11 +1038,6 @@ export class Relay extends EventEmitter<RelayEvents> {
 
   get workerCount(): number {
     return this.#pool.threads;
-  }
-
-  /** Each worker slot: running, starting or retrying after a failed start. */
-  workerStatus(): WorkerStatus[] {
-    return this.#pool.status();
   }
 
   /** Whether every SRT port can take callers now (for /healthz). */
