@@ -89,6 +89,10 @@ export const ERROR_CODES = Object.freeze([
     code: 'ERR_PORT_IN_USE',
     description: 'A UDP port the relay would bind is already used by another of its listeners or by another process; the API answers 409.',
   }),
+  Object.freeze({
+    code: 'ERR_WORKERS_UNAVAILABLE',
+    description: 'No worker thread could start (e.g. out of file descriptors: ERR_WORKER_INIT_FAILED, EMFILE), so the node cannot serve sessions.',
+  }),
 ] as const);
 
 export type ErrorCode = (typeof ERROR_CODES)[number]['code'];

@@ -54,6 +54,7 @@ export class HostedSession implements GroupMember {
     this.id = id;
     this.sock = sock;
     this.socket = SrtSocket.adopt(sock);
+    this.socket.context = { session: id };
     this.#ring = ring;
     this.#role = role;
     this.#inferred = inferred;

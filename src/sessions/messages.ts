@@ -67,4 +67,6 @@ export type FromWorker =
   | { type: 'publisher-stalled'; session: number; quietMs: number }
   /** A stalled publisher sends media again. */
   | { type: 'publisher-resumed'; session: number }
-  | { type: 'stats'; id: number; worker: number; sessions: SessionStats[] };
+  | { type: 'stats'; id: number; worker: number; sessions: SessionStats[] }
+  /** A reactor handler (or a message handler) on the worker threw; `context` names its session/socket. */
+  | { type: 'handler-error'; context: Record<string, string | number | boolean>; message: string; stack?: string };

@@ -5,7 +5,8 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import { PacketRing } from '../ring/packet-ring.js';
-import { subscribeChannel } from '../srt/reactor.js';
+import { setHandlerErrorReporter, subscribeChannel, type HandlerErrorContext } from '../srt/reactor.js';
+import { SrtSocket } from '../srt/socket.js';
 import { FanoutGroup } from './fanout-group.js';
 import { HostedSession } from './hosted-session.js';
 import { FileSource } from '../sources/file-source.js';
@@ -42,9 +43,40 @@ export class SessionHost {
   run(): Promise<void> {
     return new Promise<void>((resolve) => {
       this.#done = resolve;
-      this.#port.on('message', (m: ToWorker) => this.#onMessage(m));
+      setHandlerErrorReporter((err, context) => this.#handlerError(err, context));
+      this.#port.on('message', (m: ToWorker) => {
+        try {
+          this.#onMessage(m);
+        } catch (err) {
+          this.#messageFailed(m, err);
+        }
+      });
       this.#post({ type: 'ready', worker: this.#worker });
     });
+  }
+
+  /**
+   * A reactor handler threw (the reactor caught it, the other sockets of the batch went on): tell
+   * the supervisor, and end the session it belongs to, whose state is now unknown: a session
+   * runs properly or is gone.
+   */
+  #handlerError(err: unknown, context: HandlerErrorContext): void {
+    const flat: Record<string, string | number | boolean> = {};
+    for (const [k, v] of Object.entries(context)) if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') flat[k] = v;
+    const e = err instanceof Error ? err : new Error(String(err));
+    this.#post({ type: 'handler-error', context: flat, message: e.message, ...(e.stack !== undefined ? { stack: e.stack } : {}) });
+    const session = typeof context.session === 'number' ? context.session : undefined;
+    if (session !== undefined) this.#sessions.get(session)?.close(`internal error: ${e.message}`);
+  }
+
+  /** A supervisor message could not be carried out: a session it would start ends at once. */
+  #messageFailed(m: ToWorker, err: unknown): void {
+    const session = 'session' in m ? m.session : undefined;
+    this.#handlerError(err, { message: m.type, ...(session !== undefined ? { session } : {}) });
+    if ((m.type === 'attach' || m.type === 'attach-file') && !this.#sessions.has(m.session) && !this.#files.has(m.session)) {
+      if (m.type === 'attach') SrtSocket.closeDetached(m.sock);
+      this.#post({ type: 'session-ended', session: m.session, reason: `could not start on the worker: ${err instanceof Error ? err.message : String(err)}` });
+    }
   }
 
   #post(m: FromWorker): void {

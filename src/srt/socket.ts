@@ -7,7 +7,7 @@ import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { SrtNativeError, SrtRejectedError, SrtRelayError } from '../errors.js';
 import { EV_ERR, EV_IN, EV_OUT, native, type AcceptResult } from './native.js';
-import { registerHandler, unregisterHandler } from './reactor.js';
+import { registerHandler, reportHandlerError, unregisterHandler, type HandlerErrorContext } from './reactor.js';
 import type { Gate } from './gate.js';
 import { SRT_FEC_MAX_PAYLOAD, SRT_LIVE_MAX_PAYLOAD, type SrtOptionValue } from './options.js';
 
@@ -99,6 +99,8 @@ export class SrtSocket {
   #handlers: SrtSocketHandlers = {};
   #connectWait: { resolve: () => void; reject: (e: Error) => void } | undefined;
   #udpSocket: UdpSocketInfo | undefined;
+  /** What this socket serves (e.g. `{ session }`): reported with an exception its handlers throw. */
+  context: HandlerErrorContext = {};
 
   protected constructor(id: number) {
     this.#id = id;
@@ -134,6 +136,18 @@ export class SrtSocket {
   static adopt(id: number): SrtSocket {
     native.adopt(id);
     return new SrtSocket(id);
+  }
+
+  /**
+   * Closes a socket released with detach() that no thread took over (its worker died before it
+   * adopted it). Harmless when the socket is closed already.
+   */
+  static closeDetached(id: number): void {
+    try {
+      native.close(id);
+    } catch {
+      // closed already
+    }
   }
 
   /** Releases this socket to another thread (which calls SrtSocket.adopt(id)); this object is then closed. */
@@ -261,7 +275,7 @@ export class SrtSocket {
 
   #watch(flags: number): void {
     if (this.#closed) return;
-    if (this.#token < 0) this.#token = registerHandler((f) => this.#onEvent(f));
+    if (this.#token < 0) this.#token = registerHandler((f) => this.#onEvent(f), () => ({ socket: this.#id, ...this.context }));
     native.watch(this.#id, flags, this.#token);
   }
 
@@ -389,10 +403,16 @@ export class SrtListener {
   #onConnection: ((c: AcceptedConnection) => void) | undefined;
   #token: number;
   #closed = false;
+  #acceptError: Error | undefined;
 
   private constructor(socket: SrtSocket) {
     this.#socket = socket;
-    this.#token = registerHandler(() => this.#acceptAll());
+    this.#token = registerHandler(() => this.#acceptAll(), () => ({ listener: this.#socket.id }));
+  }
+
+  /** Set when srt_accept failed on this listener: it accepts nobody any more (see #acceptAll). */
+  get acceptError(): Error | undefined {
+    return this.#acceptError;
   }
 
   /** Binds and listens. Options are applied to the listener and inherited by accepted sockets. */
@@ -446,13 +466,22 @@ export class SrtListener {
     native.watch(this.#socket.id, EV_IN | EV_ERR, this.#token);
   }
 
+  /**
+   * Accepts everything libsrt has queued. The listener is edge-triggered: it is not woken again
+   * for connections already queued, so this loop drains the queue whatever a connection's
+   * handler does (an exception is reported with the listener and socket, and that socket closed
+   * unless the handler took it).
+   */
   #acceptAll(): void {
     for (;;) {
       if (this.#closed) return;
       let r: AcceptResult | null;
       try {
         r = native.accept(this.#socket.id);
-      } catch {
+      } catch (err) {
+        // The listener itself is broken (libsrt closed it): nothing more will be accepted here.
+        this.#acceptError = err instanceof Error ? err : new Error(String(err));
+        reportHandlerError(err, { listener: this.#socket.id, what: 'srt_accept failed; the listener accepts no more callers' });
         return;
       }
       if (r === null) return;
@@ -462,7 +491,13 @@ export class SrtListener {
         socket.close();
         continue;
       }
-      this.#onConnection({ socket, host, port, streamid, mode, resource, inferred });
+      try {
+        this.#onConnection({ socket, host, port, streamid, mode, resource, inferred });
+      } catch (err) {
+        reportHandlerError(err, { listener: this.#socket.id, socket: id, peer: `${host}:${port}`, streamid });
+        // Still ours (not handed to a worker): close it rather than leave the caller hanging.
+        if (!socket.isClosed) socket.close();
+      }
     }
   }
 

@@ -28,6 +28,7 @@ export class StreamRegistry {
   #overloaded = false;
   #full = false;
   #clusterDown = false;
+  #workersDown = false;
   /** Gate of the internal (cluster) listener: plays of streams published here, nothing else. */
   #internalGate: Gate | undefined;
 
@@ -146,6 +147,17 @@ export class StreamRegistry {
     return this.#internalGate;
   }
 
+  /**
+   * No worker thread runs: nothing accepted now could be served, so every publish and play is
+   * refused with 1503 (try again later) instead of being accepted and closed.
+   */
+  setWorkersDown(on: boolean): void {
+    if (on === this.#workersDown) return;
+    this.#workersDown = on;
+    this.#syncDefaults();
+    for (const s of this.#streams.values()) this.sync(s);
+  }
+
   setOverloaded(on: boolean): void {
     if (on === this.#overloaded) return;
     this.#overloaded = on;
@@ -180,7 +192,11 @@ export class StreamRegistry {
     if (maxViewers !== undefined && play === 0 && s.viewers.size >= maxViewers) play = REJECT_UNAVAILABLE;
     // Without Redis no lease can be taken: a publish that would need one waits for Redis.
     if (this.#clusterDown && publish === 0 && !liveHere) publish = REJECT_UNAVAILABLE;
-    this.#internalGate?.set(s.name, REJECT_FORBIDDEN, '', liveHere ? 0 : REJECT_NOT_FOUND, '', false);
+    if (this.#workersDown) {
+      if (publish === 0) publish = REJECT_UNAVAILABLE;
+      if (play === 0) play = REJECT_UNAVAILABLE;
+    }
+    this.#internalGate?.set(s.name, REJECT_FORBIDDEN, '', !liveHere ? REJECT_NOT_FOUND : this.#workersDown ? REJECT_UNAVAILABLE : 0, '', false);
     this.gate.set(
       s.name,
       publish,
@@ -192,7 +208,7 @@ export class StreamRegistry {
   }
 
   #syncDefaults(): void {
-    const publish = this.#overloaded || this.#full || this.#clusterDown ? REJECT_UNAVAILABLE : this.#policy.dynamicStreams ? 0 : REJECT_NOT_FOUND;
+    const publish = this.#overloaded || this.#full || this.#clusterDown || this.#workersDown ? REJECT_UNAVAILABLE : this.#policy.dynamicStreams ? 0 : REJECT_NOT_FOUND;
     this.gate.setDefaults(publish, '', REJECT_NOT_FOUND, '');
   }
 

@@ -18,6 +18,8 @@ import { boundAddress, PortRegistry, type PortClaim } from '../srt/port-registry
 import { checkUdpPort, probeUdpPort } from '../srt/port-probe.js';
 import type { SessionRole, SessionStats, ToWorker } from '../sessions/messages.js';
 import { WorkerPool } from '../sessions/worker-pool.js';
+import { setHandlerErrorReporter } from '../srt/reactor.js';
+import { nodeHealth, type NodeHealth } from './health.js';
 import { ringSlotsFor, ringBytesFor } from '../ring/packet-ring.js';
 import { trimFreedMemory } from '../srt/clock.js';
 import { DEFAULT_TAKEOVER_AFTER_MS } from '../streams/defaults.js';
@@ -231,6 +233,7 @@ export class Relay extends EventEmitter<RelayEvents> {
   /** Sessions ended since the heap was last trimmed (see #trimMemory). */
   #endedSinceTrim = 0;
   #trimTimer: NodeJS.Timeout | undefined;
+  #restoreReporter: (() => void) | undefined;
 
   constructor(opts: RelayOptions) {
     super();
@@ -251,12 +254,15 @@ export class Relay extends EventEmitter<RelayEvents> {
     this.#pool.on('source-live', (id) => this.#fileLive(id));
     this.#pool.on('publisher-stalled', (id, quietMs) => this.#publisherQuiet(id, quietMs));
     this.#pool.on('publisher-resumed', (id) => this.#publisherQuiet(id, undefined));
+    // With no worker running, nothing accepted could be served: the ports refuse with 1503.
+    this.#pool.on('workers-changed', (running) => this.#registry.setWorkersDown(running === 0));
   }
 
   /** Starts workers, configured streams, listeners, pulls and pushes. */
   async start(): Promise<void> {
     if (this.#started) throw new SrtRelayError('ERR_CONFIG_INVALID', 'relay already started');
     this.#started = true;
+    this.#restoreReporter = setHandlerErrorReporter((err, context) => this.#log.error({ err, ...context }, 'a reactor handler threw; the other sockets of its batch go on'));
     await this.#pool.start();
     for (const [name, s] of Object.entries(this.#opts.streams)) this.putStream(name, s);
     if (this.#opts.auth !== undefined) this.setAuth(this.#opts.auth);
@@ -454,7 +460,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     if (inferred) {
       // A plain streamid on a "both" port for a stream that is not live: publisher once it
       // sends media, player if it stays silent (HostedSession decides within UNDECIDED_MS).
-      info.worker = this.#pool.assign(this.#attachMessage(info, stream, socket, 'undecided', true));
+      this.#handOver(info, socket, () => this.#attachMessage(info, stream, socket, 'undecided', true));
       log.info({ session: info.id, worker: info.worker }, 'connection undecided: waiting for media');
       return info.id;
     }
@@ -465,9 +471,25 @@ export class Relay extends EventEmitter<RelayEvents> {
       return undefined;
     }
     // Same worker as a replaced publisher: it closes the old one before the new one writes.
-    info.worker = this.#pool.assign(this.#attachMessage(info, stream, socket, 'publisher', false), old);
+    this.#handOver(info, socket, () => this.#attachMessage(info, stream, socket, 'publisher', false), old);
     log.info({ session: info.id, worker: info.worker }, 'publisher connected');
     return info.id;
+  }
+
+  /**
+   * Hands the session's socket to a worker. A session is running on a worker or gone: if the
+   * hand-over fails, the socket is closed and the session removed from every table at once (the
+   * pool itself ends it on the next tick when no worker runs).
+   */
+  #handOver(info: SessionInfo, socket: SrtSocket, message: () => AttachMessage, sameAs?: number): void {
+    try {
+      info.worker = this.#pool.assign(message(), sameAs);
+    } catch (err) {
+      this.#log.error({ err, session: info.id, stream: info.stream }, 'could not hand the connection to a worker; closing it');
+      if (socket.isClosed) SrtSocket.closeDetached(socket.id);
+      else socket.close();
+      this.#sessionEnded(info.id, 'could not hand the connection to a worker');
+    }
   }
 
   #attachMessage(info: SessionInfo, stream: Stream, socket: SrtSocket, role: SessionRole, inferred: boolean): AttachMessage {
@@ -613,7 +635,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     const info = this.#newSession(kind, name, peer, streamid);
     stream.viewers.add(info.id);
     this.#viewersChanged(stream);
-    info.worker = this.#pool.assign(this.#attachMessage(info, stream, socket, 'viewer', inferred));
+    this.#handOver(info, socket, () => this.#attachMessage(info, stream, socket, 'viewer', inferred));
     log.info({ session: info.id, worker: info.worker, kind }, 'viewer connected');
     return info.id;
   }
@@ -1063,6 +1085,22 @@ export class Relay extends EventEmitter<RelayEvents> {
     return this.#pool.threads;
   }
 
+  /** Whether every SRT port can take callers now (for /healthz). */
+  health(): NodeHealth {
+    return nodeHealth(
+      this.#pool.status(),
+      this.#listeners.map((l) => {
+        let port: number | undefined;
+        try {
+          port = l.port;
+        } catch {
+          port = undefined;
+        }
+        return { port, acceptError: l.acceptError };
+      }),
+    );
+  }
+
   /** Closes every session, listener and worker. Idempotent. */
   async stop(): Promise<void> {
     if (this.#stopped) return;
@@ -1077,6 +1115,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     for (const l of this.#listeners) l.close();
     this.#ports.close();
     await this.#pool.stop();
+    this.#restoreReporter?.();
     this.#registry.close();
     this.#log.info('relay stopped');
   }

@@ -9,7 +9,11 @@ export function systemRoutes(deps: { metrics: RelayMetrics; startedAt: number })
       methods: {
         GET({ relay }) {
           const uptimeS = Math.floor((performance.now() - deps.startedAt) / 1000);
-          return { status: 200, json: { status: 'ok', nodeId: relay.nodeId, uptimeS } };
+          // 503 when an SRT port cannot take callers (no worker runs, a listener failed): a load
+          // balancer's health check then sends callers elsewhere.
+          const h = relay.health();
+          const body = { status: h.status, nodeId: relay.nodeId, uptimeS, ...(h.reasons.length > 0 ? { reasons: h.reasons } : {}), workers: h.workers };
+          return { status: h.status === 'unhealthy' ? 503 : 200, json: body };
         },
       },
     },
