@@ -8,6 +8,7 @@ import { isIP } from 'node:net';
 import { SrtNativeError, SrtRejectedError, SrtRelayError } from '../errors.js';
 import { EV_ERR, EV_IN, EV_OUT, native, type AcceptResult } from './native.js';
 import { registerHandler, unregisterHandler } from './reactor.js';
+import { nativeAddressMap, nativeDomains, type GateDialects } from './streamid.js';
 import { SRT_FEC_MAX_PAYLOAD, SRT_LIVE_MAX_PAYLOAD, type SrtOptionValue } from './options.js';
 
 /**
@@ -426,10 +427,25 @@ export class SrtListener {
   }
 
   /** Sends every handshake through a gate (see src/srt/gate.ts) before listen(). */
-  attachGate(gate: number, direction: number, fixedResource = '', sidPolicy: 'ignore' | 'wildcard' | 'refuse' = 'ignore'): void {
+  attachGate(
+    gate: number,
+    direction: number,
+    fixedResource = '',
+    sidPolicy: 'ignore' | 'wildcard' | 'refuse' = 'ignore',
+    dialects: GateDialects = {},
+  ): void {
     const policy = sidPolicy === 'wildcard' ? 1 : sidPolicy === 'refuse' ? 2 : 0;
     try {
-      native.gateAttach(gate, this.#socket.id, direction, fixedResource, policy);
+      native.gateAttach(
+        gate,
+        this.#socket.id,
+        direction,
+        fixedResource,
+        policy,
+        nativeDomains(dialects.domains),
+        dialects.streamIdless?.default ?? '',
+        nativeAddressMap(dialects.streamIdless?.byAddress),
+      );
     } catch (e) {
       wrapNative(e);
     }
