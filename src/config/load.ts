@@ -18,6 +18,7 @@ import { ConfigInvalidError, isSrtRelayError, orList } from '../errors.js';
 import { SRT_OPTIONS, editDistance, normalizeOptions, type SrtOptionValue } from '../srt/options.js';
 import { formatSrtUrl, parseSrtUrl, type SrtUrl } from '../srt/url.js';
 import { isSecretKey, maskUrl } from './secrets.js';
+import { portDialects } from './stream-ids.js';
 import { DEFAULT_TAKEOVER_AFTER_MS } from '../streams/defaults.js';
 import type {
   CliOverrides,
@@ -886,6 +887,7 @@ export function normalizeConfig(input: unknown, opts: NormalizeOptions = {}): Re
       host,
       direction: p.direction,
       ...(p.stream !== undefined ? { stream: p.stream } : {}),
+      dialects: portDialects(p, (key, message) => problems.add([...segs, ...key], message)),
       params,
       reusePort: p.reusePort ?? Math.min(workers, MAX_REUSE_PORT),
     };

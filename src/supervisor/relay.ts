@@ -13,7 +13,7 @@ import { SrtListener, SrtSocket, type AcceptedConnection, type UdpSocketInfo } f
 import { UdpDropWatch, type UdpDropCount, type UdpSocketLabels } from '../srt/udp-drops.js';
 import { parseSrtUrl, type SrtUrl } from '../srt/url.js';
 import { maskUrl } from '../config/secrets.js';
-import { parseStreamId } from '../srt/streamid.js';
+import { parseStreamId, type GateDialects } from '../srt/streamid.js';
 import type { SessionRole, SessionStats, ToWorker } from '../sessions/messages.js';
 import { WorkerPool } from '../sessions/worker-pool.js';
 import { ringSlotsFor, ringBytesFor } from '../ring/packet-ring.js';
@@ -68,6 +68,8 @@ export interface RelayPortOptions {
   host: string;
   direction: PortDirection;
   stream?: string;
+  /** Stream-id domains and the no-streamid map of this port. */
+  dialects?: GateDialects;
   params: Readonly<Record<string, SrtOptionValue>>;
   reusePort: number;
 }
@@ -302,7 +304,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     const count = Math.max(1, p.reusePort);
     for (let i = 0; i < count; i++) {
       const l = SrtListener.create(p.host, p.port, p.params, { reusePort: count > 1 });
-      l.attachGate(this.#registry.gate, DIRECTION_CODE[p.direction], p.stream ?? '');
+      l.attachGate(this.#registry.gate, DIRECTION_CODE[p.direction], p.stream ?? '', 'ignore', p.dialects);
       l.listen((c) => this.#onConnection(c, p.stream));
       this.#listeners.push(l);
       this.#watchUdp(l.udpSocket, { role: 'srt-port', port: p.port });
