@@ -81,6 +81,10 @@ export const ERROR_CODES = Object.freeze([
     code: 'ERR_SOURCE_INVALID',
     description: 'A stream source cannot be used: a file source that is missing, unreadable or not MPEG-TS.',
   }),
+  Object.freeze({
+    code: 'ERR_STREAM_ID_INVALID',
+    description: 'A stream id does not name a valid stream on the port (the relay refuses such a caller with 1400).',
+  }),
 ] as const);
 
 export type ErrorCode = (typeof ERROR_CODES)[number]['code'];
@@ -104,6 +108,14 @@ export class SrtRelayError extends Error {
 /** True when `err` is a `SrtRelayError`, optionally with the given code. */
 export function isSrtRelayError(err: unknown, code?: ErrorCode): err is SrtRelayError {
   return err instanceof SrtRelayError && (code === undefined || err.code === code);
+}
+
+/** ERR_STREAM_ID_INVALID: a stream id the relay would refuse with 1400 (`srt-relay streamid`). */
+export class StreamIdInvalidError extends SrtRelayError {
+  constructor(message: string, details?: ErrorDetails) {
+    super('ERR_STREAM_ID_INVALID', message, details);
+    this.name = 'StreamIdInvalidError';
+  }
 }
 
 /** ERR_SRT_URL_INVALID: the URL text itself is wrong. */
