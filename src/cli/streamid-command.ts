@@ -29,7 +29,7 @@ Exit status: 0 when the relay would read it as a valid stream, 1 when it would r
 it (1400), 2 for bad usage or an invalid config.
 `;
 
-type PortView = Pick<SrtPortConfig, 'port' | 'direction' | 'stream'> & { dialects: GateDialects };
+type PortView = Pick<SrtPortConfig, 'port' | 'direction' | 'stream' | 'dialects'>;
 
 const DEFAULT_PORT: PortView = { port: 0, direction: 'both', dialects: {} };
 
@@ -72,14 +72,15 @@ export function readStreamId(sid: string, port: PortView, from?: string, showSec
   if (Buffer.byteLength(sid, 'utf8') > 512) {
     throw new StreamIdInvalidError(`a stream id is at most 512 bytes (libsrt's limit); this one has ${Buffer.byteLength(sid, 'utf8')}`);
   }
-  const p = parseStreamId(sid, port.dialects);
+  const dialects = port.dialects ?? {};
+  const p = parseStreamId(sid, dialects);
   let stream = p.resource;
   let streamFrom: StreamIdReport['streamFrom'];
   if (port.stream !== undefined) {
     stream = port.stream;
     streamFrom = 'port stream';
   } else if (sid === '') {
-    const s = idlessStream(port.dialects, from);
+    const s = idlessStream(dialects, from);
     if (s !== undefined) {
       stream = s;
       streamFrom = 'streamIdless';

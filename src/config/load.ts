@@ -887,7 +887,7 @@ export function normalizeConfig(input: unknown, opts: NormalizeOptions = {}): Re
       host,
       direction: p.direction,
       ...(p.stream !== undefined ? { stream: p.stream } : {}),
-      dialects: portDialects(p, (key, message) => problems.add([...segs, ...key], message)),
+      ...portDialects(p, (key, message) => problems.add([...segs, ...key], message)),
       params,
       reusePort: p.reusePort ?? Math.min(workers, MAX_REUSE_PORT),
     };

@@ -19,8 +19,8 @@ export function checkAddressPrefix(text: string): string | undefined {
   return undefined;
 }
 
-/** The normalized dialect settings of one port; problems are reported with their key path below the port. */
-export function portDialects(p: SrtPortInput, problem: (key: string[], message: string) => void): GateDialects {
+/** `{dialects}` of one port, or `{}` when it sets none; problems are reported with their key path below the port. */
+export function portDialects(p: SrtPortInput, problem: (key: string[], message: string) => void): { dialects?: GateDialects } {
   const out: { domains?: GateDialects['domains']; streamIdless?: GateDialects['streamIdless'] } = {};
   const domains = p.streamIds?.domains;
   if (domains !== undefined && Object.keys(domains).length > 0) out.domains = Object.freeze({ ...domains });
@@ -35,5 +35,5 @@ export function portDialects(p: SrtPortInput, problem: (key: string[], message: 
       ...(idless.byAddress !== undefined ? { byAddress: Object.freeze({ ...idless.byAddress }) } : {}),
     });
   }
-  return Object.freeze(out);
+  return out.domains === undefined && out.streamIdless === undefined ? {} : { dialects: Object.freeze(out) };
 }

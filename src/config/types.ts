@@ -180,8 +180,8 @@ export interface SrtPortConfig {
   readonly direction: PortDirection;
   /** The one stream this port serves/ingests, whatever the streamid says. */
   readonly stream?: string;
-  /** Stream-id domains and the no-streamid map (src/srt/streamid.ts GateDialects). */
-  readonly dialects: GateDialects;
+  /** Stream-id domains and the no-streamid map (src/srt/streamid.ts GateDialects); absent when neither is set. */
+  readonly dialects?: GateDialects;
   /** Checked SRT options (catalog names, typed values) for every connection on the port. */
   readonly params: Readonly<Record<string, SrtOptionValue>>;
   /** Number of SO_REUSEPORT listeners, 1..16. Default min(workers, 16). */
