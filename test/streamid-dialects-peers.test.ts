@@ -14,6 +14,7 @@ import { connectFor, startRelay, waitFor, waitLive } from './helpers/relay-harne
 import { collect } from './helpers/media.js';
 import { TS_PACKET, checkTsPackets, tsFixture, tsFixtureBytes } from './helpers/ts-fixture.js';
 import type { RelayPortOptions } from '../src/supervisor/relay.js';
+import { connectBinding } from './helpers/srt-io.js';
 
 const SLS_DOMAINS = { 'uplive.sls.com': 'publish', 'live.sls.com': 'play' } as const;
 
@@ -128,4 +129,25 @@ test('a caller that sends no stream id publishes the stream its address maps to;
   const viewer = await connectFor(t, play, { streamid: 'van1' });
   const got = collect(viewer);
   await waitFor(() => got.bytes >= 200 * TS_PACKET, `viewer of van1 received 200 TS packets (got ${got.bytes} bytes)`, 15_000);
+});
+
+test('a caller without a stream id on an IPv6 port publishes the stream its IPv6 address maps to', { timeout: 30_000 }, async (t) => {
+  const port = await freeUdpPort();
+  const { relay } = await startRelay(t, {
+    ports: [
+      {
+        port,
+        host: '::1',
+        direction: 'incoming',
+        params: { latency: 200 },
+        reusePort: 1,
+        dialects: { streamIdless: { byAddress: { '2001:db8::/32': 'elsewhere', '::1': 'v6cam' } } },
+      },
+    ],
+  });
+  const s = await connectBinding(port, { latency: 200 }, '::1');
+  t.after(() => s.close());
+  s.send(new Uint8Array(1316).fill(0x47));
+  await waitLive(relay, 'v6cam');
+  assert.equal(relay.getStream('elsewhere'), undefined);
 });

@@ -1,10 +1,16 @@
 /**
  * Every peer's stream-id dialect is read the same way by the native gate (ClassifyStreamId, the
  * handshake decision) and by src/srt/streamid.ts (the CLI, the webhook's user/token): stream,
- * direction, and in TypeScript the user, token and dialect. docs/streams.md lists these forms.
+ * direction, and in TypeScript the user, token and dialect. docs/streams.md lists these forms;
+ * also the config checks of the no-streamid address map.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../src/config/load.js';
+import { ConfigInvalidError } from '../src/errors.js';
 import { MODE_PLAY, MODE_PUBLISH, MODE_UNKNOWN, native } from '../src/srt/native.js';
 import { nativeAddressMap, nativeDomains, parseStreamId, type GateDialects } from '../src/srt/streamid.js';
 
@@ -92,4 +98,24 @@ test('address maps become native prefixes: a bare address is a full-length prefi
     ['2001:db8::', 32, 'c'],
     ['::1', 128, 'd'],
   ]);
+});
+
+test('a streamIdless address that is not a numeric address or prefix is a config error naming the key', async () => {
+  const bad = {
+    srt: { ports: [{ port: 9000, direction: 'incoming', streamIdless: { byAddress: { '10.0.0.0/33': 'a', 'cam.example.com': 'b', '192.0.2.7': 'ok' } } }] },
+  };
+  const dir = await mkdtemp(join(tmpdir(), 'srt-relay-idless-'));
+  try {
+    const file = join(dir, 'relay.json');
+    await writeFile(file, JSON.stringify(bad));
+    await assert.rejects(loadConfig({ file }), (e: unknown) => {
+      assert.ok(e instanceof ConfigInvalidError);
+      assert.match(e.message, /srt\.ports\[0\]\.streamIdless\.byAddress\["10\.0\.0\.0\/33"\]: prefix length must be 0 to 32/);
+      assert.match(e.message, /byAddress\["cam\.example\.com"\]: must be a numeric IPv4 or IPv6 address/);
+      assert.doesNotMatch(e.message, /192\.0\.2\.7/);
+      return true;
+    });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
