@@ -615,6 +615,7 @@ Napi::Value GateAttach(const Napi::CallbackInfo& info) {
       if (inet_pton(AF_INET, host.c_str(), p.addr) == 1) p.family = AF_INET;
       else if (inet_pton(AF_INET6, host.c_str(), p.addr) == 1) p.family = AF_INET6;
       else return ThrowInvalidArg(info.Env(), "gateAttach", "idlessByAddress", "numeric addresses");
+      p.bits = std::max(0, std::min(p.bits, p.family == AF_INET ? 32 : 128));
       cfg.idlessByAddress.push_back(std::move(p));
     }
   }
