@@ -135,6 +135,7 @@ struct ListenerCfg {
   };
   std::vector<Prefix> idlessByAddress;
   std::string idlessDefault;
+  int32_t idlessMode = kModeUnknown;  // the direction of such a caller (unknown: the port's rule)
 };
 
 // True when `peer` is inside the prefix.
@@ -373,6 +374,7 @@ int Decide(const ListenerCfg& cfg, SRTSOCKET ns, const sockaddr* peer, const cha
         break;
       }
     }
+    mode = cfg.idlessMode;
   }
   std::string key;  // the table entry that decides
   if (!cfg.fixedResource.empty()) {
@@ -619,6 +621,7 @@ Napi::Value GateAttach(const Napi::CallbackInfo& info) {
       cfg.idlessByAddress.push_back(std::move(p));
     }
   }
+  if (info.Length() > 8 && info[8].IsNumber()) cfg.idlessMode = info[8].As<Napi::Number>().Int32Value();
   {
     std::lock_guard<std::mutex> lk(g_mu);
     g_listeners[lsn] = cfg;

@@ -114,7 +114,7 @@
  *                                                     (deduplicated until delivered)
  *   gateCreate() -> id; gateDestroy(id)
  *   gateAttach(gate, listenerSock, direction, fixedResource, sidPolicy[, domains, idlessDefault,
- *              idlessByAddress])                      installs the listen
+ *              idlessByAddress, idlessMode])          installs the listen
  *                                                     callback; direction 0 both, 1 incoming,
  *                                                     2 outgoing; with a fixedResource the
  *                                                     streamid is ignored (sidPolicy 0), makes
@@ -124,7 +124,8 @@
  *                                                     dialects, see ClassifyStreamId);
  *                                                     idlessByAddress: [numericHost, prefixBits,
  *                                                     stream][] for callers with no streamid,
- *                                                     first match wins, else idlessDefault
+ *                                                     first match wins, else idlessDefault;
+ *                                                     idlessMode: their mode (0: the port's rule)
  *   gateDefaults(gate, publishCode, publishPass, playCode, playPass)
  *   gateSet(gate, resource, publishCode, publishPass, playCode, playPass, live)
  *   gateDelete(gate, resource)

@@ -151,3 +151,23 @@ test('a caller without a stream id on an IPv6 port publishes the stream its IPv6
   await waitLive(relay, 'v6cam');
   assert.equal(relay.getStream('elsewhere'), undefined);
 });
+
+test('streamIdless.direction "play" makes a caller without a stream id a viewer on a both port, not an undecided publisher', { timeout: 30_000 }, async (t) => {
+  const port = await freeUdpPort();
+  const { relay } = await startRelay(t, {
+    ports: [{ port, host: '127.0.0.1', direction: 'both', params: { latency: 200 }, reusePort: 1, dialects: { streamIdless: { default: 'box', direction: 'play' } } }],
+    streams: { box: { source: 'push://' } },
+  });
+  const s = await connectBinding(port, { latency: 200 });
+  t.after(() => s.close());
+  const session = await waitFor(() => relay.listSessions().find((x) => x.stream === 'box'), 'the caller without a stream id has a session');
+  assert.equal(session.kind, 'viewer');
+  // It is held as a viewer of a stream that is not live; a publisher then reaches it.
+  const pub = await connectFor(t, port, { streamid: 'publish:box' });
+  const got = collect(s);
+  const packet = new Uint8Array(1316).fill(0x47);
+  await waitFor(() => {
+    pub.send(packet);
+    return got.bytes > 0;
+  }, 'the viewer without a stream id receives the published stream');
+});

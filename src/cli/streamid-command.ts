@@ -58,7 +58,7 @@ export interface StreamIdReport {
   dialect: string;
   stream: string;
   direction: 'publish' | 'play' | 'publish, or play when the stream is live';
-  directionFrom: 'stream id' | 'domain' | 'port' | 'live state';
+  directionFrom: 'stream id' | 'domain' | 'streamIdless' | 'port' | 'live state';
   user?: string;
   token?: string;
   keys?: Record<string, string>;
@@ -97,7 +97,11 @@ export function readStreamId(sid: string, port: PortView, from?: string, showSec
   }
   let direction: StreamIdReport['direction'];
   let directionFrom: StreamIdReport['directionFrom'];
-  if (p.mode === MODE_PUBLISH || p.mode === MODE_PLAY) {
+  const idlessDirection = sid === '' && port.stream === undefined ? dialects.streamIdless?.direction : undefined;
+  if (idlessDirection !== undefined) {
+    direction = idlessDirection;
+    directionFrom = 'streamIdless';
+  } else if (p.mode === MODE_PUBLISH || p.mode === MODE_PLAY) {
     direction = p.mode === MODE_PUBLISH ? 'publish' : 'play';
     directionFrom = p.domain !== undefined && p.dialect !== 'access-control' && p.dialect !== 'mediamtx' ? 'domain' : 'stream id';
   } else if (port.direction === 'incoming' || port.direction === 'outgoing') {

@@ -33,6 +33,7 @@ export function portDialects(p: SrtPortInput, problem: (key: string[], message: 
     out.streamIdless = Object.freeze({
       ...(idless.default !== undefined ? { default: idless.default } : {}),
       ...(idless.byAddress !== undefined ? { byAddress: Object.freeze({ ...idless.byAddress }) } : {}),
+      ...(idless.direction !== undefined ? { direction: idless.direction } : {}),
     });
   }
   return out.domains === undefined && out.streamIdless === undefined ? {} : { dialects: Object.freeze(out) };

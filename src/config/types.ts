@@ -45,7 +45,7 @@ export interface SrtPortInput {
   direction: PortDirection;
   stream?: string;
   streamIds?: { domains?: Record<string, 'publish' | 'play' | 'both'> };
-  streamIdless?: { default?: string; byAddress?: Record<string, string> };
+  streamIdless?: { default?: string; byAddress?: Record<string, string>; direction?: 'publish' | 'play' };
   params?: SrtParamsInput;
   reusePort?: number;
 }

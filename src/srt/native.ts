@@ -97,6 +97,7 @@ export interface SrtNativeAddon {
     domains?: Array<[name: string, mode: number]>,
     idlessDefault?: string,
     idlessByAddress?: Array<[host: string, bits: number, stream: string]>,
+    idlessMode?: number,
   ): void;
   gateDefaults(gate: number, publishCode: number, publishPass: string, playCode: number, playPass: string): void;
   gateSet(

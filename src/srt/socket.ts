@@ -8,7 +8,7 @@ import { isIP } from 'node:net';
 import { SrtNativeError, SrtRejectedError, SrtRelayError } from '../errors.js';
 import { EV_ERR, EV_IN, EV_OUT, native, type AcceptResult } from './native.js';
 import { registerHandler, unregisterHandler } from './reactor.js';
-import { nativeAddressMap, nativeDomains, type GateDialects } from './streamid.js';
+import { MODE_OF_DOMAIN, nativeAddressMap, nativeDomains, type GateDialects } from './streamid.js';
 import { SRT_FEC_MAX_PAYLOAD, SRT_LIVE_MAX_PAYLOAD, type SrtOptionValue } from './options.js';
 
 /**
@@ -445,6 +445,7 @@ export class SrtListener {
         nativeDomains(dialects.domains),
         dialects.streamIdless?.default ?? '',
         nativeAddressMap(dialects.streamIdless?.byAddress),
+        MODE_OF_DOMAIN[dialects.streamIdless?.direction ?? 'both'],
       );
     } catch (e) {
       wrapNative(e);

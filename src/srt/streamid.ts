@@ -28,7 +28,12 @@ export type StreamIdDialect =
 export interface GateDialects {
   /** Lower-case domain → the direction it says ('both': the port decides). */
   readonly domains?: Readonly<Record<string, 'publish' | 'play' | 'both'>>;
-  readonly streamIdless?: { readonly default?: string; readonly byAddress?: Readonly<Record<string, string>> };
+  readonly streamIdless?: {
+    readonly default?: string;
+    readonly byAddress?: Readonly<Record<string, string>>;
+    /** The direction of a caller without a stream id (absent: the port's, as for a plain name). */
+    readonly direction?: 'publish' | 'play';
+  };
 }
 
 export interface ParsedStreamId {
@@ -64,7 +69,8 @@ export function parseTimeShift(v: string): number | undefined {
   return -Math.round(ms);
 }
 
-const MODE_OF_DOMAIN = { both: MODE_UNKNOWN, publish: MODE_PUBLISH, play: MODE_PLAY } as const;
+/** A direction word of the config as the gate's mode. */
+export const MODE_OF_DOMAIN = { both: MODE_UNKNOWN, publish: MODE_PUBLISH, play: MODE_PLAY } as const;
 
 /** The domains as the native gate takes them. */
 export function nativeDomains(domains: GateDialects['domains']): Array<[string, number]> {
