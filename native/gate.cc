@@ -6,6 +6,8 @@
 #include <netinet/in.h>
 
 #include <algorithm>
+#include <cstring>
+#include <cctype>
 #include <chrono>
 #include <deque>
 #include <map>
@@ -120,7 +122,46 @@ struct ListenerCfg {
   // 0 ignore it (the resource is fixedResource), 1 wildcard (resource fixedResource+"+"+sid,
   // decided by fixedResource's entry), 2 refuse a non-empty streamid with 1403.
   int32_t sidPolicy;
+  // Stream-id dialects of this port: a first name part equal to one of these domains is
+  // dropped and gives the direction (SRT Live Server's publisher/player domains, OME's vhost).
+  SidDomains domains;
+  // Callers that send no streamid: the stream of the first matching address prefix, else
+  // idlessDefault ("" = none: the empty name is refused with 1400 as before).
+  struct Prefix {
+    int family;
+    unsigned char addr[16];
+    int32_t bits;
+    std::string stream;
+  };
+  std::vector<Prefix> idlessByAddress;
+  std::string idlessDefault;
+  int32_t idlessMode = kModeUnknown;  // the direction of such a caller (unknown: the port's rule)
 };
+
+// True when `peer` is inside the prefix.
+bool InPrefix(const ListenerCfg::Prefix& p, const sockaddr* peer) {
+  const unsigned char* a;
+  if (peer == nullptr) return false;
+  if (peer->sa_family == AF_INET && p.family == AF_INET) {
+    a = reinterpret_cast<const unsigned char*>(&reinterpret_cast<const sockaddr_in*>(peer)->sin_addr);
+  } else if (peer->sa_family == AF_INET6 && p.family == AF_INET6) {
+    a = reinterpret_cast<const sockaddr_in6*>(peer)->sin6_addr.s6_addr;
+  } else if (peer->sa_family == AF_INET6 && p.family == AF_INET) {
+    // An IPv4 caller on a dual-stack listener: ::ffff:a.b.c.d
+    const unsigned char* b = reinterpret_cast<const sockaddr_in6*>(peer)->sin6_addr.s6_addr;
+    static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (std::memcmp(b, mapped, 12) != 0) return false;
+    a = b + 12;
+  } else {
+    return false;
+  }
+  int32_t bits = p.bits;
+  for (int i = 0; bits > 0; i++, bits -= 8) {
+    unsigned char mask = bits >= 8 ? 0xff : static_cast<unsigned char>(0xff << (8 - bits));
+    if ((a[i] & mask) != (p.addr[i] & mask)) return false;
+  }
+  return true;
+}
 
 struct AcceptInfo {
   int32_t mode;
@@ -323,7 +364,18 @@ int Decide(const ListenerCfg& cfg, SRTSOCKET ns, const sockaddr* peer, const cha
   std::string sid = streamid ? streamid : "";
   int32_t mode = kModeUnknown;
   std::string resource;
-  ClassifyStreamId(sid, &mode, &resource);
+  ClassifyStreamId(sid, cfg.domains, &mode, &resource);
+  if (sid.empty() && cfg.fixedResource.empty()) {
+    // A device that sends no streamid: the port's map, then its default.
+    resource = cfg.idlessDefault;
+    for (const auto& p : cfg.idlessByAddress) {
+      if (InPrefix(p, peer)) {
+        resource = p.stream;
+        break;
+      }
+    }
+    mode = cfg.idlessMode;
+  }
   std::string key;  // the table entry that decides
   if (!cfg.fixedResource.empty()) {
     if (cfg.sidPolicy == 2 && !sid.empty()) return Refuse(cfg.gate, ns, peer, sid, SRT_REJC_PREDEFINED + 403);
@@ -530,6 +582,20 @@ Napi::Value GateDestroy(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// [name, mode][] -> SidDomains (names lower-cased).
+SidDomains ReadDomains(const Napi::Value& v) {
+  SidDomains out;
+  if (!v.IsArray()) return out;
+  Napi::Array a = v.As<Napi::Array>();
+  for (uint32_t i = 0; i < a.Length(); i++) {
+    Napi::Array row = a.Get(i).As<Napi::Array>();
+    std::string name = row.Get(0u).As<Napi::String>().Utf8Value();
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    out.emplace_back(std::move(name), row.Get(1u).As<Napi::Number>().Int32Value());
+  }
+  return out;
+}
+
 Napi::Value GateAttach(const Napi::CallbackInfo& info) {
   int32_t gate = info[0].As<Napi::Number>().Int32Value();
   SRTSOCKET lsn = info[1].As<Napi::Number>().Int32Value();
@@ -538,6 +604,24 @@ Napi::Value GateAttach(const Napi::CallbackInfo& info) {
   cfg.direction = info[2].As<Napi::Number>().Int32Value();
   cfg.fixedResource = info[3].As<Napi::String>().Utf8Value();
   cfg.sidPolicy = info.Length() > 4 ? info[4].As<Napi::Number>().Int32Value() : 0;
+  if (info.Length() > 5) cfg.domains = ReadDomains(info[5]);
+  if (info.Length() > 6 && info[6].IsString()) cfg.idlessDefault = info[6].As<Napi::String>().Utf8Value();
+  if (info.Length() > 7 && info[7].IsArray()) {
+    Napi::Array a = info[7].As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); i++) {
+      Napi::Array row = a.Get(i).As<Napi::Array>();
+      ListenerCfg::Prefix p{};
+      std::string host = row.Get(0u).As<Napi::String>().Utf8Value();
+      p.bits = row.Get(1u).As<Napi::Number>().Int32Value();
+      p.stream = row.Get(2u).As<Napi::String>().Utf8Value();
+      if (inet_pton(AF_INET, host.c_str(), p.addr) == 1) p.family = AF_INET;
+      else if (inet_pton(AF_INET6, host.c_str(), p.addr) == 1) p.family = AF_INET6;
+      else return ThrowInvalidArg(info.Env(), "gateAttach", "idlessByAddress", "numeric addresses");
+      p.bits = std::max(0, std::min(p.bits, p.family == AF_INET ? 32 : 128));
+      cfg.idlessByAddress.push_back(std::move(p));
+    }
+  }
+  if (info.Length() > 8 && info[8].IsNumber()) cfg.idlessMode = info[8].As<Napi::Number>().Int32Value();
   {
     std::lock_guard<std::mutex> lk(g_mu);
     g_listeners[lsn] = cfg;
@@ -677,7 +761,8 @@ Napi::Value GatePending(const Napi::CallbackInfo& info) {
 Napi::Value Classify(const Napi::CallbackInfo& info) {
   int32_t mode;
   std::string resource;
-  ClassifyStreamId(info[0].As<Napi::String>().Utf8Value(), &mode, &resource);
+  SidDomains domains = info.Length() > 1 ? ReadDomains(info[1]) : SidDomains{};
+  ClassifyStreamId(info[0].As<Napi::String>().Utf8Value(), domains, &mode, &resource);
   Napi::Array out = Napi::Array::New(info.Env(), 2);
   out.Set(0u, Napi::Number::New(info.Env(), mode));
   out.Set(1u, Napi::String::New(info.Env(), resource));
@@ -686,15 +771,82 @@ Napi::Value Classify(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
-// Stream-id rules (mirrored in src/srt/streamid.ts; a test compares both):
+// Stream-id rules (mirrored in src/srt/streamid.ts; a test compares both; docs/streams.md):
+//   "NAME#feedbackplay"  StreamToStudio's return feed: plays NAME/feedback (NAME read by the rules below)
+//   an id with %XX escapes that does not start with "#!::", "publish:" or "read:" is
+//                  percent-decoded once first (ffmpeg/OBS URLs, OME's encoded srt:// id)
 //   "#!::k=v,k=v"  SRT access control: r = resource, m = publish | request | bidirectional
-//                  (m absent: mode unknown, the port decides)
+//                  (m absent: mode unknown, the port decides); without r: an h= holding a '/'
+//                  is the resource (SRS's older form), else Blackmagic's u= (bmd_uuid= or
+//                  bmd_name= present) is read as a plain id
 //   "publish:NAME[:...]" / "read:NAME[:...]"   MediaMTX style
+//   "srt://host[:port]/PATH[?query]"           OvenMediaEngine's older id: PATH
 //   anything else  the whole string is the resource, mode unknown
-void ClassifyStreamId(const std::string& sid, int32_t* mode, std::string* resource) {
-  *mode = kModeUnknown;
-  resource->clear();
-  if (sid.compare(0, 4, "#!::") == 0) {
+//   then, for a plain id or srt:// path: a first part equal (case-insensitively) to one of
+//   the port's domains is dropped and that domain's mode applies (SLS domain/app/stream)
+namespace {
+
+bool StartsWith(const std::string& s, const char* p) { return s.compare(0, std::char_traits<char>::length(p), p) == 0; }
+
+bool StartsWithNoCase(const std::string& s, const char* p) {
+  size_t n = std::char_traits<char>::length(p);
+  if (s.size() < n) return false;
+  for (size_t i = 0; i < n; i++) {
+    if (std::tolower(static_cast<unsigned char>(s[i])) != p[i]) return false;
+  }
+  return true;
+}
+
+int HexVal(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Decodes %XX escapes once; a '%' not followed by two hex digits stays as it is.
+bool PercentDecode(const std::string& s, std::string* out) {
+  bool any = false;
+  out->clear();
+  for (size_t i = 0; i < s.size(); i++) {
+    if (s[i] == '%' && i + 2 < s.size() && HexVal(s[i + 1]) >= 0 && HexVal(s[i + 2]) >= 0) {
+      out->push_back(static_cast<char>(HexVal(s[i + 1]) * 16 + HexVal(s[i + 2])));
+      i += 2;
+      any = true;
+    } else {
+      out->push_back(s[i]);
+    }
+  }
+  return any;
+}
+
+void ClassifyPlain(const std::string& sid, const SidDomains& domains, int32_t* mode, std::string* resource) {
+  std::string path = sid;
+  if (StartsWithNoCase(sid, "srt://")) {
+    size_t slash = sid.find('/', 6);
+    path = slash == std::string::npos ? "" : sid.substr(slash + 1);
+    size_t q = path.find('?');
+    if (q != std::string::npos) path.resize(q);
+  }
+  size_t slash = path.find('/');
+  if (slash != std::string::npos && !domains.empty()) {
+    std::string first = path.substr(0, slash);
+    for (char& c : first) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (const auto& d : domains) {
+      if (d.first == first) {
+        path = path.substr(slash + 1);
+        if (d.second != kModeUnknown) *mode = d.second;
+        break;
+      }
+    }
+  }
+  *resource = path;
+}
+
+void ClassifyDecoded(const std::string& sid, const SidDomains& domains, int32_t* mode, std::string* resource) {
+  if (StartsWith(sid, "#!::")) {
+    std::string r, h, u;
+    bool haveR = false, bmd = false;
     size_t pos = 4;
     while (pos <= sid.size()) {
       size_t end = sid.find(',', pos);
@@ -704,13 +856,29 @@ void ClassifyStreamId(const std::string& sid, int32_t* mode, std::string* resour
         std::string key = sid.substr(pos, eq - pos);
         std::string val = sid.substr(eq + 1, end - eq - 1);
         if (key == "r") {
-          *resource = val;
+          r = val;
+          haveR = true;
         } else if (key == "m") {
           if (val == "publish") *mode = kModePublish;
           else if (val == "request" || val == "bidirectional") *mode = kModePlay;
+        } else if (key == "h") {
+          h = val;
+        } else if (key == "u") {
+          u = val;
+        } else if (key == "bmd_uuid" || key == "bmd_name") {
+          bmd = true;
         }
       }
       pos = end + 1;
+    }
+    if (haveR) {
+      *resource = r;
+    } else if (h.find('/') != std::string::npos) {
+      *resource = h;
+    } else if (bmd && !u.empty()) {
+      int32_t m = kModeUnknown;
+      ClassifyPlain(u, domains, &m, resource);
+      if (*mode == kModeUnknown) *mode = m;
     }
     return;
   }
@@ -723,7 +891,34 @@ void ClassifyStreamId(const std::string& sid, int32_t* mode, std::string* resour
     return true;
   };
   if (prefixed("publish:", kModePublish) || prefixed("read:", kModePlay)) return;
-  *resource = sid;
+  ClassifyPlain(sid, domains, mode, resource);
+}
+
+const SidDomains kNoDomains;
+constexpr char kFeedbackPlay[] = "#feedbackplay";
+
+}  // namespace
+
+void ClassifyStreamId(const std::string& sid, int32_t* mode, std::string* resource) {
+  ClassifyStreamId(sid, kNoDomains, mode, resource);
+}
+
+void ClassifyStreamId(const std::string& raw, const SidDomains& domains, int32_t* mode, std::string* resource) {
+  *mode = kModeUnknown;
+  resource->clear();
+  std::string sid = raw;
+  const size_t fb = sizeof kFeedbackPlay - 1;
+  const bool feedback = sid.size() > fb && sid.compare(sid.size() - fb, fb, kFeedbackPlay) == 0;
+  if (feedback) sid.resize(sid.size() - fb);
+  std::string decoded;
+  if (!StartsWith(sid, "#!::") && !StartsWith(sid, "publish:") && !StartsWith(sid, "read:") && PercentDecode(sid, &decoded)) {
+    sid = decoded;
+  }
+  ClassifyDecoded(sid, domains, mode, resource);
+  if (feedback) {
+    *mode = kModePlay;
+    if (!resource->empty()) *resource += "/feedback";
+  }
 }
 
 bool GateTakeAcceptInfo(SRTSOCKET s, int32_t* mode, std::string* resource, bool* inferred) {

@@ -118,12 +118,19 @@
  *                                                     event in every subscribed environment
  *                                                     (deduplicated until delivered)
  *   gateCreate() -> id; gateDestroy(id)
- *   gateAttach(gate, listenerSock, direction, fixedResource, sidPolicy)  installs the listen
+ *   gateAttach(gate, listenerSock, direction, fixedResource, sidPolicy[, domains, idlessDefault,
+ *              idlessByAddress, idlessMode])          installs the listen
  *                                                     callback; direction 0 both, 1 incoming,
  *                                                     2 outgoing; with a fixedResource the
  *                                                     streamid is ignored (sidPolicy 0), makes
  *                                                     "fixed+sid" (1, wildcard) or, when not
- *                                                     empty, is refused with 1403 (2)
+ *                                                     empty, is refused with 1403 (2);
+ *                                                     domains: [name, mode][] (stream-id
+ *                                                     dialects, see ClassifyStreamId);
+ *                                                     idlessByAddress: [numericHost, prefixBits,
+ *                                                     stream][] for callers with no streamid,
+ *                                                     first match wins, else idlessDefault;
+ *                                                     idlessMode: their mode (0: the port's rule)
  *   gateDefaults(gate, publishCode, publishPass, playCode, playPass)
  *   gateSet(gate, resource, publishCode, publishPass, playCode, playPass, live)
  *   gateDelete(gate, resource)
@@ -143,7 +150,7 @@
  *                              exemptHosts (a load balancer's address) are not limited per host;
  *                              the node-wide bucket (allPerSecond, 0 = off) applies to every host.
  *   gateHostSessions(gate) -> [host, count][]   connections counted per host (accept to close)
- *   classifyStreamId(streamid) -> [mode, resource]    the same rules the callback uses
+ *   classifyStreamId(streamid[, domains]) -> [mode, resource]    the same rules the callback uses
  *                                                     (mode 0 unknown, 1 publish, 2 play)
  *   Codes: 0 accept, >= 1000 reject with that code (SRT_REJC_PREDEFINED + HTTP status).
  *   An accepted explicit publish (publish:, m=publish, an incoming port) marks its stream live
@@ -156,6 +163,8 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace srtnative {
 
@@ -167,7 +176,10 @@ constexpr int32_t kEvSignal = 0x100;
 
 // Stream-id classification (gate.cc), mirrored by src/srt/streamid.ts.
 enum StreamMode : int32_t { kModeUnknown = 0, kModePublish = 1, kModePlay = 2 };
+// A port's domains: (lower-case name, mode it says: kModeUnknown = either direction).
+using SidDomains = std::vector<std::pair<std::string, int32_t>>;
 void ClassifyStreamId(const std::string& sid, int32_t* mode, std::string* resource);
+void ClassifyStreamId(const std::string& sid, const SidDomains& domains, int32_t* mode, std::string* resource);
 
 // Environment registry (reactor.cc).
 struct EnvState;

@@ -93,6 +93,10 @@ export const ERROR_CODES = Object.freeze([
     code: 'ERR_WORKERS_UNAVAILABLE',
     description: 'No worker thread could start (e.g. out of file descriptors: ERR_WORKER_INIT_FAILED, EMFILE), so the node cannot serve sessions.',
   }),
+  Object.freeze({
+    code: 'ERR_STREAM_ID_INVALID',
+    description: 'A stream id does not name a valid stream on the port (the relay refuses such a caller with 1400).',
+  }),
 ] as const);
 
 export type ErrorCode = (typeof ERROR_CODES)[number]['code'];
@@ -134,6 +138,14 @@ export class PortInUseError extends SrtRelayError {
     this.host = info.host;
     this.holder = info.holder;
     this.pid = info.pid;
+  }
+}
+
+/** ERR_STREAM_ID_INVALID: a stream id the relay would refuse with 1400 (`srt-relay streamid`). */
+export class StreamIdInvalidError extends SrtRelayError {
+  constructor(message: string, details?: ErrorDetails) {
+    super('ERR_STREAM_ID_INVALID', message, details);
+    this.name = 'StreamIdInvalidError';
   }
 }
 

@@ -15,6 +15,7 @@ import type { Logger } from '../logging.js';
 import { MODE_PUBLISH } from '../srt/constants.js';
 import type { Gate } from '../srt/gate.js';
 import { allocateChannel, subscribeChannel } from '../srt/reactor.js';
+import { parseStreamId } from '../srt/streamid.js';
 
 export const REJECT_PENDING = 1503;
 export const REJECT_UNAUTHORIZED = 1401;
@@ -78,7 +79,8 @@ export class WebhookAuth {
     this.#inFlight++;
     const log = this.#opts.logger.child({ stream, streamid, peer: `${host}:${port}`, action });
     try {
-      const verdict = await this.ask({ action, stream, streamid, remoteAddr: `${host}:${port}` });
+      const { user, token } = parseStreamId(streamid);
+      const verdict = await this.ask({ action, stream, streamid, remoteAddr: `${host}:${port}`, ...(user !== undefined ? { user } : {}), ...(token !== undefined ? { token } : {}) });
       this.#opts.gate.setAuth(streamid, host, verdict.code, verdict.passphrase, verdict.stream === stream ? '' : verdict.stream, this.#opts.cacheMs);
       log.info({ code: verdict.code, renamed: verdict.stream !== stream ? verdict.stream : undefined }, 'webhook decided');
     } finally {
@@ -87,7 +89,7 @@ export class WebhookAuth {
   }
 
   /** One webhook call. Never throws: failures become a 1403 verdict. */
-  async ask(body: { action: 'publish' | 'play'; stream: string; streamid: string; remoteAddr: string }): Promise<WebhookVerdict> {
+  async ask(body: { action: 'publish' | 'play'; stream: string; streamid: string; remoteAddr: string; user?: string; token?: string }): Promise<WebhookVerdict> {
     const deny = (code: number): WebhookVerdict => ({ code, stream: body.stream, passphrase: '' });
     try {
       const res = await request(this.#opts.url, {

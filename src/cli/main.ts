@@ -1,6 +1,6 @@
 /**
  * `srt-relay` entry: `srt-relay [--config FILE] [flags]` runs a node; `srt-relay url URL` checks
- * an srt:// URL; `srt-relay help|--version`.
+ * an srt:// URL; `srt-relay streamid ID` shows how an id is read; `srt-relay help|--version`.
  */
 import { readFileSync } from 'node:fs';
 import { parseCliArgs, USAGE } from '../config/cli-args.js';
@@ -9,6 +9,7 @@ import { createLogger } from '../logging.js';
 import { isSrtRelayError } from '../errors.js';
 import { maskText, printable } from '../config/secrets.js';
 import { runUrlCommand } from './url-command.js';
+import { runStreamIdCommand } from './streamid-command.js';
 import { runNode } from './run-node.js';
 
 /** An error for stderr: its code and message, secrets masked. */
@@ -69,6 +70,8 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     case 'url':
       return runUrlCommand(args.rest, process.stdout, process.stderr);
+    case 'streamid':
+      return runStreamIdCommand(args.rest, process.stdout, process.stderr);
     case 'config':
       if (args.rest.length > 0) return runClusterConfig(args.rest, args.overrides.redis, args.showSecrets === true);
       break;

@@ -2,7 +2,7 @@
  * Command-line arguments: `srt-relay [command] [flags]`.
  *
  * The first positional argument is the command (`run` when there is none). Flags before the
- * command are always the relay's flags; for `url` and `bench` everything after the command is
+ * command are always the relay's flags; for `url`, `streamid` and `bench` everything after the command is
  * passed on untouched in `rest` (those commands have their own flags). Every flag value is
  * checked here, so a bad value fails before anything starts; errors are ConfigInvalidError with
  * the flag as the path.
@@ -16,7 +16,7 @@ import { LOG_LEVELS, type CliOverrides, type LogLevel } from './types.js';
 
 export type { CliOverrides } from './types.js';
 
-export const COMMANDS = Object.freeze(['run', 'url', 'config', 'help', 'version', 'bench'] as const);
+export const COMMANDS = Object.freeze(['run', 'url', 'streamid', 'config', 'help', 'version', 'bench'] as const);
 export type Command = (typeof COMMANDS)[number];
 
 export interface CliArgs {
@@ -34,6 +34,8 @@ export const USAGE = `usage: srt-relay [command] [flags]
 commands:
   run                 run a relay node (the default)
   url '<srt-url>'     check an srt:// URL and print what it means
+  streamid '<id>'     show how a port reads a stream id (stream, direction, user,
+                      token, dialect); --config FILE --port N --from ADDRESS
   config              print the effective configuration (file + flags + defaults),
                       secrets shown as "***" unless --show-secrets
   config import FILE --redis URL
@@ -105,7 +107,7 @@ function show(s: string): string {
 }
 
 /** Commands whose arguments after the command word belong to the command itself. */
-const PASS_THROUGH: ReadonlySet<Command> = new Set<Command>(['url', 'bench']);
+const PASS_THROUGH: ReadonlySet<Command> = new Set<Command>(['url', 'streamid', 'bench']);
 
 function isCommand(word: string): word is Command {
   return (COMMANDS as readonly string[]).includes(word);

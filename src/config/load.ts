@@ -19,6 +19,7 @@ import { SRT_OPTIONS, editDistance, normalizeOptions, type SrtOptionValue } from
 import { formatSrtUrl, parseSrtUrl, type SrtUrl } from '../srt/url.js';
 import { hostWords, PortRegistry } from '../srt/port-registry.js';
 import { isSecretKey, maskUrl } from './secrets.js';
+import { portDialects } from './stream-ids.js';
 import { DEFAULT_TAKEOVER_AFTER_MS } from '../streams/defaults.js';
 import type {
   CliOverrides,
@@ -862,6 +863,7 @@ export function normalizeConfig(input: unknown, opts: NormalizeOptions = {}): Re
       host,
       direction: p.direction,
       ...(p.stream !== undefined ? { stream: p.stream } : {}),
+      ...portDialects(p, (key, message) => problems.add([...segs, ...key], message)),
       params,
       reusePort: p.reusePort ?? Math.min(workers, MAX_REUSE_PORT),
     };

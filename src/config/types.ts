@@ -5,6 +5,7 @@
  */
 import type { SrtOptionValue } from '../srt/options.js';
 import type { SrtUrl } from '../srt/url.js';
+import type { GateDialects } from '../srt/streamid.js';
 
 export const LOG_LEVELS = Object.freeze(['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const);
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -43,6 +44,8 @@ export interface SrtPortInput {
   host?: string;
   direction: PortDirection;
   stream?: string;
+  streamIds?: { domains?: Record<string, 'publish' | 'play' | 'both'> };
+  streamIdless?: { default?: string; byAddress?: Record<string, string>; direction?: 'publish' | 'play' };
   params?: SrtParamsInput;
   reusePort?: number;
 }
@@ -177,6 +180,8 @@ export interface SrtPortConfig {
   readonly direction: PortDirection;
   /** The one stream this port serves/ingests, whatever the streamid says. */
   readonly stream?: string;
+  /** Stream-id domains and the no-streamid map (src/srt/streamid.ts GateDialects); absent when neither is set. */
+  readonly dialects?: GateDialects;
   /** Checked SRT options (catalog names, typed values) for every connection on the port. */
   readonly params: Readonly<Record<string, SrtOptionValue>>;
   /** Number of SO_REUSEPORT listeners, 1..16. Default min(workers, 16). */

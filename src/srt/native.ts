@@ -79,7 +79,17 @@ export interface SrtNativeAddon {
   ): number;
   gateCreate(acceptCapacity?: number, acceptTtlMs?: number): number;
   gateDestroy(gate: number): void;
-  gateAttach(gate: number, listener: number, direction: number, fixedResource: string, sidPolicy?: number): void;
+  gateAttach(
+    gate: number,
+    listener: number,
+    direction: number,
+    fixedResource: string,
+    sidPolicy?: number,
+    domains?: Array<[name: string, mode: number]>,
+    idlessDefault?: string,
+    idlessByAddress?: Array<[host: string, bits: number, stream: string]>,
+    idlessMode?: number,
+  ): void;
   gateDefaults(gate: number, publishCode: number, publishPass: string, playCode: number, playPass: string): void;
   gateSet(
     gate: number,
@@ -96,7 +106,7 @@ export interface SrtNativeAddon {
   gateRejections(gate: number): Array<[gate: number, streamid: string, host: string, port: number, code: number, stage: number]>;
   /** [refusedByGate, refusedAfterGate, forgotten, accepting] */
   gateStats(gate: number): [number, number, number, number];
-  classifyStreamId(streamid: string): [mode: number, resource: string];
+  classifyStreamId(streamid: string, domains?: Array<[name: string, mode: number]>): [mode: number, resource: string];
   gateAuthEnable(gate: number, enabled: boolean, pendingCode: number, channel: number): void;
   gateAuthSet(gate: number, streamid: string, host: string, code: number, passphrase: string, rename: string, ttlMs: number): void;
   gatePending(gate: number): Array<[streamid: string, host: string, port: number, mode: number, resource: string]>;

@@ -9,6 +9,7 @@ import { SrtNativeError, SrtRejectedError, SrtRelayError } from '../errors.js';
 import { EV_ERR, EV_IN, EV_OUT, native, type AcceptResult } from './native.js';
 import { registerHandler, reportHandlerError, unregisterHandler, type HandlerErrorContext } from './reactor.js';
 import type { Gate } from './gate.js';
+import { MODE_OF_DOMAIN, nativeAddressMap, nativeDomains, type GateDialects } from './streamid.js';
 import { SRT_FEC_MAX_PAYLOAD, SRT_LIVE_MAX_PAYLOAD, type SrtOptionValue } from './options.js';
 
 /**
@@ -447,10 +448,26 @@ export class SrtListener {
   }
 
   /** Sends every handshake through a gate (see src/srt/gate.ts) before listen(). */
-  attachGate(gate: Gate | number, direction: number, fixedResource = '', sidPolicy: 'ignore' | 'wildcard' | 'refuse' = 'ignore'): void {
+  attachGate(
+    gate: Gate | number,
+    direction: number,
+    fixedResource = '',
+    sidPolicy: 'ignore' | 'wildcard' | 'refuse' = 'ignore',
+    dialects: GateDialects = {},
+  ): void {
     const policy = sidPolicy === 'wildcard' ? 1 : sidPolicy === 'refuse' ? 2 : 0;
     try {
-      native.gateAttach(typeof gate === 'number' ? gate : gate.id, this.#socket.id, direction, fixedResource, policy);
+      native.gateAttach(
+        typeof gate === 'number' ? gate : gate.id,
+        this.#socket.id,
+        direction,
+        fixedResource,
+        policy,
+        nativeDomains(dialects.domains),
+        dialects.streamIdless?.default ?? '',
+        nativeAddressMap(dialects.streamIdless?.byAddress),
+        MODE_OF_DOMAIN[dialects.streamIdless?.direction ?? 'both'],
+      );
     } catch (e) {
       wrapNative(e);
     }

@@ -16,6 +16,7 @@ export function relayOptionsFrom(config: RelayConfig, logger: Logger): RelayOpti
       host: p.host,
       direction: p.direction,
       ...(p.stream !== undefined ? { stream: p.stream } : {}),
+      ...(p.dialects !== undefined ? { dialects: p.dialects } : {}),
       params: p.params,
       reusePort: p.reusePort,
     })),

@@ -13,7 +13,7 @@ import { SrtListener, SrtSocket, type AcceptedConnection, type UdpSocketInfo } f
 import { UdpDropWatch, type UdpDropCount, type UdpSocketLabels } from '../srt/udp-drops.js';
 import { parseSrtUrl, type SrtUrl } from '../srt/url.js';
 import { maskUrl } from '../config/secrets.js';
-import { parseStreamId } from '../srt/streamid.js';
+import { parseStreamId, type GateDialects } from '../srt/streamid.js';
 import { boundAddress, PortRegistry, type PortClaim } from '../srt/port-registry.js';
 import { checkUdpPort, probeUdpPort } from '../srt/port-probe.js';
 import type { SessionRole, SessionStats, ToWorker } from '../sessions/messages.js';
@@ -72,6 +72,8 @@ export interface RelayPortOptions {
   host: string;
   direction: PortDirection;
   stream?: string;
+  /** Stream-id domains and the no-streamid map of this port. */
+  dialects?: GateDialects;
   params: Readonly<Record<string, SrtOptionValue>>;
   reusePort: number;
 }
@@ -323,7 +325,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     for (let i = 0; i < count; i++) {
       const l = SrtListener.create(p.host, p.port, p.params, { reusePort: count > 1 });
       claim.track(l.udpSocket);
-      l.attachGate(this.#registry.gate, DIRECTION_CODE[p.direction], p.stream ?? '');
+      l.attachGate(this.#registry.gate, DIRECTION_CODE[p.direction], p.stream ?? '', 'ignore', p.dialects);
       l.listen((c) => this.#onConnection(c, p.stream));
       this.#listeners.push(l);
       this.#watchUdp(l.udpSocket, { role: 'srt-port', port: p.port });
