@@ -8,7 +8,7 @@ import { MASK, maskText } from '../config/secrets.js';
 import { loadConfig } from '../config/load.js';
 import type { SrtPortConfig } from '../config/types.js';
 import { StreamIdInvalidError, isSrtRelayError } from '../errors.js';
-import { MODE_PLAY, MODE_PUBLISH } from '../srt/native.js';
+import { MODE_PLAY, MODE_PUBLISH } from '../srt/constants.js';
 import { parseStreamId, type GateDialects } from '../srt/streamid.js';
 import { STREAM_NAME_RULE, isValidStreamName } from '../streams/stream-name.js';
 
