@@ -55,7 +55,7 @@ test('failover keeps an ffmpeg viewer connected and decoding: publisher → slat
     'ffmpeg',
     [
       '-hide_banner', '-v', 'error', '-nostdin',
-      '-i', `srt://127.0.0.1:${port}?streamid=read:main&latency=200000`,
+      '-i', `srt://127.0.0.1:${port}?streamid=read:main`,
       '-map', '0', '-c', 'copy', '-progress', 'pipe:1', '-stats_period', '0.2', '-y', '-f', 'mpegts', out,
     ],
     { name: 'ffmpeg viewer' },
