@@ -125,14 +125,28 @@ test('srt-relay config import FILE then config export round-trips the shared con
   assert.match(noRedis.stderr(), /--redis/);
 });
 
-test('srt-relay config prints the effective configuration with the cluster secret masked; srt-relay bench reaches the harness', { timeout: 60_000 }, async (t) => {
+test('srt-relay config prints the effective configuration with every secret masked (cluster secret, passphrases, Redis and webhook URL passwords, pull URL passphrases); srt-relay bench reaches the harness', { timeout: 60_000 }, async (t) => {
   const secret = 'a-cluster-secret-nobody-may-see';
-  const cfg = spawnFor(t, process.execPath, [BIN, 'config', '--redis', 'redis://127.0.0.1:6379/0', '--cluster-secret', secret, '--internal-port', '7001']);
+  const dir = await mkdtemp(join(tmpdir(), 'srt-relay-cfg-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, 'relay.json');
+  const secrets = ['publisher-secret-1', 'viewer-secret-22', 'hook-password-3', 'pull-passphrase-44', 'redis-password-5'];
+  await writeFile(file, JSON.stringify({
+    streams: {
+      studio: { source: 'push://', passphrase: { publish: secrets[0], play: secrets[1] } },
+      pulled: { source: `srt://192.0.2.1:9000?passphrase=${secrets[3]}` },
+    },
+    auth: { webhook: `http://hook:${secrets[2]}@127.0.0.1:9/auth` },
+  }));
+  const cfg = spawnFor(t, process.execPath, [BIN, 'config', '--config', file, '--redis', `redis://relay:${secrets[4]}@127.0.0.1:6379/0`, '--cluster-secret', secret, '--internal-port', '7001']);
   assert.equal((await cfg.waitExit(20_000)).code, 0, cfg.output());
   const out = cfg.stdout().toString();
-  assert.ok(!out.includes(secret), 'the secret is not printed');
-  const shown = JSON.parse(out) as { cluster: { secret: string; internalPort: number } };
+  assert.ok(!out.includes(secret), 'the cluster secret is not printed');
+  for (const s of secrets) assert.ok(!out.includes(s), `${s} is not printed:\n${out}`);
+  const shown = JSON.parse(out) as { cluster: { secret: string; internalPort: number }; redis: string; auth: { webhook: string } };
   assert.deepEqual([shown.cluster.secret, shown.cluster.internalPort], ['***', 7001]);
+  assert.equal(shown.redis, 'redis://relay:***@127.0.0.1:6379/0', 'the Redis URL is shown with its password masked');
+  assert.equal(shown.auth.webhook, 'http://hook:***@127.0.0.1:9/auth', 'the webhook URL is shown with its password masked');
   const bench = spawnFor(t, process.execPath, [BIN, 'bench', '--help']);
   assert.equal((await bench.waitExit(20_000)).code, 0, bench.output());
   assert.match(bench.output(), /fanout\|ingest\|impaired/);

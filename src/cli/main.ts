@@ -7,6 +7,7 @@ import { parseCliArgs, USAGE } from '../config/cli-args.js';
 import { loadConfig } from '../config/load.js';
 import { createLogger } from '../logging.js';
 import { isSrtRelayError } from '../errors.js';
+import { redactSrtUrl } from '../srt/url.js';
 import { runUrlCommand } from './url-command.js';
 import { runNode } from './run-node.js';
 
@@ -82,8 +83,14 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   if (args.command === 'config') {
-    // The effective configuration (file + flags + defaults), secrets masked.
-    const masked = JSON.stringify(config, (k, v: unknown) => (['passphrase', 'token', 'publish', 'play', 'secret'].includes(k) && typeof v === 'string' ? '***' : v), 2);
+    // The effective configuration (file + flags + defaults), secrets masked: secret-valued keys,
+    // and in any URL the password of its user:password@ and an SRT passphrase parameter.
+    const maskUrl = (text: string): string => redactSrtUrl(text.replace(/\/\/([^/@?#\s]*):([^/@?#\s]*)@/g, '//$1:***@'));
+    const masked = JSON.stringify(
+      config,
+      (k, v: unknown) => (typeof v !== 'string' ? v : ['passphrase', 'token', 'publish', 'play', 'secret'].includes(k) ? '***' : maskUrl(v)),
+      2,
+    );
     process.stdout.write(`${masked}\n`);
     return 0;
   }
