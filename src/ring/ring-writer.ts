@@ -82,7 +82,9 @@ export class RingWriter {
         }
         this.#waitKeyframe = false;
         for (let i = skip; i < count; i++) this.#rewrite((first + i) >>> 0);
-      } else if (this.#shift !== undefined) {
+      } else if (this.#shift !== undefined && a.latestPsi().byteLength > 0) {
+        // Only a source known to be MPEG-TS (it sent PAT/PMT): in other bytes a 0x47 is data,
+        // and marking a "packet" found at it would change the payload.
         for (let i = 0; i < count; i++) this.#rewrite((first + i) >>> 0);
       }
       if (kf >= 0) ring.setLastKeyframe(kf);
