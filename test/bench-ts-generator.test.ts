@@ -87,9 +87,31 @@ test('every message starts with a stamp (magic, stream, sequence, send time); ke
   assert.equal(rai, 3, '1 s of 25 fps with a 10-frame GOP: IDR at frames 0, 10, 20');
 });
 
-test('the stream is CBR at any bitrate: messages per second = bitrate / (1316 * 8)', () => {
+/** Byte offset and PCR (27 MHz) of every video packet that carries a PCR. */
+function pcrs(buf: Uint8Array): Array<{ byte: number; pcr: number }> {
+  const out: Array<{ byte: number; pcr: number }> = [];
+  for (let p = 0; p + TS_PACKET <= buf.length; p += TS_PACKET) {
+    const pid = ((buf[p + 1]! & 0x1f) << 8) | buf[p + 2]!;
+    if (pid !== PID_VIDEO || (buf[p + 3]! & 0x20) === 0 || buf[p + 4]! === 0 || (buf[p + 5]! & 0x10) === 0) continue;
+    const base = buf[p + 6]! * 2 ** 25 + buf[p + 7]! * 2 ** 17 + buf[p + 8]! * 2 ** 9 + buf[p + 9]! * 2 + (buf[p + 10]! >> 7);
+    const ext = ((buf[p + 10]! & 1) << 8) | buf[p + 11]!;
+    out.push({ byte: p, pcr: base * 300 + ext });
+  }
+  return out;
+}
+
+test('the stream is CBR at any bitrate: bytes between PCRs match the bitrate (the way a TS demuxer measures it)', () => {
   for (const br of [1e6, 10e6, 50e6]) {
-    const s = new TsSynth({ bitrate: br });
-    assert.ok(Math.abs(s.msgPerSec - br / (MSG_BYTES * 8)) < 1e-9);
+    const { buf } = generate(br, 2);
+    const p = pcrs(buf);
+    assert.ok(p.length >= 40, `${br} bit/s: ${p.length} PCRs in 2 s of 25 fps`);
+    const first = p[0]!;
+    const last = p[p.length - 1]!;
+    const measured = ((last.byte - first.byte) * 8) / ((last.pcr - first.pcr) / 27e6);
+    assert.ok(Math.abs(measured / br - 1) < 0.01, `${br} bit/s: ${Math.round(measured)} bit/s between the first and the last PCR`);
+    // Constant, not only on average: the first and the second half give the same rate.
+    const mid = p[Math.floor(p.length / 2)]!;
+    const halves = [[first, mid], [mid, last]].map(([a, b]) => ((b!.byte - a!.byte) * 8) / ((b!.pcr - a!.pcr) / 27e6));
+    assert.ok(Math.abs(halves[0]! / halves[1]! - 1) < 0.02, `${br} bit/s: halves at ${halves.map(Math.round).join(' and ')} bit/s`);
   }
 });

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { freeUdpPort, waitUdpBound } from './helpers/free-port.js';
-import { startSlt, srtUrl, wholeChunks } from './helpers/slt.js';
+import { SLT_DEFAULT_CHUNK, startSlt, srtUrl, wholeChunks } from './helpers/slt.js';
 import {
   connectBinding,
   listenBinding,
@@ -47,7 +47,7 @@ test('binding caller sends a TS file to a srt-live-transmit listener: it arrives
 });
 
 test('srt-live-transmit caller sends a TS file (stdin) to a binding listener: it arrives byte-identical', { timeout: TEST_TIMEOUT }, async (t) => {
-  // srt-live-transmit sends whole 1316-byte chunks of stdin only (it drops a partial last chunk).
+  // srt-live-transmit sends whole chunks of stdin only (its default 1456 bytes; it drops a partial last chunk).
   const data = wholeChunks(await tsFixtureBytes());
   const server = listenBinding({ latency: LATENCY });
   t.after(() => server.close());
@@ -61,7 +61,7 @@ test('srt-live-transmit caller sends a TS file (stdin) to a binding listener: it
   const r = await received;
   assert.equal(r.ended, 'bytes', `collection ended by ${r.ended}\n${slt.output()}`);
   sameBytes(r.data, data, 'binding listener');
-  assert.equal(r.messages, data.length / 1316, 'one SRT message per 1316-byte chunk');
+  assert.equal(r.messages, data.length / SLT_DEFAULT_CHUNK, `one SRT message per ${SLT_DEFAULT_CHUNK}-byte chunk (srt-live-transmit's default)`);
 });
 
 test('binding listener sends a TS file to a srt-live-transmit caller: it arrives byte-identical', { timeout: TEST_TIMEOUT }, async (t) => {

@@ -1,6 +1,7 @@
 /**
  * The `srt-relay` command as a user runs it: a node starts on the given ports, serves publish and
- * play on its SRT port and the API, and SIGTERM closes every session and exits 0 within 5 s.
+ * play on its SRT port and the API, and SIGTERM closes every session and exits 0 by its orderly
+ * stop (not by the 5 s stop deadline).
  * `srt-relay url` checks URLs; a bad config file exits non-zero naming the key.
  */
 import { test } from 'node:test';
@@ -15,7 +16,7 @@ import { spawnFor } from './helpers/processes.js';
 
 const BIN = fileURLToPath(new URL('../../bin/srt-relay.js', import.meta.url));
 
-test('srt-relay starts a node, serves publish and play, and exits 0 within 5 s on SIGTERM', { timeout: 60_000 }, async (t) => {
+test('srt-relay starts a node, serves publish and play, and on SIGTERM closes the viewer and exits 0 by its orderly stop, not its 5 s deadline', { timeout: 60_000 }, async (t) => {
   const srtPort = await freeUdpPort();
   const apiPort = await freeUdpPort(); // any free number; the API binds TCP
   const node = spawnFor(t, process.execPath, [BIN, '--srt-port', String(srtPort), '--api-port', String(apiPort), '--workers', '2', '--log-level', 'info']);
@@ -58,10 +59,12 @@ test('srt-relay starts a node, serves publish and play, and exits 0 within 5 s o
 
   const sent = Date.now();
   node.child.kill('SIGTERM');
-  const exit = await node.waitExit(5_000);
+  const exit = await node.waitExit(30_000);
   assert.equal(exit.code, 0, `exit code 0 (got ${exit.code}, signal ${exit.signal})`);
-  assert.ok(Date.now() - sent < 5_000, 'within 5 s');
-  for (let i = 0; i < 100 && !viewerClosed; i++) await new Promise((r) => setTimeout(r, 50));
+  t.diagnostic(`exited ${Date.now() - sent} ms after SIGTERM`);
+  assert.match(node.output(), /"msg":"stopping"/, 'the node logged its orderly stop');
+  assert.doesNotMatch(node.output(), /clean stop took too long/, 'the orderly stop finished before the 5 s stop deadline forced the exit');
+  for (let i = 0; i < 600 && !viewerClosed; i++) await new Promise((r) => setTimeout(r, 50));
   assert.ok(viewerClosed, 'the viewer session was closed by the node');
   pub.close();
   viewer.close();
@@ -122,14 +125,28 @@ test('srt-relay config import FILE then config export round-trips the shared con
   assert.match(noRedis.stderr(), /--redis/);
 });
 
-test('srt-relay config prints the effective configuration with the cluster secret masked; srt-relay bench reaches the harness', { timeout: 60_000 }, async (t) => {
+test('srt-relay config prints the effective configuration with every secret masked (cluster secret, passphrases, Redis and webhook URL passwords, pull URL passphrases); srt-relay bench reaches the harness', { timeout: 60_000 }, async (t) => {
   const secret = 'a-cluster-secret-nobody-may-see';
-  const cfg = spawnFor(t, process.execPath, [BIN, 'config', '--redis', 'redis://127.0.0.1:6379/0', '--cluster-secret', secret, '--internal-port', '7001']);
+  const dir = await mkdtemp(join(tmpdir(), 'srt-relay-cfg-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, 'relay.json');
+  const secrets = ['publisher-secret-1', 'viewer-secret-22', 'hook-password-3', 'pull-passphrase-44', 'redis-password-5'];
+  await writeFile(file, JSON.stringify({
+    streams: {
+      studio: { source: 'push://', passphrase: { publish: secrets[0], play: secrets[1] } },
+      pulled: { source: `srt://192.0.2.1:9000?passphrase=${secrets[3]}` },
+    },
+    auth: { webhook: `http://hook:${secrets[2]}@127.0.0.1:9/auth` },
+  }));
+  const cfg = spawnFor(t, process.execPath, [BIN, 'config', '--config', file, '--redis', `redis://relay:${secrets[4]}@127.0.0.1:6379/0`, '--cluster-secret', secret, '--internal-port', '7001']);
   assert.equal((await cfg.waitExit(20_000)).code, 0, cfg.output());
   const out = cfg.stdout().toString();
-  assert.ok(!out.includes(secret), 'the secret is not printed');
-  const shown = JSON.parse(out) as { cluster: { secret: string; internalPort: number } };
+  assert.ok(!out.includes(secret), 'the cluster secret is not printed');
+  for (const s of secrets) assert.ok(!out.includes(s), `${s} is not printed:\n${out}`);
+  const shown = JSON.parse(out) as { cluster: { secret: string; internalPort: number }; redis: string; auth: { webhook: string } };
   assert.deepEqual([shown.cluster.secret, shown.cluster.internalPort], ['***', 7001]);
+  assert.equal(shown.redis, 'redis://relay:***@127.0.0.1:6379/0', 'the Redis URL is shown with its password masked');
+  assert.equal(shown.auth.webhook, 'http://hook:***@127.0.0.1:9/auth', 'the webhook URL is shown with its password masked');
   const bench = spawnFor(t, process.execPath, [BIN, 'bench', '--help']);
   assert.equal((await bench.waitExit(20_000)).code, 0, bench.output());
   assert.match(bench.output(), /fanout\|ingest\|impaired/);

@@ -261,9 +261,7 @@ test('config command errors: invalid file (2, nothing written), no --redis (2), 
   const closedPort = await freeTcpPort();
   const out = new Capture();
   const err = new Capture();
-  const started = Date.now();
   const code = await runConfigCommand(['export'], `redis://127.0.0.1:${closedPort}/0`, out, err, { keyPrefix: p, connectTimeoutMs: 1000 });
   assert.equal(code, 1);
   assert.match(err.text, /^error ERR_CLUSTER_UNAVAILABLE: /);
-  assert.ok(Date.now() - started < 5000);
 });

@@ -88,7 +88,25 @@ function assertUnavailable(r: PromiseSettledResult<unknown>, what: string): void
   assert.equal(err.httpStatus, 503);
 }
 
-test('Redis stopped: unavailable once, fail fast with 1503, keep leases; restarted: restored and leases re-claimed', { timeout: 60_000 }, async () => {
+/** Resolves after the ioredis connection `conn` has emitted `reconnecting` `n` more times (each a failed reconnect attempt). */
+function reconnectAttempts(conn: { on(ev: 'reconnecting', fn: () => void): unknown; off(ev: 'reconnecting', fn: () => void): unknown }, n: number, timeoutMs: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let seen = 0;
+    const onAttempt = (): void => {
+      if (++seen < n) return;
+      clearTimeout(timer);
+      conn.off('reconnecting', onAttempt);
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      conn.off('reconnecting', onAttempt);
+      reject(new Error(`only ${seen} of ${n} reconnect attempts within ${timeoutMs} ms`));
+    }, timeoutMs);
+    conn.on('reconnecting', onAttempt);
+  });
+}
+
+test('Redis stopped: unavailable once, fail without sending with 1503, keep leases; restarted: restored and leases re-claimed', { timeout: 60_000 }, async (t) => {
   const log = capturingLogger();
   const a = await member('node-a', { logger: log.logger });
   const live = await a.leases.claim('live', { policy: 'refuse' });
@@ -102,10 +120,12 @@ test('Redis stopped: unavailable once, fail fast with 1503, keep leases; restart
   const reclaimed: string[] = [];
   a.leases.on('reclaimed', (stream) => reclaimed.push(stream));
 
+  const attempts = reconnectAttempts(a.redis, 4, 30_000);
   await redis.stop();
-  await eventually(() => !a.available, 'the member notices Redis is gone', 5000);
-  // Several reconnect attempts (backoff 100 ms doubling to 2 s) happen meanwhile.
-  await new Promise((r) => setTimeout(r, 3000));
+  await eventually(() => !a.available, 'the member notices Redis is gone', 15_000);
+  const noticedAt = Date.now();
+  // Several reconnect attempts (backoff 100 ms doubling to 2 s), each a failed connection: still one event, one log line.
+  await attempts;
   assert.equal(unavailable, 1, 'one unavailable event per outage');
   assert.equal(log.count(/^Redis unavailable \(commands connection\)/), 1, 'logged once, not once per reconnect attempt');
   assert.equal(log.count(/^Redis unavailable \(subscriber connection\)/), 1);
@@ -120,16 +140,20 @@ test('Redis stopped: unavailable once, fail fast with 1503, keep leases; restart
   ] as const) {
     const { ms, result } = await timed<unknown>(p);
     assertUnavailable(result, what);
-    assert.ok(ms < 200, `${what} failed in ${ms} ms`);
+    assert.notEqual((result as PromiseRejectedResult).reason.reason, 'no reply in time', `${what} is refused from the known state, not after a command timeout`);
+    t.diagnostic(`${what} failed in ${ms} ms`);
   }
   assert.equal(a.counter.total, sent, 'nothing was sent while Redis is known to be down');
   // What the node serves stays: the leases are still held locally.
   assert.deepEqual([...a.leases.held()].sort(), [['live', live.epoch], ['other', other.epoch]]);
 
   const restored = once<[number]>(a, 'restored', 30_000);
+  const outageSeen = Date.now() - noticedAt;
   await redis.start(); // same port, empty: the leases and the node entry are gone from Redis
   const [downMs] = await restored;
-  assert.ok(downMs >= 3000, `down for ${downMs} ms`);
+  // The reported outage covers at least the part the test saw (from noticing it to the restart).
+  assert.ok(downMs >= outageSeen, `reported down for ${downMs} ms, the test saw ${outageSeen} ms of it`);
+  t.diagnostic(`down for ${downMs} ms`);
   assert.equal(log.count(/^Redis available again \(commands connection\)/), 1);
   assert.equal(unavailable, 1);
 
@@ -147,7 +171,7 @@ test('Redis stopped: unavailable once, fail fast with 1503, keep leases; restart
   assert.equal((await a.leases.claim('newcomer', { policy: 'refuse' })).ok, true);
 });
 
-test('Redis hangs (SIGSTOP): a claim fails within the command timeout, then at once; resumed: restored, leases kept', { timeout: 60_000 }, async () => {
+test('Redis hangs (SIGSTOP): a claim fails by command timeout, the next one without sending; resumed: restored, leases kept', { timeout: 60_000 }, async (t) => {
   const log = capturingLogger();
   const b = await member('node-b', { logger: log.logger, redis: { commandTimeoutMs: 1000, connectTimeoutMs: 5000 } });
   const held = await b.leases.claim('p1', { policy: 'refuse' });
@@ -157,11 +181,15 @@ test('Redis hangs (SIGSTOP): a claim fails within the command timeout, then at o
   try {
     const first = await timed(b.leases.claim('p2', { policy: 'refuse' }));
     assertUnavailable(first.result, 'claim while Redis hangs');
-    assert.ok(first.ms >= 900 && first.ms < 3000, `failed after ${first.ms} ms (command timeout 1000 ms)`);
+    assert.equal((first.result as PromiseRejectedResult).reason.reason, 'no reply in time', 'the first claim failed by the command timeout');
+    t.diagnostic(`first claim failed after ${first.ms} ms (command timeout 1000 ms)`);
     assert.equal(b.available, false);
+    const sent = b.counter.count('lease.claim');
     const second = await timed(b.leases.claim('p3', { policy: 'refuse' }));
     assertUnavailable(second.result, 'second claim');
-    assert.ok(second.ms < 200, `then fails at once (${second.ms} ms)`);
+    assert.notEqual((second.result as PromiseRejectedResult).reason.reason, 'no reply in time', 'the second claim is refused from the known state, not after a timeout');
+    assert.equal(b.counter.count('lease.claim'), sent, 'the second claim sent nothing');
+    t.diagnostic(`second claim failed after ${second.ms} ms`);
     assert.equal(log.count(/^Redis unavailable \(commands connection\)/), 1);
   } finally {
     redis.resume();
@@ -175,16 +203,14 @@ test('Redis hangs (SIGSTOP): a claim fails within the command timeout, then at o
   assert.equal(b.leases.epochOf('p2'), undefined);
 });
 
-test('connect: refuses quickly when Redis is down, or starts without it and joins when it comes', { timeout: 60_000 }, async () => {
+test('connect: refuses with "not reachable within connectTimeoutMs" when Redis is down, or starts without it and joins when it comes', { timeout: 60_000 }, async () => {
   const other = await RedisServer.start();
   try {
     await other.stop();
-    const t0 = Date.now();
     await assert.rejects(
       member('node-c', { connectTimeoutMs: 1500 }, other),
       (e: unknown) => e instanceof ClusterUnavailableError && /not reachable within 1500 ms/.test(e.message),
     );
-    assert.ok(Date.now() - t0 < 5000);
 
     const c = await member('node-c', { startWithoutRedis: true, connectTimeoutMs: 500 }, other);
     assert.equal(c.available, false);

@@ -14,17 +14,18 @@ import { fileURLToPath } from 'node:url';
 import type { SrtSocket } from '../src/srt/socket.js';
 import { ClusterNode } from './helpers/cluster-nodes.js';
 import { collect, type Collector } from './helpers/media.js';
-import { NginxUdp, rewriteDeployConfig, streamModulePath } from './helpers/nginx-udp.js';
+import { NginxUdp, nginxUnmetReason, rewriteDeployConfig } from './helpers/nginx-udp.js';
+import { unmet } from './helpers/requirements.js';
 import { spawnFor, type AfterHook, type Spawned } from './helpers/processes.js';
 import { RedisServer } from './helpers/redis-server.js';
 import { startWebhook } from './helpers/webhook.js';
 import { ImpairedLink } from './helpers/impair-proxy.js';
 import { countingReceiver, pacedPublisher, publishWhenFree, rejectReason, waitFor, whenClosed } from './helpers/relay-harness.js';
-import { checkContinuity } from './helpers/ts-stream.js';
+import { checkContinuity, pmtPidOf } from './helpers/ts-stream.js';
 import { connectBinding, delay } from './helpers/srt-io.js';
 
-const haveNginx = streamModulePath() !== undefined;
-const skip = !haveNginx && 'nginx stream module not installed';
+// Outside CI a machine without nginx's stream module skips; with CI=true it fails (helpers/requirements.ts).
+const skip = unmet(nginxUnmetReason());
 const deployConfig = readFileSync(fileURLToPath(new URL('../../deploy/nginx/srt-lb.conf', import.meta.url)), 'utf8');
 
 /** Cleanups of the shared cluster, run once after the last test. */
@@ -78,7 +79,7 @@ function teePublisher(t: AfterHook, url: string, file: string, name: string): Sp
 }
 
 function lbUrl(streamid: string): string {
-  return `srt://127.0.0.1:${lb.port}?streamid=${streamid}&pkt_size=1316&latency=120000`;
+  return `srt://127.0.0.1:${lb.port}?streamid=${streamid}`;
 }
 
 /** Sessions of `kind` per node, in node order. */
@@ -312,25 +313,37 @@ test('auth webhook settings put through one node\'s API decide publishes on ever
   sock.close();
 });
 
-test('Redis stopped and restarted while streaming: no viewer drops, leases and routing come back', { skip, timeout: 90_000 }, async (t) => {
+test('Redis stopped and restarted while streaming: no viewer drops (connected, no TS packet lost), leases and routing come back', { skip, timeout: 120_000 }, async (t) => {
   const mark = viewers.map((v) => v.data.bytes);
   await redis.stop();
   await waitFor(async () => (await Promise.all(nodes.map((n) => n.cluster()))).every((c) => !c.redis), 'every node sees Redis down');
   // What needs Redis is refused: a new stream's publish.
   assert.equal(await rejectReason(nodes[0]!.srtPort, { streamid: 'publish:newcomer' }), 1503);
   const during = viewers.map((v) => v.data.bytes);
-  await delay(3000);
-  viewers.forEach((v, i) => assert.ok(v.data.bytes > during[i]!, `viewer ${i} on ${v.node.id} keeps receiving while Redis is down`));
+  await waitFor(() => viewers.every((v, i) => v.data.bytes > during[i]! + 100_000 || v.data.closed), 'every viewer keeps receiving while Redis is down', 30_000);
+  viewers.forEach((v, i) => assert.equal(v.data.closed, false, `viewer ${i} on ${v.node.id} stays connected while Redis is down`));
   await redis.start();
   await waitFor(async () => (await owner.cluster()).owned['cam'] !== undefined && (await owner.cluster()).redis, 'the owner holds the lease again');
   for (const n of nodes) {
     if (n === owner) continue;
     await waitFor(async () => (await n.cluster()).remote['cam'] === owner.id, `${n.id} routes cam to ${owner.id} again`);
   }
-  await delay(1000);
+  const restored = viewers.map((v) => v.data.bytes);
+  await waitFor(() => viewers.every((v, i) => v.data.bytes > restored[i]! + 100_000 || v.data.closed), 'every viewer receives after Redis is back', 30_000);
   viewers.forEach((v, i) => {
-    assert.ok(v.data.bytes > mark[i]!, `viewer ${i} kept receiving`);
     assert.equal(v.data.closed, false, `viewer ${i} still connected`);
+    // Nothing dropped: from before the outage to now, every TS packet, continuity counters unbroken.
+    const all = v.data.data();
+    assert.equal(all.length, v.data.bytes, `viewer ${i}: the collector kept every byte`);
+    const span = all.subarray(mark[i]!);
+    assert.equal(span.length % 188, 0, `viewer ${i}: whole TS packets over the outage`);
+    const cc = checkContinuity(span);
+    const psi = new Set([0, pmtPidOf(span)]);
+    const media = cc.errors.filter((e) => !psi.has(e.pid));
+    assert.equal(media.length, 0, `viewer ${i} on ${v.node.id}: continuity errors on media PIDs over the outage ${JSON.stringify(media.slice(0, 5))}`);
+    // Known (reported, issue 18 branch honest): a CC jump on PAT/PMT once during the outage on
+    // viewers of non-owner nodes, media continuous. Reported here until it is understood.
+    if (cc.errors.length > media.length) t.diagnostic(`viewer ${i} on ${v.node.id}: PSI continuity errors over the outage ${JSON.stringify(cc.errors.filter((e) => psi.has(e.pid)).slice(0, 4))}`);
   });
   t.diagnostic(`bytes per viewer over the outage: ${viewers.map((v, i) => v.data.bytes - mark[i]!).join(', ')}`);
 });

@@ -19,6 +19,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SrtSocket } from '../src/srt/socket.js';
+import { SrtRejectedError } from '../src/errors.js';
 import { STREAM_NAME_PATTERN } from '../src/api/validate.js';
 import { spawnFor } from './helpers/processes.js';
 import { countingReceiver, pacedPublisher, startRelay, waitFor } from './helpers/relay-harness.js';
@@ -26,7 +27,7 @@ import { connectBinding, delay, waitDelivered } from './helpers/srt-io.js';
 import { formatStats, procStats, type ProcStats } from './helpers/proc-stats.js';
 import { startRelayProcess, type RelayProcess } from './helpers/relay-process.js';
 import type { FuzzPlan, FuzzReport } from './helpers/srt-fuzzer.js';
-import { SRT_CMD_CONGESTION, SRT_CMD_FILTER, conclusionPacket, extension, hsreqExtension, inductionCookie, inductionPacket, sidExtension } from './helpers/srt-handshake.js';
+import { SRT_CMD_CONGESTION, SRT_CMD_FILTER, conclusionPacket, extension, hsreqExtension, handshakeType, inductionCookie, inductionPacket, sidExtension } from './helpers/srt-handshake.js';
 
 const FUZZER = new URL('./helpers/srt-fuzzer.js', import.meta.url).pathname;
 
@@ -73,7 +74,7 @@ async function runFuzzer(t: Parameters<typeof spawnFor>[0], plan: FuzzPlan, time
 }
 
 test(
-  `the relay survives ${DATAGRAMS} random datagrams and ${HANDSHAKES} malformed handshakes while a stream plays: the viewer loses nothing, fds and memory come back`,
+  `the relay survives ${DATAGRAMS} random datagrams and ${HANDSHAKES} malformed handshakes while a stream plays: the viewer loses nothing, fds, sockets and threads come back, RSS stays under 3 GiB`,
   { timeout: 240_000 },
   async (t) => {
     const relay = await startRelayProcess(t, { workers: 2, logLevel: 'warn' });
@@ -147,6 +148,8 @@ interface BurstOptions {
   args?: readonly string[];
   handshakes: number;
   rounds: number;
+  /** The limit that must refuse part of each burst: its rejection code (1429), seen by the fuzzer as handshake type 1000 + code. */
+  refusedWith?: number;
 }
 
 /**
@@ -183,6 +186,10 @@ async function burstScenario(t: TestContext, o: BurstOptions): Promise<void> {
     const after = await drained(relay, 2, `after burst ${round}`);
     rss.push(after.rssKb);
     t.diagnostic(`burst ${round}: ${r.handshakesSent} handshakes in ${r.elapsedMs} ms, answers ${JSON.stringify(r.conclusionAnswers)}, peak sessions ${peak}, viewer gaps so far ${rx.discontinuities}; ${formatStats(after)}`);
+    if (o.refusedWith !== undefined) {
+      const refused = r.conclusionAnswers[String(1000 + o.refusedWith)] ?? 0;
+      assert.ok(refused > 0, `burst ${round}: handshakes beyond the limit refused with ${o.refusedWith} (answers ${JSON.stringify(r.conclusionAnswers)})`);
+    }
   }
   const sent = await p.stop();
   await waitDelivered(pub, 500, 20_000);
@@ -198,43 +205,82 @@ async function burstScenario(t: TestContext, o: BurstOptions): Promise<void> {
   assert.ok(last < before.rssKb + 512 * 1024, `RSS within 512 MiB of where it was (${mib(before.rssKb)} → ${rss.map(mib).join(' → ')} MiB)`);
 }
 
-test('handshake bursts from one host (20,000/s, limits applied to loopback) cost the playing stream nothing, and memory stays put', { timeout: 120_000 }, async (t) => {
+test('handshake bursts from one host (20,000/s, limits applied to loopback) are refused with 1429 beyond the limit, cost the playing stream nothing, and memory stays put', { timeout: 120_000 }, async (t) => {
   // Loopback is exempt from the per-host limits by default: take that away (limits.exemptHosts: []).
   const dir = await mkdtemp(join(tmpdir(), 'srt-relay-fuzz-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const file = join(dir, 'limits.json');
   await writeFile(file, JSON.stringify({ limits: { exemptHosts: [] } }));
-  await burstScenario(t, { args: ['--config', file], handshakes: HANDSHAKES, rounds: 2 });
+  await burstScenario(t, { args: ['--config', file], handshakes: HANDSHAKES, rounds: 2, refusedWith: 1429 });
 });
 
 test(
-  'handshake bursts from an exempt host (loopback, as a load balancer would be) cost the playing stream nothing, and memory levels off',
+  'handshake bursts from an exempt host (loopback, as a load balancer would be) are refused with 1429 beyond the node-wide rate, cost the playing stream nothing, and memory levels off',
   {
     timeout: 180_000,
   },
   async (t) => {
-    await burstScenario(t, { handshakes: Math.min(HANDSHAKES, 5000), rounds: 3 });
+    await burstScenario(t, { handshakes: Math.min(HANDSHAKES, 5000), rounds: 3, refusedWith: 1429 });
   },
 );
 
-/** Induction from `sock` to get a cookie, then `packet(cookie)`; resolves with the first answer's handshake type, if any. */
-async function afterInduction(port: number, packet: (cookie: number) => Buffer): Promise<void> {
+/**
+ * Induction from a new UDP socket to get a cookie, then `packet(cookie)`. With `answer`, resolves
+ * with the handshake type of the first answer to that packet (waited for, generous deadline);
+ * without, as soon as it is sent.
+ */
+async function afterInduction(port: number, packet: (cookie: number) => Buffer, answer = false): Promise<number | undefined> {
   const sock = createSocket('udp4');
   await new Promise<void>((resolve) => sock.bind(0, '127.0.0.1', () => resolve()));
   try {
     const cookie = await new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('no induction answer')), 3000);
-      sock.on('message', (m) => {
+      const timer = setTimeout(() => reject(new Error('no induction answer')), 20_000);
+      const onInduction = (m: Buffer): void => {
         const c = inductionCookie(m);
         if (c !== undefined && c !== 0) {
           clearTimeout(timer);
+          sock.off('message', onInduction);
           resolve(c);
         }
-      });
+      };
+      sock.on('message', onInduction);
       sock.send(inductionPacket(0x1234), port, '127.0.0.1');
     });
-    sock.send(packet(cookie), port, '127.0.0.1');
-    await delay(500);
+    if (!answer) {
+      await new Promise<void>((resolve, reject) => sock.send(packet(cookie), port, '127.0.0.1', (err) => (err ? reject(err) : resolve())));
+      return undefined;
+    }
+    return await new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no answer to the conclusion')), 20_000);
+      sock.on('message', (m) => {
+        const type = handshakeType(m);
+        if (type !== undefined && type !== 1) {
+          clearTimeout(timer);
+          resolve(type);
+        }
+      });
+      sock.send(packet(cookie), port, '127.0.0.1');
+    });
+  } finally {
+    sock.close();
+  }
+}
+
+/** Resolves when the relay answers a fresh induction: every datagram sent to the port before it has been read. */
+async function answersInduction(port: number): Promise<void> {
+  const sock = createSocket('udp4');
+  await new Promise<void>((resolve) => sock.bind(0, '127.0.0.1', () => resolve()));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('the relay answered no induction within 20 s')), 20_000);
+      sock.on('message', (m) => {
+        if ((inductionCookie(m) ?? 0) !== 0) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      sock.send(inductionPacket(0x5678), port, '127.0.0.1');
+    });
   } finally {
     sock.close();
   }
@@ -257,7 +303,8 @@ test(
     ];
     for (const [name, exts] of variants) {
       await afterInduction(relay.srtPort, (cookie) => conclusionPacket(0x4242, cookie, exts, { extension: 5 }));
-      await delay(300);
+      // The relay still answers a handshake sent after the bad one: it read that datagram and lives.
+      await answersInduction(relay.srtPort);
       assert.equal(relay.proc.exit, undefined, `the relay died on the variant '${name}': ${JSON.stringify(relay.proc.exit)}`);
     }
     const health = await relay.api<{ status: string }>('/healthz');
@@ -270,7 +317,7 @@ test(
 );
 
 test(
-  'a stream id whose name breaks the naming rules (invalid UTF-8, spaces, control characters) creates no stream',
+  'a stream id whose name breaks the naming rules (invalid UTF-8, spaces, control characters) is refused with 1400 and creates no stream',
   { timeout: 60_000 },
   async (t) => {
     const { relay, port } = await startRelay(t);
@@ -278,11 +325,15 @@ test(
     for (const sid of ['publish:bad name', 'publish:tab\tname', 'publish:<script>']) {
       const s = SrtSocket.create({ streamid: sid, latency: 200 });
       t.after(() => s.close());
-      await s.connect('127.0.0.1', port).catch(() => undefined);
+      const reason = await s.connect('127.0.0.1', port).then(
+        () => 'accepted',
+        (e: unknown) => (e instanceof SrtRejectedError ? e.reason : String(e)),
+      );
+      assert.equal(reason, 1400, `${JSON.stringify(sid)} is refused with 1400`);
     }
     // ... and invalid UTF-8, which no SRT library sends on purpose: a raw handshake.
-    await afterInduction(port, (cookie) => conclusionPacket(0x4343, cookie, [hsreqExtension(), sidExtension(Buffer.from([0x70, 0x75, 0x62, 0x6c, 0x69, 0x73, 0x68, 0x3a, 0x63, 0x61, 0x6d, 0xff, 0xfe]))]));
-    await delay(500);
+    const answer = await afterInduction(port, (cookie) => conclusionPacket(0x4343, cookie, [hsreqExtension(), sidExtension(Buffer.from([0x70, 0x75, 0x62, 0x6c, 0x69, 0x73, 0x68, 0x3a, 0x63, 0x61, 0x6d, 0xff, 0xfe]))]), true);
+    assert.equal(answer, 1000 + 1400, 'invalid UTF-8 in the stream id: the conclusion is answered with a 1400 rejection');
     const names = relay.listStreams().map((s) => s.name);
     const bad = names.filter((n) => !STREAM_NAME_PATTERN.test(n) || n.length > 200);
     assert.deepEqual(bad, [], `streams created with names outside the naming rules: ${JSON.stringify(bad)}`);

@@ -13,6 +13,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Relay } from '../src/supervisor/relay.js';
+import { capturingLogger } from './helpers/log-capture.js';
 import { spawnFor } from './helpers/processes.js';
 import { delay, sendFile } from './helpers/srt-io.js';
 import { testTempDir, tsFixture } from './helpers/ts-fixture.js';
@@ -55,7 +56,7 @@ test('failover keeps an ffmpeg viewer connected and decoding: publisher → slat
     'ffmpeg',
     [
       '-hide_banner', '-v', 'error', '-nostdin',
-      '-i', `srt://127.0.0.1:${port}?streamid=read:main&latency=200000`,
+      '-i', `srt://127.0.0.1:${port}?streamid=read:main`,
       '-map', '0', '-c', 'copy', '-progress', 'pipe:1', '-stats_period', '0.2', '-y', '-f', 'mpegts', out,
     ],
     { name: 'ffmpeg viewer' },
@@ -194,12 +195,15 @@ test('backup slate takes over when the publisher leaves and hands back to the ne
   }
 });
 
-test('failoverTimeoutMs: without a source viewers stay connected at first and are closed after the timeout; a publisher back in time keeps them', { timeout: 60_000 }, async (t) => {
+test('failoverTimeoutMs: without a source viewers stay connected at first and are closed by the failover timer; a publisher back in time keeps them', { timeout: 90_000 }, async (t) => {
   const fixture = readFileSync(await tsFixture());
   const pps = Math.ceil(fixture.length / 1316 / 4); // the 4 s file in real time
+  const log = capturingLogger();
   const { relay, port } = await startRelay(t, {
+    logger: log.logger,
     streams: { main: { source: 'push://', sources: ['push://'], failoverTimeoutMs: 1500 } },
   });
+  const timerClosed = (): number => log.find(/^no source came back: closing viewers$/, { stream: 'main' }).length;
   const idleAt: number[] = [];
   relay.on('stream-idle', (s) => s === 'main' && idleAt.push(performance.now()));
 
@@ -213,21 +217,24 @@ test('failoverTimeoutMs: without a source viewers stay connected at first and ar
     await sending;
   };
 
-  // 1. The publisher leaves for good: the viewer is closed after ~1.5 s, not at once.
+  // 1. The publisher leaves for good: the viewer is closed by the failover timer, not at once.
   const first = publishFor(2500);
   await waitLive(relay, 'main');
   const v1 = await connectFor(t, port, { streamid: 'read:main' });
-  await waitAttached(relay, [await waitFor(() => sessionOf(relay, v1)?.id, 'viewer 1 listed')]);
+  const v1id = await waitFor(() => sessionOf(relay, v1)?.id, 'viewer 1 listed');
+  await waitAttached(relay, [v1id]);
   const rx1 = collect(v1);
   await first;
   await waitFor(() => idleAt.length === 1, 'the stream has no source');
   assert.ok(rx1.bytes > 0, 'viewer 1 received the stream');
   assert.equal(rx1.closed, false, 'viewer 1 stays connected when the source goes away');
-  await Promise.race([rx1.closedPromise, delay(1500 + 3000)]);
-  assert.equal(rx1.closed, true, 'viewer 1 is closed after failoverTimeoutMs without a source');
-  const after = rx1.closedAt! - idleAt[0]!;
-  t.diagnostic(`viewer closed ${Math.round(after)} ms after the stream lost its source`);
-  assert.ok(after >= 1000, `closed ${Math.round(after)} ms after the source went away: not before failoverTimeoutMs (1500)`);
+  assert.equal(timerClosed(), 0, 'the failover timer has not fired when the source goes away');
+  await Promise.race([rx1.closedPromise, delay(30_000)]);
+  assert.equal(rx1.closed, true, 'viewer 1 is closed without a source');
+  assert.equal(timerClosed(), 1, 'closed by the failover timer (logged "no source came back: closing viewers")');
+  await waitFor(() => log.find(/^session ended$/, { session: v1id }).length > 0, 'viewer 1 session ended', 30_000);
+  assert.deepEqual(log.find(/^session ended$/, { session: v1id }).map((l) => l['reason']), ['no source within failoverTimeoutMs'], 'viewer 1 ended for the failover timeout');
+  t.diagnostic(`viewer closed ${Math.round(rx1.closedAt! - idleAt[0]!)} ms after the stream lost its source (failoverTimeoutMs 1500)`);
   await waitFor(() => !relay.listSessions().some((s) => s.kind === 'viewer'), 'viewer 1 session ended');
 
   // 2. A publisher comes back within the timeout: the viewer stays and gets the new stream.
@@ -239,11 +246,11 @@ test('failoverTimeoutMs: without a source viewers stay connected at first and ar
   await second;
   await waitFor(() => idleAt.length === 2, 'the stream lost its source again');
   const before = rx2.bytes;
-  const third = publishFor(4000); // reconnects at once, well within 1.5 s
-  await delay(1500 + 1500);
-  assert.equal(rx2.closed, false, 'viewer 2 stays connected: a source came back within failoverTimeoutMs');
-  assert.ok(rx2.bytes > before, `viewer 2 receives the new publisher (${before} → ${rx2.bytes} bytes)`);
+  const third = publishFor(4000); // reconnects at once, well within 1.5 s, and publishes for longer than it
   await third;
+  assert.equal(rx2.closed, false, 'viewer 2 stays connected: a source came back within failoverTimeoutMs');
+  assert.equal(timerClosed(), 1, 'the failover timer did not fire again while the third publisher was on');
+  assert.ok(rx2.bytes > before, `viewer 2 receives the new publisher (${before} → ${rx2.bytes} bytes)`);
 });
 
 test('an audio-only TS stream (no video, no key frames) reaches its viewers again after the publisher reconnects', { timeout: 30_000 }, async (t) => {

@@ -52,7 +52,7 @@ test('caller input: a stream pulled from an srt-live-transmit listener (fed by f
   const slt = spawnFor(
     t,
     'srt-live-transmit',
-    ['-q', '-chunk:1316', 'file://con', `srt://127.0.0.1:${sltPort}?mode=listener&latency=200`],
+    ['-q', 'file://con', `srt://127.0.0.1:${sltPort}?mode=listener&latency=200`],
     { name: 'srt-live-transmit source' },
   );
   const ffmpeg = await ffmpegTs(t, '-', 'ffmpeg feeding srt-live-transmit');
@@ -69,7 +69,7 @@ test('caller input: a stream pulled from an srt-live-transmit listener (fed by f
 test('listener input, no streamid (ffmpeg caller): the stream named by the config goes live', { timeout: 60_000 }, async (t) => {
   const inPort = await freeUdpPort();
   const { relay, port } = await startRelay(t, { streams: { ing: { source: `srt://:${inPort}` } } });
-  await ffmpegTs(t, `srt://127.0.0.1:${inPort}?pkt_size=1316&latency=200000`, 'ffmpeg caller');
+  await ffmpegTs(t, `srt://127.0.0.1:${inPort}`, 'ffmpeg caller');
   await waitLive(relay, 'ing', 15_000);
   const s = relay.listSessions().find((x) => x.stream === 'ing');
   assert.equal(s?.kind, 'pull');

@@ -34,7 +34,7 @@ test('ffmpeg publishes with publish:cam and ffprobe reading read:cam sees h264 v
       '-hide_banner', '-loglevel', 'error', '-nostdin',
       '-re', '-stream_loop', '-1', '-i', fixture,
       '-c', 'copy', '-f', 'mpegts',
-      `srt://127.0.0.1:${port}?streamid=publish:cam&pkt_size=1316&latency=200000`,
+      `srt://127.0.0.1:${port}?streamid=publish:cam`,
     ],
     { name: 'ffmpeg publisher' },
   );
@@ -49,7 +49,7 @@ test('ffmpeg publishes with publish:cam and ffprobe reading read:cam sees h264 v
   const ffprobe = spawnFor(
     t,
     'ffprobe',
-    ['-v', 'error', '-show_streams', '-of', 'json', `srt://127.0.0.1:${port}?streamid=read:cam&latency=200000`],
+    ['-v', 'error', '-show_streams', '-of', 'json', `srt://127.0.0.1:${port}?streamid=read:cam`],
     { name: 'ffprobe' },
   );
   const exit = await ffprobe.waitExit(30_000);

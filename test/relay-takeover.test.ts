@@ -76,9 +76,11 @@ test('a publisher gone silent is taken over after takeoverAfterMs by a reconnect
   t.after(() => b.close());
   t.diagnostic(`B was refused ${refused} time(s) with 1409, then took the stream over`);
   // It got in by the takeover, not because libsrt dropped A for silence.
-  assert.ok(
-    lines.some((l) => l.msg === 'new publisher takes over from a publisher that had gone quiet' && l.replaced === aSession),
+  // The handshake is decided natively; the supervisor registers (and logs) B just after: wait for it.
+  await waitFor(
+    () => lines.some((l) => l.msg === 'new publisher takes over from a publisher that had gone quiet' && l.replaced === aSession),
     'the relay logged the takeover of A',
+    20_000,
   );
   assert.ok(lines.some((l) => l.msg === 'publisher sent no media for takeoverAfterMs: a new publisher may take the stream over' && l.session === aSession));
   await waitFor(() => !relay.listSessions().some((s) => s.id === aSession), 'A closed by the relay');
@@ -91,6 +93,7 @@ test('a publisher gone silent is taken over after takeoverAfterMs by a reconnect
   assert.equal(viewer.isClosed, false, 'the viewer stayed connected');
   const fromB = rx.get(2)!;
   assert.equal(fromB.gaps, 0, "B's packets arrive without gaps");
+  t.diagnostic(`corrupt payloads: A ${rx.get(1)!.corrupt}, B ${fromB.corrupt}; tags seen ${JSON.stringify([...rx.keys()])}`);
   assert.equal(fromB.corrupt + rx.get(1)!.corrupt, 0, 'every payload as sent');
   // A third publisher is refused again: B sends media.
   assert.equal(await rejectReason(port, { streamid: 'publish:cam' }), CONFLICT, 'a publisher that sends media holds the stream');

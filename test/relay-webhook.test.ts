@@ -12,20 +12,33 @@ import { SrtRejectedError } from '../src/errors.js';
 import { freeUdpPort } from './helpers/free-port.js';
 import { startWebhook } from './helpers/webhook.js';
 
-/** Connects; on the pending 1503, waits and retries once, like an encoder with auto-reconnect. */
-async function connectWithRetry(port: number, options: Record<string, string | number>): Promise<SrtSocket> {
-  for (let attempt = 0; ; attempt++) {
+/**
+ * Connects; while the answer is pending (1503) retries, like an encoder with auto-reconnect,
+ * until the relay decides (a generous deadline, not a guess at how long the webhook takes).
+ */
+async function connectWithRetry(port: number, options: Record<string, string | number>, deadlineMs = 20_000): Promise<SrtSocket> {
+  const deadline = Date.now() + deadlineMs;
+  for (;;) {
     const s = SrtSocket.create(options);
     try {
       await s.connect('127.0.0.1', port);
       return s;
     } catch (e) {
-      if (attempt === 0 && e instanceof SrtRejectedError && e.reason === 1503) {
-        await new Promise((r) => setTimeout(r, 300));
+      if (e instanceof SrtRejectedError && e.reason === 1503 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 50));
         continue;
       }
       throw e;
     }
+  }
+}
+
+/** Waits (generous deadline) until `cond` holds. */
+async function until(cond: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
   }
 }
 
@@ -72,8 +85,7 @@ test('the webhook allows a publish and is told action, stream, streamid, address
   assert.match(call.remoteAddr, /^127\.0\.0\.1:\d+$/);
   assert.equal(call.nodeId, 'hook-test');
   s.send(new Uint8Array(1316));
-  await new Promise((r) => setTimeout(r, 200));
-  assert.equal(relay.getStream('cam')?.state, 'live');
+  await until(() => relay.getStream('cam')?.state === 'live', 'cam goes live');
 });
 
 test('a denying webhook makes the retry fail with 1403, and 401 with 1401', async (t) => {
@@ -97,8 +109,10 @@ test('a webhook that never answers is a 1403 after its timeout', async (t) => {
   });
   const first = await rejectionOf(SrtSocket.create({ streamid: 'publish:slow' }).connect('127.0.0.1', port));
   assert.equal(first, 1503);
-  await new Promise((r) => setTimeout(r, 600));
-  assert.equal(await rejectionOf(SrtSocket.create({ streamid: 'publish:slow' }).connect('127.0.0.1', port)), 1403);
+  await until(() => hook.calls.length === 1, 'the webhook is asked');
+  // Pending (1503) until the relay's 300 ms webhook timeout, then decided: 1403.
+  assert.equal(await rejectionOf(connectWithRetry(port, { streamid: 'publish:slow' })), 1403);
+  assert.equal(hook.calls.length, 1, 'the retries did not ask the webhook again');
 });
 
 test('the webhook renames the stream and sets the connection passphrase', async (t) => {
@@ -118,7 +132,6 @@ test('the webhook renames the stream and sets the connection passphrase', async 
   const pub = await connectWithRetry(port, { streamid: 'publish:original2', passphrase: 'per-connection-secret' });
   t.after(() => pub.close());
   pub.send(new Uint8Array(1316));
-  await new Promise((r) => setTimeout(r, 200));
-  assert.equal(relay.getStream('renamed')?.state, 'live');
+  await until(() => relay.getStream('renamed')?.state === 'live', 'renamed goes live');
   assert.equal(relay.getStream('original2'), undefined);
 });

@@ -3,6 +3,7 @@
  * PSI parsing, codec recognition, continuity counters and keyframe decisions in detail; ffmpeg
  * fixtures (test/helpers/ts-files.ts) are checked against what ffprobe says about the same files.
  */
+import { skipOrFail } from './helpers/requirements.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PacketRing, SLOT_FLAG_KEYFRAME, SLOT_FLAG_PSI, SLOT_PHASE_NONE, SLOT_PHASE_SHIFT } from '../src/ring/packet-ring.js';
@@ -646,7 +647,7 @@ test('discontinuity_indicator: a CC jump it announces is not an error', { timeou
 
 test('ffmpeg HEVC + AC-3: codecs, picture size from the HEVC SPS, IRAP keyframes', { timeout: FFMPEG_TIMEOUT }, async (t) => {
   if (!(await hasEncoder('libx265'))) {
-    t.skip('this ffmpeg has no libx265 encoder: no HEVC fixture');
+    skipOrFail(t, 'ffmpeg -encoders does not list libx265: no HEVC fixture');
     return;
   }
   const r = await analyzeFixture('hevcAc3');
@@ -678,7 +679,7 @@ test('ffmpeg audio-only files: Opus, AC-3 and E-AC-3 the DVB way, E-AC-3 the ATS
   for (const [name, encoder, streamType, codec] of cases) {
     await t.test(name, async (st) => {
       if (encoder !== null && !(await hasEncoder(encoder))) {
-        st.skip(`this ffmpeg has no ${encoder} encoder`);
+        skipOrFail(st, `ffmpeg -encoders does not list ${encoder}`);
         return;
       }
       const r = await analyzeFixture(name);

@@ -4,21 +4,25 @@
  * on its own loopback UDP port, in a temp directory (config, pid file, logs), in the foreground
  * (`daemon off; master_process off;`), never on port 80 or the system service.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freeUdpPort, waitUdpBound } from './free-port.js';
+import { nginxStreamModule, nginxStreamReason } from './requirements.js';
 import { spawnTracked, type AfterHook, type Spawned } from './processes.js';
 
-/** Where Debian/Ubuntu's libnginx-mod-stream installs the module. */
-export const STREAM_MODULE_CANDIDATES = [
-  '/usr/lib/nginx/modules/ngx_stream_module.so',
-  '/usr/lib64/nginx/modules/ngx_stream_module.so',
-  '/usr/share/nginx/modules/ngx_stream_module.so',
-];
+/**
+ * The `load_module` path of nginx's stream module as `nginx -V` reports it (its
+ * `--modules-path`), `null` when the module is built in, `undefined` when nginx has none.
+ */
+export function streamModulePath(): string | null | undefined {
+  const m = nginxStreamModule();
+  return m === undefined || (m === null && nginxStreamReason() !== undefined) ? undefined : m;
+}
 
-export function streamModulePath(): string | undefined {
-  return STREAM_MODULE_CANDIDATES.find((p) => existsSync(p));
+/** Why the cluster/nginx tests cannot run (undefined: they can). */
+export function nginxUnmetReason(): string | undefined {
+  return nginxStreamReason();
 }
 
 export interface NginxUdpOptions {
@@ -43,12 +47,12 @@ export function nginxUdpConfig(o: {
   port: number;
   upstreams: readonly string[];
   proxyTimeout: string;
-  modulePath: string;
+  /** null: the module is built in, no load_module line. */
+  modulePath: string | null;
   streamBlock?: string;
 }): string {
   const head = `# written by test/helpers/nginx-udp.ts
-load_module ${o.modulePath};
-daemon off;
+${o.modulePath === null ? '' : `load_module ${o.modulePath};\n`}daemon off;
 master_process off;
 worker_processes 1;
 pid ${join(o.dir, 'nginx.pid')};
@@ -94,7 +98,7 @@ export class NginxUdp {
   /** Writes the config, starts nginx, and resolves once it has bound its UDP port. */
   static async start(opts: NginxUdpOptions): Promise<NginxUdp> {
     const modulePath = streamModulePath();
-    if (modulePath === undefined) throw new Error(`nginx stream module not found (looked in ${STREAM_MODULE_CANDIDATES.join(', ')})`);
+    if (modulePath === undefined) throw new Error(`nginx stream module unavailable: ${nginxStreamReason() ?? '?'}`);
     const port = opts.port ?? (await freeUdpPort());
     if (port === 80) throw new Error('refusing port 80');
     const dir = mkdtempSync(join(tmpdir(), 'srt-relay-nginx-'));
@@ -175,7 +179,7 @@ export function rewriteDeployConfig(text: string, port: number, upstreams: reado
 /** Runs `nginx -t` on a main config that includes `streamBlock`; resolves with nginx's output and exit code. */
 export async function nginxTest(streamBlock: string): Promise<{ code: number | null; output: string }> {
   const modulePath = streamModulePath();
-  if (modulePath === undefined) throw new Error('nginx stream module not found');
+  if (modulePath === undefined) throw new Error(`nginx stream module unavailable: ${nginxStreamReason() ?? '?'}`);
   const dir = mkdtempSync(join(tmpdir(), 'srt-relay-nginx-t-'));
   try {
     const conf = join(dir, 'nginx.conf');

@@ -2,7 +2,8 @@
  * srt-live-transmit (srt-tools, libsrt 1.5.1) as the reference peer. What these tests rely on:
  *   - `-a:no` (no auto-reconnect): it exits when its SRT peer disconnects (output flushed then:
  *     it writes file://con through a buffered stream, so stdout is complete only after exit).
- *   - Reading file://con (stdin) it sends chunks of `-chunk` bytes (default 1456; we use 1316)
+ *   - Reading file://con (stdin) it sends chunks of `-chunk` bytes (default 1456: the helper keeps
+ *     the default; a test about the setting passes `-chunk:N` in `extra`)
  *     and drops a final partial chunk at end of input; it does not exit at end of input.
  *   - Data read from stdin before an SRT target connects is dropped.
  *   - A rejected caller logs "REJECT ..." on stderr (as a source it then keeps trying).
@@ -20,13 +21,16 @@ export function srtUrl(host: string, port: number, params: Readonly<Record<strin
   return `srt://${host}:${port}${q === '' ? '' : `?${q}`}`;
 }
 
-/** Starts srt-live-transmit `input` → `output` with `-a:no -chunk:1316`; killed when `t` ends. */
+/** srt-live-transmit's default `-chunk`: the size of each SRT message it sends from stdin. */
+export const SLT_DEFAULT_CHUNK = 1456;
+
+/** Starts srt-live-transmit `input` → `output` with `-a:no` and its defaults otherwise (`extra` before the URLs); killed when `t` ends. */
 export function startSlt(t: AfterHook, input: string, output: string, extra: readonly string[] = []): Spawned {
-  return spawnFor(t, SLT, ['-a:no', '-chunk:1316', ...extra, input, output], { name: SLT });
+  return spawnFor(t, SLT, ['-a:no', ...extra, input, output], { name: SLT });
 }
 
-/** The largest prefix of `data` that srt-live-transmit sends from stdin (whole 1316-byte chunks). */
-export function wholeChunks(data: Buffer, chunk = 1316): Buffer {
+/** The largest prefix of `data` that srt-live-transmit sends from stdin (whole `chunk`-byte chunks, default its 1456). */
+export function wholeChunks(data: Buffer, chunk = SLT_DEFAULT_CHUNK): Buffer {
   return data.subarray(0, data.length - (data.length % chunk));
 }
 
