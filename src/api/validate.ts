@@ -41,7 +41,7 @@ function checkKeys(obj: Record<string, unknown>, allowed: readonly string[], whe
  * `streams.<name>` in the config file. A problem is a 400 whose message is the config file's
  * `streams.<name>.<key>: ...` line(s); its code is the URL parser's or option catalog's when one
  * of them found it (ERR_SRT_URL_INVALID, ERR_SRT_OPTION_UNKNOWN, ERR_SRT_OPTION_INVALID,
- * ERR_SRT_MODE_INVALID), else ERR_API_BAD_REQUEST. `details.path` is the key path,
+ * ERR_SRT_MODE_INVALID; ERR_SRT_OPTION_INVALID for a passphrase), else ERR_API_BAD_REQUEST. `details.path` is the key path,
  * `details.field` the same path inside the body.
  */
 export function checkStreamBody(name: string, body: unknown, ctx: StreamContext): StreamConfig {
@@ -55,7 +55,12 @@ export function checkStreamBody(name: string, body: unknown, ctx: StreamContext)
     const prefix = `${formatKeyPath(['streams', name])}`;
     const field = path !== undefined && path.startsWith(prefix) ? path.slice(prefix.length).replace(/^\./, '') : undefined;
     const inner = problems[0]?.code;
-    const code: ErrorCode = inner !== undefined && (ERROR_CODES as ReadonlyArray<{ code: string }>).some((e) => e.code === inner) ? (inner as ErrorCode) : 'ERR_API_BAD_REQUEST';
+    const code: ErrorCode =
+      inner !== undefined && (ERROR_CODES as ReadonlyArray<{ code: string }>).some((e) => e.code === inner)
+        ? (inner as ErrorCode)
+        : field !== undefined && /^passphrase\b/.test(field)
+          ? 'ERR_SRT_OPTION_INVALID' // the SRT passphrase rule, checked by the schema first
+          : 'ERR_API_BAD_REQUEST';
     throw new ApiError(400, code, err.message, {
       details: { ...(path !== undefined ? { path } : {}), ...(field !== undefined && field !== '' ? { field } : {}), problems },
     });
