@@ -31,6 +31,7 @@ export interface StreamContext {
 
 /** Checks one stream; returns it normalized and frozen. Throws ConfigInvalidError (key paths under `streams.<name>`). */
 export function normalizeStream(name: string, input: unknown, ctx: StreamContext): StreamConfig {
+  refuseDeepNesting(name, input);
   refuseApiFiles(name, input, ctx);
   const baseDir = ctx.baseDir ?? ctx.mediaRoot;
   const config = normalizeConfig(
@@ -40,6 +41,24 @@ export function normalizeStream(name: string, input: unknown, ctx: StreamContext
   const s = Object.prototype.hasOwnProperty.call(config.streams, name) ? config.streams[name] : undefined;
   if (s === undefined) throw new ConfigInvalidError(`${formatKeyPath(['streams', name])}: must be a stream object ({"source": ...})`, formatKeyPath(['streams', name]));
   return s;
+}
+
+/** Deepest nesting a stream object can have (`passphrase.publish`, `sources[i]`) plus room for a wrong shape. */
+const MAX_DEPTH = 8;
+
+/** A value nested deeper than any stream key (e.g. a crafted API body) is refused before the loader walks it. */
+function refuseDeepNesting(name: string, input: unknown): void {
+  const stack: Array<[unknown, Array<string | number>]> = [[input, ['streams', name]]];
+  while (stack.length > 0) {
+    const [value, segs] = stack.pop()!;
+    if (value === null || typeof value !== 'object') continue;
+    if (segs.length - 2 >= MAX_DEPTH) {
+      const path = formatKeyPath(segs);
+      const why = 'nested too deeply: no stream key is more than two levels deep (see docs/config.md)';
+      throw new ConfigInvalidError(`${path}: ${why}`, path, { problems: [{ path, message: why }] });
+    }
+    for (const [k, v] of Object.entries(value)) stack.push([v, [...segs, Array.isArray(value) ? Number(k) : k]]);
+  }
 }
 
 /** The file:// sources an API body may not name (see the module comment). */
