@@ -30,6 +30,8 @@ export interface ApiServerOptions {
   logger: Logger;
   /** Cluster member: stream and push changes go to the shared configuration in Redis. */
   cluster?: ClusterBridge;
+  /** The node's mediaRoot (absolute): file:// sources a single node's API may name must be inside it. */
+  mediaRoot?: string;
 }
 
 export interface ApiAddress {
@@ -138,7 +140,7 @@ export class ApiServer {
     const match = this.#router.match(path);
     if (match === undefined) throw new ApiError(404, 'ERR_API_NOT_FOUND', `no route ${path}; see docs/api.md`);
     const handler = handlerFor(match.route, method);
-    return handler({ relay: this.#relay, req, params: match.params, body: () => readJsonBody(req), ...(this.#opts.cluster !== undefined ? { cluster: this.#opts.cluster } : {}) });
+    return handler({ relay: this.#relay, req, params: match.params, body: () => readJsonBody(req), ...(this.#opts.cluster !== undefined ? { cluster: this.#opts.cluster } : {}), ...(this.#opts.mediaRoot !== undefined ? { mediaRoot: this.#opts.mediaRoot } : {}) });
   }
 
   #authorize(req: IncomingMessage): void {

@@ -17,6 +17,8 @@ export interface RouteContext {
   readonly relay: Relay;
   /** Set on a cluster member: configuration changes go through the shared configuration. */
   readonly cluster?: ClusterBridge;
+  /** The node's mediaRoot (absolute), when the config sets one. */
+  readonly mediaRoot?: string;
   readonly req: IncomingMessage;
   readonly params: Readonly<Record<string, string>>;
   /** Reads and parses the JSON body (size and content-type checked). */

@@ -4,18 +4,16 @@
  * parser / option catalog (ERR_SRT_URL_INVALID, ERR_SRT_OPTION_UNKNOWN, ERR_SRT_OPTION_INVALID,
  * ERR_SRT_MODE_INVALID) for SRT URLs and passphrases.
  */
-import { SRT_OPTIONS } from '../srt/options.js';
+import { formatKeyPath } from '../config/load.js';
+import { normalizeStream, type StreamContext } from '../config/stream-config.js';
+import type { StreamConfig } from '../config/types.js';
+import { ConfigInvalidError, ERROR_CODES, type ErrorCode } from '../errors.js';
 import { parseSrtUrl } from '../srt/url.js';
-import type { RelayPushOptions, RelayStreamOptions } from '../supervisor/relay.js';
-import { badRequest } from './http.js';
+import type { RelayPushOptions } from '../supervisor/relay.js';
+import { ApiError, badRequest } from './http.js';
 
 import { STREAM_NAME_RULE, isValidStreamName } from '../streams/stream-name.js';
 export { STREAM_NAME_PATTERN, STREAM_NAME_MAX } from '../streams/stream-name.js';
-
-export const PUSH_SOURCE = 'push://';
-
-const CONFLICT_POLICIES = ['refuse', 'replace'] as const;
-const STREAMID_POLICIES = ['wildcard', 'ignore', 'refuse'] as const;
 
 export function checkStreamName(name: unknown, field = 'name'): string {
   if (typeof name !== 'string') throw badRequest(`${field} must be a string`, { field });
@@ -37,77 +35,36 @@ function checkKeys(obj: Record<string, unknown>, allowed: readonly string[], whe
   }
 }
 
-function checkEnum<T extends string>(value: unknown, allowed: readonly T[], field: string): T {
-  if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
-    throw badRequest(`${field} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}`, { field });
-  }
-  return value as T;
-}
-
-/** A stream source: `push://` or an srt:// URL the URL parser accepts. Returns it trimmed. */
-export function checkSource(value: unknown): string {
-  if (typeof value !== 'string') throw badRequest("source must be a string: 'push://' or an srt:// URL", { field: 'source' });
-  const source = value.trim();
-  if (source === PUSH_SOURCE) return source;
-  if (/^srt:\/\//i.test(source)) {
-    parseSrtUrl(source);
-    return source;
-  }
-  throw badRequest("source must be 'push://' (publishers connect) or an srt:// URL to pull from", { field: 'source' });
-}
-
 /**
- * A cluster member's PUT body is checked by the config loader's rules (every stream key), but
- * sources still come in through the API: only push:// and srt:// URLs, never file:// (the API
- * must not name files on the nodes).
+ * The body of PUT /api/v1/streams/{name}: the config file's stream object, checked by the one
+ * stream model (src/config/stream-config.ts) — the same keys, defaults and messages as
+ * `streams.<name>` in the config file. A problem is a 400 whose message is the config file's
+ * `streams.<name>.<key>: ...` line(s); its code is the URL parser's or option catalog's when one
+ * of them found it (ERR_SRT_URL_INVALID, ERR_SRT_OPTION_UNKNOWN, ERR_SRT_OPTION_INVALID,
+ * ERR_SRT_MODE_INVALID; ERR_SRT_OPTION_INVALID for a passphrase), else ERR_API_BAD_REQUEST. `details.path` is the key path,
+ * `details.field` the same path inside the body.
  */
-export function checkClusterStreamBody(body: unknown): unknown {
+export function checkStreamBody(name: string, body: unknown, ctx: StreamContext): StreamConfig {
   if (!isObject(body)) throw badRequest('request body must be a JSON object');
-  if (body['source'] !== undefined) checkSource(body['source']);
-  const list = body['sources'];
-  if (list !== undefined) {
-    if (!Array.isArray(list)) throw badRequest('sources must be a list of sources', { field: 'sources' });
-    list.forEach((s) => checkSource(s));
+  try {
+    return normalizeStream(name, body, ctx);
+  } catch (err) {
+    if (!(err instanceof ConfigInvalidError)) throw err;
+    const problems = Array.isArray(err.details?.['problems']) ? (err.details['problems'] as Array<{ path: string; code?: string }>) : [];
+    const path = typeof err.details?.['path'] === 'string' ? err.details['path'] : problems[0]?.path;
+    const prefix = `${formatKeyPath(['streams', name])}`;
+    const field = path !== undefined && path.startsWith(prefix) ? path.slice(prefix.length).replace(/^\./, '') : undefined;
+    const inner = problems[0]?.code;
+    const code: ErrorCode =
+      inner !== undefined && (ERROR_CODES as ReadonlyArray<{ code: string }>).some((e) => e.code === inner)
+        ? (inner as ErrorCode)
+        : field !== undefined && /^passphrase\b/.test(field)
+          ? 'ERR_SRT_OPTION_INVALID' // the SRT passphrase rule, checked by the schema first
+          : 'ERR_API_BAD_REQUEST';
+    throw new ApiError(400, code, err.message, {
+      details: { ...(path !== undefined ? { path } : {}), ...(field !== undefined && field !== '' ? { field } : {}), problems },
+    });
   }
-  return body;
-}
-
-/** The body of PUT /api/v1/streams/{name}. */
-export function parseStreamBody(body: unknown): RelayStreamOptions {
-  if (!isObject(body)) throw badRequest('request body must be a JSON object');
-  checkKeys(body, ['source', 'passphrase', 'onPublisherConflict', 'takeoverAfterMs', 'acceptStreamIds'], '');
-  if (body['source'] === undefined) throw badRequest('source is required', { field: 'source' });
-  const out: RelayStreamOptions = { source: checkSource(body['source']) };
-  const pass = body['passphrase'];
-  if (pass !== undefined && pass !== null) {
-    if (!isObject(pass)) throw badRequest('passphrase must be an object {publish?, play?}', { field: 'passphrase' });
-    checkKeys(pass, ['publish', 'play'], 'passphrase.');
-    const p: { publish?: string; play?: string } = {};
-    for (const side of ['publish', 'play'] as const) {
-      const v = pass[side];
-      if (v === undefined || v === null) continue;
-      if (typeof v !== 'string') throw badRequest(`passphrase.${side} must be a string`, { field: `passphrase.${side}` });
-      // The option catalog's rule (10 to 79 characters, or empty for none); throws ERR_SRT_OPTION_INVALID.
-      SRT_OPTIONS.passphrase.validate(v);
-      if (v.length === 0) continue;
-      p[side] = v;
-    }
-    out.passphrase = p;
-  }
-  if (body['onPublisherConflict'] !== undefined) {
-    out.onPublisherConflict = checkEnum(body['onPublisherConflict'], CONFLICT_POLICIES, 'onPublisherConflict');
-  }
-  const takeover = body['takeoverAfterMs'];
-  if (takeover !== undefined) {
-    if (typeof takeover !== 'number' || !Number.isInteger(takeover) || takeover < 0 || takeover > 600_000) {
-      throw badRequest('takeoverAfterMs must be a whole number of milliseconds from 0 to 600000 (0 = never)', { field: 'takeoverAfterMs' });
-    }
-    out.takeoverAfterMs = takeover;
-  }
-  if (body['acceptStreamIds'] !== undefined) {
-    out.acceptStreamIds = checkEnum(body['acceptStreamIds'], STREAMID_POLICIES, 'acceptStreamIds');
-  }
-  return out;
 }
 
 /** The body of POST /api/v1/pushes. */

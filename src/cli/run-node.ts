@@ -33,6 +33,7 @@ export async function runNode(config: RelayConfig, log: Logger): Promise<number>
       logger: log,
       ...(config.api.token !== undefined ? { token: config.api.token, protectReads: config.api.protectReads } : {}),
       ...(bridge !== undefined ? { cluster: bridge } : {}),
+      ...(config.mediaRoot !== undefined ? { mediaRoot: config.mediaRoot } : {}),
     });
     const addr = await api.listen();
     log.info({ api: `http://${addr.host}:${addr.port}` }, 'HTTP API listening');

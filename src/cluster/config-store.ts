@@ -22,6 +22,7 @@ import { EventEmitter } from 'node:events';
 import { isDeepStrictEqual } from 'node:util';
 import type { Redis } from 'ioredis';
 import { AUTH_DEFAULTS, normalizeConfig } from '../config/load.js';
+import { normalizeStream } from '../config/stream-config.js';
 import type {
   AuthConfig,
   AuthInput,
@@ -222,10 +223,7 @@ export function canonicalClusterConfig(value: unknown): ClusterConfig {
 
 /** Default stream validator: the config loader's checks, canonical `StreamInput`. Throws ERR_CONFIG_INVALID. */
 export function canonicalStream(name: string, value: unknown): StreamInput {
-  const config = normalizeConfig({ srt: { ports: [] }, streams: { [name]: value } });
-  const s = config.streams[name];
-  if (s === undefined) throw new ConfigInvalidError(`stream '${name}' was not accepted`, `streams.${name}`);
-  return streamInputFrom(s);
+  return streamInputFrom(normalizeStream(name, value, { origin: 'shared' }));
 }
 
 /** Default push validator: the config loader's checks, canonical `PushInput`. Throws ERR_CONFIG_INVALID. */

@@ -88,6 +88,8 @@ type Seg = string | number;
 interface Problem {
   readonly path: string;
   readonly message: string;
+  /** The code of the error behind it (the URL parser's, the option catalog's), when there was one. */
+  readonly code?: string;
 }
 
 /** `['srt', 'ports', 0, 'direction']` → `srt.ports[0].direction`; odd names in `["..."]`. */
@@ -107,18 +109,18 @@ class Problems {
 
   constructor(private readonly flagPaths: ReadonlyMap<string, string> = new Map()) {}
 
-  add(segs: readonly Seg[], message: string): void {
+  add(segs: readonly Seg[], message: string, code?: string): void {
     const path = formatKeyPath(segs);
     if (this.seen.has(path)) return; // first problem per key is enough
     this.seen.add(path);
     const flag = this.flagFor(path);
-    this.list.push({ path, message: flag === undefined ? message : `${message} (set by ${flag})` });
+    this.list.push({ path, message: flag === undefined ? message : `${message} (set by ${flag})`, ...(code !== undefined ? { code } : {}) });
   }
 
   /** Record an error thrown by the srt:// URL parser or the options catalog. */
   wrap(segs: readonly Seg[], err: unknown): void {
     if (!isSrtRelayError(err)) throw err;
-    this.add(segs, err.message);
+    this.add(segs, err.message, err.code);
   }
 
   /** The flag that set the value at `path`, if any. */

@@ -15,6 +15,7 @@
 import type { Logger } from '../logging.js';
 import { silentLogger } from '../logging.js';
 import { normalizeConfig } from '../config/load.js';
+import { normalizeStream } from '../config/stream-config.js';
 import type { PushInput, StreamInput } from '../config/types.js';
 import { parseSrtUrl } from '../srt/url.js';
 import type { ClusterMember } from '../cluster/cluster-member.js';
@@ -383,8 +384,7 @@ export class ClusterBridge {
     if (this.#applied.get(key) === json) return;
     let opts: RelayStreamOptions;
     try {
-      const s = normalizeConfig({ srt: { ports: [] }, ...(this.#mediaRoot !== undefined ? { mediaRoot: this.#mediaRoot } : {}), streams: { [name]: value } }).streams[name];
-      if (s === undefined) return;
+      const s = normalizeStream(name, value, { origin: 'shared', ...(this.#mediaRoot !== undefined ? { mediaRoot: this.#mediaRoot } : {}) });
       opts = relayStreamFrom(s);
       this.#relay.putStream(name, opts);
     } catch (err) {

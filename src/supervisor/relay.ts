@@ -27,7 +27,7 @@ import { Stream, type PeerAddress } from '../streams/stream.js';
 import { REJECT_TOO_MANY, StreamRegistry } from '../streams/stream-registry.js';
 import { SrtRelayError } from '../errors.js';
 import { WebhookAuth } from '../auth/webhook-auth.js';
-import { parseSource, StreamSources, type RemoteSource, type SourceHost, type SourcesView } from './stream-sources.js';
+import { parseSource, sourcePortHolder, StreamSources, type RemoteSource, type SourceHost, type SourcesView } from './stream-sources.js';
 
 type AttachMessage = Extract<ToWorker, { type: 'attach' }>;
 
@@ -96,6 +96,11 @@ export interface RelayStreamOptions {
   raw?: boolean;
   /** Memory window wanted; the ring holds about one packet per millisecond of it, capped at RING_MAX_SLOTS. */
   bufferTimeMs?: number;
+}
+
+/** A stream's sources, primary first. */
+function sourceTexts(s: RelayStreamOptions): string[] {
+  return s.sources !== undefined && s.sources.length > 0 ? s.sources : [s.source];
 }
 
 /** Hard cap of a stream's ring: 16384 slots × 1472 bytes ≈ 24 MB (≈ 15 s at 10 Mbit/s). */
@@ -216,6 +221,8 @@ export class Relay extends EventEmitter<RelayEvents> {
   readonly #sessions = new Map<number, SessionInfo>();
   readonly #pushes = new Map<number, PushState>();
   readonly #sources = new Map<string, StreamSources>();
+  /** The options each configured stream was last put with (putStream puts them back when a change fails). */
+  readonly #streamOptions = new Map<string, RelayStreamOptions>();
   readonly #sourceHost: SourceHost;
   /** Pull sources of streams other nodes own (kept across putStream). */
   readonly #remoteSources = new Map<string, RemoteOwnerSource>();
@@ -705,9 +712,49 @@ export class Relay extends EventEmitter<RelayEvents> {
     return this.#registry.get(name);
   }
 
-  /** Adds or changes a stream at runtime. */
+  /**
+   * Adds or changes a stream at runtime, all or nothing: when a source cannot be set up (e.g. a
+   * listener source's port is taken: PortInUseError), it throws and the stream is as before
+   * (a new one not created, a changed one still running with its previous settings).
+   */
   putStream(name: string, s: RelayStreamOptions): Stream {
-    const texts = s.sources !== undefined && s.sources.length > 0 ? s.sources : [s.source];
+    this.checkStreamPorts(name, sourceTexts(s));
+    const before = this.#streamOptions.get(name);
+    const existing = this.#registry.get(name);
+    const settings = existing?.settings;
+    try {
+      return this.#applyStream(name, s);
+    } catch (err) {
+      // Another process bound a port between the check and the bind: put back what was there.
+      this.#sources.get(name)?.stop();
+      this.#sources.delete(name);
+      this.#streamOptions.delete(name);
+      if (before !== undefined) this.#applyStream(name, before);
+      else if (existing === undefined) this.deleteStream(name);
+      else if (settings !== undefined) {
+        existing.settings = settings; // a dynamic stream stays dynamic
+        this.#registry.sync(existing);
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * Throws PortInUseError when a listener or rendezvous source of stream `name` would bind a UDP
+   * port held by anything but this stream's own sources (or another process holds it). Changes nothing.
+   */
+  checkStreamPorts(name: string, sources: readonly string[]): void {
+    for (const text of sources) {
+      const url = parseSource(text).url;
+      const at = url !== undefined ? boundAddress(url) : undefined;
+      if (at === undefined || url === undefined || url.mode === 'caller') continue;
+      if (this.#ports.holderOf(at.host, at.port)?.holder === sourcePortHolder(name, url.mode)) continue;
+      this.#ports.ensureFree(at.host, at.port);
+    }
+  }
+
+  #applyStream(name: string, s: RelayStreamOptions): Stream {
+    const texts = sourceTexts(s);
     const parsed = texts.map((t) => parseSource(t));
     const pushIndex = parsed.findIndex((p) => p.kind === 'push' || p.kind === 'srt-listener');
     const stream = this.#registry.configure(name, {
@@ -735,6 +782,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     this.#sources.set(name, sources);
     sources.start();
     sources.viewersChanged(stream.viewers.size);
+    this.#streamOptions.set(name, s);
     const remote = this.#remoteSources.get(name);
     if (remote !== undefined) sources.setRemote(remote.source);
     return stream;
@@ -840,6 +888,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     if (s === undefined) return false;
     this.#sources.get(name)?.stop();
     this.#sources.delete(name);
+    this.#streamOptions.delete(name);
     for (const info of this.#sessions.values()) if (info.stream === name) this.#pool.closeSession(info.id, 'stream deleted');
     this.#registry.remove(name);
     // Still live on another node: it stays playable here as a dynamic stream.

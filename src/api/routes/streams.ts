@@ -1,11 +1,9 @@
 /** /api/v1/streams: list, read, create or change, delete. */
-import { boundAddress } from '../../srt/port-registry.js';
-import { parseSrtUrl, type SrtUrl } from '../../srt/url.js';
-import { sourcePortHolder } from '../../supervisor/stream-sources.js';
-import type { Relay } from '../../supervisor/relay.js';
+import { sourceText } from '../../config/types.js';
+import { relayStreamFrom } from '../../supervisor/from-config.js';
 import { notFound } from '../http.js';
 import type { Route } from '../router.js';
-import { checkClusterStreamBody, checkStreamName, parseStreamBody } from '../validate.js';
+import { checkStreamBody, checkStreamName } from '../validate.js';
 import { statsSnapshot, streamView } from '../views.js';
 
 export function streamRoutes(): Route[] {
@@ -28,29 +26,25 @@ export function streamRoutes(): Route[] {
           if (stream === undefined) throw notFound(`no stream '${name}'`);
           return { status: 200, json: streamView(stream, await statsSnapshot(relay), relay.sourcesOf(stream.name)) };
         },
-        async PUT({ relay, params, body, cluster }) {
+        async PUT({ relay, params, body, cluster, mediaRoot }) {
           const name = checkStreamName(params['name'], 'stream name');
+          const input = await body();
           if (cluster !== undefined) {
             // Cluster: the shared configuration (checked like the config file), applied on every node.
             const existed = relay.getStream(name)?.settings.configured === true;
-            const input = checkClusterStreamBody(await body());
-            refusePortsInUse(relay, name, input);
+            const checked = checkStreamBody(name, input, { origin: 'cluster-api' });
+            // Refused here, before it is shared, when a listener or rendezvous source would bind a
+            // UDP port this node already uses for something other than this stream's own sources (409).
+            relay.checkStreamPorts(name, checked.sources.map(sourceText));
             await cluster.putStream(name, input);
             const stream = relay.getStream(name);
             if (stream === undefined) throw notFound(`stream '${name}' was stored but not applied here; see the node's log`);
             return { status: existed ? 200 : 201, json: streamView(stream, await statsSnapshot(relay), relay.sourcesOf(name)) };
           }
-          const opts = parseStreamBody(await body());
+          const checked = checkStreamBody(name, input, { origin: 'api', ...(mediaRoot !== undefined ? { mediaRoot } : {}) });
           const existed = relay.getStream(name) !== undefined;
-          let stream;
-          try {
-            stream = relay.putStream(name, opts);
-          } catch (err) {
-            // Relay.putStream registers the stream before it opens a listener source; do not leave
-            // a half-made new stream behind when that fails (e.g. the port is taken).
-            if (!existed) relay.deleteStream(name);
-            throw err;
-          }
+          // All or nothing: a source that cannot be set up (409 ERR_PORT_IN_USE) leaves the stream as it was.
+          const stream = relay.putStream(name, relayStreamFrom(checked));
           return { status: existed ? 200 : 201, json: streamView(stream, await statsSnapshot(relay), relay.sourcesOf(stream.name)) };
         },
         async DELETE({ relay, params, cluster }) {
@@ -62,25 +56,4 @@ export function streamRoutes(): Route[] {
       },
     },
   ];
-}
-
-/**
- * A cluster PUT is refused here, before it is shared, when a listener or rendezvous source would
- * bind a UDP port this node already uses for something other than this stream's own sources (409).
- */
-function refusePortsInUse(relay: Relay, name: string, input: unknown): void {
-  const body = input as { source?: unknown; sources?: unknown };
-  const texts = [body.source, ...(Array.isArray(body.sources) ? body.sources : [])].filter((x): x is string => typeof x === 'string');
-  for (const text of texts) {
-    let url: SrtUrl;
-    try {
-      url = parseSrtUrl(text.trim());
-    } catch {
-      continue; // not srt:// (push://, file://) or invalid: the shared validator answers that
-    }
-    const at = boundAddress(url);
-    if (at === undefined || url.mode === 'caller') continue;
-    if (relay.ports.holderOf(at.host, at.port)?.holder === sourcePortHolder(name, url.mode)) continue;
-    relay.ports.ensureFree(at.host, at.port);
-  }
 }
