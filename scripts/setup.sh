@@ -23,6 +23,7 @@ PACKAGES=(
   pkg-config           # finds libsrt's flags
   python3              # node-gyp
   iproute2             # ip/ss/tc for network tests
+  prometheus           # promtool: the /metrics test runs promtool check metrics
 )
 
 log() { printf 'setup: %s\n' "$*" >&2; }

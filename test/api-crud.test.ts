@@ -404,12 +404,12 @@ test('sessions: a live publisher shows up with stats, can be kicked; /metrics', 
   assert.equal(byKind.get('publisher'), 1);
   assert.equal(byKind.get('viewer'), 0);
   assert.deepEqual(samples.get('srt_relay_stream_live'), [{ labels: { stream: 'cam' }, value: 1 }]);
-  const received = samples.get('srt_relay_session_bytes_received_total')!;
+  const received = samples.get('srt_relay_session_received_bytes_total')!;
   assert.equal(received.length, 1);
   assert.deepEqual(received[0]!.labels, { session: String(session.id), stream: 'cam', kind: 'publisher' });
   assert.ok(received[0]!.value >= payload.byteLength);
   assert.equal(samples.get('srt_relay_session_packets_lost_total')!.length, 2);
-  assert.ok(samples.has('srt_relay_session_rtt_ms'));
+  assert.ok(samples.has('srt_relay_session_rtt_seconds'));
   assert.ok(samples.has('process_cpu_user_seconds_total'), 'default process metrics');
 
   // A viewer: counted on the stream, its sent bytes summed into bytesOut.
@@ -447,7 +447,7 @@ test('sessions: a live publisher shows up with stats, can be kicked; /metrics', 
   assertError(await call(base, 'GET', '/api/v1/streams/cam'), 404, 'ERR_API_NOT_FOUND');
   const after = parsePrometheus(await (await fetch(`${base}/metrics`)).text());
   assert.equal(new Map(after.get('srt_relay_sessions')!.map((s) => [s.labels['kind'], s.value])).get('publisher'), 0);
-  assert.equal(after.get('srt_relay_session_rtt_ms'), undefined, 'per-session series vanish with the session');
+  assert.equal(after.get('srt_relay_session_rtt_seconds'), undefined, 'per-session series vanish with the session');
 });
 
 test('close() ends idle keep-alive connections and is idempotent', async (t) => {

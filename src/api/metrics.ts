@@ -1,10 +1,13 @@
 /**
  * Prometheus metrics of one relay, on a private prom-client Registry (several relays in one
  * process do not collide). Every relay gauge is filled at scrape time by its collect() callback
- * from the Relay's state and one shared sessionStats() snapshot per scrape. libsrt's cumulative
- * counters are exposed as gauges named `*_total`: they belong to a connection and vanish with it.
+ * from the Relay's state and one shared sessionStats() snapshot per scrape. Families named
+ * `*_total` are counters (libsrt's per-connection counters among them: they start at 0 with the
+ * connection and vanish with it, which Prometheus reads as a counter reset); values are in base
+ * units (seconds, bytes, bits per second), so `promtool check metrics` prints no warning.
  */
-import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { readFileSync } from 'node:fs';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { SessionStats } from '../sessions/messages.js';
 import type { Relay, SessionInfo, SessionKind } from '../supervisor/relay.js';
 import { statsSnapshot, type StatsSnapshot } from './views.js';
@@ -36,43 +39,71 @@ type SessionRow = { info: SessionInfo; stats: SessionStats | undefined };
 
 interface SessionGauge {
   name: string;
+  type: 'gauge' | 'counter';
   help: string;
   /** Extra label (e.g. direction) → value extractor; undefined label: one series per session. */
   series: ReadonlyArray<{ labels?: Record<string, string>; value: (row: SessionRow) => number | undefined }>;
   extraLabels?: readonly string[];
 }
 
-function srt(field: string): (row: SessionRow) => number | undefined {
+function srt(field: string, scale = 1): (row: SessionRow) => number | undefined {
   return (row) => {
     const v = row.stats?.srt?.[field];
-    return v !== undefined && Number.isFinite(v) ? v : undefined;
+    return v !== undefined && Number.isFinite(v) ? v * scale : undefined;
   };
 }
 
+/** prom-client's default gauges named `*_total` (promtool: non-counter with a `_total` suffix); the `{type}` gauges beside them say the same. */
+const MISNAMED_DEFAULT_GAUGES = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
+
+/** Sets a gauge, or adds to a counter that collect() has just reset (its value is read whole at scrape time). */
+function put(m: Gauge | Counter, labels: Record<string, string>, value: number): void {
+  if (m instanceof Counter) m.inc(labels, value);
+  else m.set(labels, value);
+}
+
+function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
 const SESSION_GAUGES: readonly SessionGauge[] = [
-  { name: 'srt_relay_session_rtt_ms', help: 'Smoothed round-trip time of the SRT connection, ms.', series: [{ value: srt('msRTT') }] },
   {
-    name: 'srt_relay_session_send_rate_mbps',
-    help: 'Current send rate of the SRT connection, Mbit/s.',
-    series: [{ value: srt('mbpsSendRate') }],
+    name: 'srt_relay_session_rtt_seconds',
+    type: 'gauge',
+    help: 'Smoothed round-trip time of the SRT connection, seconds.',
+    series: [{ value: srt('msRTT', 1e-3) }],
   },
   {
-    name: 'srt_relay_session_recv_rate_mbps',
-    help: 'Current receive rate of the SRT connection, Mbit/s.',
-    series: [{ value: srt('mbpsRecvRate') }],
+    name: 'srt_relay_session_send_rate_bytes_per_second',
+    type: 'gauge',
+    help: 'Current send rate of the SRT connection, bytes/s (libsrt mbpsSendRate × 125000).',
+    series: [{ value: srt('mbpsSendRate', 125_000) }],
   },
   {
-    name: 'srt_relay_session_bytes_sent_total',
+    name: 'srt_relay_session_receive_rate_bytes_per_second',
+    type: 'gauge',
+    help: 'Current receive rate of the SRT connection, bytes/s (libsrt mbpsRecvRate × 125000).',
+    series: [{ value: srt('mbpsRecvRate', 125_000) }],
+  },
+  {
+    name: 'srt_relay_session_sent_bytes_total',
+    type: 'counter',
     help: 'Bytes sent on the SRT connection since it opened (libsrt counter; gone when the session ends).',
     series: [{ value: srt('byteSentTotal') }],
   },
   {
-    name: 'srt_relay_session_bytes_received_total',
+    name: 'srt_relay_session_received_bytes_total',
+    type: 'counter',
     help: 'Bytes received on the SRT connection since it opened (libsrt counter; gone when the session ends).',
     series: [{ value: srt('byteRecvTotal') }],
   },
   {
     name: 'srt_relay_session_packets_lost_total',
+    type: 'counter',
     help: 'Packets reported lost on the SRT connection: direction="sent" by the peer, "received" detected here.',
     extraLabels: ['direction'],
     series: [
@@ -82,11 +113,13 @@ const SESSION_GAUGES: readonly SessionGauge[] = [
   },
   {
     name: 'srt_relay_session_packets_retransmitted_total',
+    type: 'counter',
     help: 'Packets retransmitted on the SRT connection.',
     series: [{ value: srt('pktRetransTotal') }],
   },
   {
     name: 'srt_relay_session_packets_dropped_total',
+    type: 'counter',
     help: 'Packets libsrt dropped as too late to play (TLPKTDROP), by direction.',
     extraLabels: ['direction'],
     series: [
@@ -96,6 +129,7 @@ const SESSION_GAUGES: readonly SessionGauge[] = [
   },
   {
     name: 'srt_relay_session_skipped_total',
+    type: 'counter',
     help: 'Packets the relay skipped for a viewer that fell behind the ring (relay-side drops for slow viewers).',
     series: [{ value: (row) => row.stats?.skipped }],
   },
@@ -112,6 +146,28 @@ export function createRelayMetrics(relay: Relay, opts: RelayMetricsOptions = {})
     }
     return cached.snapshot;
   };
+
+  new Gauge({
+    name: 'srt_relay_build_info',
+    help: 'Always 1; the labels say which srt-relay (package version) runs on which Node.js.',
+    labelNames: ['version', 'node'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.set({ version: packageVersion(), node: process.version }, 1);
+    },
+  });
+
+  new Counter({
+    name: 'srt_relay_handshakes_refused_total',
+    help: 'SRT handshakes the relay refused, by reject code (see docs/errors.md) and listener (srt: the SRT ports, internal: the cluster port); counted once a second.',
+    labelNames: ['code', 'listener'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const r of relay.refusedHandshakes()) this.inc({ code: String(r.code), listener: r.listener }, r.count);
+    },
+  });
 
   new Gauge({
     name: 'srt_relay_streams',
@@ -184,32 +240,37 @@ export function createRelayMetrics(relay: Relay, opts: RelayMetricsOptions = {})
     if (udpCached === undefined || now - udpCached.at > SNAPSHOT_MAX_AGE_MS) udpCached = { at: now, counts: relay.udpDrops() };
     return udpCached.counts;
   };
-  const udpGauge = (name: string, help: string, value: (c: UdpDropCount) => number): void => {
-    new Gauge({
+  const udpGauge = (type: 'gauge' | 'counter', name: string, help: string, value: (c: UdpDropCount) => number): void => {
+    const Type = type === 'counter' ? Counter : Gauge;
+    new Type({
       name,
       help,
       labelNames: ['role', 'port', 'stream'],
       registers: [registry],
       async collect() {
         this.reset();
-        for (const c of await udpCounts()) this.set({ role: c.role, port: c.port === undefined ? '' : String(c.port), stream: c.stream ?? '' }, value(c));
+        for (const c of await udpCounts()) put(this, { role: c.role, port: c.port === undefined ? '' : String(c.port), stream: c.stream ?? '' }, value(c));
       },
     });
   };
   udpGauge(
+    'counter',
     'srt_relay_udp_receive_drops_total',
     'Datagrams the kernel dropped because a UDP socket of the relay had a full receive buffer (since the start; /proc/net/udp), by socket role, listening port and stream.',
     (c) => c.dropped,
   );
   udpGauge(
+    'gauge',
     'srt_relay_udp_receive_buffer_bytes',
     'Effective receive buffer (SO_RCVBUF) of the newest UDP socket with these labels, bytes; the kernel caps it at twice net.core.rmem_max.',
     (c) => c.receiveBufferBytes,
   );
 
   // Per-stream media health from the MPEG-TS analyzer of the stream's current source.
-  const mediaGauge = (name: string, help: string, labelNames: string[], fill: (g: Gauge, stream: string, ts: TsInfo) => void): void => {
-    new Gauge({
+  type Put = (labels: Record<string, string>, value: number) => void;
+  const mediaGauge = (type: 'gauge' | 'counter', name: string, help: string, labelNames: string[], fill: (set: Put, stream: string, ts: TsInfo) => void): void => {
+    const Type = type === 'counter' ? Counter : Gauge;
+    new Type({
       name,
       help,
       labelNames,
@@ -219,24 +280,24 @@ export function createRelayMetrics(relay: Relay, opts: RelayMetricsOptions = {})
         this.reset();
         for (const s of relay.listStreams()) {
           const ts = s.publisher === undefined ? undefined : stats.get(s.publisher.session)?.ts;
-          if (ts !== undefined) fill(this, s.name, ts);
+          if (ts !== undefined) fill((labels, v) => put(this, labels, v), s.name, ts);
         }
       },
     });
   };
-  mediaGauge('srt_relay_stream_cc_errors_total', 'Continuity-counter errors seen from the source, per PID.', ['stream', 'pid'], (g, stream, ts) => {
-    for (const p of ts.programs) for (const t of p.tracks) g.set({ stream, pid: String(t.pid) }, t.ccErrors);
+  mediaGauge('counter', 'srt_relay_stream_cc_errors_total', 'Continuity-counter errors seen from the source, per PID.', ['stream', 'pid'], (set, stream, ts) => {
+    for (const p of ts.programs) for (const t of p.tracks) set({ stream, pid: String(t.pid) }, t.ccErrors);
   });
-  mediaGauge('srt_relay_stream_bitrate_kbps', 'Bitrate of the source, kbit/s (MPEG-TS, ~1 s window).', ['stream'], (g, stream, ts) => {
-    g.set({ stream }, ts.totalBitrateKbps);
+  mediaGauge('gauge', 'srt_relay_stream_source_rate_bytes_per_second', 'Rate of the source, bytes/s (MPEG-TS, ~1 s window).', ['stream'], (set, stream, ts) => {
+    set({ stream }, ts.totalBitrateKbps * 125);
   });
-  mediaGauge('srt_relay_stream_keyframe_interval_ms', 'Time between the last two keyframes, ms.', ['stream'], (g, stream, ts) => {
-    if (ts.keyframeIntervalMs !== undefined && ts.keyframeIntervalMs !== null) g.set({ stream }, ts.keyframeIntervalMs);
+  mediaGauge('gauge', 'srt_relay_stream_keyframe_interval_seconds', 'Time between the last two keyframes, seconds.', ['stream'], (set, stream, ts) => {
+    if (ts.keyframeIntervalMs !== undefined && ts.keyframeIntervalMs !== null) set({ stream }, ts.keyframeIntervalMs / 1000);
   });
-  mediaGauge('srt_relay_stream_tracks', 'Elementary streams of the source (value 1), with codec and kind.', ['stream', 'pid', 'codec', 'kind'], (g, stream, ts) => {
-    for (const p of ts.programs) for (const t of p.tracks) g.set({ stream, pid: String(t.pid), codec: t.codec, kind: t.kind }, 1);
+  mediaGauge('gauge', 'srt_relay_stream_tracks', 'Elementary streams of the source (value 1), with codec and kind.', ['stream', 'pid', 'codec', 'kind'], (set, stream, ts) => {
+    for (const p of ts.programs) for (const t of p.tracks) set({ stream, pid: String(t.pid), codec: t.codec, kind: t.kind }, 1);
   });
-  new Gauge({
+  new Counter({
     name: 'srt_relay_stream_source_switches_total',
     help: 'Times the stream switched between its sources (failover and back).',
     labelNames: ['stream'],
@@ -245,13 +306,14 @@ export function createRelayMetrics(relay: Relay, opts: RelayMetricsOptions = {})
       this.reset();
       for (const s of relay.listStreams()) {
         const v = relay.sourcesOf(s.name);
-        if (v !== undefined) this.set({ stream: s.name }, v.switches);
+        if (v !== undefined) this.inc({ stream: s.name }, v.switches);
       }
     },
   });
 
   for (const def of SESSION_GAUGES) {
-    new Gauge({
+    const Type = def.type === 'counter' ? Counter : Gauge;
+    new Type({
       name: def.name,
       help: def.help,
       labelNames: [...SESSION_LABELS, ...(def.extraLabels ?? [])],
@@ -264,14 +326,17 @@ export function createRelayMetrics(relay: Relay, opts: RelayMetricsOptions = {})
           const base = { session: String(info.id), stream: info.stream, kind: info.kind };
           for (const series of def.series) {
             const v = series.value(row);
-            if (v !== undefined) this.set({ ...base, ...series.labels }, v);
+            if (v !== undefined) put(this, { ...base, ...series.labels }, v);
           }
         }
       },
     });
   }
 
-  if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
+  if (opts.defaultMetrics !== false) {
+    collectDefaultMetrics({ register: registry });
+    for (const name of MISNAMED_DEFAULT_GAUGES) registry.removeSingleMetric(name);
+  }
 
   return {
     registry,

@@ -206,6 +206,13 @@ export interface RelayEvents {
 const TRIM_CHECK_MS = 10_000;
 const TRIM_AFTER_SESSIONS = 20;
 
+/** Handshakes refused by one gate: `srt` the SRT ports', `internal` the cluster's internal port. */
+export interface RefusedHandshakes {
+  listener: 'srt' | 'internal';
+  code: number;
+  count: number;
+}
+
 /** What libsrt asks the kernel for as a UDP receive buffer (udp_rcvbuf default: 8192 × 1500 bytes). */
 const LIBSRT_UDP_RCVBUF = 8192 * 1500;
 
@@ -233,6 +240,8 @@ export class Relay extends EventEmitter<RelayEvents> {
   #started = false;
   #stopped = false;
   #rejectTimer: NodeJS.Timeout | undefined;
+  /** Refused handshakes since the start, by `${listener} ${code}` (for /metrics). */
+  readonly #refused = new Map<string, RefusedHandshakes>();
   #bitrateTimer: NodeJS.Timeout | undefined;
   #auth: WebhookAuth | undefined;
   #authSettings: AuthSettings = { timeoutMs: 2000, cacheMs: 5000 };
@@ -368,10 +377,19 @@ export class Relay extends EventEmitter<RelayEvents> {
     return this.#udpDrops.counts();
   }
 
+  /** Handshakes refused since the start, by listener and reject code (drained once a second). */
+  refusedHandshakes(): RefusedHandshakes[] {
+    return [...this.#refused.values()].map((r) => ({ ...r }));
+  }
+
   /** Once a second: the handshake refusals, one line per (code, host) with a count (a flood is one line). */
   #logRejections(): void {
     const groups = new Map<string, { code: number; host: string; port: number; streamid: string; count: number }>();
-    for (const [, streamid, host, port, code] of this.#registry.rejections()) {
+    for (const [gate, streamid, host, port, code] of this.#registry.rejections()) {
+      const listener = gate === this.#registry.gate.id ? 'srt' : 'internal';
+      const counted = this.#refused.get(`${listener} ${code}`);
+      if (counted === undefined) this.#refused.set(`${listener} ${code}`, { listener, code, count: 1 });
+      else counted.count++;
       const key = `${code} ${host}`;
       const g = groups.get(key);
       if (g === undefined) groups.set(key, { code, host, port, streamid, count: 1 });

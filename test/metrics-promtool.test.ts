@@ -1,0 +1,57 @@
+/**
+ * /metrics is what Prometheus's own linter accepts (issue 14): a node with a publisher, a viewer
+ * and a refused handshake is scraped and its exposition piped to `promtool check metrics`
+ * (Debian package `prometheus`), which must exit 0 and print nothing (no lint warning: counters
+ * typed as counters, base units). The refused handshake shows up in the refusal counter by code.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { ApiServer } from '../src/api/http-server.js';
+import { silentLogger } from '../src/logging.js';
+import { Relay } from '../src/supervisor/relay.js';
+import { freeUdpPort } from './helpers/free-port.js';
+import { connectFor, pacedPublisher, rejectReason, relayOptions, waitFor, waitLive } from './helpers/relay-harness.js';
+import { unmet } from './helpers/requirements.js';
+
+function promtoolReason(): string | undefined {
+  const r = spawnSync('promtool', ['--version'], { encoding: 'utf8' });
+  return r.error === undefined ? undefined : `promtool not found (install the Debian package prometheus): ${r.error.message}`;
+}
+
+const skip = unmet(promtoolReason());
+
+test('/metrics of a node with a publisher, a viewer and a refused handshake passes promtool check metrics without warnings', { skip }, async (t) => {
+  const port = await freeUdpPort();
+  const relay = new Relay(relayOptions(port));
+  const api = new ApiServer(relay, { host: '127.0.0.1', port: 0, logger: silentLogger() });
+  t.after(async () => {
+    await api.close();
+    await relay.stop();
+  });
+  await relay.start();
+  const base = `http://127.0.0.1:${(await api.listen()).port}`;
+
+  const publisher = pacedPublisher(await connectFor(t, port, { streamid: 'publish:cam' }), { pps: 500 });
+  t.after(() => publisher.stop());
+  await waitLive(relay, 'cam');
+  await connectFor(t, port, { streamid: 'read:cam' });
+  assert.equal(await rejectReason(port, { streamid: 'read:nothing-here' }), 1404, 'play of an unknown stream is refused');
+
+  // The relay drains the gate's refusals once a second: wait until the counter has it.
+  const refused = /^srt_relay_handshakes_refused_total\{code="1404",listener="srt"\} ([0-9.e+]+)$/m;
+  const text = await waitFor(async () => {
+    const body = await (await fetch(`${base}/metrics`)).text();
+    const m = refused.exec(body);
+    const sessions = /^srt_relay_sessions\{kind="viewer"\} 1$/m.test(body);
+    return m !== null && Number(m[1]) >= 1 && sessions ? body : undefined;
+  }, 'srt_relay_handshakes_refused_total{code="1404"} and one viewer in /metrics');
+
+  assert.match(text, /^# TYPE srt_relay_session_sent_bytes_total counter$/m, 'libsrt byte counters are counters');
+  assert.match(text, /^srt_relay_build_info\{version="[^"]+",node="v\d+\.[^"]+"\} 1$/m);
+
+  const check = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+  const lines = `${check.stdout}${check.stderr}`.split('\n').filter((l) => l.trim() !== '');
+  assert.deepEqual(lines, [], 'promtool check metrics prints no warning');
+  assert.equal(check.status, 0, 'promtool check metrics exits 0');
+});
