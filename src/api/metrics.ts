@@ -13,6 +13,7 @@ import type { Relay, SessionInfo, SessionKind } from '../supervisor/relay.js';
 import { statsSnapshot, type StatsSnapshot } from './views.js';
 import type { TsInfo } from '../ts/analyzer.js';
 import type { UdpDropCount } from '../srt/udp-drops.js';
+import { libsrtVersion } from '../srt/clock.js';
 
 const SESSION_KINDS: readonly SessionKind[] = ['publisher', 'viewer', 'push', 'pull', 'file', 'cluster-pull', 'cluster-serve'];
 const SESSION_LABELS = ['session', 'stream', 'kind'] as const;
@@ -149,12 +150,12 @@ export function createRelayMetrics(relay: Relay, opts: RelayMetricsOptions = {})
 
   new Gauge({
     name: 'srt_relay_build_info',
-    help: 'Always 1; the labels say which srt-relay (package version) runs on which Node.js.',
-    labelNames: ['version', 'node'],
+    help: 'Always 1; the labels say which srt-relay (package version) runs on which Node.js and libsrt.',
+    labelNames: ['version', 'node', 'libsrt'],
     registers: [registry],
     collect() {
       this.reset();
-      this.set({ version: packageVersion(), node: process.version }, 1);
+      this.set({ version: packageVersion(), node: process.version, libsrt: libsrtVersion() }, 1);
     },
   });
 

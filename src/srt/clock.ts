@@ -13,3 +13,8 @@ export function trimFreedMemory(): boolean {
   return native.trimMemory();
 }
 
+
+/** The libsrt version the addon runs on, e.g. "1.5.1". */
+export function libsrtVersion(): string {
+  return native.version();
+}
