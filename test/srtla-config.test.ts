@@ -20,6 +20,12 @@ async function configFile(t: AfterHook, config: unknown): Promise<string> {
   return file;
 }
 
+interface SrtlaBody {
+  enabled: boolean;
+  port: number;
+  groups: Array<{ links: Array<{ address: string; packets: number; bytes: number; share: number; srtlaAcks: number }> }>;
+}
+
 interface SessionsBody {
   sessions: Array<{ kind: string; stream: string }>;
 }
@@ -55,6 +61,15 @@ test('a node with srtla.port in its config takes a bonded publisher over 2 links
   assert.equal(got.length, ts.length, `the viewer got ${got.length} of ${ts.length} bytes`);
   assert.ok(got.equals(ts), 'the viewer got the TS byte-exact');
   for (const l of sender.linkStates()) assert.ok(l.srtlaAcks > 0, `link ${l.index} got SRTLA ACKs from the node`);
+
+  const { body } = await relay.api<SrtlaBody>('/api/v1/srtla');
+  assert.equal(body.enabled, true);
+  assert.equal(body.port, srtlaPort);
+  assert.equal(body.groups.length, 1, JSON.stringify(body));
+  const links = body.groups[0]!.links;
+  assert.deepEqual(links.map((l) => l.address).sort(), ['127.0.0.1', '127.0.0.2'], 'GET /api/v1/srtla lists both links');
+  for (const l of links) assert.ok(l.packets > 0 && l.bytes > 0 && l.srtlaAcks > 0, `link ${l.address} carried packets: ${JSON.stringify(l)}`);
+  assert.ok(Math.abs(links[0]!.share + links[1]!.share - 1) < 1e-6, 'the shares of the links add up to 1');
 });
 
 test('a config whose srtla.port is the SRT port fails to start with ERR_PORT_IN_USE and exit code 1', { timeout: 30_000 }, async (t) => {
