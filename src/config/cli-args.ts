@@ -62,6 +62,7 @@ flags (they win over the config file, which wins over the defaults):
                       SRT_RELAY_CLUSTER_SECRET or SRT_RELAY_CLUSTER_SECRET_FILE)
   --internal-port N   UDP port other nodes pull streams from (default: SRT port + 1)
   --advertise-host H  host other nodes reach this one at (default 127.0.0.1)
+  --srtla-port N      UDP port of the SRTLA bonded-ingest receiver (default: off)
   --show-secrets      with config: print secrets instead of "***"
                       (--mask-secrets is accepted: masking is the default)
   -h, --help          show this text
@@ -84,6 +85,7 @@ const OPTIONS = {
   'cluster-secret': { type: 'string' },
   'internal-port': { type: 'string' },
   'advertise-host': { type: 'string' },
+  'srtla-port': { type: 'string' },
   'show-secrets': { type: 'boolean' },
   'mask-secrets': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -286,6 +288,8 @@ export function parseCliArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
     if (problem !== undefined) throw flagError('--advertise-host', problem);
     overrides.advertiseHost = advertise;
   }
+  const srtlaPort = str('srtla-port');
+  if (srtlaPort !== undefined) overrides.srtlaPort = parsePortFlag('--srtla-port', srtlaPort);
   const configFile = str('config');
   if (configFile !== undefined && configFile.trim() === '') throw flagError('--config', 'needs a file name');
 
@@ -322,6 +326,8 @@ function exampleFor(name: FlagName): string {
       return '8890';
     case 'advertise-host':
       return '10.0.0.5';
+    case 'srtla-port':
+      return '5000';
     default:
       return 'VALUE';
   }

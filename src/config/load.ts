@@ -783,6 +783,10 @@ function applyOverrides(input: RelayConfigInput, o: CliOverrides | undefined): {
     merged.cluster = { ...merged.cluster, advertiseHost: o.advertiseHost };
     flagPaths.set('cluster.advertiseHost', '--advertise-host');
   }
+  if (o.srtlaPort !== undefined) {
+    merged.srtla = { ...merged.srtla, port: o.srtlaPort };
+    flagPaths.set('srtla.port', '--srtla-port');
+  }
   return { merged, flagPaths };
 }
 
@@ -969,6 +973,13 @@ export function normalizeConfig(input: unknown, opts: NormalizeOptions = {}): Re
     const problem = checkHostText(cfg.api.host);
     if (problem !== undefined) problems.add(['api', 'host'], problem);
   }
+  if (cfg.srtla?.host !== undefined) {
+    const problem = checkHostText(cfg.srtla.host);
+    if (problem !== undefined) problems.add(['srtla', 'host'], problem);
+  }
+  if (cfg.srtla !== undefined && !ports.some((p) => p.direction !== 'outgoing')) {
+    problems.add(['srtla'], 'bonded groups publish into the first SRT port that takes publishers, and every srt.ports entry is "outgoing"; add a port with direction "incoming" or "both"');
+  }
   if (cfg.api?.protectReads === true && cfg.api.token === undefined) {
     problems.add(['api', 'protectReads'], 'protects reads with the API token, but api.token is not set; set api.token (a long random string) or remove protectReads');
   }
@@ -1019,6 +1030,7 @@ export function normalizeConfig(input: unknown, opts: NormalizeOptions = {}): Re
       maxWildcardStreams: limits.maxWildcardStreams ?? 100,
     },
     srt: { ports },
+    ...(cfg.srtla !== undefined ? { srtla: { ...cfg.srtla, host: cfg.srtla.host !== undefined ? bareHost(cfg.srtla.host) : '0.0.0.0' } } : {}),
     api: {
       port: cfg.api?.port ?? DEFAULT_API_PORT,
       host: cfg.api?.host !== undefined ? bareHost(cfg.api.host) : DEFAULT_API_HOST,

@@ -50,6 +50,17 @@ export interface SrtPortInput {
   reusePort?: number;
 }
 
+/** `srtla`: the SRTLA bonded-ingest receiver (docs/srtla.md). */
+export interface SrtlaInput {
+  port: number;
+  host?: string;
+  maxGroups?: number;
+  maxLinksPerGroup?: number;
+  linkTimeoutMs?: number;
+  groupTimeoutMs?: number;
+  socketBufferBytes?: number;
+}
+
 export interface ApiInput {
   port?: number;
   host?: string;
@@ -104,6 +115,7 @@ export interface RelayConfigInput {
   workers?: number;
   limits?: LimitsInput;
   srt?: { ports?: SrtPortInput[] };
+  srtla?: SrtlaInput;
   api?: ApiInput;
   /** Stream name → stream; the key `dynamic` (a boolean) is the dynamic-publishing switch. */
   streams?: Record<string, StreamInput | boolean>;
@@ -148,6 +160,8 @@ export interface CliOverrides {
   internalPort?: number;
   /** `--advertise-host` */
   advertiseHost?: string;
+  /** `--srtla-port`: sets `srtla.port` (and turns the SRTLA receiver on). */
+  srtlaPort?: number;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -262,6 +276,8 @@ export interface RelayConfig {
   readonly workers: number;
   readonly limits: Limits;
   readonly srt: { readonly ports: readonly SrtPortConfig[] };
+  /** The SRTLA receiver; undefined = off. Limits left out take SrtlaServer's defaults. */
+  readonly srtla?: Readonly<SrtlaInput> & { readonly host: string };
   readonly api: ApiConfig;
   readonly streams: Readonly<Record<string, StreamConfig>>;
   /** `streams.dynamic` (default true): publishes to names not in `streams` create a stream. */

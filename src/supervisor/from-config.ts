@@ -28,7 +28,20 @@ export function relayOptionsFrom(config: RelayConfig, logger: Logger): RelayOpti
     // ~8 s at 10 Mbit/s (950 packets/s); bounded per stream (12 MB).
     ringSlots: ringSlotsFor(8192),
     logger,
+    ...(config.srtla !== undefined ? { srtla: srtlaOptionsFrom(config) } : {}),
   };
+}
+
+/**
+ * The SRTLA receiver's options: every group becomes an SRT caller of the first SRT port that
+ * takes publishers, over loopback when that port listens on every address (the config loader
+ * refuses srtla when no port takes publishers).
+ */
+function srtlaOptionsFrom(config: RelayConfig): NonNullable<RelayOptions['srtla']> {
+  const s = config.srtla!;
+  const p = config.srt.ports.find((x) => x.direction !== 'outgoing') ?? config.srt.ports[0]!;
+  const host = p.host === '0.0.0.0' || p.host === '' ? '127.0.0.1' : /^[0:]+$/.test(p.host) ? '::1' : p.host;
+  return { ...s, target: { host, port: p.port } };
 }
 
 /** One checked stream (from a file, or from the cluster's shared config) as the Relay takes it. */

@@ -27,6 +27,7 @@ import { Stream, type PeerAddress } from '../streams/stream.js';
 import { REJECT_TOO_MANY, StreamRegistry } from '../streams/stream-registry.js';
 import { SrtRelayError } from '../errors.js';
 import { WebhookAuth } from '../auth/webhook-auth.js';
+import { SrtlaServer, type SrtlaServerOptions } from '../srtla/server.js';
 import { parseSource, sourcePortHolder, StreamSources, type RemoteSource, type SourceHost, type SourcesView } from './stream-sources.js';
 
 type AttachMessage = Extract<ToWorker, { type: 'attach' }>;
@@ -144,6 +145,8 @@ export interface RelayOptions {
   logger?: Logger;
   /** How often the kernel's UDP receive drops are read (default 5000 ms). */
   udpDropCheckMs?: number;
+  /** The SRTLA receiver started with the relay (its port claimed in `ports`); `target` is one of this node's SRT ports. */
+  srtla?: Omit<SrtlaServerOptions, 'ports' | 'logger'>;
 }
 
 /**
@@ -252,6 +255,7 @@ export class Relay extends EventEmitter<RelayEvents> {
   #endedSinceTrim = 0;
   #trimTimer: NodeJS.Timeout | undefined;
   #restoreReporter: (() => void) | undefined;
+  #srtla: SrtlaServer | undefined;
 
   constructor(opts: RelayOptions) {
     super();
@@ -297,6 +301,10 @@ export class Relay extends EventEmitter<RelayEvents> {
       burst: all * 2,
     });
     this.#opts.ports.forEach((p, i) => this.#listenPort(p, i));
+    if (this.#opts.srtla !== undefined) {
+      this.#srtla = new SrtlaServer({ ...this.#opts.srtla, ports: this.#ports, logger: this.#log });
+      await this.#srtla.start();
+    }
     if (l.maxBitrateMbps !== undefined) this.#startBitrateWatch(l.maxBitrateMbps);
     for (const p of this.#opts.pushes) this.addPush(p);
     this.#rejectTimer = setInterval(() => this.#logRejections(), 1000);
@@ -352,6 +360,11 @@ export class Relay extends EventEmitter<RelayEvents> {
   /** Who holds this node's UDP ports (see PortRegistry). */
   get ports(): PortRegistry {
     return this.#ports;
+  }
+
+  /** The SRTLA receiver once started (undefined when `srtla` is off). */
+  get srtla(): SrtlaServer | undefined {
+    return this.#srtla;
   }
 
   /**
@@ -1181,6 +1194,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     this.#auth?.stop();
     for (const src of this.#sources.values()) src.stop();
     for (const id of [...this.#pushes.keys()]) this.removePush(id);
+    this.#srtla?.close();
     for (const l of this.#listeners) l.close();
     this.#ports.close();
     await this.#pool.stop();

@@ -35,6 +35,16 @@ export function systemRoutes(deps: { metrics: RelayMetrics; startedAt: number })
       },
     },
     {
+      path: '/api/v1/srtla',
+      methods: {
+        GET({ relay }) {
+          const srtla = relay.srtla;
+          if (srtla === undefined) return { status: 200, json: { enabled: false } };
+          return { status: 200, json: { enabled: true, ...srtla.address(), counters: { ...srtla.counters }, groups: srtla.stats() } };
+        },
+      },
+    },
+    {
       path: '/metrics',
       methods: {
         async GET() {
