@@ -21,6 +21,7 @@ import { WorkerPool } from '../sessions/worker-pool.js';
 import { setHandlerErrorReporter } from '../srt/reactor.js';
 import { nodeHealth, type NodeHealth } from './health.js';
 import { decidePublisher } from './arbiter.js';
+import { backoffDelay, RETRY_STEPS_MS } from '../util/backoff.js';
 import { ringSlotsFor, ringBytesFor } from '../ring/packet-ring.js';
 import { trimFreedMemory } from '../srt/clock.js';
 import { DEFAULT_TAKEOVER_AFTER_MS } from '../streams/defaults.js';
@@ -191,7 +192,6 @@ interface PushState extends PushInfo {
 
 
 const DIRECTION_CODE: Record<PortDirection, number> = { both: 0, incoming: 1, outgoing: 2 };
-const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 15000];
 
 export interface RelayEvents {
   'stream-live': [name: string];
@@ -1123,7 +1123,7 @@ export class Relay extends EventEmitter<RelayEvents> {
       return;
     }
     push.state = 'retrying';
-    const delay = BACKOFF_MS[Math.min(push.attempts, BACKOFF_MS.length - 1)]!;
+    const delay = backoffDelay(push.attempts + 1, { steps: RETRY_STEPS_MS });
     push.timer = setTimeout(() => {
       push.timer = undefined;
       push.state = 'waiting';
