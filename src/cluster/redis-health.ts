@@ -10,7 +10,7 @@
  * - `createSubscriberConnection`: pub/sub only (a connection in subscriber mode can do nothing
  *   else). It keeps the offline queue so SUBSCRIBE may be sent before the connection is ready,
  *   and ioredis re-subscribes by itself after a reconnect.
- * Both reconnect forever with capped exponential backoff (`redisBackoff`: 100 ms doubling to 2 s).
+ * Both reconnect forever with capped exponential backoff (`redisBackoff`: 100 ms doubling to 2 s, each ±20 %).
  *
  * `RedisHealth` watches one connection's events ('ready', 'error', 'close', 'reconnecting',
  * 'end') and the outcome of the commands run through `run()`. It logs once per change of state
@@ -23,6 +23,7 @@ import { EventEmitter } from 'node:events';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from '../logging.js';
 import { silentLogger } from '../logging.js';
+import { backoffDelay } from '../util/backoff.js';
 import type { CommandCounter } from './counter.js';
 import { ClusterUnavailableError, classifyRedisError } from './errors.js';
 
@@ -44,10 +45,9 @@ export interface RedisConnectionOptions {
   connectionName?: string;
 }
 
-/** Delay before reconnect attempt `attempt` (1, 2, ...): min·2^(attempt-1), at most max. */
-export function redisBackoff(attempt: number, minMs = DEFAULT_MIN_BACKOFF_MS, maxMs = DEFAULT_MAX_BACKOFF_MS): number {
-  const exp = Math.min(Math.max(attempt, 1) - 1, 30);
-  return Math.min(maxMs, minMs * 2 ** exp);
+/** Delay before reconnect attempt `attempt` (1, 2, ...): min·2^(attempt-1), at most max, ±20 % (backoffDelay). */
+export function redisBackoff(attempt: number, minMs = DEFAULT_MIN_BACKOFF_MS, maxMs = DEFAULT_MAX_BACKOFF_MS, random?: () => number): number {
+  return backoffDelay(attempt, { baseMs: minMs, maxMs, ...(random !== undefined ? { random } : {}) });
 }
 
 function baseOptions(opts: RedisConnectionOptions): RedisOptions {

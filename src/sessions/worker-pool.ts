@@ -15,6 +15,7 @@ import { Piscina } from 'piscina';
 import { SrtRelayError } from '../errors.js';
 import type { Logger } from '../logging.js';
 import { SrtSocket } from '../srt/socket.js';
+import { backoffDelay, RETRY_STEPS_MS } from '../util/backoff.js';
 import type { FromWorker, SessionStats, ToWorker } from './messages.js';
 
 export type WorkerState = 'starting' | 'running' | 'retrying' | 'stopped';
@@ -62,7 +63,7 @@ export interface WorkerPoolEvents {
 }
 
 /** Delays between start attempts of a slot that cannot start (the last one repeats). */
-export const WORKER_RETRY_MS = Object.freeze([500, 1000, 2000, 4000, 8000, 15000]);
+export const WORKER_RETRY_MS = RETRY_STEPS_MS;
 /** At start-up, every slot failing this many times in a row (none running) is fatal. */
 export const WORKER_START_ATTEMPTS = 3;
 /** A worker that dies sooner than this after it started counts as a failed start (backoff). */
@@ -250,7 +251,7 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
     }
     if (wasReady) host.restarts++;
     host.failures++;
-    const delay = WORKER_RETRY_MS[Math.min(host.failures - 1, WORKER_RETRY_MS.length - 1)]!;
+    const delay = backoffDelay(host.failures, { steps: WORKER_RETRY_MS });
     host.state = 'retrying';
     host.retryAt = performance.now() + delay;
     this.#log.error(

@@ -20,6 +20,8 @@ import type { SessionRole, SessionStats, ToWorker } from '../sessions/messages.j
 import { WorkerPool } from '../sessions/worker-pool.js';
 import { setHandlerErrorReporter } from '../srt/reactor.js';
 import { nodeHealth, type NodeHealth } from './health.js';
+import { decidePublisher } from './arbiter.js';
+import { backoffDelay, RETRY_STEPS_MS } from '../util/backoff.js';
 import { ringSlotsFor, ringBytesFor } from '../ring/packet-ring.js';
 import { trimFreedMemory } from '../srt/clock.js';
 import { DEFAULT_TAKEOVER_AFTER_MS } from '../streams/defaults.js';
@@ -190,7 +192,6 @@ interface PushState extends PushInfo {
 
 
 const DIRECTION_CODE: Record<PortDirection, number> = { both: 0, incoming: 1, outgoing: 2 };
-const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 15000];
 
 export interface RelayEvents {
   'stream-live': [name: string];
@@ -592,28 +593,17 @@ export class Relay extends EventEmitter<RelayEvents> {
   #takePublisher(stream: Stream, info: SessionInfo, log: Logger, enforceConflict = true): boolean {
     const old = stream.publisher;
     const index = info.sourceIndex ?? 0;
-    if (old !== undefined && old.session !== info.id) {
-      const better = index < old.sourceIndex;
-      const failover = index > old.sourceIndex && this.#sources.get(stream.name)?.isQuiet(old.sourceIndex) === true;
-      if (index > old.sourceIndex && !failover) {
-        log.info({ session: info.id, publisher: old.session }, 'a better source is live; closing the backup');
-        return false;
-      }
-      if (failover) {
-        log.warn({ session: info.id, replaced: old.session }, 'failover: the better source sent no media for takeoverAfterMs; the backup takes over');
-        this.#pool.closeSession(old.session, 'failed over: it had sent no media for takeoverAfterMs');
-      }
-      const takeover = !failover && stream.publisherStalled;
-      if (!failover && !better && stream.settings.onPublisherConflict !== 'replace' && enforceConflict && !takeover) {
-        log.warn({ session: info.id, publisher: old.session }, 'stream already has a publisher (1409 policy); closing the newcomer');
-        return false;
-      }
-      if (!failover) {
-        if (takeover) log.info({ session: info.id, replaced: old.session }, 'new publisher takes over from a publisher that had gone quiet');
-        else log.info({ session: info.id, replaced: old.session }, 'new publisher replaces the old one');
-        this.#pool.closeSession(old.session, takeover ? 'taken over: it had sent no media for takeoverAfterMs' : 'replaced by a new publisher');
-      }
-    }
+    const d = decidePublisher({
+      current: old,
+      candidate: { session: info.id, sourceIndex: index },
+      policy: stream.settings.onPublisherConflict ?? 'refuse',
+      enforceConflict,
+      currentStalled: stream.publisherStalled === true,
+      currentSourceQuiet: old !== undefined && this.#sources.get(stream.name)?.isQuiet(old.sourceIndex) === true,
+    });
+    if (d.log !== undefined) log[d.log.level]({ session: info.id, [d.action === 'refuse' ? 'publisher' : 'replaced']: old?.session }, d.log.msg);
+    if (d.action === 'refuse') return false;
+    if (d.closeOld !== undefined) this.#pool.closeSession(old!.session, d.closeOld);
     const wasQuiet = stream.publisherStalled;
     stream.publisherStalled = false;
     const fromCluster = info.kind === 'cluster-pull';
@@ -1133,7 +1123,7 @@ export class Relay extends EventEmitter<RelayEvents> {
       return;
     }
     push.state = 'retrying';
-    const delay = BACKOFF_MS[Math.min(push.attempts, BACKOFF_MS.length - 1)]!;
+    const delay = backoffDelay(push.attempts + 1, { steps: RETRY_STEPS_MS });
     push.timer = setTimeout(() => {
       push.timer = undefined;
       push.state = 'waiting';

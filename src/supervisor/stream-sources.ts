@@ -19,6 +19,7 @@ import { boundAddress, type PortClaim, type PortRegistry } from '../srt/port-reg
 import { SrtListener, SrtSocket, type AcceptedConnection, type UdpSocketInfo } from '../srt/socket.js';
 import type { UdpSocketLabels } from '../srt/udp-drops.js';
 import { parseSrtUrl, type SrtUrl } from '../srt/url.js';
+import { backoffDelay, RETRY_STEPS_MS } from '../util/backoff.js';
 
 export type SourceKind = 'push' | 'srt-listener' | 'srt-caller' | 'file';
 
@@ -85,8 +86,6 @@ interface Runner {
   /** The internal pull from the stream's cluster owner (always last, only while viewers watch). */
   remote?: RemoteSource;
 }
-
-const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 15000];
 
 /** Who holds the port of a stream's listener or rendezvous source, in the node's PortRegistry. */
 export function sourcePortHolder(stream: string, mode: 'listener' | 'rendezvous'): string {
@@ -309,7 +308,7 @@ export class StreamSources {
     const active = r.source.kind === 'srt-caller' || r.source.kind === 'file';
     r.state = active ? 'failed' : 'idle';
     r.lastError = reason;
-    if (active) r.retryAt = Date.now() + BACKOFF_MS[Math.min(r.attempts, BACKOFF_MS.length - 1)]!;
+    if (active) r.retryAt = Date.now() + backoffDelay(r.attempts + 1, { steps: RETRY_STEPS_MS });
     if (r.remote !== undefined) this.#host.remoteFailed(this.stream, reason);
     this.#ensure();
     this.#armFailover();
@@ -400,7 +399,7 @@ export class StreamSources {
         if (r.state !== 'starting') return;
         r.state = 'failed';
         r.lastError = err instanceof Error ? err.message : String(err);
-        r.retryAt = Date.now() + BACKOFF_MS[Math.min(r.attempts - 1, BACKOFF_MS.length - 1)]!;
+        r.retryAt = Date.now() + backoffDelay(r.attempts, { steps: RETRY_STEPS_MS });
         this.#host.log.warn({ stream: this.stream, source: index, err: r.lastError, attempt: r.attempts }, 'source failed; retrying with backoff');
         if (r.remote !== undefined) this.#host.remoteFailed(this.stream, r.lastError);
         this.#ensure();
