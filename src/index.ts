@@ -38,7 +38,7 @@ export type { Logger } from './logging.js';
 export interface RelayEvents {
   /** `name` has a publisher now (it was idle). */
   'stream-live': [name: string];
-  /** `name` lost its publisher and has no source left. */
+  /** `name` lost its publisher. */
   'stream-idle': [name: string];
   /** A publisher session (a caller of an SRT port, or a pulled `srt://` source) took `stream`. */
   'publisher-started': [stream: string, session: number, policy: 'refuse' | 'replace'];
