@@ -262,3 +262,24 @@ test('join=live starts at the live edge, not at the newest key frame as a defaul
   // The control: the default join starts at the newest key frame, well behind the live edge.
   assert.equal(keyframeJoin[0], newestKeyframe, `the default join starts at the newest key frame ${newestKeyframe}`);
 });
+
+test('time-shift forms t=-500ms, t=-2m and t=-10 (seconds) are accepted and start at the key frame nearest that point', { timeout: 60_000 }, async (t) => {
+  const { port, pub } = await liveTsStream(t, 'dvr');
+  const sentAtJoin = await midGop(pub, 3 * KF);
+  const firstOf = async (form: string): Promise<number> => {
+    // join=live: without a parsed time shift the viewer would start at the live edge, off any key frame.
+    const got = seqReceiver(await connectFor(t, port, { streamid: `#!::r=dvr,m=request,join=live,${form}`, latency: 120 }));
+    await waitFor(() => got.length > 0, `the ${form} viewer receives numbered messages`, 20_000);
+    return got[0]!;
+  };
+  const ms500 = await firstOf('t=-500ms');
+  const min2 = await firstOf('t=-2m');
+  const sec10 = await firstOf('t=-10');
+  t.diagnostic(`sent at join ${sentAtJoin}; t=-500ms → ${ms500}, t=-2m → ${min2}, t=-10 → ${sec10}`);
+  // 2 minutes and 10 seconds are before the window's start (3+ s of stream): the oldest key frame, message 0.
+  assert.equal(min2, 0, 't=-2m starts at the oldest key frame (read as minutes, not milliseconds)');
+  assert.equal(sec10, 0, 't=-10 starts at the oldest key frame (a bare number is seconds)');
+  // 500 ms back lies inside the window, after message 0's key frame: a later key frame, not the live edge.
+  assert.equal(ms500 % KF, 0, `t=-500ms starts on a key frame message (got ${ms500})`);
+  assert.ok(ms500 > 0 && ms500 <= sentAtJoin, `t=-500ms starts inside the window, after the oldest key frame (got ${ms500}, sent ${sentAtJoin})`);
+});
