@@ -100,15 +100,19 @@ test('a webhook answering invalid JSON refuses the caller with 1403 once decided
   assert.ok(hook.calls() >= 1, 'the webhook was asked');
 });
 
-test('the webhook is asked on play with action play, and a denied play is refused with 1403 while publish is allowed', async (t) => {
+test('the webhook is asked on play with action play and the user, a denied play is refused with 1403, and publish:NAME:USER:PASS passes user and token', async (t) => {
   const hook = await startWebhook((c) => ({ status: 200, body: { allow: c.action === 'publish' || c.streamid.includes('u=viewer-ok') } }));
   const { relay, port } = await startHookRelay(hook.url);
   t.after(async () => {
     await relay.stop();
     hook.server.close();
   });
-  const pub = await connectWithRetry(port, { streamid: 'publish:cam' });
+  const pub = await connectWithRetry(port, { streamid: 'publish:cam:alice:pw1' });
   t.after(() => pub.close());
+  const published = hook.calls.find((c) => c.action === 'publish') as (Call & { user?: string; token?: string }) | undefined;
+  assert.equal(published?.stream, 'cam');
+  assert.equal(published?.user, 'alice');
+  assert.equal(published?.token, 'pw1');
   const timer = setInterval(() => pub.send(new Uint8Array(1316).fill(7)), 10);
   t.after(() => clearInterval(timer));
   await waitFor(() => relay.getStream('cam')?.publisher !== undefined, 'cam live');
