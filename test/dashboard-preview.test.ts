@@ -112,7 +112,9 @@ test('the preview needs the API token even for reads, and answers 404 for an unk
   await wrong.body.dump();
   const missing = await request(`${node.base}/api/v1/streams/nosuch/ts`, { headers: { authorization: `Bearer ${TOKEN}` } });
   assert.equal(missing.statusCode, 404);
-  assert.equal(((await missing.body.json()) as { error: { code: string } }).error.code, 'ERR_API_NOT_FOUND');
+  const err = ((await missing.body.json()) as { error: { code: string; message: string } }).error;
+  assert.equal(err.code, 'ERR_API_NOT_FOUND');
+  assert.match(err.message, /no stream 'nosuch'/, 'the 404 names the unknown stream, not a missing route');
 });
 
 test('the preview is refused with 503 when maxViewersPerStream viewers already watch', async (t) => {
