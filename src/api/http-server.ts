@@ -17,6 +17,7 @@ import { MUTATING_METHODS, Router, handlerFor, type RouteResult } from './router
 import { authRoutes } from './routes/auth.js';
 import { pushRoutes } from './routes/pushes.js';
 import { sessionRoutes } from './routes/sessions.js';
+import { previewRoutes, type PreviewRoutes, type PreviewSrtPort } from './routes/preview.js';
 import { streamRoutes } from './routes/streams.js';
 import { systemRoutes } from './routes/system.js';
 
@@ -32,6 +33,8 @@ export interface ApiServerOptions {
   cluster?: ClusterBridge;
   /** The node's mediaRoot (absolute): file:// sources a single node's API may name must be inside it. */
   mediaRoot?: string;
+  /** The node's SRT ports: the live preview (GET /api/v1/streams/:name/ts) plays from them (none: 404). */
+  srtPorts?: readonly PreviewSrtPort[];
 }
 
 export interface ApiAddress {
@@ -52,6 +55,7 @@ export class ApiServer {
   readonly #metrics: RelayMetrics;
   /** SHA-256 of the token: compared in constant time over equal-length buffers. */
   readonly #tokenDigest: Buffer | undefined;
+  readonly #previews: PreviewRoutes;
   #address: ApiAddress | undefined;
   #closed = false;
 
@@ -62,12 +66,14 @@ export class ApiServer {
     this.#tokenDigest = opts.token === undefined || opts.token === '' ? undefined : digest(opts.token);
     this.#metrics = createRelayMetrics(relay);
     const startedAt = performance.now();
+    this.#previews = previewRoutes({ logger: opts.logger, srtPorts: opts.srtPorts ?? [], authorize: (req) => this.#authorize(req) });
     this.#router = new Router([
       ...systemRoutes({ metrics: this.#metrics, startedAt }),
       ...streamRoutes(),
       ...sessionRoutes(),
       ...pushRoutes(),
       ...authRoutes(),
+      ...this.#previews.routes,
     ]);
     this.#server = createServer((req, res) => {
       void this.#handle(req, res);
@@ -107,6 +113,7 @@ export class ApiServer {
       }
       this.#server.close(() => resolve());
     });
+    this.#previews.close();
     this.#server.closeAllConnections();
     await done;
     this.#metrics.close();
@@ -123,7 +130,8 @@ export class ApiServer {
     });
     try {
       const result = await this.#dispatch(req, method, path);
-      if ('text' in result) sendText(res, result.status, result.contentType, result.text);
+      if ('stream' in result) result.stream(res);
+      else if ('text' in result) sendText(res, result.status, result.contentType, result.text);
       else sendJson(res, result.status, result.json, result.headers);
     } catch (err) {
       const r = errorResponse(err);

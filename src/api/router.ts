@@ -3,7 +3,7 @@
  * A `:param` matches exactly one path segment and is percent-decoded (so `%2F` puts a `/` into
  * a stream name); static segments match literally.
  */
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ClusterBridge } from '../supervisor/cluster-bridge.js';
 import type { Relay } from '../supervisor/relay.js';
 import { ApiError, badRequest } from './http.js';
@@ -27,7 +27,9 @@ export interface RouteContext {
 
 export type RouteResult =
   | { status: number; json?: unknown; headers?: Record<string, string> }
-  | { status: number; text: string; contentType: string };
+  | { status: number; text: string; contentType: string }
+  /** A streamed answer (the live preview): `stream` writes the head and the body itself. */
+  | { status: number; stream: (res: ServerResponse) => void };
 
 export type Handler = (ctx: RouteContext) => Promise<RouteResult> | RouteResult;
 

@@ -31,6 +31,7 @@ export async function runNode(config: RelayConfig, log: Logger): Promise<number>
       host: config.api.host,
       port: config.api.port,
       logger: log,
+      srtPorts: config.srt.ports,
       ...(config.api.token !== undefined ? { token: config.api.token, protectReads: config.api.protectReads } : {}),
       ...(bridge !== undefined ? { cluster: bridge } : {}),
       ...(config.mediaRoot !== undefined ? { mediaRoot: config.mediaRoot } : {}),
