@@ -24,6 +24,8 @@ PACKAGES=(
   python3              # node-gyp
   iproute2             # ip/ss/tc for network tests
   prometheus           # promtool: the /metrics test runs promtool check metrics
+  gstreamer1.0-tools   # gst-launch-1.0: GStreamer srtsink/srtsrc interop tests
+  gstreamer1.0-plugins-bad  # srtsink, srtsrc and tsparse
 )
 
 log() { printf 'setup: %s\n' "$*" >&2; }
