@@ -34,19 +34,8 @@ export type { SessionKind } from './supervisor/relay.js';
 export type { NodeHealth } from './supervisor/health.js';
 export type { Logger } from './logging.js';
 
-/** The events a `Relay` emits, with their arguments. */
-export interface RelayEvents {
-  /** `name` has a publisher now (it was idle). */
-  'stream-live': [name: string];
-  /** `name` lost its publisher. */
-  'stream-idle': [name: string];
-  /** A publisher session (a caller of an SRT port, or a pulled `srt://` source) took `stream`. */
-  'publisher-started': [stream: string, session: number, policy: 'refuse' | 'replace'];
-  /** That publisher session ended (another one may have replaced it). */
-  'publisher-ended': [stream: string, session: number];
-  /** That publisher sent no media for the stream's `takeoverAfterMs` (quiet true) or sends again (false). */
-  'publisher-quiet': [stream: string, session: number, quiet: boolean];
-}
+/** The events a `Relay` emits, with their arguments: the supervisor's, without the cluster-only `remote-failed`. */
+export type RelayEvents = Omit<SupervisorEvents, 'remote-failed'>;
 
 /** The events forwarded from the supervisor (the cluster-only ones are not). */
 const FORWARDED = ['stream-live', 'stream-idle', 'publisher-started', 'publisher-ended', 'publisher-quiet'] as const satisfies ReadonlyArray<keyof RelayEvents & keyof SupervisorEvents>;

@@ -7,59 +7,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Relay } from '../src/supervisor/relay.js';
 import { SrtSocket } from '../src/srt/socket.js';
 import { SrtRejectedError } from '../src/errors.js';
-import { freeUdpPort } from './helpers/free-port.js';
-import { startWebhook, type Call } from './helpers/webhook.js';
+import { connectDecided, rejectionOf, startWebhook, startWebhookRelay, type Call } from './helpers/webhook.js';
 import { connectFor, startRelay as startHarnessRelay, waitFor, waitLive } from './helpers/relay-harness.js';
 import type { AfterHook } from './helpers/processes.js';
 import { annexB, H264_AUD, H264_PPS, h264Slice, h264Sps, patSection, pmtSection, TsWriter } from './helpers/ts-build.js';
-
-/** Connects; while the relay's answer is pending (1503) retries until decided (generous deadline). */
-async function connectWithRetry(port: number, options: Record<string, string | number>, deadlineMs = 20_000): Promise<SrtSocket> {
-  const deadline = Date.now() + deadlineMs;
-  for (;;) {
-    const s = SrtSocket.create(options);
-    try {
-      await s.connect('127.0.0.1', port);
-      return s;
-    } catch (e) {
-      if (e instanceof SrtRejectedError && e.reason === 1503 && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 50));
-        continue;
-      }
-      throw e;
-    }
-  }
-}
-
-async function rejectionOf(p: Promise<unknown>): Promise<number> {
-  try {
-    const s = await p;
-    if (s instanceof SrtSocket) s.close();
-  } catch (e) {
-    if (e instanceof SrtRejectedError) return e.reason;
-    throw e;
-  }
-  assert.fail('expected the connection to be rejected');
-}
-
-async function startHookRelay(webhook: string, cacheMs = 5000): Promise<{ relay: Relay; port: number }> {
-  const port = await freeUdpPort();
-  const relay = new Relay({
-    nodeId: 'holes-test',
-    workers: 1,
-    ports: [{ port, host: '127.0.0.1', direction: 'both', params: { latency: 120 }, reusePort: 1 }],
-    streams: {},
-    pushes: [],
-    limits: {},
-    ringSlots: 1024,
-    auth: { webhook, timeoutMs: 2000, cacheMs },
-  });
-  await relay.start();
-  return { relay, port };
-}
 
 /** An HTTP server that answers every request with `status` and the raw `body` (not necessarily JSON). */
 async function rawWebhook(status: number, body: string): Promise<{ server: Server; url: string; calls: () => number }> {
@@ -79,35 +32,35 @@ async function rawWebhook(status: number, body: string): Promise<{ server: Serve
 
 test('a webhook answering 500 refuses the caller with 1403 once decided', async (t) => {
   const hook = await rawWebhook(500, '{"allow":true}');
-  const { relay, port } = await startHookRelay(hook.url);
+  const { relay, port } = await startWebhookRelay(hook.url);
   t.after(async () => {
     await relay.stop();
     hook.server.close();
   });
-  assert.equal(await rejectionOf(connectWithRetry(port, { streamid: 'publish:five-hundred' })), 1403);
+  assert.equal(await rejectionOf(connectDecided(port, { streamid: 'publish:five-hundred' })), 1403);
   assert.ok(hook.calls() >= 1, 'the webhook was asked');
   assert.equal(relay.getStream('five-hundred')?.publisher, undefined);
 });
 
 test('a webhook answering invalid JSON refuses the caller with 1403 once decided', async (t) => {
   const hook = await rawWebhook(200, '{"allow": tru');
-  const { relay, port } = await startHookRelay(hook.url);
+  const { relay, port } = await startWebhookRelay(hook.url);
   t.after(async () => {
     await relay.stop();
     hook.server.close();
   });
-  assert.equal(await rejectionOf(connectWithRetry(port, { streamid: 'publish:bad-json' })), 1403);
+  assert.equal(await rejectionOf(connectDecided(port, { streamid: 'publish:bad-json' })), 1403);
   assert.ok(hook.calls() >= 1, 'the webhook was asked');
 });
 
 test('the webhook is asked on play with action play and the user, a denied play is refused with 1403, and publish:NAME:USER:PASS passes user and token', async (t) => {
   const hook = await startWebhook((c) => ({ status: 200, body: { allow: c.action === 'publish' || c.streamid.includes('u=viewer-ok') } }));
-  const { relay, port } = await startHookRelay(hook.url);
+  const { relay, port } = await startWebhookRelay(hook.url);
   t.after(async () => {
     await relay.stop();
     hook.server.close();
   });
-  const pub = await connectWithRetry(port, { streamid: 'publish:cam:alice:pw1' });
+  const pub = await connectDecided(port, { streamid: 'publish:cam:alice:pw1' });
   t.after(() => pub.close());
   const published = hook.calls.find((c) => c.action === 'publish') as (Call & { user?: string; token?: string }) | undefined;
   assert.equal(published?.stream, 'cam');
@@ -117,13 +70,13 @@ test('the webhook is asked on play with action play and the user, a denied play 
   t.after(() => clearInterval(timer));
   await waitFor(() => relay.getStream('cam')?.publisher !== undefined, 'cam live');
 
-  assert.equal(await rejectionOf(connectWithRetry(port, { streamid: '#!::r=cam,m=request,u=viewer-no' })), 1403);
+  assert.equal(await rejectionOf(connectDecided(port, { streamid: '#!::r=cam,m=request,u=viewer-no' })), 1403);
   const denied = hook.calls.find((c) => c.streamid.includes('viewer-no'));
   assert.ok(denied !== undefined);
   assert.equal(denied.action, 'play');
   assert.equal(denied.stream, 'cam');
 
-  const viewer = await connectWithRetry(port, { streamid: '#!::r=cam,m=request,u=viewer-ok' });
+  const viewer = await connectDecided(port, { streamid: '#!::r=cam,m=request,u=viewer-ok' });
   t.after(() => viewer.close());
   const allowed = hook.calls.find((c) => c.streamid.includes('viewer-ok')) as (Call & { user?: string }) | undefined;
   assert.ok(allowed !== undefined);
@@ -136,18 +89,18 @@ test('the webhook is asked on play with action play and the user, a denied play 
 
 test('after cacheMs the webhook is asked again for the same stream id and address', async (t) => {
   const hook = await startWebhook(() => ({ status: 200, body: { allow: true } }));
-  const { relay, port } = await startHookRelay(hook.url, 300);
+  const { relay, port } = await startWebhookRelay(hook.url, { cacheMs: 300 });
   t.after(async () => {
     await relay.stop();
     hook.server.close();
   });
-  const first = await connectWithRetry(port, { streamid: 'publish:cached' });
+  const first = await connectDecided(port, { streamid: 'publish:cached' });
   first.close();
   assert.equal(hook.calls.length, 1, 'the retry that was let in was decided from the cache');
   // Once the cached answer expires, a new connection with the same id is a new question.
   await waitFor(async () => {
     try {
-      (await connectWithRetry(port, { streamid: 'publish:cached' })).close();
+      (await connectDecided(port, { streamid: 'publish:cached' })).close();
     } catch (e) {
       // The previous publisher may still hold the stream for a moment (1409): ask again.
       if (!(e instanceof SrtRejectedError && e.reason === 1409)) throw e;

@@ -6,32 +6,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Relay } from '../src/supervisor/relay.js';
 import { SrtSocket } from '../src/srt/socket.js';
-import { SrtRejectedError } from '../src/errors.js';
-import { freeUdpPort } from './helpers/free-port.js';
-import { startWebhook } from './helpers/webhook.js';
-
-/**
- * Connects; while the answer is pending (1503) retries, like an encoder with auto-reconnect,
- * until the relay decides (a generous deadline, not a guess at how long the webhook takes).
- */
-async function connectWithRetry(port: number, options: Record<string, string | number>, deadlineMs = 20_000): Promise<SrtSocket> {
-  const deadline = Date.now() + deadlineMs;
-  for (;;) {
-    const s = SrtSocket.create(options);
-    try {
-      await s.connect('127.0.0.1', port);
-      return s;
-    } catch (e) {
-      if (e instanceof SrtRejectedError && e.reason === 1503 && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 50));
-        continue;
-      }
-      throw e;
-    }
-  }
-}
+import { connectDecided, rejectionOf, startWebhook, startWebhookRelay } from './helpers/webhook.js';
 
 /** Waits (generous deadline) until `cond` holds. */
 async function until(cond: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
@@ -42,40 +18,14 @@ async function until(cond: () => boolean, what: string, timeoutMs = 20_000): Pro
   }
 }
 
-async function rejectionOf(p: Promise<unknown>): Promise<number> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof SrtRejectedError) return e.reason;
-    throw e;
-  }
-  assert.fail('expected the connection to be rejected');
-}
-
-async function startRelay(webhook: string, timeoutMs = 2000): Promise<{ relay: Relay; port: number }> {
-  const port = await freeUdpPort();
-  const relay = new Relay({
-    nodeId: 'hook-test',
-    workers: 1,
-    ports: [{ port, host: '127.0.0.1', direction: 'both', params: { latency: 120 }, reusePort: 1 }],
-    streams: {},
-    pushes: [],
-    limits: {},
-    ringSlots: 1024,
-    auth: { webhook, timeoutMs, cacheMs: 5000 },
-  });
-  await relay.start();
-  return { relay, port };
-}
-
 test('the webhook allows a publish and is told action, stream, streamid, address and node', async (t) => {
   const hook = await startWebhook(() => ({ status: 200, body: { allow: true } }));
-  const { relay, port } = await startRelay(hook.url);
+  const { relay, port } = await startWebhookRelay(hook.url);
   t.after(async () => {
     await relay.stop();
     hook.server.close();
   });
-  const s = await connectWithRetry(port, { streamid: '#!::r=cam,m=publish,u=alice' });
+  const s = await connectDecided(port, { streamid: '#!::r=cam,m=publish,u=alice' });
   t.after(() => s.close());
   assert.equal(hook.calls.length, 1);
   const call = hook.calls[0]!;
@@ -90,18 +40,18 @@ test('the webhook allows a publish and is told action, stream, streamid, address
 
 test('a denying webhook makes the retry fail with 1403, and 401 with 1401', async (t) => {
   const hook = await startWebhook((c) => (c.streamid.includes('nocreds') ? { status: 401 } : { status: 200, body: { allow: false } }));
-  const { relay, port } = await startRelay(hook.url);
+  const { relay, port } = await startWebhookRelay(hook.url);
   t.after(async () => {
     await relay.stop();
     hook.server.close();
   });
-  assert.equal(await rejectionOf(connectWithRetry(port, { streamid: 'publish:denied' })), 1403);
-  assert.equal(await rejectionOf(connectWithRetry(port, { streamid: 'publish:nocreds' })), 1401);
+  assert.equal(await rejectionOf(connectDecided(port, { streamid: 'publish:denied' })), 1403);
+  assert.equal(await rejectionOf(connectDecided(port, { streamid: 'publish:nocreds' })), 1401);
 });
 
 test('a webhook that never answers is a 1403 after its timeout', async (t) => {
   const hook = await startWebhook(() => 'hang');
-  const { relay, port } = await startRelay(hook.url, 300);
+  const { relay, port } = await startWebhookRelay(hook.url, { timeoutMs: 300 });
   t.after(async () => {
     await relay.stop();
     hook.server.closeAllConnections();
@@ -111,7 +61,7 @@ test('a webhook that never answers is a 1403 after its timeout', async (t) => {
   assert.equal(first, 1503);
   await until(() => hook.calls.length === 1, 'the webhook is asked');
   // Pending (1503) until the relay's 300 ms webhook timeout, then decided: 1403.
-  assert.equal(await rejectionOf(connectWithRetry(port, { streamid: 'publish:slow' })), 1403);
+  assert.equal(await rejectionOf(connectDecided(port, { streamid: 'publish:slow' })), 1403);
   assert.equal(hook.calls.length, 1, 'the retries did not ask the webhook again');
 });
 
@@ -121,15 +71,15 @@ test('the webhook renames the stream and sets the connection passphrase', async 
       ? { status: 200, body: { allow: true, stream: 'renamed', passphrase: 'per-connection-secret' } }
       : { status: 200, body: { allow: true } },
   );
-  const { relay, port } = await startRelay(hook.url);
+  const { relay, port } = await startWebhookRelay(hook.url);
   t.after(async () => {
     await relay.stop();
     hook.server.close();
   });
   // Without the passphrase the webhook gave, the retry fails on the secret.
-  const wrong = await rejectionOf(connectWithRetry(port, { streamid: 'publish:original', passphrase: 'not-the-secret' }));
+  const wrong = await rejectionOf(connectDecided(port, { streamid: 'publish:original', passphrase: 'not-the-secret' }));
   assert.equal(wrong, 10);
-  const pub = await connectWithRetry(port, { streamid: 'publish:original2', passphrase: 'per-connection-secret' });
+  const pub = await connectDecided(port, { streamid: 'publish:original2', passphrase: 'per-connection-secret' });
   t.after(() => pub.close());
   pub.send(new Uint8Array(1316));
   await until(() => relay.getStream('renamed')?.state === 'live', 'renamed goes live');

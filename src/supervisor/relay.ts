@@ -194,9 +194,11 @@ interface PushState extends PushInfo {
 const DIRECTION_CODE: Record<PortDirection, number> = { both: 0, incoming: 1, outgoing: 2 };
 
 export interface RelayEvents {
+  /** `name` has a publisher now (it was idle). */
   'stream-live': [name: string];
+  /** `name` lost its publisher. */
   'stream-idle': [name: string];
-  /** A publisher from outside (push or listener input) took `stream` here: claim its lease. */
+  /** A publisher from outside (a caller of an SRT port or of a listener input; not the relay's own pulls and files) took `stream` here; in a cluster: claim its lease. */
   'publisher-started': [stream: string, session: number, policy: 'refuse' | 'replace'];
   /** That publisher's session ended (another local one may have replaced it). */
   'publisher-ended': [stream: string, session: number];
