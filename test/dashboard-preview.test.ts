@@ -11,12 +11,10 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { request } from 'undici';
-import { ApiServer } from '../src/api/http-server.js';
-import { silentLogger } from '../src/logging.js';
 import { Relay, type RelayLimits } from '../src/supervisor/relay.js';
 import { freeUdpPort } from './helpers/free-port.js';
 import { ffmpegLiveEncoder, srtUrl, waitLiveWhile } from './helpers/media.js';
-import { waitFor } from './helpers/relay-harness.js';
+import { waitFor, serveApi } from './helpers/relay-harness.js';
 import { connectBinding } from './helpers/srt-io.js';
 import { testTempDir } from './helpers/ts-fixture.js';
 
@@ -41,14 +39,8 @@ async function startNode(t: TestContext, limits: RelayLimits = {}, play?: string
     limits,
     ringSlots: 4096,
   });
-  const api = new ApiServer(relay, { host: '127.0.0.1', port: 0, logger: silentLogger(), token: TOKEN, srtPorts: ports });
-  t.after(async () => {
-    await api.close();
-    await relay.stop();
-  });
-  await relay.start();
-  const addr = await api.listen();
-  return { relay, base: `http://127.0.0.1:${addr.port}`, srtPort };
+  const base = await serveApi(t, relay, { token: TOKEN, srtPorts: ports });
+  return { relay, base, srtPort };
 }
 
 async function viewersOf(node: Node, name: string): Promise<number> {

@@ -12,16 +12,15 @@ import { request } from 'node:http';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ApiServer } from '../src/api/http-server.js';
 import { ConfigInvalidError, ERROR_CODES, SrtRejectedError, isSrtRelayError } from '../src/errors.js';
 import { normalizeConfig, parseConfigJson } from '../src/config/load.js';
-import { silentLogger } from '../src/logging.js';
 import { Relay } from '../src/supervisor/relay.js';
 import { freeUdpPort } from './helpers/free-port.js';
 import { spawnFor } from './helpers/processes.js';
 import { RELAY_BIN } from './helpers/relay-process.js';
 import { prng } from './helpers/srt-fuzzer.js';
 import { connectBinding } from './helpers/srt-io.js';
+import { serveApi } from './helpers/relay-harness.js';
 
 const KNOWN_CODES: ReadonlySet<string> = new Set(ERROR_CODES.map((e) => e.code));
 const TOKEN = 'fuzz-token-0123456789';
@@ -46,14 +45,8 @@ async function startApi(t: TestContext): Promise<Api> {
     limits: {},
     ringSlots: 1024,
   });
-  const api = new ApiServer(relay, { host: '127.0.0.1', port: 0, logger: silentLogger(), token: TOKEN });
-  t.after(async () => {
-    await api.close();
-    await relay.stop();
-  });
-  await relay.start();
-  const addr = await api.listen();
-  return { relay, base: `http://127.0.0.1:${addr.port}`, srtPort };
+  const base = await serveApi(t, relay, { token: TOKEN });
+  return { relay, base, srtPort };
 }
 
 /** Everything the API could change: streams with their settings (secrets included) and pushes. */

@@ -7,11 +7,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { ApiServer } from '../src/api/http-server.js';
-import { silentLogger } from '../src/logging.js';
 import { Relay } from '../src/supervisor/relay.js';
 import { freeUdpPort } from './helpers/free-port.js';
-import { connectFor, pacedPublisher, rejectReason, relayOptions, waitFor, waitLive } from './helpers/relay-harness.js';
+import { connectFor, pacedPublisher, rejectReason, relayOptions, waitFor, waitLive, serveApi } from './helpers/relay-harness.js';
 import { unmet } from './helpers/requirements.js';
 
 function promtoolReason(): string | undefined {
@@ -24,13 +22,7 @@ const skip = unmet(promtoolReason());
 test('/metrics of a node with a publisher, a viewer and a refused handshake passes promtool check metrics without warnings', { skip }, async (t) => {
   const port = await freeUdpPort();
   const relay = new Relay(relayOptions(port));
-  const api = new ApiServer(relay, { host: '127.0.0.1', port: 0, logger: silentLogger() });
-  t.after(async () => {
-    await api.close();
-    await relay.stop();
-  });
-  await relay.start();
-  const base = `http://127.0.0.1:${(await api.listen()).port}`;
+  const base = await serveApi(t, relay);
 
   const publisher = pacedPublisher(await connectFor(t, port, { streamid: 'publish:cam' }), { pps: 500 });
   t.after(() => publisher.stop());

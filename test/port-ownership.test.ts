@@ -6,16 +6,14 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
-import { ApiServer } from '../src/api/http-server.js';
 import { isSrtRelayError, PortInUseError } from '../src/errors.js';
-import { silentLogger } from '../src/logging.js';
 import { PortRegistry } from '../src/srt/port-registry.js';
 import { checkUdpPort } from '../src/srt/port-probe.js';
 import { SrtListener, type SrtSocket } from '../src/srt/socket.js';
 import { Relay, type RelayOptions } from '../src/supervisor/relay.js';
 import { SrtlaServer } from '../src/srtla/server.js';
 import { freeUdpPort } from './helpers/free-port.js';
-import { countingReceiver, pacedPublisher, relayOptions, waitFor, waitLive } from './helpers/relay-harness.js';
+import { countingReceiver, pacedPublisher, relayOptions, waitFor, waitLive, serveApi } from './helpers/relay-harness.js';
 import { RELAY_BIN, startRelayProcess } from './helpers/relay-process.js';
 import { spawnFor } from './helpers/processes.js';
 import { ClusterNode } from './helpers/cluster-nodes.js';
@@ -25,14 +23,8 @@ import { connectBinding } from './helpers/srt-io.js';
 async function startApiRelay(t: TestContext, overrides: Partial<RelayOptions> = {}): Promise<{ relay: Relay; base: string; port: number }> {
   const port = await freeUdpPort();
   const relay = new Relay(relayOptions(port, overrides));
-  const api = new ApiServer(relay, { host: '127.0.0.1', port: 0, logger: silentLogger() });
-  t.after(async () => {
-    await api.close();
-    await relay.stop();
-  });
-  await relay.start();
-  const addr = await api.listen();
-  return { relay, base: `http://127.0.0.1:${addr.port}`, port };
+  const base = await serveApi(t, relay);
+  return { relay, base, port };
 }
 
 async function call(base: string, method: string, path: string, json?: unknown): Promise<{ status: number; body: any }> {

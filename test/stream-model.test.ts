@@ -11,14 +11,13 @@ import { createSocket } from 'node:dgram';
 import { mkdtemp, realpath, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ApiServer } from '../src/api/http-server.js';
 import { loadConfig } from '../src/config/load.js';
 import { ConfigInvalidError } from '../src/errors.js';
-import { silentLogger } from '../src/logging.js';
 import { relayStreamFrom } from '../src/supervisor/from-config.js';
 import { Relay, type RelayStreamOptions } from '../src/supervisor/relay.js';
 import { freeUdpPort } from './helpers/free-port.js';
 import { connectBinding, delay, sendFile, withTimeout } from './helpers/srt-io.js';
+import { serveApi } from './helpers/relay-harness.js';
 
 let mediaRoot: string;
 let n = 0;
@@ -58,14 +57,8 @@ async function startNode(t: TestContext): Promise<Node> {
     limits: {},
     ringSlots: 1024,
   });
-  const api = new ApiServer(relay, { host: '127.0.0.1', port: 0, logger: silentLogger(), mediaRoot });
-  t.after(async () => {
-    await api.close();
-    await relay.stop();
-  });
-  await relay.start();
-  const addr = await api.listen();
-  return { relay, base: `http://127.0.0.1:${addr.port}`, srtPort };
+  const base = await serveApi(t, relay, { mediaRoot });
+  return { relay, base, srtPort };
 }
 
 async function put(base: string, name: string, body: unknown): Promise<{ status: number; body: any }> {
@@ -138,13 +131,7 @@ test('a stream PUT to a single node is accepted or refused exactly like the same
 test('a single node refuses file:// through the API when it has no mediaRoot, naming the key', async (t) => {
   const srtPort = await freeUdpPort();
   const relay = new Relay({ nodeId: 'no-root', workers: 1, ports: [{ port: srtPort, host: '127.0.0.1', direction: 'both', params: {}, reusePort: 1 }], streams: {}, pushes: [], limits: {}, ringSlots: 1024 });
-  const api = new ApiServer(relay, { host: '127.0.0.1', port: 0, logger: silentLogger() });
-  t.after(async () => {
-    await api.close();
-    await relay.stop();
-  });
-  await relay.start();
-  const base = `http://127.0.0.1:${(await api.listen()).port}`;
+  const base = await serveApi(t, relay);
   const r = await put(base, 'f', { sources: ['push://', `file://${mediaRoot}/clip.ts`] });
   assert.equal(r.status, 400);
   assert.equal(r.body.error.details.path, 'streams.f.sources[1]');

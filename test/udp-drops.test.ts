@@ -8,12 +8,11 @@ import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import { Writable } from 'node:stream';
 import pino from 'pino';
-import { ApiServer } from '../src/api/http-server.js';
 import { silentLogger } from '../src/logging.js';
 import { parseProcNetUdp, UdpDropWatch } from '../src/srt/udp-drops.js';
 import { Relay } from '../src/supervisor/relay.js';
 import { freeUdpPort } from './helpers/free-port.js';
-import { connectFor, countingReceiver, pacedPublisher, waitAttached, waitFor, waitLive, sessionOf } from './helpers/relay-harness.js';
+import { connectFor, countingReceiver, pacedPublisher, waitAttached, waitFor, waitLive, sessionOf, serveApi } from './helpers/relay-harness.js';
 
 /** A /proc/net/udp text in the kernel's format: `rows` are [local port, inode, drops]. */
 function procNetUdp(rows: Array<[number, number, number]>, v6 = false): string {
@@ -98,13 +97,7 @@ test('a full UDP receive buffer on the SRT port is counted, logged and shown in 
     logger: capturingLogger(lines),
     udpDropCheckMs: 200,
   });
-  const api = new ApiServer(relay, { host: '127.0.0.1', port: 0, logger: silentLogger() });
-  t.after(async () => {
-    await api.close();
-    await relay.stop();
-  });
-  await relay.start();
-  const base = `http://127.0.0.1:${(await api.listen()).port}`;
+  const base = await serveApi(t, relay);
   const udp = async (): Promise<Array<{ role: string; port?: number; dropped: number; receiveBufferBytes: number }>> =>
     ((await (await fetch(`${base}/api/v1/udp`)).json()) as { sockets: Array<{ role: string; port?: number; dropped: number; receiveBufferBytes: number }> }).sockets;
 

@@ -5,7 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
+import { ApiServer, type ApiServerOptions } from '../../src/api/http-server.js';
 import { SrtRejectedError } from '../../src/errors.js';
+import { silentLogger } from '../../src/logging.js';
 import type { SrtSocket } from '../../src/srt/socket.js';
 import { Relay, type RelayOptions, type SessionInfo } from '../../src/supervisor/relay.js';
 import { freeUdpPort } from './free-port.js';
@@ -408,4 +410,18 @@ export function udpPortInUse(port: number): Promise<boolean> {
 /** Waits until a process has bound UDP 127.0.0.1:port (e.g. an SRT listener started by a tool). */
 export async function waitUdpBound(port: number, what: string, timeoutMs = 10_000): Promise<void> {
   await waitFor(() => udpPortInUse(port), `${what} bound UDP port ${port}`, timeoutMs);
+}
+
+/**
+ * Starts `relay` and an HTTP API over it on a free loopback port (options beyond host, port and
+ * a silent logger from `opts`); both are stopped when `t` ends. Returns the API's base URL.
+ */
+export async function serveApi(t: AfterHook, relay: Relay, opts: Partial<ApiServerOptions> = {}): Promise<string> {
+  const api = new ApiServer(relay, { host: '127.0.0.1', port: 0, logger: silentLogger(), ...opts });
+  t.after(async () => {
+    await api.close();
+    await relay.stop();
+  });
+  await relay.start();
+  return `http://127.0.0.1:${(await api.listen()).port}`;
 }
