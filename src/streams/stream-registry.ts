@@ -183,7 +183,7 @@ export class StreamRegistry {
     else if (remote && refuse && s.remote!.quiet !== true) publish = REJECT_CONFLICT;
     // docs/auth.md: 1404 for a play of a stream that is not live and not configured. Viewers of
     // a configured stream that is not live wait for its source (they get nothing old meanwhile).
-    let play = live || remote || s.settings.configured || s.settings.startable === true ? 0 : REJECT_NOT_FOUND;
+    let play = s.playable ? 0 : REJECT_NOT_FOUND;
     if (this.#overloaded) {
       if (publish === 0 && !live) publish = REJECT_UNAVAILABLE;
       if (play === 0) play = REJECT_UNAVAILABLE;

@@ -90,6 +90,14 @@ export class Stream {
     return { slots: ring.slotCount, bytes: ring.byteLength, oldestMs: held > 0 && t > 0 ? Math.round((nowUs() - t) / 1000) : null };
   }
 
+  /**
+   * Viewers may connect (docs/auth.md: 1404 otherwise): the stream is live here or on another
+   * node, or configured (its viewers wait for its source), or its source starts on demand.
+   */
+  get playable(): boolean {
+    return this.publisher !== undefined || this.remote !== undefined || this.settings.configured || this.settings.startable === true;
+  }
+
   get hasRing(): boolean {
     return this.#ring !== undefined;
   }

@@ -659,7 +659,7 @@ export class Relay extends EventEmitter<RelayEvents> {
   #acceptViewer(c: Incoming): number | undefined {
     const { name, socket, peer, streamid, kind, log, inferred = false } = c;
     const stream = this.#registry.get(name);
-    if (stream === undefined || (stream.publisher === undefined && stream.remote === undefined && !stream.settings.configured && stream.settings.startable !== true)) {
+    if (stream === undefined || !stream.playable) {
       log.warn('play of a stream that is not live slipped past the gate; closing');
       socket.close();
       return undefined;
