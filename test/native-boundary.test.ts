@@ -53,3 +53,20 @@ test('the slot layout and shared constants load without the addon', () => {
     assert.doesNotMatch(readFileSync(join(ROOT, f), 'utf8'), /\bimport\b/, `${f} imports nothing`);
   }
 });
+
+test('bad arguments at the boundary are refused with ERR_SRT_INVALID_ARG: RingFanout at construction, the addon on a wrong type', async () => {
+  const { RingFanout } = await import('../src/srt/ring-io.js');
+  const { native } = await import('../src/srt/native.js');
+  const code = (fn: () => unknown): unknown => {
+    try {
+      fn();
+    } catch (e) {
+      return (e as { code?: unknown }).code;
+    }
+    return 'no error';
+  };
+  assert.equal(code(() => new RingFanout({ slots: new Uint8Array(1472 * 3), slotSize: 1472, slotCount: 3 })), 'ERR_SRT_INVALID_ARG', 'slotCount not a power of two');
+  assert.equal(code(() => new RingFanout({ slots: new Uint8Array(100), slotSize: 1472, slotCount: 4 })), 'ERR_SRT_INVALID_ARG', 'slots too small');
+  assert.equal(code(() => new RingFanout({ slots: new Uint8Array(1472 * 4), slotSize: 1472, slotCount: 4 })), 'no error');
+  assert.equal(code(() => (native.gateRejections as (g: unknown) => unknown)('not a gate')), 'ERR_SRT_INVALID_ARG');
+});
