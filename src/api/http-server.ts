@@ -9,7 +9,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../logging.js';
-import type { Relay } from '../supervisor/relay.js';
+import type { RelayApi } from '../supervisor/relay-api.js';
 import type { ClusterBridge } from '../supervisor/cluster-bridge.js';
 import { ApiError, errorResponse, readJsonBody, sendJson, sendText } from './http.js';
 import { createRelayMetrics, type RelayMetrics } from './metrics.js';
@@ -47,7 +47,7 @@ function digest(text: string): Buffer {
 }
 
 export class ApiServer {
-  readonly #relay: Relay;
+  readonly #relay: RelayApi;
   readonly #opts: ApiServerOptions;
   readonly #log: Logger;
   readonly #server: Server;
@@ -59,7 +59,7 @@ export class ApiServer {
   #address: ApiAddress | undefined;
   #closed = false;
 
-  constructor(relay: Relay, opts: ApiServerOptions) {
+  constructor(relay: RelayApi, opts: ApiServerOptions) {
     this.#relay = relay;
     this.#opts = opts;
     this.#log = opts.logger.child({ component: 'api' });

@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { SessionStats } from '../sessions/messages.js';
-import type { Relay, SessionInfo, SessionKind } from '../supervisor/relay.js';
+import type { RelayApi, SessionInfo, SessionKind } from '../supervisor/relay-api.js';
 import { statsSnapshot, type StatsSnapshot } from './views.js';
 import type { TsInfo } from '../ts/analyzer.js';
 import type { UdpDropCount } from '../srt/udp-drops.js';
@@ -137,7 +137,7 @@ const SESSION_GAUGES: readonly SessionGauge[] = [
 ];
 
 /** Registers the relay's gauges (and, by default, process metrics) on a new private registry. */
-export function createRelayMetrics(relay: Relay, opts: RelayMetricsOptions = {}): RelayMetrics {
+export function createRelayMetrics(relay: RelayApi, opts: RelayMetricsOptions = {}): RelayMetrics {
   const registry = new Registry();
   let cached: { at: number; snapshot: Promise<StatsSnapshot> } | undefined;
   const snapshot = (): Promise<StatsSnapshot> => {

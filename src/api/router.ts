@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ClusterBridge } from '../supervisor/cluster-bridge.js';
-import type { Relay } from '../supervisor/relay.js';
+import type { RelayApi } from '../supervisor/relay-api.js';
 import { ApiError, badRequest } from './http.js';
 
 export type Method = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'DELETE' | 'PATCH' | 'OPTIONS';
@@ -14,7 +14,7 @@ export type Method = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'DELETE' | 'PATCH' | 'OPT
 export const MUTATING_METHODS: ReadonlySet<string> = new Set(['PUT', 'POST', 'DELETE', 'PATCH']);
 
 export interface RouteContext {
-  readonly relay: Relay;
+  readonly relay: RelayApi;
   /** Set on a cluster member: configuration changes go through the shared configuration. */
   readonly cluster?: ClusterBridge;
   /** The node's mediaRoot (absolute), when the config sets one. */

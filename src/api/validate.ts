@@ -9,7 +9,7 @@ import { normalizeStream, type StreamContext } from '../config/stream-config.js'
 import type { StreamConfig } from '../config/types.js';
 import { ConfigInvalidError, ERROR_CODES, type ErrorCode } from '../errors.js';
 import { parseSrtUrl } from '../srt/url.js';
-import type { RelayPushOptions } from '../supervisor/relay.js';
+import type { RelayPushOptions } from '../supervisor/relay-api.js';
 import { ApiError, badRequest } from './http.js';
 
 import { STREAM_NAME_RULE, isValidStreamName } from '../streams/stream-name.js';

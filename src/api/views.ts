@@ -3,11 +3,11 @@
  * and one sessionStats() snapshot (libsrt statistics mapped to stable, unit-suffixed names).
  */
 import type { TsInfo } from '../ts/analyzer.js';
-import type { SourcesView } from '../supervisor/stream-sources.js';
+import type { SourcesView } from '../streams/stream-sources.js';
 import type { SessionStats } from '../sessions/messages.js';
 import type { PeerAddress, Stream, StreamState } from '../streams/stream.js';
 import { maskSecrets, maskText, maskUrl } from '../config/secrets.js';
-import type { PushInfo, Relay, SessionInfo, SessionKind } from '../supervisor/relay.js';
+import type { PushInfo, RelayApi, SessionInfo, SessionKind } from '../supervisor/relay-api.js';
 
 export type StatsSnapshot = ReadonlyMap<number, SessionStats>;
 
@@ -194,7 +194,7 @@ export function pushView(p: PushInfo): PushView {
 }
 
 /** One stats snapshot for a request; an empty one when the workers do not answer. */
-export async function statsSnapshot(relay: Relay): Promise<StatsSnapshot> {
+export async function statsSnapshot(relay: RelayApi): Promise<StatsSnapshot> {
   try {
     return await relay.sessionStats();
   } catch {

@@ -105,6 +105,7 @@ export class StreamRegistry {
     const s = this.#streams.get(name);
     if (s === undefined) return undefined;
     this.#streams.delete(name);
+    s.close();
     this.gate.delete(name);
     this.#internalGate?.delete(name);
     return s;
@@ -219,6 +220,7 @@ export class StreamRegistry {
   }
 
   close(): void {
+    for (const s of this.#streams.values()) s.close();
     this.gate.destroy();
     this.#internalGate?.destroy();
     this.#streams.clear();

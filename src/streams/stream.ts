@@ -1,6 +1,12 @@
-/** Stream: one named stream of the relay, its ring, its publisher and its viewers. */
+/**
+ * Stream: one named stream of the relay and what belongs to it — its ring, its publisher, its
+ * viewers, its sources (failover and on-demand timers: StreamSources), the options it was
+ * configured with and, in a cluster, the node that owns it. Closing a stream stops its sources.
+ */
 import { PacketRing } from '../ring/packet-ring.js';
 import { srtNow } from '../srt/clock.js';
+import type { RelayStreamOptions } from './stream-options.js';
+import type { RemoteSource, StreamSources } from './stream-sources.js';
 
 const nowUs = (): number => srtNow();
 
@@ -50,6 +56,8 @@ export interface RemoteOwner {
   epoch: number;
   /** Its publisher sends no media for the stream's takeoverAfterMs: a publisher here may take over. */
   quiet?: boolean;
+  /** How this node pulls the stream from there. */
+  source: RemoteSource;
 }
 
 export class Stream {
@@ -61,6 +69,10 @@ export class Stream {
   /** The publisher has sent no media for the stream's takeoverAfterMs: a new publisher may take over. */
   publisherStalled = false;
   readonly viewers = new Set<number>();
+  /** What feeds it, in failover order (undefined until configured or owned by another node). */
+  sources: StreamSources | undefined;
+  /** The options it was last configured with (config file or API); undefined for a dynamic stream. */
+  options: RelayStreamOptions | undefined;
   #ring: PacketRing | undefined;
   readonly createdAt = Date.now();
 
@@ -100,5 +112,16 @@ export class Stream {
 
   get hasRing(): boolean {
     return this.#ring !== undefined;
+  }
+
+  /** Puts in new sources, stopping the previous ones. */
+  setSources(sources: StreamSources | undefined): void {
+    if (this.sources !== sources) this.sources?.stop();
+    this.sources = sources;
+  }
+
+  /** The stream goes away (deleted, or a dynamic stream nobody uses): its sources stop. */
+  close(): void {
+    this.setSources(undefined);
   }
 }

@@ -26,10 +26,10 @@ import type { LeaseOwner } from '../cluster/lease.js';
 import type { RoutingNotice } from '../cluster/bus.js';
 import { isSrtRelayError } from '../errors.js';
 import { relayStreamFrom } from './from-config.js';
-import type { Relay, RelayStreamOptions } from './relay.js';
+import type { ClusterRelay, RelayStreamOptions } from './relay-api.js';
 
 export interface ClusterBridgeOptions {
-  relay: Relay;
+  relay: ClusterRelay;
   member: ClusterMember;
   logger?: Logger;
   /** Keep pulling a stream from its owner this long after the last local viewer left. Default 20000. */
@@ -58,7 +58,7 @@ export interface ClusterBridgeView {
 }
 
 export class ClusterBridge {
-  readonly #relay: Relay;
+  readonly #relay: ClusterRelay;
   readonly #member: ClusterMember;
   readonly #log: Logger;
   readonly #idleTimeoutMs: number;

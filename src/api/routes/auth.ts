@@ -1,7 +1,7 @@
 /** /api/v1/auth: the auth webhook settings, read and changed at runtime (cluster-wide on a member). */
 import { normalizeConfig } from '../../config/load.js';
 import { maskUrl } from '../../config/secrets.js';
-import type { AuthSettings } from '../../supervisor/relay.js';
+import type { AuthSettings } from '../../supervisor/relay-api.js';
 import { badRequest } from '../http.js';
 import type { Route } from '../router.js';
 

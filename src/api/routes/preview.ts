@@ -15,7 +15,7 @@ import { RING_SLOT_SIZE } from '../../ring/packet-ring.js';
 import { SLOT_HEADER_BYTES } from '../../ring/slot-layout.js';
 import type { SrtOptionValue } from '../../srt/options.js';
 import { SrtSocket } from '../../srt/socket.js';
-import type { PortDirection } from '../../supervisor/relay.js';
+import type { PortDirection } from '../../supervisor/relay-api.js';
 import { ApiError, notFound } from '../http.js';
 import type { Route } from '../router.js';
 

@@ -1,0 +1,28 @@
+/** A stream's options as the Relay takes them (the config file and the API normalise to this: src/config/stream-config.ts). */
+export interface RelayStreamOptions {
+  /** The primary source; `sources` (primary first, then backups) wins when given. */
+  source: string;
+  sources?: string[];
+  passphrase?: { publish?: string; play?: string };
+  onPublisherConflict?: 'refuse' | 'replace';
+  /** Under "refuse": a publisher that sent no media this long may be taken over (0 = never; default 1500). */
+  takeoverAfterMs?: number;
+  acceptStreamIds?: 'wildcard' | 'ignore' | 'refuse';
+  alwaysOn?: boolean;
+  idleTimeoutMs?: number;
+  failoverTimeoutMs?: number;
+  loop?: boolean;
+  simulatedLive?: boolean;
+  join?: 'keyframe' | 'live';
+  raw?: boolean;
+  /** Memory window wanted; the ring holds about one packet per millisecond of it, capped at RING_MAX_SLOTS. */
+  bufferTimeMs?: number;
+}
+
+/** Hard cap of a stream's ring: 16384 slots × 1472 bytes ≈ 24 MB (≈ 15 s at 10 Mbit/s). */
+export const RING_MAX_SLOTS = 16384;
+
+/** A stream's sources, primary first. */
+export function sourceTexts(s: RelayStreamOptions): string[] {
+  return s.sources !== undefined && s.sources.length > 0 ? s.sources : [s.source];
+}

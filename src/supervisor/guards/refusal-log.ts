@@ -1,0 +1,54 @@
+/**
+ * RefusalLog: once a second, drains the gates' refused handshakes, counts them by listener and
+ * reject code (for /metrics) and logs one line per (code, host) with a count, so a flood is one
+ * line, not thousands.
+ */
+import type { Logger } from '../../logging.js';
+import { REJECT_TOO_MANY, type StreamRegistry } from '../../streams/stream-registry.js';
+import type { RefusedHandshakes } from '../relay-api.js';
+
+export class RefusalLog {
+  readonly #log: Logger;
+  readonly #registry: StreamRegistry;
+  /** Refused handshakes since the start, by `${listener} ${code}`. */
+  readonly #refused = new Map<string, RefusedHandshakes>();
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(log: Logger, registry: StreamRegistry) {
+    this.#log = log;
+    this.#registry = registry;
+  }
+
+  start(): void {
+    this.#timer = setInterval(() => this.drain(), 1000);
+    this.#timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+  }
+
+  /** Handshakes refused since the start, by listener and reject code. */
+  counts(): RefusedHandshakes[] {
+    return [...this.#refused.values()].map((r) => ({ ...r }));
+  }
+
+  drain(): void {
+    const groups = new Map<string, { code: number; host: string; port: number; streamid: string; count: number }>();
+    for (const [gate, streamid, host, port, code] of this.#registry.rejections()) {
+      const listener = gate === this.#registry.gate.id ? 'srt' : 'internal';
+      const counted = this.#refused.get(`${listener} ${code}`);
+      if (counted === undefined) this.#refused.set(`${listener} ${code}`, { listener, code, count: 1 });
+      else counted.count++;
+      const key = `${code} ${host}`;
+      const g = groups.get(key);
+      if (g === undefined) groups.set(key, { code, host, port, streamid, count: 1 });
+      else g.count++;
+    }
+    for (const g of groups.values()) {
+      const fields = { code: g.code, peer: `${g.host}:${g.port}`, streamid: g.streamid, ...(g.count > 1 ? { count: g.count } : {}) };
+      if (g.code === REJECT_TOO_MANY) this.#log.warn(fields, 'connections refused: over the per-host limits');
+      else this.#log.info(fields, g.count > 1 ? 'connections rejected in handshake' : 'connection rejected in handshake');
+    }
+  }
+}
