@@ -16,10 +16,11 @@ import { MODE_PUBLISH } from '../srt/constants.js';
 import type { Gate } from '../srt/gate.js';
 import { allocateChannel, subscribeChannel } from '../srt/reactor.js';
 import { parseStreamId } from '../srt/streamid.js';
+import { REJECT } from '../srt/reject-codes.js';
 
-export const REJECT_PENDING = 1503;
-export const REJECT_UNAUTHORIZED = 1401;
-export const REJECT_FORBIDDEN = 1403;
+export const REJECT_PENDING = REJECT.UNAVAILABLE;
+export const REJECT_UNAUTHORIZED = REJECT.UNAUTHORIZED;
+export const REJECT_FORBIDDEN = REJECT.FORBIDDEN;
 
 export interface WebhookAuthOptions {
   gate: Gate;

@@ -5,11 +5,12 @@
  */
 import { SrtRelayError } from '../errors.js';
 import type { LeaseOwner } from './lease.js';
+import { REJECT } from '../srt/reject-codes.js';
 
 /** SRT reject reason for "needs Redis, Redis is down": SRT_REJX_DOWN. */
-export const REJECT_CLUSTER_UNAVAILABLE = 1503;
+export const REJECT_CLUSTER_UNAVAILABLE = REJECT.UNAVAILABLE;
 /** SRT reject reason for a publish refused by the cluster-wide conflict policy: SRT_REJX_CONFLICT. */
-export const REJECT_CLUSTER_CONFLICT = 1409;
+export const REJECT_CLUSTER_CONFLICT = REJECT.CONFLICT;
 
 /**
  * ERR_CLUSTER_UNAVAILABLE: an operation needed Redis and Redis cannot be reached (down, refusing

@@ -4,14 +4,15 @@
  * per-direction passphrases) without asking JavaScript.
  */
 import { Gate, type GateRejection } from '../srt/gate.js';
+import { REJECT } from '../srt/reject-codes.js';
 import { Stream, type StreamSettings } from './stream.js';
 
-export const REJECT_FORBIDDEN = 1403;
-export const REJECT_NOT_FOUND = 1404;
-export const REJECT_CONFLICT = 1409;
-export const REJECT_UNAVAILABLE = 1503;
+export const REJECT_FORBIDDEN = REJECT.FORBIDDEN;
+export const REJECT_NOT_FOUND = REJECT.NOT_FOUND;
+export const REJECT_CONFLICT = REJECT.CONFLICT;
+export const REJECT_UNAVAILABLE = REJECT.UNAVAILABLE;
 /** Over a per-host limit (handshake rate or connections); set natively by gateLimits. */
-export const REJECT_TOO_MANY = 1429;
+export const REJECT_TOO_MANY = REJECT.TOO_MANY;
 
 export interface RegistryPolicy {
   /** Accept a publish to a name no config mentions (embedded defaults: yes). */
