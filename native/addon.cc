@@ -339,9 +339,10 @@ Napi::Value Accept(const Napi::CallbackInfo& info) {
   int32_t mode = 0;
   std::string resource;
   bool inferred = false;
-  GateTakeAcceptInfo(ns, &mode, &resource, &inferred);
+  bool held = false;
+  GateTakeAcceptInfo(ns, &mode, &resource, &inferred, &held);
   Napi::Value addr = AddrPair(env, ss);
-  Napi::Array out = Napi::Array::New(env, 7);
+  Napi::Array out = Napi::Array::New(env, 8);
   out.Set(0u, Napi::Number::New(env, ns));
   out.Set(1u, addr.As<Napi::Array>().Get(0u));
   out.Set(2u, addr.As<Napi::Array>().Get(1u));
@@ -349,6 +350,7 @@ Napi::Value Accept(const Napi::CallbackInfo& info) {
   out.Set(4u, Napi::Number::New(env, mode));
   out.Set(5u, Napi::String::New(env, resource));
   out.Set(6u, Napi::Boolean::New(env, inferred));
+  out.Set(7u, Napi::Boolean::New(env, held));
   return out;
 }
 
@@ -383,7 +385,8 @@ Napi::Value Close(const Napi::CallbackInfo& info) {
   int32_t m;
   std::string r;
   bool inf;
-  GateTakeAcceptInfo(s, &m, &r, &inf);
+  bool held;
+  GateTakeAcceptInfo(s, &m, &r, &inf, &held);
   GateSocketClosed(s);
   Get(info)->sockets.erase(s);
   srt_close(s);

@@ -101,6 +101,10 @@ struct Gate {
   std::unordered_map<std::string, AuthDecision> auth;
   std::unordered_map<std::string, std::chrono::steady_clock::time_point> asked;
   std::deque<PendingAuth> pending;
+  // Held admission: while holdRoom > 0, a caller without a cached decision is accepted instead
+  // of refused (one unit of room each; JS sets the room from the holds it has: gateHoldRoom)
+  // and marked held: JS keeps it off the stream until the webhook has answered.
+  int32_t holdRoom = 0;
   // Handshakes the gate accepted that have not reached srt_accept yet, oldest first
   // (seq -> socket; the info itself is in g_accepted). Bounded by acceptCapacity; an entry
   // leaves when its socket is accepted, is seen refused/broken, is older than acceptTtl, or
@@ -175,6 +179,7 @@ struct AcceptInfo {
   std::chrono::steady_clock::time_point at;
   std::string provKey;  // non-empty: holds the provisional live mark of this entry...
   uint64_t provGen = 0; // ...written at this generation
+  bool held = false;    // accepted before the webhook decided: JS holds it until it has
 };
 
 // An accepted socket counted in its gate's hostSessions until it is closed.
@@ -411,6 +416,7 @@ int Decide(const ListenerCfg& cfg, SRTSOCKET ns, const sockaddr* peer, const cha
   if (mode == kModeUnknown) mode = (e != gate.entries.end() && e->second.live) ? kModePlay : kModePublish;
 
   std::string authPass;
+  bool held = false;
   if (gate.authEnabled) {
     const std::string& host = peerHost;
     const int32_t port = peerPort;
@@ -424,15 +430,18 @@ int Decide(const ListenerCfg& cfg, SRTSOCKET ns, const sockaddr* peer, const cha
         if (gate.pending.size() < 1024) gate.pending.push_back(PendingAuth{sid, host, port, mode, resource});
         if (gate.channel != 0) ChannelSignal(gate.channel);
       }
-      return Refuse(cfg.gate, ns, peer, sid, gate.pendingCode);
+      if (gate.holdRoom <= 0) return Refuse(cfg.gate, ns, peer, sid, gate.pendingCode);
+      gate.holdRoom--;
+      held = true;  // the rules below still apply; the webhook's verdict comes after the accept
+    } else {
+      if (a->second.code != 0) return Refuse(cfg.gate, ns, peer, sid, a->second.code);
+      if (!a->second.rename.empty() && cfg.fixedResource.empty()) {
+        resource = a->second.rename;
+        key = resource;
+        e = gate.entries.find(key);
+      }
+      authPass = a->second.passphrase;
     }
-    if (a->second.code != 0) return Refuse(cfg.gate, ns, peer, sid, a->second.code);
-    if (!a->second.rename.empty() && cfg.fixedResource.empty()) {
-      resource = a->second.rename;
-      key = resource;
-      e = gate.entries.find(key);
-    }
-    authPass = a->second.passphrase;
   }
 
   if (!ValidStreamName(resource)) return Refuse(cfg.gate, ns, peer, sid, SRT_REJC_PREDEFINED + 400);
@@ -484,7 +493,7 @@ int Decide(const ListenerCfg& cfg, SRTSOCKET ns, const sockaddr* peer, const cha
   // last holder goes, unless JS wrote the entry meanwhile (SweepAccepting, GateSocketClosed).
   std::string provKey;
   uint64_t provGen = 0;
-  if (mode == kModePublish && !inferred && cfg.sidPolicy != 1) {
+  if (mode == kModePublish && !inferred && cfg.sidPolicy != 1 && !held) {
     auto found = gate.entries.find(key);
     if (found == gate.entries.end() || !found->second.live) {
       Entry& live = gate.entries[key];
@@ -515,6 +524,7 @@ int Decide(const ListenerCfg& cfg, SRTSOCKET ns, const sockaddr* peer, const cha
   info.at = std::chrono::steady_clock::now();
   info.provKey = std::move(provKey);
   info.provGen = provGen;
+  info.held = held;
   auto old = g_accepted.find(ns);
   if (old != g_accepted.end()) {  // a socket id libsrt reused: the old handshake is gone
     auto og = g_gates.find(old->second.gate);
@@ -710,6 +720,17 @@ Napi::Value GateAuthEnable(const Napi::CallbackInfo& info) {
     g->second.pendingCode = info[2].As<Napi::Number>().Int32Value();
     g->second.channel = info[3].As<Napi::Number>().Uint32Value();
   }
+  return info.Env().Undefined();
+}
+
+// gateHoldRoom(gate, room)
+Napi::Value GateHoldRoom(const Napi::CallbackInfo& info) {
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) return ThrowInvalidArg(info.Env(), "gateHoldRoom", "room", "a number");
+  int32_t id = info[0].As<Napi::Number>().Int32Value();
+  int32_t room = info[1].As<Napi::Number>().Int32Value();
+  std::lock_guard<std::mutex> lk(g_mu);
+  auto g = g_gates.find(id);
+  if (g != g_gates.end()) g->second.holdRoom = room < 0 ? 0 : room;
   return info.Env().Undefined();
 }
 
@@ -921,12 +942,13 @@ void ClassifyStreamId(const std::string& raw, const SidDomains& domains, int32_t
   }
 }
 
-bool GateTakeAcceptInfo(SRTSOCKET s, int32_t* mode, std::string* resource, bool* inferred) {
+bool GateTakeAcceptInfo(SRTSOCKET s, int32_t* mode, std::string* resource, bool* inferred, bool* held) {
   std::lock_guard<std::mutex> lk(g_mu);
   auto it = g_accepted.find(s);
   if (it == g_accepted.end()) return false;
   *mode = it->second.mode;
   *inferred = it->second.inferred;
+  *held = it->second.held;
   *resource = std::move(it->second.resource);
   auto g = g_gates.find(it->second.gate);
   if (g != g_gates.end()) {
@@ -1037,6 +1059,7 @@ void GateRegister(Napi::Env env, Napi::Object exports) {
   exports.Set("gateAuthEnable", Napi::Function::New(env, GateAuthEnable));
   exports.Set("gateAuthSet", Napi::Function::New(env, GateAuthSet));
   exports.Set("gatePending", Napi::Function::New(env, GatePending));
+  exports.Set("gateHoldRoom", Napi::Function::New(env, GateHoldRoom));
   exports.Set("gateLimits", Napi::Function::New(env, GateLimits));
   exports.Set("gateHostSessions", Napi::Function::New(env, GateHostSessions));
   exports.Set("gateStats", Napi::Function::New(env, GateStats));

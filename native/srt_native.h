@@ -60,11 +60,13 @@
  *                                                     socket of any process holds the address,
  *                                                     else bind()'s errno (98: EADDRINUSE)
  *   listen(sock, backlog)
- *   accept(sock) -> null | [sock, host, port, streamid, mode, resource, inferred]
+ *   accept(sock) -> null | [sock, host, port, streamid, mode, resource, inferred, held]
  *                                                     mode/resource: the gate's decision for
  *                                                     that handshake (0 if no gate); inferred:
  *                                                     the streamid named no direction and a
- *                                                     "both" port guessed it
+ *                                                     "both" port guessed it; held: accepted
+ *                                                     before the auth webhook decided (see
+ *                                                     gateHoldRoom)
  *   connect(sock, host, port)                         non-blocking: completion is an OUT event,
  *                                                     failure an ERR event (+ rejectReason())
  *   rendezvous(sock, localHost, localPort, host, port)
@@ -142,6 +144,11 @@
  *                                                     the cache (the RcvQ thread never waits)
  *   gateAuthSet(gate, streamid, host, code, passphrase, rename, ttlMs)   cache a decision
  *   gatePending(gate) -> [streamid, host, port, mode, resource][]   callers waiting for one
+ *   gateHoldRoom(gate, room)   held admission: while room > 0, a caller without a cached
+ *                              decision is queued as above but accepted (room - 1) instead of
+ *                              refused, with `held` set in accept(); every other rule of the
+ *                              gate still applies first-hand, only the webhook's verdict comes
+ *                              later (JS keeps the socket off the stream until then). 0 = off
  *   gateLimits(gate, handshakesPerSecond, burst, sessionsPerHost, code, exemptHosts[],
  *              allPerSecond, allBurst)
  *                              per remote host (0 = off): a token bucket of handshakes and a cap
@@ -197,7 +204,7 @@ void ChannelSignal(uint32_t channel);
 // Gate (gate.cc): handshake-time decisions.
 void GateRegister(Napi::Env env, Napi::Object exports);
 // Mode/resource the gate decided for an accepted socket (consumed once).
-bool GateTakeAcceptInfo(SRTSOCKET s, int32_t* mode, std::string* resource, bool* inferred);
+bool GateTakeAcceptInfo(SRTSOCKET s, int32_t* mode, std::string* resource, bool* inferred, bool* held);
 void GateForgetListener(SRTSOCKET lsn);
 // An accepted socket is closed: it no longer counts against its host's session limit.
 void GateSocketClosed(SRTSOCKET s);

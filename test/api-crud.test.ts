@@ -269,18 +269,19 @@ test('auth webhook settings: read, set at runtime (decides the next publish), tu
   const deny = await startWebhook(() => ({ status: 200, body: { allow: false } }));
   t.after(() => deny.server.close());
   const hook = deny.url;
-  const defaults = { webhook: null, timeoutMs: 2000, cacheMs: 5000 };
+  const defaults = { webhook: null, timeoutMs: 2000, cacheMs: 5000, hold: true };
   assert.deepEqual((await call(base, 'GET', '/api/v1/auth')).body, defaults);
   assertError(await call(base, 'PUT', '/api/v1/auth', { json: { webhook: hook } }), 401, 'ERR_API_UNAUTHORIZED');
-  for (const bad of [{ webhook: 'ftp://example.com/x' }, { webhook: 5 }, { timeoutMs: -1 }, { cacheMs: 'soon' }, { hook }, []]) {
+  for (const bad of [{ webhook: 'ftp://example.com/x' }, { webhook: 5 }, { timeoutMs: -1 }, { cacheMs: 'soon' }, { hold: 'yes' }, { hook }, []]) {
     const r = await call(base, 'PUT', '/api/v1/auth', { json: bad, token: 'sekret-token' });
     assert.equal(r.status, 400, `${JSON.stringify(bad)} → ${JSON.stringify(r.body)}`);
   }
   assert.deepEqual((await call(base, 'GET', '/api/v1/auth')).body, defaults, 'bad bodies changed nothing');
 
-  const set = await call(base, 'PUT', '/api/v1/auth', { json: { webhook: hook, timeoutMs: 1000 }, token: 'sekret-token' });
+  // hold: false, the retry protocol (held admission has its own tests: webhook-held-admission.test.ts).
+  const set = await call(base, 'PUT', '/api/v1/auth', { json: { webhook: hook, timeoutMs: 1000, hold: false }, token: 'sekret-token' });
   assert.equal(set.status, 200, JSON.stringify(set.body));
-  assert.deepEqual(set.body, { webhook: hook, timeoutMs: 1000, cacheMs: 5000 });
+  assert.deepEqual(set.body, { webhook: hook, timeoutMs: 1000, cacheMs: 5000, hold: false });
   // The webhook decides now: the first handshake waits for it (1503), a retry once it answered is denied (1403).
   const reasons: number[] = [];
   for (let i = 0; i < 30 && reasons.at(-1) !== 1403; i++) {

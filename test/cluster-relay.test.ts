@@ -294,7 +294,7 @@ test('auth webhook settings put through one node\'s API decide publishes on ever
   const deny = await startWebhook(() => ({ status: 200, body: { allow: false } }));
   t.after(() => deny.server.close());
   const hook = deny.url;
-  const put = await a.send('PUT', '/api/v1/auth', { webhook: hook, timeoutMs: 1000 });
+  const put = await a.send('PUT', '/api/v1/auth', { webhook: hook, timeoutMs: 1000, hold: false });
   assert.equal(put.status, 200, JSON.stringify(put.json));
   const authOf = async (n: ClusterNode): Promise<{ webhook: string | null }> => (await (await fetch(`http://127.0.0.1:${n.apiPort}/api/v1/auth`)).json()) as { webhook: string | null };
   for (const n of [b, c]) await waitFor(async () => (await authOf(n)).webhook === hook, `the webhook reaches ${n.id}`);

@@ -32,7 +32,7 @@ async function rawWebhook(status: number, body: string): Promise<{ server: Serve
 
 test('a webhook answering 500 refuses the caller with 1403 once decided', async (t) => {
   const hook = await rawWebhook(500, '{"allow":true}');
-  const { relay, port } = await startWebhookRelay(hook.url);
+  const { relay, port } = await startWebhookRelay(hook.url, { hold: false });
   t.after(async () => {
     await relay.stop();
     hook.server.close();
@@ -44,7 +44,7 @@ test('a webhook answering 500 refuses the caller with 1403 once decided', async 
 
 test('a webhook answering invalid JSON refuses the caller with 1403 once decided', async (t) => {
   const hook = await rawWebhook(200, '{"allow": tru');
-  const { relay, port } = await startWebhookRelay(hook.url);
+  const { relay, port } = await startWebhookRelay(hook.url, { hold: false });
   t.after(async () => {
     await relay.stop();
     hook.server.close();
@@ -55,7 +55,7 @@ test('a webhook answering invalid JSON refuses the caller with 1403 once decided
 
 test('the webhook is asked on play with action play and the user, a denied play is refused with 1403, and publish:NAME:USER:PASS passes user and token', async (t) => {
   const hook = await startWebhook((c) => ({ status: 200, body: { allow: c.action === 'publish' || c.streamid.includes('u=viewer-ok') } }));
-  const { relay, port } = await startWebhookRelay(hook.url);
+  const { relay, port } = await startWebhookRelay(hook.url, { hold: false });
   t.after(async () => {
     await relay.stop();
     hook.server.close();
@@ -89,7 +89,7 @@ test('the webhook is asked on play with action play and the user, a denied play 
 
 test('after cacheMs the webhook is asked again for the same stream id and address', async (t) => {
   const hook = await startWebhook(() => ({ status: 200, body: { allow: true } }));
-  const { relay, port } = await startWebhookRelay(hook.url, { cacheMs: 300 });
+  const { relay, port } = await startWebhookRelay(hook.url, { cacheMs: 300, hold: false });
   t.after(async () => {
     await relay.stop();
     hook.server.close();

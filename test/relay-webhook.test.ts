@@ -1,8 +1,9 @@
 /**
  * Publish/play decided by an auth webhook: a real HTTP server on loopback answers allow, deny,
  * rename, per-connection passphrase, 401 and silence; real SRT callers see the codes.
- * The first handshake of a new (streamid, address) is refused with 1503 while the relay asks;
- * the retry is decided from the cached answer (see docs/auth.md).
+ * These run with `auth.hold: false`, the retry protocol: the first handshake of a new
+ * (streamid, address) is refused with 1503 while the relay asks; the retry is decided from the
+ * cached answer (see docs/auth.md). Held admission (the default) is webhook-held-admission.test.ts.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,7 +21,7 @@ async function until(cond: () => boolean, what: string, timeoutMs = 20_000): Pro
 
 test('the webhook allows a publish and is told action, stream, streamid, address and node', async (t) => {
   const hook = await startWebhook(() => ({ status: 200, body: { allow: true } }));
-  const { relay, port } = await startWebhookRelay(hook.url);
+  const { relay, port } = await startWebhookRelay(hook.url, { hold: false });
   t.after(async () => {
     await relay.stop();
     hook.server.close();
@@ -40,7 +41,7 @@ test('the webhook allows a publish and is told action, stream, streamid, address
 
 test('a denying webhook makes the retry fail with 1403, and 401 with 1401', async (t) => {
   const hook = await startWebhook((c) => (c.streamid.includes('nocreds') ? { status: 401 } : { status: 200, body: { allow: false } }));
-  const { relay, port } = await startWebhookRelay(hook.url);
+  const { relay, port } = await startWebhookRelay(hook.url, { hold: false });
   t.after(async () => {
     await relay.stop();
     hook.server.close();
@@ -51,7 +52,7 @@ test('a denying webhook makes the retry fail with 1403, and 401 with 1401', asyn
 
 test('a webhook that never answers is a 1403 after its timeout', async (t) => {
   const hook = await startWebhook(() => 'hang');
-  const { relay, port } = await startWebhookRelay(hook.url, { timeoutMs: 300 });
+  const { relay, port } = await startWebhookRelay(hook.url, { timeoutMs: 300, hold: false });
   t.after(async () => {
     await relay.stop();
     hook.server.closeAllConnections();
@@ -71,7 +72,7 @@ test('the webhook renames the stream and sets the connection passphrase', async 
       ? { status: 200, body: { allow: true, stream: 'renamed', passphrase: 'per-connection-secret' } }
       : { status: 200, body: { allow: true } },
   );
-  const { relay, port } = await startWebhookRelay(hook.url);
+  const { relay, port } = await startWebhookRelay(hook.url, { hold: false });
   t.after(async () => {
     await relay.stop();
     hook.server.close();

@@ -17,7 +17,7 @@ interface CallWithCreds {
 
 test('the webhook gets user and token from u=/s= and from publish:NAME:USER:PASS, and the dialect-read stream', { timeout: 30_000 }, async (t) => {
   const hook = await startWebhook(() => ({ status: 200, body: { allow: true } }));
-  const { relay, port } = await startWebhookRelay(hook.url, { dialects: { domains: { 'uplive.sls.com': 'publish' } } });
+  const { relay, port } = await startWebhookRelay(hook.url, { dialects: { domains: { 'uplive.sls.com': 'publish' } }, hold: false });
   t.after(async () => {
     await relay.stop();
     hook.server.close();

@@ -7,6 +7,17 @@
  *   2xx {allow: true, stream?, passphrase?}  accept (optionally renamed / with this passphrase)
  *   401                                      1401 (credentials missing)
  *   anything else, or no reply in timeoutMs  1403
+ *
+ * Held admission (`hold`, the default): instead of refusing a caller with no cached verdict, the
+ * gate accepts it (every other rule of the gate applied first-hand: 1400, 1404, 1405, 1409...)
+ * and marks it held; `hold()` keeps it off the stream — a player gets nothing, a publisher's
+ * data reaches nobody and displaces no one — until the webhook answers, then the relay goes on
+ * or closes it. So a one-shot `ffmpeg` publish or `ffprobe` play succeeds at its first try. A
+ * denial cannot reach a held caller as its reject code (its handshake is over): it sees the
+ * connection close, and its retry within `cacheMs` gets the exact code in the handshake. A
+ * verdict with a passphrase cannot be applied after the handshake either: the held caller is
+ * closed and its retry is decided with the passphrase. At most MAX_HELD callers are held at
+ * once; beyond, callers get `pendingCode` (1503) and retry as without hold.
  */
 import { STREAM_NAME_PATTERN } from '../streams/stream-name.js';
 import { request } from 'undici';
@@ -22,11 +33,16 @@ export const REJECT_PENDING = REJECT.UNAVAILABLE;
 export const REJECT_UNAUTHORIZED = REJECT.UNAUTHORIZED;
 export const REJECT_FORBIDDEN = REJECT.FORBIDDEN;
 
+/** Callers held at once while the webhook decides (beyond: 1503 and retry). */
+export const MAX_HELD = 256;
+
 export interface WebhookAuthOptions {
   gate: Gate;
   url: string;
   timeoutMs: number;
   cacheMs: number;
+  /** Held admission (default true): see the module comment. */
+  hold?: boolean;
   nodeId: string;
   logger: Logger;
 }
@@ -50,6 +66,10 @@ export class WebhookAuth {
   readonly #channel = allocateChannel();
   #unsubscribe: (() => void) | undefined;
   #inFlight = 0;
+  /** Webhook calls under way, by `${streamid}\n${host}`: a held caller waits for the same answer. */
+  readonly #asking = new Map<string, Promise<WebhookVerdict>>();
+  #held = 0;
+  #stopped = false;
 
   constructor(opts: WebhookAuthOptions) {
     this.#opts = opts;
@@ -58,9 +78,12 @@ export class WebhookAuth {
   start(): void {
     this.#unsubscribe = subscribeChannel(this.#channel, () => this.#drain());
     this.#opts.gate.enableAuth(true, REJECT_PENDING, this.#channel);
+    this.#setRoom();
   }
 
   stop(): void {
+    this.#stopped = true;
+    this.#opts.gate.setHoldRoom(0);
     this.#opts.gate.enableAuth(false, REJECT_PENDING, 0);
     this.#unsubscribe?.();
     this.#unsubscribe = undefined;
@@ -70,20 +93,58 @@ export class WebhookAuth {
     return this.#inFlight;
   }
 
-  #drain(): void {
-    for (const [streamid, host, port, mode, resource] of this.#opts.gate.pending()) {
-      void this.#decide(streamid, host, port, mode === MODE_PUBLISH ? 'publish' : 'play', resource);
+  /** Callers held now, waiting for the webhook. */
+  get held(): number {
+    return this.#held;
+  }
+
+  /**
+   * A caller the gate accepted before the webhook decided (`held`): resolves with the verdict
+   * (code 0: go on, as `verdict.stream`) once the webhook answered. `mode` is the gate's decision.
+   */
+  async hold(c: { streamid: string; host: string; port: number; mode: number; resource: string }): Promise<WebhookVerdict> {
+    this.#held++;
+    this.#setRoom();
+    try {
+      return await this.#decision(c.streamid, c.host, c.port, c.mode === MODE_PUBLISH ? 'publish' : 'play', c.resource);
+    } finally {
+      this.#held--;
+      this.#setRoom();
     }
   }
 
-  async #decide(streamid: string, host: string, port: number, action: 'publish' | 'play', stream: string): Promise<void> {
+  /** Room for more held callers in the gate (it takes one unit per held handshake until we set it again). */
+  #setRoom(): void {
+    if (this.#stopped) return;
+    this.#opts.gate.setHoldRoom(this.#opts.hold === false ? 0 : Math.max(0, MAX_HELD - this.#held));
+  }
+
+  #drain(): void {
+    for (const [streamid, host, port, mode, resource] of this.#opts.gate.pending()) {
+      void this.#decision(streamid, host, port, mode === MODE_PUBLISH ? 'publish' : 'play', resource);
+    }
+  }
+
+  /** The webhook's verdict for (streamid, host): the call under way for it, or a new one. */
+  #decision(streamid: string, host: string, port: number, action: 'publish' | 'play', stream: string): Promise<WebhookVerdict> {
+    const key = `${streamid}\n${host}`;
+    let p = this.#asking.get(key);
+    if (p === undefined) {
+      p = this.#decide(streamid, host, port, action, stream).finally(() => this.#asking.delete(key));
+      this.#asking.set(key, p);
+    }
+    return p;
+  }
+
+  async #decide(streamid: string, host: string, port: number, action: 'publish' | 'play', stream: string): Promise<WebhookVerdict> {
     this.#inFlight++;
     const log = this.#opts.logger.child({ stream, streamid, peer: `${host}:${port}`, action });
     try {
       const { user, token } = parseStreamId(streamid);
       const verdict = await this.ask({ action, stream, streamid, remoteAddr: `${host}:${port}`, ...(user !== undefined ? { user } : {}), ...(token !== undefined ? { token } : {}) });
-      this.#opts.gate.setAuth(streamid, host, verdict.code, verdict.passphrase, verdict.stream === stream ? '' : verdict.stream, this.#opts.cacheMs);
+      if (!this.#stopped) this.#opts.gate.setAuth(streamid, host, verdict.code, verdict.passphrase, verdict.stream === stream ? '' : verdict.stream, this.#opts.cacheMs);
       log.info({ code: verdict.code, renamed: verdict.stream !== stream ? verdict.stream : undefined }, 'webhook decided');
+      return verdict;
     } finally {
       this.#inFlight--;
     }

@@ -47,7 +47,7 @@ import { callScript, defineScripts, queueScript } from './scripts.js';
 export type { ConfigKind, ConfigNotice } from './bus.js';
 
 /** The auth settings stored one per field of `config:auth`. */
-export const AUTH_SETTINGS = Object.freeze(['webhook', 'timeoutMs', 'cacheMs'] as const);
+export const AUTH_SETTINGS = Object.freeze(['webhook', 'timeoutMs', 'cacheMs', 'hold'] as const);
 export type AuthSetting = (typeof AUTH_SETTINGS)[number];
 
 /** The shared part of the configuration, in config-file shape (what import reads and export prints). */
@@ -195,6 +195,7 @@ export function authInputFrom(a: AuthConfig): AuthInput {
   if (a.webhook !== undefined) out.webhook = a.webhook;
   if (a.timeoutMs !== AUTH_DEFAULTS.timeoutMs) out.timeoutMs = a.timeoutMs;
   if (a.cacheMs !== AUTH_DEFAULTS.cacheMs) out.cacheMs = a.cacheMs;
+  if (a.hold !== AUTH_DEFAULTS.hold) out.hold = a.hold;
   return out;
 }
 
@@ -234,7 +235,7 @@ export function canonicalPush(value: unknown): PushInput {
   return pushInputFrom(p);
 }
 
-/** Default auth validator: one setting (`webhook`, `timeoutMs`, `cacheMs`) checked by the loader. */
+/** Default auth validator: one setting (`webhook`, `timeoutMs`, `cacheMs`, `hold`) checked by the loader. */
 export function canonicalAuthSetting(name: string, value: unknown): AuthInput[AuthSetting] {
   if (!(AUTH_SETTINGS as readonly string[]).includes(name)) {
     throw new ConfigInvalidError(`unknown auth setting '${name}'; allowed: ${AUTH_SETTINGS.join(', ')}`, `auth.${name}`);

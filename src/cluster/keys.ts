@@ -49,7 +49,7 @@ export interface ClusterKeys {
   readonly configStreams: string;
   /** `config:pushes`: hash push id → JSON push. */
   readonly configPushes: string;
-  /** `config:auth`: hash setting name (`webhook`, `timeoutMs`, `cacheMs`) → JSON value. */
+  /** `config:auth`: hash setting name (`webhook`, `timeoutMs`, `cacheMs`, `hold`) → JSON value. */
   readonly configAuth: string;
   /** Channel of `{kind, name, op, by}` notices, one per config change. */
   readonly configChanged: string;

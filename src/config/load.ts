@@ -57,7 +57,7 @@ export const STREAM_DEFAULTS = Object.freeze({
   failoverTimeoutMs: 10_000,
 } as const);
 
-export const AUTH_DEFAULTS = Object.freeze({ timeoutMs: 2000, cacheMs: 5000 } as const);
+export const AUTH_DEFAULTS = Object.freeze({ timeoutMs: 2000, cacheMs: 5000, hold: true } as const);
 
 /** Same rule as the schema's `nodeId` pattern. */
 export const NODE_ID_PATTERN = /^[A-Za-z0-9._-]{1,128}$/;
@@ -1045,6 +1045,7 @@ export function normalizeConfig(input: unknown, opts: NormalizeOptions = {}): Re
       ...(cfg.auth?.webhook !== undefined ? { webhook: cfg.auth.webhook } : {}),
       timeoutMs: cfg.auth?.timeoutMs ?? AUTH_DEFAULTS.timeoutMs,
       cacheMs: cfg.auth?.cacheMs ?? AUTH_DEFAULTS.cacheMs,
+      hold: cfg.auth?.hold ?? AUTH_DEFAULTS.hold,
     },
     ...(mediaRoot !== undefined ? { mediaRoot } : {}),
     ...(cfg.redis !== undefined ? { redis: cfg.redis, cluster: clusterDefaults(cfg.cluster ?? {}, internalPort) } : {}),

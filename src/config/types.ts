@@ -104,6 +104,7 @@ export interface AuthInput {
   webhook?: string;
   timeoutMs?: number;
   cacheMs?: number;
+  hold?: boolean;
 }
 
 /** The contents of a config file (schema/config.schema.json). */
@@ -250,6 +251,8 @@ export interface AuthConfig {
   readonly webhook?: string;
   readonly timeoutMs: number;
   readonly cacheMs: number;
+  /** Held admission (docs/auth.md). */
+  readonly hold: boolean;
 }
 
 /** The checked configuration, every default filled in, deeply frozen. */

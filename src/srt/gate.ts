@@ -78,6 +78,14 @@ export class Gate {
     native.gateAuthSet(this.id, streamid, host, code, passphrase, rename, ttlMs);
   }
 
+  /**
+   * Held admission: while `room` > 0, a caller with no cached verdict is accepted (each takes one
+   * unit) with `held` set instead of refused with the pending code; 0 turns it off.
+   */
+  setHoldRoom(room: number): void {
+    native.gateHoldRoom(this.id, room);
+  }
+
   /** Handshakes waiting for a verdict. */
   pending(): GatePending[] {
     return native.gatePending(this.id);

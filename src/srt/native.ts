@@ -14,7 +14,7 @@ export { EV_ERR, EV_IN, EV_OUT, EV_SIGNAL, MODE_PLAY, MODE_PUBLISH, MODE_UNKNOWN
 export { SLOT_HEADER_BYTES } from '../ring/slot-layout.js';
 
 export type NativeOptionType = 'int' | 'int64' | 'bool' | 'string' | 'linger';
-export type AcceptResult = [sock: number, host: string, port: number, streamid: string, mode: number, resource: string, inferred: boolean];
+export type AcceptResult = [sock: number, host: string, port: number, streamid: string, mode: number, resource: string, inferred: boolean, held: boolean];
 
 export interface SrtNativeAddon {
   version(): string;
@@ -109,6 +109,7 @@ export interface SrtNativeAddon {
   classifyStreamId(streamid: string, domains?: Array<[name: string, mode: number]>): [mode: number, resource: string];
   gateAuthEnable(gate: number, enabled: boolean, pendingCode: number, channel: number): void;
   gateAuthSet(gate: number, streamid: string, host: string, code: number, passphrase: string, rename: string, ttlMs: number): void;
+  gateHoldRoom(gate: number, room: number): void;
   gatePending(gate: number): Array<[streamid: string, host: string, port: number, mode: number, resource: string]>;
   gateLimits(
     gate: number,

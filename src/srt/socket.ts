@@ -391,6 +391,8 @@ export interface AcceptedConnection {
   resource: string;
   /** The streamid named no direction; a "both" port guessed `mode` from the stream's state. */
   inferred: boolean;
+  /** Accepted before the auth webhook decided (held admission): keep it off the stream until it has. */
+  held: boolean;
 }
 
 export interface ListenOptions {
@@ -502,14 +504,14 @@ export class SrtListener {
         return;
       }
       if (r === null) return;
-      const [id, host, port, streamid, mode, resource, inferred] = r;
+      const [id, host, port, streamid, mode, resource, inferred, held] = r;
       const socket = SrtSocket.fromAccepted(id);
       if (this.#onConnection === undefined) {
         socket.close();
         continue;
       }
       try {
-        this.#onConnection({ socket, host, port, streamid, mode, resource, inferred });
+        this.#onConnection({ socket, host, port, streamid, mode, resource, inferred, held });
       } catch (err) {
         reportHandlerError(err, { listener: this.#socket.id, socket: id, peer: `${host}:${port}`, streamid });
         // Still ours (not handed to a worker): close it rather than leave the caller hanging.

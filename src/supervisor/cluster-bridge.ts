@@ -26,7 +26,7 @@ import type { LeaseOwner } from '../cluster/lease.js';
 import type { RoutingNotice } from '../cluster/bus.js';
 import { isSrtRelayError } from '../errors.js';
 import { relayStreamFrom } from './from-config.js';
-import type { ClusterRelay, RelayStreamOptions } from './relay-api.js';
+import type { AuthSettings, ClusterRelay, RelayStreamOptions } from './relay-api.js';
 
 export interface ClusterBridgeOptions {
   relay: ClusterRelay;
@@ -39,7 +39,7 @@ export interface ClusterBridgeOptions {
   /** How often the routing mirror is re-read in full (finds expired leases). Default 2000 ms. */
   routingRefreshMs?: number;
   /** Webhook settings of the local file: the base that the shared auth settings change. */
-  localAuth?: { webhook?: string; timeoutMs: number; cacheMs: number };
+  localAuth?: AuthSettings;
   /** The node's mediaRoot: file:// sources from the shared configuration must be inside it. */
   mediaRoot?: string;
 }
@@ -64,7 +64,7 @@ export class ClusterBridge {
   readonly #idleTimeoutMs: number;
   readonly #pullLatencyMs: number;
   readonly #refreshMs: number;
-  readonly #localAuth: { webhook?: string; timeoutMs: number; cacheMs: number };
+  readonly #localAuth: AuthSettings;
   readonly #mediaRoot: string | undefined;
   /** stream → the local publisher session the lease is (being) claimed for. */
   readonly #holders = new Map<string, number>();
@@ -325,17 +325,19 @@ export class ClusterBridge {
   /**
    * Writes the auth webhook settings to the cluster and applies them here at once: each setting
    * given is stored; a webhook of undefined removes the shared one (every node then falls back to
-   * its own file's), timeoutMs and cacheMs are always stored.
+   * its own file's), timeoutMs, cacheMs and hold are always stored.
    */
-  async putAuth(settings: { webhook?: string; timeoutMs: number; cacheMs: number }): Promise<void> {
+  async putAuth(settings: AuthSettings): Promise<void> {
     const config = this.#member.config;
     if (settings.webhook !== undefined) await config.putAuthSetting('webhook', settings.webhook);
     else await config.deleteAuthSetting('webhook');
     await config.putAuthSetting('timeoutMs', settings.timeoutMs);
     await config.putAuthSetting('cacheMs', settings.cacheMs);
+    await config.putAuthSetting('hold', settings.hold ?? true);
     this.#clusterAuth['webhook'] = settings.webhook;
     this.#clusterAuth['timeoutMs'] = settings.timeoutMs;
     this.#clusterAuth['cacheMs'] = settings.cacheMs;
+    this.#clusterAuth['hold'] = settings.hold ?? true;
     this.#applyAuth();
   }
 

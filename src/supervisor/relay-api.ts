@@ -21,6 +21,8 @@ export interface AuthSettings {
   webhook?: string;
   timeoutMs: number;
   cacheMs: number;
+  /** Held admission (default true): a caller's first connection waits for the webhook instead of 1503 + retry. */
+  hold?: boolean;
 }
 
 export interface RemoteOwnerSource {

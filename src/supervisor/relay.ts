@@ -169,7 +169,6 @@ export class Relay extends EventEmitter<RelayEvents> implements RelayApi, Cluste
 
   /** A caller of one of the node's SRT ports, accepted by libsrt after the gate said yes. */
   #onConnection(c: AcceptedConnection, fixedStream: string | undefined): void {
-    const peer = { host: c.host, port: c.port };
     const name = fixedStream ?? c.resource;
     const log = this.#log.child({ stream: name, peer: `${c.host}:${c.port}`, streamid: c.streamid });
     if (this.#sessions.full) {
@@ -177,6 +176,16 @@ export class Relay extends EventEmitter<RelayEvents> implements RelayApi, Cluste
       c.socket.close();
       return;
     }
+    if (c.held) {
+      void this.#admitHeld(c, fixedStream, log);
+      return;
+    }
+    this.#admit(c, name, log);
+  }
+
+  /** Hands an accepted caller to the sessions as the gate decided: publisher or viewer. */
+  #admit(c: AcceptedConnection, name: string, log: Logger): void {
+    const peer = { host: c.host, port: c.port };
     const incoming = { name, socket: c.socket, peer, streamid: c.streamid, log, inferred: c.inferred };
     if (c.mode === MODE_PUBLISH) this.#sessions.acceptPublisher({ ...incoming, kind: 'publisher', leased: true });
     else if (c.mode === MODE_PLAY) this.#sessions.acceptViewer({ ...incoming, kind: 'viewer' });
@@ -184,6 +193,39 @@ export class Relay extends EventEmitter<RelayEvents> implements RelayApi, Cluste
       log.warn('connection without a gate decision; closing');
       c.socket.close();
     }
+  }
+
+  /**
+   * A caller accepted before the webhook decided (held admission, src/auth/webhook-auth.ts): it
+   * stays on this thread, off the stream, until the verdict; then it goes on (renamed if the
+   * webhook says so) or is closed.
+   */
+  async #admitHeld(c: AcceptedConnection, fixedStream: string | undefined, log: Logger): Promise<void> {
+    const auth = this.#auth;
+    if (auth === undefined) {
+      this.#admit(c, fixedStream ?? c.resource, log); // the webhook was turned off meanwhile
+      return;
+    }
+    const t0 = performance.now();
+    const verdict = await auth.hold(c);
+    const waitedMs = Math.round(performance.now() - t0);
+    if (this.#stopped) {
+      c.socket.close();
+      return;
+    }
+    if (verdict.code !== 0) {
+      log.info({ code: verdict.code, waitedMs }, 'held connection denied by the webhook: closed (a retry gets the code in its handshake)');
+      c.socket.close();
+      return;
+    }
+    if (verdict.passphrase !== '') {
+      log.info({ waitedMs }, 'the webhook set a connection passphrase, which only a new handshake can use: held connection closed, its retry is decided with it');
+      c.socket.close();
+      return;
+    }
+    const name = fixedStream ?? verdict.stream;
+    log.debug({ waitedMs, stream: name }, 'held connection allowed by the webhook');
+    this.#admit(c, name, name === c.resource ? log : log.child({ stream: name }));
   }
 
   // ---- auth --------------------------------------------------------------------------------
@@ -195,7 +237,7 @@ export class Relay extends EventEmitter<RelayEvents> implements RelayApi, Cluste
 
   /** Sets (or with no webhook, turns off) webhook authorization of publishes and plays. */
   setAuth(auth: AuthSettings): void {
-    this.#authSettings = { ...(auth.webhook !== undefined ? { webhook: auth.webhook } : {}), timeoutMs: auth.timeoutMs, cacheMs: auth.cacheMs };
+    this.#authSettings = { ...(auth.webhook !== undefined ? { webhook: auth.webhook } : {}), timeoutMs: auth.timeoutMs, cacheMs: auth.cacheMs, ...(auth.hold !== undefined ? { hold: auth.hold } : {}) };
     this.#auth?.stop();
     this.#auth = undefined;
     this.#log.info({ webhook: auth.webhook !== undefined, timeoutMs: auth.timeoutMs, cacheMs: auth.cacheMs }, auth.webhook === undefined ? 'auth webhook off' : 'auth webhook set');
@@ -205,6 +247,7 @@ export class Relay extends EventEmitter<RelayEvents> implements RelayApi, Cluste
       url: auth.webhook,
       timeoutMs: auth.timeoutMs,
       cacheMs: auth.cacheMs,
+      ...(auth.hold !== undefined ? { hold: auth.hold } : {}),
       nodeId: this.nodeId,
       logger: this.#log.child({ component: 'auth' }),
     });

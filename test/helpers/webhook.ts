@@ -16,7 +16,10 @@ export interface Call {
   nodeId: string;
 }
 
-export async function startWebhook(decide: (c: Call) => { status: number; body?: unknown } | 'hang'): Promise<{ server: Server; url: string; calls: Call[] }> {
+/** `decide` answers a call: at once, after `delayMs`, when its promise settles, or never ('hang'). */
+export async function startWebhook(
+  decide: (c: Call) => { status: number; body?: unknown; delayMs?: number } | 'hang' | Promise<{ status: number; body?: unknown }>,
+): Promise<{ server: Server; url: string; calls: Call[] }> {
   const calls: Call[] = [];
   const server = createServer((req: IncomingMessage, res) => {
     let body = '';
@@ -26,8 +29,13 @@ export async function startWebhook(decide: (c: Call) => { status: number; body?:
       calls.push(call);
       const r = decide(call);
       if (r === 'hang') return; // never answers: the relay must time out
-      res.writeHead(r.status, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(r.body ?? {}));
+      const answer = (a: { status: number; body?: unknown }): void => {
+        res.writeHead(a.status, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(a.body ?? {}));
+      };
+      if (r instanceof Promise) void r.then(answer);
+      else if (r.delayMs !== undefined) setTimeout(() => answer(r), r.delayMs);
+      else answer(r);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -73,7 +81,7 @@ export async function rejectionOf(p: Promise<unknown>): Promise<number> {
 /** A one-worker Relay (nodeId 'hook-test') on a free loopback port whose auth webhook is `webhook`. */
 export async function startWebhookRelay(
   webhook: string,
-  opts: { timeoutMs?: number; cacheMs?: number; dialects?: GateDialects } = {},
+  opts: { timeoutMs?: number; cacheMs?: number; dialects?: GateDialects; hold?: boolean } = {},
 ): Promise<{ relay: Relay; port: number }> {
   const port = await freeUdpPort();
   const relay = new Relay({
@@ -84,7 +92,7 @@ export async function startWebhookRelay(
     pushes: [],
     limits: {},
     ringSlots: 1024,
-    auth: { webhook, timeoutMs: opts.timeoutMs ?? 2000, cacheMs: opts.cacheMs ?? 5000 },
+    auth: { webhook, timeoutMs: opts.timeoutMs ?? 2000, cacheMs: opts.cacheMs ?? 5000, ...(opts.hold !== undefined ? { hold: opts.hold } : {}) },
   });
   await relay.start();
   return { relay, port };

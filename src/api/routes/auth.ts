@@ -5,26 +5,26 @@ import type { AuthSettings } from '../../supervisor/relay-api.js';
 import { badRequest } from '../http.js';
 import type { Route } from '../router.js';
 
-const AUTH_KEYS = ['webhook', 'timeoutMs', 'cacheMs'] as const;
+const AUTH_KEYS = ['webhook', 'timeoutMs', 'cacheMs', 'hold'] as const;
 
 /**
- * The body of PUT /api/v1/auth: `{webhook?: URL | null, timeoutMs?, cacheMs?}`, checked by the
+ * The body of PUT /api/v1/auth: `{webhook?: URL | null, timeoutMs?, cacheMs?, hold?}`, checked by the
  * config file's rules (ERR_CONFIG_INVALID naming `auth.<key>`). Absent or null webhook: off.
  */
 export function parseAuthBody(body: unknown): AuthSettings {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest('request body must be a JSON object {webhook?, timeoutMs?, cacheMs?}');
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest('request body must be a JSON object {webhook?, timeoutMs?, cacheMs?, hold?}');
   const input: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(body)) {
     if (!(AUTH_KEYS as readonly string[]).includes(k)) throw badRequest(`unknown field '${k}'; allowed: ${AUTH_KEYS.join(', ')}`, { field: k });
     if (v !== null) input[k] = v;
   }
   const auth = normalizeConfig({ srt: { ports: [] }, auth: input }).auth;
-  return { ...(auth.webhook !== undefined ? { webhook: auth.webhook } : {}), timeoutMs: auth.timeoutMs, cacheMs: auth.cacheMs };
+  return { ...(auth.webhook !== undefined ? { webhook: auth.webhook } : {}), timeoutMs: auth.timeoutMs, cacheMs: auth.cacheMs, hold: auth.hold };
 }
 
 /** The settings as the API shows them: the webhook URL without its password and secret query parameters. */
-export function authView(a: AuthSettings): { webhook: string | null; timeoutMs: number; cacheMs: number } {
-  return { webhook: a.webhook === undefined ? null : maskUrl(a.webhook), timeoutMs: a.timeoutMs, cacheMs: a.cacheMs };
+export function authView(a: AuthSettings): { webhook: string | null; timeoutMs: number; cacheMs: number; hold: boolean } {
+  return { webhook: a.webhook === undefined ? null : maskUrl(a.webhook), timeoutMs: a.timeoutMs, cacheMs: a.cacheMs, hold: a.hold ?? true };
 }
 
 export function authRoutes(): Route[] {
