@@ -1,7 +1,8 @@
 /**
  * Relay: the composition root of one srt-relay node, on the main thread. It puts together the
  * worker pool (threads that move the packets), the stream registry and its handshake gate, the
- * SRT listeners (PortListeners, the one owner of the node's UDP ports), the sessions
+ * SRT listeners (PortListeners, the one owner of the node's UDP ports), admission of callers
+ * (Admission), the sessions
  * (StreamSessions), the streams' configuration (StreamCatalog), the pushes (PushManager), the
  * guards (bitrate watch, memory trim, refusal log), webhook auth and SRTLA — and implements
  * RelayApi and ClusterRelay (./relay-api.ts) on top of them.
@@ -9,8 +10,6 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../logging.js';
 import { silentLogger } from '../logging.js';
-import { MODE_PLAY, MODE_PUBLISH } from '../srt/constants.js';
-import type { AcceptedConnection } from '../srt/socket.js';
 import type { UdpDropCount } from '../srt/udp-drops.js';
 import type { PortRegistry } from '../srt/port-registry.js';
 import type { SessionStats } from '../sessions/messages.js';
@@ -28,6 +27,7 @@ import { nodeHealth, type NodeHealth } from './health.js';
 import { PortListeners } from './port-listeners.js';
 import { StreamSessions } from './stream-sessions.js';
 import { StreamCatalog } from './stream-catalog.js';
+import { Admission } from './admission.js';
 import { BitrateWatch } from './guards/bitrate-watch.js';
 import { MemoryTrim } from './guards/memory-trim.js';
 import { RefusalLog } from './guards/refusal-log.js';
@@ -57,6 +57,7 @@ export class Relay extends EventEmitter<RelayEvents> implements RelayApi, Cluste
   readonly #sessions: StreamSessions;
   readonly #streams: StreamCatalog;
   readonly #pushes: PushManager;
+  readonly #admission: Admission;
   readonly #refusals: RefusalLog;
   readonly #trim: MemoryTrim;
   #bitrate: BitrateWatch | undefined;
@@ -113,6 +114,7 @@ export class Relay extends EventEmitter<RelayEvents> implements RelayApi, Cluste
       serve: (stream, socket, peer, streamid, slog) => this.#sessions.acceptViewer({ name: stream, socket, peer, streamid, kind: 'push', log: slog }),
       closeSession: (session, reason) => this.#pool.closeSession(session, reason),
     });
+    this.#admission = new Admission({ log, sessions: this.#sessions, auth: () => this.#auth, stopped: () => this.#stopped });
     // With no worker running, nothing accepted could be served: the ports refuse with 1503.
     this.#pool.on('workers-changed', (running) => registry.setWorkersDown(running === 0));
   }
@@ -137,7 +139,7 @@ export class Relay extends EventEmitter<RelayEvents> implements RelayApi, Cluste
       handshakesPerSecond: all,
       burst: all * 2,
     });
-    this.#opts.ports.forEach((p, i) => this.#listeners.listenPort(p, i, this.#registry.gate, (c) => this.#onConnection(c, p.stream)));
+    this.#opts.ports.forEach((p, i) => this.#listeners.listenPort(p, i, this.#registry.gate, (c) => this.#admission.accepted(c, p.stream)));
     if (this.#opts.srtla !== undefined) {
       this.#srtla = new SrtlaServer({ ...this.#opts.srtla, ports: this.#listeners.ports, logger: this.#log });
       await this.#srtla.start();
@@ -165,67 +167,6 @@ export class Relay extends EventEmitter<RelayEvents> implements RelayApi, Cluste
       { ports: this.#opts.ports.map((p) => `${p.host}:${p.port}/${p.direction}`), workers: this.#opts.workers },
       'relay started',
     );
-  }
-
-  /** A caller of one of the node's SRT ports, accepted by libsrt after the gate said yes. */
-  #onConnection(c: AcceptedConnection, fixedStream: string | undefined): void {
-    const name = fixedStream ?? c.resource;
-    const log = this.#log.child({ stream: name, peer: `${c.host}:${c.port}`, streamid: c.streamid });
-    if (this.#sessions.full) {
-      log.warn('over session limit after handshake; closing');
-      c.socket.close();
-      return;
-    }
-    if (c.held) {
-      void this.#admitHeld(c, fixedStream, log);
-      return;
-    }
-    this.#admit(c, name, log);
-  }
-
-  /** Hands an accepted caller to the sessions as the gate decided: publisher or viewer. */
-  #admit(c: AcceptedConnection, name: string, log: Logger): void {
-    const peer = { host: c.host, port: c.port };
-    const incoming = { name, socket: c.socket, peer, streamid: c.streamid, log, inferred: c.inferred };
-    if (c.mode === MODE_PUBLISH) this.#sessions.acceptPublisher({ ...incoming, kind: 'publisher', leased: true });
-    else if (c.mode === MODE_PLAY) this.#sessions.acceptViewer({ ...incoming, kind: 'viewer' });
-    else {
-      log.warn('connection without a gate decision; closing');
-      c.socket.close();
-    }
-  }
-
-  /**
-   * A caller accepted before the webhook decided (held admission, src/auth/webhook-auth.ts): it
-   * stays on this thread, off the stream, until the verdict; then it goes on (renamed if the
-   * webhook says so) or is closed.
-   */
-  async #admitHeld(c: AcceptedConnection, fixedStream: string | undefined, log: Logger): Promise<void> {
-    const auth = this.#auth;
-    if (auth === undefined) {
-      this.#admit(c, fixedStream ?? c.resource, log); // the webhook was turned off meanwhile
-      return;
-    }
-    const t0 = performance.now();
-    const verdict = await auth.hold(c);
-    const waitedMs = Math.round(performance.now() - t0);
-    if (this.#stopped) {
-      c.socket.close();
-      return;
-    }
-    if (verdict.code !== 0) {
-      log.info({ code: verdict.code, waitedMs }, 'held connection denied by the webhook: closed (a retry gets the code in its handshake)');
-      c.socket.close();
-      return;
-    }
-    if (verdict.passphrase !== '') {
-      log.info({ waitedMs }, 'the webhook set a connection passphrase, which only a new handshake can use: held connection closed, its retry is decided with it');
-      c.socket.close();
-      return;
-    }
-    const name = fixedStream ?? verdict.stream;
-    log.debug({ waitedMs, stream: name }, 'held connection allowed by the webhook');
-    this.#admit(c, name, name === c.resource ? log : log.child({ stream: name }));
   }
 
   // ---- auth --------------------------------------------------------------------------------
