@@ -14,6 +14,7 @@ import { statsSnapshot, type StatsSnapshot } from './views.js';
 import type { TsInfo } from '../ts/analyzer.js';
 import type { UdpDropCount } from '../srt/udp-drops.js';
 import { libsrtVersion } from '../srt/clock.js';
+import type { SrtlaLinkStats } from '../srtla/group.js';
 
 const SESSION_KINDS: readonly SessionKind[] = ['publisher', 'viewer', 'push', 'pull', 'file', 'cluster-pull', 'cluster-serve'];
 const SESSION_LABELS = ['session', 'stream', 'kind'] as const;
@@ -233,6 +234,45 @@ export function createRelayMetrics(relay: Relay, opts: RelayMetricsOptions = {})
       for (const [kind, n] of counts) this.set({ kind }, n);
     },
   });
+
+  // Links of bonded (SRTLA) sessions: `link` is the link's slot in its group (bounded by
+  // srtla.maxLinksPerGroup); the address is a label of the info gauge only.
+  const srtlaLinks = (): Array<{ info: SessionInfo; link: SrtlaLinkStats }> => {
+    const out: Array<{ info: SessionInfo; link: SrtlaLinkStats }> = [];
+    const srtla = relay.srtla;
+    if (srtla === undefined) return out;
+    for (const info of relay.listSessions()) {
+      const via = info.peer.via;
+      if (via === undefined) continue;
+      const g = srtla.groupStatsOf({ address: via.host, port: via.port });
+      if (g !== undefined) for (const link of g.links) out.push({ info, link });
+    }
+    return out;
+  };
+  const linkGauge = (type: 'gauge' | 'counter', name: string, help: string, value: (l: SrtlaLinkStats, now: number) => number, withAddress = false): void => {
+    const Type = type === 'counter' ? Counter : Gauge;
+    new Type({
+      name,
+      help,
+      labelNames: ['session', 'stream', 'link', ...(withAddress ? ['address'] : [])],
+      registers: [registry],
+      collect() {
+        this.reset();
+        const now = Date.now();
+        for (const { info, link } of srtlaLinks()) {
+          const labels: Record<string, string> = { session: String(info.id), stream: info.stream, link: String(link.slot) };
+          if (withAddress) labels['address'] = link.address.includes(':') ? `[${link.address}]:${link.port}` : `${link.address}:${link.port}`;
+          put(this, labels, value(link, now));
+        }
+      },
+    });
+  };
+  linkGauge('gauge', 'srt_relay_srtla_link_info', 'One series per link of a bonded (SRTLA) session, value 1: the link slot and its address.', () => 1, true);
+  linkGauge('counter', 'srt_relay_srtla_link_received_packets_total', 'SRT packets received over the link of a bonded session (since it registered).', (l) => l.packets);
+  linkGauge('counter', 'srt_relay_srtla_link_received_bytes_total', 'Bytes of SRT packets received over the link of a bonded session (since it registered).', (l) => l.bytes);
+  linkGauge('gauge', 'srt_relay_srtla_link_share_ratio', "The link's fraction (0..1) of its group's received SRT packets.", (l) => l.share);
+  linkGauge('gauge', 'srt_relay_srtla_link_silence_seconds', 'Seconds since the link was last heard from.', (l, now) => Math.max(0, now - l.lastHeard) / 1000);
+  linkGauge('gauge', 'srt_relay_srtla_link_registered_seconds', 'Seconds since the link registered (REG3).', (l, now) => Math.max(0, now - l.registeredAt) / 1000);
 
   // The relay's UDP sockets: one reading of /proc/net/udp{,6} per scrape serves both gauges.
   let udpCached: { at: number; counts: Promise<UdpDropCount[]> } | undefined;

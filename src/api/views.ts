@@ -78,6 +78,27 @@ export interface SessionView {
   skipped: number;
   /** libsrt statistics of the connection; null until its worker reports them. */
   stats: SessionStatsView | null;
+  /** A bonded (SRTLA) caller: its group and links; null for every other session. */
+  srtla: SrtlaSessionView | null;
+}
+
+export interface SrtlaLinkView {
+  slot: number;
+  address: string;
+  packets: number;
+  bytes: number;
+  /** Fraction (0..1) of the group's received SRT packets that came over this link. */
+  share: number;
+  srtlaAcks: number;
+  lastHeard: string;
+  registeredSince: string;
+}
+
+export interface SrtlaSessionView {
+  group: number;
+  /** The node's group socket the SRT connection comes from (what the native gate sees). */
+  via: string;
+  links: SrtlaLinkView[];
 }
 
 export interface PushView {
@@ -163,7 +184,29 @@ export function streamView(stream: Stream, stats: StatsSnapshot, sources?: Sourc
   };
 }
 
-export function sessionView(info: SessionInfo, stats: StatsSnapshot): SessionView {
+/** The group and links of a bonded session (the SRTLA receiver's view of `via`). */
+export function srtlaSessionView(relay: Relay, info: SessionInfo): SrtlaSessionView | null {
+  const via = info.peer.via;
+  if (via === undefined) return null;
+  const g = relay.srtla?.groupStatsOf({ address: via.host, port: via.port });
+  if (g === undefined) return null;
+  return {
+    group: g.id,
+    via: formatAddress(via),
+    links: g.links.map((l) => ({
+      slot: l.slot,
+      address: formatAddress({ host: l.address, port: l.port }),
+      packets: l.packets,
+      bytes: l.bytes,
+      share: Math.round(l.share * 10000) / 10000,
+      srtlaAcks: l.srtlaAcks,
+      lastHeard: new Date(l.lastHeard).toISOString(),
+      registeredSince: new Date(l.registeredAt).toISOString(),
+    })),
+  };
+}
+
+export function sessionView(info: SessionInfo, stats: StatsSnapshot, relay?: Relay): SessionView {
   const s = stats.get(info.id);
   return {
     id: info.id,
@@ -176,6 +219,7 @@ export function sessionView(info: SessionInfo, stats: StatsSnapshot): SessionVie
     packets: s?.packets ?? 0,
     skipped: s?.skipped ?? 0,
     stats: mapSrtStats(s?.srt),
+    srtla: relay === undefined ? null : srtlaSessionView(relay, info),
   };
 }
 

@@ -32,6 +32,8 @@ export interface StreamSettings {
 export interface PeerAddress {
   host: string;
   port: number;
+  /** A bonded (SRTLA) caller: the local address of the node's group socket it came through; host/port are then the sender's real address. */
+  via?: { host: string; port: number };
 }
 
 export interface PublisherInfo {

@@ -30,6 +30,7 @@ import { REJECT_TOO_MANY, StreamRegistry } from '../streams/stream-registry.js';
 import { SrtRelayError } from '../errors.js';
 import { WebhookAuth } from '../auth/webhook-auth.js';
 import { SrtlaServer, type SrtlaServerOptions } from '../srtla/server.js';
+import { BondedAdmission } from '../srtla/admission.js';
 import { parseSource, sourcePortHolder, StreamSources, type RemoteSource, type SourceHost, type SourcesView } from './stream-sources.js';
 
 type AttachMessage = Extract<ToWorker, { type: 'attach' }>;
@@ -305,7 +306,11 @@ export class Relay extends EventEmitter<RelayEvents> {
     });
     this.#opts.ports.forEach((p, i) => this.#listenPort(p, i));
     if (this.#opts.srtla !== undefined) {
-      this.#srtla = new SrtlaServer({ ...this.#opts.srtla, ports: this.#ports, logger: this.#log });
+      const admission = new BondedAdmission(l, {
+        sessionPeers: () => [...this.#sessions.values()].map((s) => s.peer),
+        pendingGroupsOf: (host) => this.#srtla?.pendingGroupsOf(host) ?? 0,
+      });
+      this.#srtla = new SrtlaServer({ ...this.#opts.srtla, ports: this.#ports, logger: this.#log, admitGroup: (host) => admission.admit(host) });
       await this.#srtla.start();
     }
     if (l.maxBitrateMbps !== undefined) this.#startBitrateWatch(l.maxBitrateMbps);
@@ -340,6 +345,7 @@ export class Relay extends EventEmitter<RelayEvents> {
       cacheMs: auth.cacheMs,
       nodeId: this.nodeId,
       logger: this.#log.child({ component: 'auth' }),
+      peerOf: (host, port) => this.#peerOf(host, port),
     });
     this.#auth.start();
   }
@@ -448,22 +454,30 @@ export class Relay extends EventEmitter<RelayEvents> {
     this.#bitrateTimer.unref();
   }
 
+  /** The caller's real address: a bonded sender's (its SRTLA group's first link, `via` the group socket), else host:port. */
+  #peerOf(host: string, port: number): PeerAddress {
+    const real = this.#srtla?.peerOf({ address: host, port });
+    return real === undefined ? { host, port } : { host: real.address, port: real.port, via: { host, port } };
+  }
+
   #onConnection(c: AcceptedConnection, fixedStream: string | undefined): void {
-    const peer = { host: c.host, port: c.port };
+    const peer = this.#peerOf(c.host, c.port);
     const name = fixedStream ?? c.resource;
-    const log = this.#log.child({ stream: name, peer: `${c.host}:${c.port}`, streamid: c.streamid });
+    const log = this.#log.child({ stream: name, peer: `${peer.host}:${peer.port}`, streamid: c.streamid });
     if (this.#overLimits()) {
       log.warn('over session limit after handshake; closing');
       c.socket.close();
       return;
     }
     const incoming = { name, socket: c.socket, peer, streamid: c.streamid, log, inferred: c.inferred };
-    if (c.mode === MODE_PUBLISH) this.#acceptPublisher({ ...incoming, kind: 'publisher', leased: true });
-    else if (c.mode === MODE_PLAY) this.#acceptViewer({ ...incoming, kind: 'viewer' });
+    let id: number | undefined;
+    if (c.mode === MODE_PUBLISH) id = this.#acceptPublisher({ ...incoming, kind: 'publisher', leased: true });
+    else if (c.mode === MODE_PLAY) id = this.#acceptViewer({ ...incoming, kind: 'viewer' });
     else {
       log.warn('connection without a gate decision; closing');
       c.socket.close();
     }
+    if (id !== undefined && peer.via !== undefined) this.#srtla?.bindSession({ address: c.host, port: c.port }, id, name);
   }
 
   #overLimits(): boolean {
