@@ -24,6 +24,7 @@ namespace {
 struct Action {
   int32_t code = 0;        // 0 accept, >= 1000 reject
   std::string passphrase;  // per-connection passphrase ("" = listener's own setting)
+  int32_t latencyMs = 0;   // the relay's side of the latency negotiation (0 = listener's own setting)
 };
 
 struct Entry {
@@ -476,6 +477,16 @@ int Decide(const ListenerCfg& cfg, SRTSOCKET ns, const sockaddr* peer, const cha
       return -1;
     }
   }
+  if (act->latencyMs > 0) {
+    // The stream's latency policy: the relay's side of the negotiation (libsrt takes the larger
+    // of both sides, so this is the floor the caller gets). RCVLATENCY rules what a publisher
+    // gets, PEERLATENCY what a player gets; both are pre-connection options, settable here.
+    const int ms = act->latencyMs;
+    if (srt_setsockflag(ns, SRTO_RCVLATENCY, &ms, sizeof ms) != 0 || srt_setsockflag(ns, SRTO_PEERLATENCY, &ms, sizeof ms) != 0) {
+      srt_setrejectreason(ns, SRT_REJC_PREDEFINED + 500);
+      return -1;
+    }
+  }
   // A publisher whose streamid said so is live from this moment: a player that connects right
   // after it must not get 1404 while the supervisor has yet to see the accept (it syncs the
   // entry with its own view moments later; an undecided plain-name caller is left alone).
@@ -654,6 +665,10 @@ Napi::Value GateSet(const Napi::CallbackInfo& info) {
   e.publish = ReadAction(info, 2);
   e.play = ReadAction(info, 4);
   e.live = info[6].As<Napi::Boolean>().Value();
+  if (info.Length() > 8) {
+    e.publish.latencyMs = info[7].As<Napi::Number>().Int32Value();
+    e.play.latencyMs = info[8].As<Napi::Number>().Int32Value();
+  }
   std::lock_guard<std::mutex> lk(g_mu);
   e.gen = g_nextGen++;
   auto g = g_gates.find(id);

@@ -132,7 +132,11 @@
  *                                                     first match wins, else idlessDefault;
  *                                                     idlessMode: their mode (0: the port's rule)
  *   gateDefaults(gate, publishCode, publishPass, playCode, playPass)
- *   gateSet(gate, resource, publishCode, publishPass, playCode, playPass, live)
+ *   gateSet(gate, resource, publishCode, publishPass, playCode, playPass, live,
+ *           [publishLatencyMs, playLatencyMs])
+ *                              latency ms > 0: set as SRTO_RCVLATENCY and SRTO_PEERLATENCY on
+ *                              the accepted caller's socket in the listen callback (the relay's
+ *                              side of the negotiation; libsrt takes the larger of both sides)
  *   gateDelete(gate, resource)
  *   gateRejections() -> [gate, streamid, host, port, code][]   recent refusals (bounded)
  *   gateAuthEnable(gate, enabled, pendingCode, channel)   webhook auth: a caller whose

@@ -191,6 +191,7 @@ describe('defaults', () => {
       raw: false,
       idleTimeoutMs: 20_000,
       failoverTimeoutMs: 10_000,
+      latency: {},
     });
     assert.deepEqual(c.streams['live/b']?.source, { kind: 'file', path: join(dir, 'media/loop.ts') });
     assert.deepEqual(c.streams['c']?.source, { kind: 'file', path: '/srv/media/c.ts' });

@@ -10,11 +10,12 @@ import { readFileSync } from 'node:fs';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { SessionStats } from '../sessions/messages.js';
 import type { Relay, SessionInfo, SessionKind } from '../supervisor/relay.js';
-import { statsSnapshot, type StatsSnapshot } from './views.js';
+import { sessionLatencyMs, statsSnapshot, type StatsSnapshot } from './views.js';
 import type { TsInfo } from '../ts/analyzer.js';
 import type { UdpDropCount } from '../srt/udp-drops.js';
 import { libsrtVersion } from '../srt/clock.js';
 import type { SrtlaLinkStats } from '../srtla/group.js';
+import type { NegotiatedOptions } from '../srt/negotiated.js';
 
 const SESSION_KINDS: readonly SessionKind[] = ['publisher', 'viewer', 'push', 'pull', 'file', 'cluster-pull', 'cluster-serve'];
 const SESSION_LABELS = ['session', 'stream', 'kind'] as const;
@@ -267,6 +268,30 @@ export function createRelayMetrics(relay: Relay, opts: RelayMetricsOptions = {})
       },
     });
   };
+  // What each session's SRT connection negotiated (read once when it was accepted).
+  const negotiatedGauge = (name: string, help: string, value: (n: NegotiatedOptions, info: SessionInfo) => number | undefined, extra?: (n: NegotiatedOptions) => Record<string, string>): void => {
+    new Gauge({
+      name,
+      help,
+      labelNames: [...SESSION_LABELS, ...(extra !== undefined ? ['filter'] : [])],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const info of relay.listSessions()) {
+          const n = info.negotiated;
+          const v = n === undefined ? undefined : value(n, info);
+          if (n === undefined || v === undefined) continue;
+          this.set({ session: String(info.id), stream: info.stream, kind: info.kind, ...(extra?.(n) ?? {}) }, v);
+        }
+      },
+    });
+  };
+  negotiatedGauge('srt_relay_session_latency_seconds', "Negotiated SRT latency of the session, seconds (the relay's receive latency for a publisher or pull, the peer's for a viewer or push).", (n, info) => sessionLatencyMs(info.kind, n) / 1000);
+  negotiatedGauge('srt_relay_session_tlpktdrop', 'Too-late packet drop negotiated on the session (1 on, 0 off).', (n) => (n.tlpktdrop ? 1 : 0));
+  negotiatedGauge('srt_relay_session_payload_size_bytes', 'Most bytes per message on the session (SRTO_PAYLOADSIZE).', (n) => n.payloadSize);
+  negotiatedGauge('srt_relay_session_key_length_bytes', 'AES key length of the session, bytes (0: not encrypted).', (n) => n.keyLength);
+  negotiatedGauge('srt_relay_session_packet_filter_info', 'One series per session with a packet filter (FEC), value 1; the filter string is the label.', (n) => (n.packetFilter === '' ? undefined : 1), (n) => ({ filter: n.packetFilter }));
+
   linkGauge('gauge', 'srt_relay_srtla_link_info', 'One series per link of a bonded (SRTLA) session, value 1: the link slot and its address.', () => 1, true);
   linkGauge('counter', 'srt_relay_srtla_link_received_packets_total', 'SRT packets received over the link of a bonded session (since it registered).', (l) => l.packets);
   linkGauge('counter', 'srt_relay_srtla_link_received_bytes_total', 'Bytes of SRT packets received over the link of a bonded session (since it registered).', (l) => l.bytes);

@@ -80,6 +80,24 @@ export interface SessionView {
   stats: SessionStatsView | null;
   /** A bonded (SRTLA) caller: its group and links; null for every other session. */
   srtla: SrtlaSessionView | null;
+  /** What the SRT connection negotiated; null when it could not be read (the socket was gone). */
+  negotiated: NegotiatedView | null;
+}
+
+export interface NegotiatedView {
+  /** The latency of the direction the relay serves, ms: its receive latency for a publisher/pull, the peer's for a viewer/push. */
+  latencyMs: number;
+  receiveLatencyMs: number;
+  peerLatencyMs: number;
+  tlpktdrop: boolean;
+  packetFilter: string;
+  payloadSize: number;
+  keyLength: number;
+}
+
+/** The latency that matters for a session: the relay's receive side for what comes in, the peer's for what goes out. */
+export function sessionLatencyMs(kind: SessionKind, n: { receiveLatencyMs: number; peerLatencyMs: number }): number {
+  return kind === 'publisher' || kind === 'pull' || kind === 'cluster-pull' ? n.receiveLatencyMs : n.peerLatencyMs;
 }
 
 export interface SrtlaLinkView {
@@ -220,6 +238,7 @@ export function sessionView(info: SessionInfo, stats: StatsSnapshot, relay?: Rel
     skipped: s?.skipped ?? 0,
     stats: mapSrtStats(s?.srt),
     srtla: relay === undefined ? null : srtlaSessionView(relay, info),
+    negotiated: info.negotiated === undefined ? null : { latencyMs: sessionLatencyMs(info.kind, info.negotiated), ...info.negotiated },
   };
 }
 

@@ -41,9 +41,13 @@ export class Gate {
     native.gateDefaults(this.id, publishCode, publishPass, playCode, playPass);
   }
 
-  /** One stream's answers (0 = accept) and passphrases; `live`: a plain name plays it. */
-  set(resource: string, publishCode: number, publishPass: string, playCode: number, playPass: string, live: boolean): void {
-    native.gateSet(this.id, resource, publishCode, publishPass, playCode, playPass, live);
+  /**
+   * One stream's answers (0 = accept) and passphrases; `live`: a plain name plays it;
+   * `publishLatencyMs` / `playLatencyMs`: the relay's side of the latency negotiation set on an
+   * accepted caller's socket in the listen callback (0 = the port's own).
+   */
+  set(resource: string, publishCode: number, publishPass: string, playCode: number, playPass: string, live: boolean, publishLatencyMs = 0, playLatencyMs = 0): void {
+    native.gateSet(this.id, resource, publishCode, publishPass, playCode, playPass, live, publishLatencyMs, playLatencyMs);
   }
 
   delete(resource: string): void {

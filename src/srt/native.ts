@@ -99,6 +99,8 @@ export interface SrtNativeAddon {
     playCode: number,
     playPass: string,
     live: boolean,
+    publishLatencyMs?: number,
+    playLatencyMs?: number,
   ): void;
   gateDelete(gate: number, resource: string): void;
   /** Without a gate: every gate's (drains all). stage 0 gate, 1 refused by libsrt after the gate, 2 never srt_accept'ed. */

@@ -1,4 +1,5 @@
 /** Stream: one named stream of the relay, its ring, its publisher and its viewers. */
+import type { StreamLatency } from '../config/latency-policy.js';
 import { PacketRing } from '../ring/packet-ring.js';
 import { srtNow } from '../srt/clock.js';
 
@@ -27,6 +28,8 @@ export interface StreamSettings {
   join?: 'keyframe' | 'live';
   /** Slots in the ring (power of two). */
   ringSlots: number;
+  /** Per-direction latency policy of callers: the relay's side goes to the gate, `max` is checked on accept. */
+  latency?: StreamLatency;
 }
 
 export interface PeerAddress {

@@ -26,11 +26,13 @@ import { ringSlotsFor, ringBytesFor } from '../ring/packet-ring.js';
 import { trimFreedMemory } from '../srt/clock.js';
 import { DEFAULT_TAKEOVER_AFTER_MS } from '../streams/defaults.js';
 import { Stream, type PeerAddress } from '../streams/stream.js';
-import { REJECT_TOO_MANY, StreamRegistry } from '../streams/stream-registry.js';
+import { REJECT_NOT_ACCEPTABLE, REJECT_TOO_MANY, StreamRegistry } from '../streams/stream-registry.js';
 import { SrtRelayError } from '../errors.js';
 import { WebhookAuth } from '../auth/webhook-auth.js';
 import { SrtlaServer, type SrtlaServerOptions } from '../srtla/server.js';
 import { BondedAdmission } from '../srtla/admission.js';
+import { overMax, type StreamLatency } from '../config/latency-policy.js';
+import { readNegotiated, type NegotiatedOptions } from '../srt/negotiated.js';
 import { parseSource, sourcePortHolder, StreamSources, type RemoteSource, type SourceHost, type SourcesView } from './stream-sources.js';
 
 type AttachMessage = Extract<ToWorker, { type: 'attach' }>;
@@ -100,6 +102,8 @@ export interface RelayStreamOptions {
   raw?: boolean;
   /** Memory window wanted; the ring holds about one packet per millisecond of it, capped at RING_MAX_SLOTS. */
   bufferTimeMs?: number;
+  /** Per-direction latency policy of callers (docs/streams.md#latency-policy). */
+  latency?: StreamLatency;
 }
 
 /** A stream's sources, primary first. */
@@ -170,6 +174,8 @@ export interface SessionInfo {
   sourceIndex?: number;
   /** A publisher from outside that holds (or claims) the stream's cluster lease. */
   leased?: boolean;
+  /** What the SRT connection negotiated (latency, tlpktdrop, packet filter, payload size, key length). */
+  negotiated?: NegotiatedOptions;
 }
 
 export interface PushInfo {
@@ -469,6 +475,7 @@ export class Relay extends EventEmitter<RelayEvents> {
       c.socket.close();
       return;
     }
+    if (this.#latencyRefused(c, name, log)) return;
     const incoming = { name, socket: c.socket, peer, streamid: c.streamid, log, inferred: c.inferred };
     let id: number | undefined;
     if (c.mode === MODE_PUBLISH) id = this.#acceptPublisher({ ...incoming, kind: 'publisher', leased: true });
@@ -478,6 +485,31 @@ export class Relay extends EventEmitter<RelayEvents> {
       c.socket.close();
     }
     if (id !== undefined && peer.via !== undefined) this.#srtla?.bindSession({ address: c.host, port: c.port }, id, name);
+  }
+
+  /**
+   * The stream's latency policy, checked once the handshake fixed the latency (libsrt's listen
+   * callback does not see what the caller asks): over `max`, "refuse" closes the connection and
+   * counts it as refused with 1406; "accept" logs it. True when closed.
+   */
+  #latencyRefused(c: AcceptedConnection, name: string, log: Logger): boolean {
+    const policy = this.#registry.get(name)?.settings.latency;
+    if (policy === undefined) return false;
+    const side = c.mode === MODE_PUBLISH ? 'publish' : 'play';
+    const p = policy[side];
+    const n = readNegotiated(c.socket);
+    const over = n === undefined ? undefined : overMax(p, side === 'publish' ? n.receiveLatencyMs : n.peerLatencyMs);
+    if (over === undefined) return false;
+    if (p!.onExceed === 'accept') {
+      log.warn({ latencyMs: over, max: p!.max }, `negotiated latency over the stream's latency.${side}.max; accepted (onExceed "accept")`);
+      return false;
+    }
+    log.warn({ latencyMs: over, max: p!.max, code: REJECT_NOT_ACCEPTABLE }, `negotiated latency over the stream's latency.${side}.max: closing (the caller asked for more; raise max or lower the caller's latency)`);
+    const counted = this.#refused.get(`srt ${REJECT_NOT_ACCEPTABLE}`);
+    if (counted === undefined) this.#refused.set(`srt ${REJECT_NOT_ACCEPTABLE}`, { listener: 'srt', code: REJECT_NOT_ACCEPTABLE, count: 1 });
+    else counted.count++;
+    c.socket.close();
+    return true;
   }
 
   #overLimits(): boolean {
@@ -539,6 +571,7 @@ export class Relay extends EventEmitter<RelayEvents> {
    * pool itself ends it on the next tick when no worker runs).
    */
   #handOver(info: SessionInfo, socket: SrtSocket, message: () => AttachMessage, sameAs?: number): void {
+    info.negotiated ??= readNegotiated(socket);
     try {
       info.worker = this.#pool.assign(message(), sameAs);
     } catch (err) {
@@ -803,6 +836,7 @@ export class Relay extends EventEmitter<RelayEvents> {
       startable: parsed.some((p) => p.kind === 'srt-caller' || p.kind === 'file'),
       pushIndex: pushIndex < 0 ? 0 : pushIndex,
       ...(s.join !== undefined ? { join: s.join } : {}),
+      ...(s.latency !== undefined ? { latency: s.latency } : {}),
       ...(s.raw !== undefined ? { raw: s.raw } : {}),
       ...(s.bufferTimeMs !== undefined ? { ringSlots: ringSlotsFor(s.bufferTimeMs, 1024, RING_MAX_SLOTS) } : {}),
     });
