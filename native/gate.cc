@@ -102,6 +102,13 @@ struct Gate {
   std::unordered_map<std::string, AuthDecision> auth;
   std::unordered_map<std::string, std::chrono::steady_clock::time_point> asked;
   std::deque<PendingAuth> pending;
+  // (streamid, host) refused for a while after JS closed an accepted caller (its negotiated
+  // latency was over the stream's max): its retry gets `code` in the handshake.
+  struct Refusal {
+    int32_t code;
+    std::chrono::steady_clock::time_point expires;
+  };
+  std::unordered_map<std::string, Refusal> refusals;
   // Handshakes the gate accepted that have not reached srt_accept yet, oldest first
   // (seq -> socket; the info itself is in g_accepted). Bounded by acceptCapacity; an entry
   // leaves when its socket is accepted, is seen refused/broken, is older than acceptTtl, or
@@ -405,6 +412,13 @@ int Decide(const ListenerCfg& cfg, SRTSOCKET ns, const sockaddr* peer, const cha
   int32_t peerPort = 0;
   AddrToString(peer, &peerHost, &peerPort);
   if (!WithinLimits(gate, peerHost)) return Refuse(cfg.gate, ns, peer, sid, gate.limitCode);
+  if (!gate.refusals.empty()) {
+    auto r = gate.refusals.find(sid + "\n" + peerHost);
+    if (r != gate.refusals.end()) {
+      if (r->second.expires > std::chrono::steady_clock::now()) return Refuse(cfg.gate, ns, peer, sid, r->second.code);
+      gate.refusals.erase(r);
+    }
+  }
   // Before the webhook is asked: a malformed name never reaches it (checked again after a rename).
   if (!ValidStreamName(resource)) return Refuse(cfg.gate, ns, peer, sid, SRT_REJC_PREDEFINED + 400);
   auto e = gate.entries.find(key);
@@ -749,6 +763,23 @@ Napi::Value GateAuthSet(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// gateRefuseFor(gate, streamid, host, code, ttlMs): that caller's handshakes get `code` for ttlMs.
+Napi::Value GateRefuseFor(const Napi::CallbackInfo& info) {
+  int32_t id = info[0].As<Napi::Number>().Int32Value();
+  std::string key = info[1].As<Napi::String>().Utf8Value() + "\n" + info[2].As<Napi::String>().Utf8Value();
+  int32_t code = info[3].As<Napi::Number>().Int32Value();
+  auto now = std::chrono::steady_clock::now();
+  auto expires = now + std::chrono::milliseconds(info[4].As<Napi::Number>().Int64Value());
+  std::lock_guard<std::mutex> lk(g_mu);
+  auto g = g_gates.find(id);
+  if (g == g_gates.end()) return info.Env().Undefined();
+  auto& table = g->second.refusals;
+  for (auto it = table.begin(); it != table.end();) it = it->second.expires < now ? table.erase(it) : std::next(it);
+  if (table.size() >= 4096) table.clear();  // bounded; a flood of distinct callers only loses the memory
+  table[key] = Gate::Refusal{code, expires};
+  return info.Env().Undefined();
+}
+
 // gatePending(gate) -> [streamid, host, port, mode, resource][]
 Napi::Value GatePending(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -1052,6 +1083,7 @@ void GateRegister(Napi::Env env, Napi::Object exports) {
   exports.Set("gateAuthEnable", Napi::Function::New(env, GateAuthEnable));
   exports.Set("gateAuthSet", Napi::Function::New(env, GateAuthSet));
   exports.Set("gatePending", Napi::Function::New(env, GatePending));
+  exports.Set("gateRefuseFor", Napi::Function::New(env, GateRefuseFor));
   exports.Set("gateLimits", Napi::Function::New(env, GateLimits));
   exports.Set("gateHostSessions", Napi::Function::New(env, GateHostSessions));
   exports.Set("gateStats", Napi::Function::New(env, GateStats));

@@ -145,6 +145,9 @@
  *                                                     channel signalled; its retry is decided from
  *                                                     the cache (the RcvQ thread never waits)
  *   gateAuthSet(gate, streamid, host, code, passphrase, rename, ttlMs)   cache a decision
+ *   gateRefuseFor(gate, streamid, host, code, ttlMs)   that caller's handshakes are refused
+ *                              with `code` for ttlMs (checked after the limits, before the
+ *                              webhook; at most 4096 at once)
  *   gatePending(gate) -> [streamid, host, port, mode, resource][]   callers waiting for one
  *   gateLimits(gate, handshakesPerSecond, burst, sessionsPerHost, code, exemptHosts[],
  *              allPerSecond, allBurst)

@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Relay } from '../src/supervisor/relay.js';
 import { normalizeStream } from '../src/config/stream-config.js';
-import { relayOptions, serveApi, waitFor, connectFor, waitLive } from './helpers/relay-harness.js';
+import { relayOptions, serveApi, waitFor, connectFor, waitLive, rejectReason } from './helpers/relay-harness.js';
 import { freeUdpPort } from './helpers/free-port.js';
 import { SLT, srtUrl } from './helpers/slt.js';
 import { spawnFor, type AfterHook, type Spawned } from './helpers/processes.js';
@@ -61,7 +61,7 @@ async function sltPublisher(t: AfterHook, port: number, stream: string, params: 
   return p;
 }
 
-test('srt-live-transmit publishers asking 20, 120, 2000 ms negotiate 500, 500, 2000 under {default: 500, max: 3000}; one asking 9000 is closed and counted as 1406', { timeout: 120_000 }, async (t) => {
+test('srt-live-transmit publishers asking 20, 120, 2000 ms negotiate 500, 500, 2000 under {default: 500, max: 3000}; one asking 9000 is closed, counted as 1406, and its retry rejected with 1406', { timeout: 120_000 }, async (t) => {
   const { relay, port, base } = await policyRelay(t);
   for (const [asked, want] of [[20, 500], [120, 500], [2000, 2000]] as const) {
     const slt = await sltPublisher(t, port, 'pol', { latency: asked });
@@ -83,6 +83,8 @@ test('srt-live-transmit publishers asking 20, 120, 2000 ms negotiate 500, 500, 2
   await waitFor(() => (relay.refusedHandshakes().find((r) => r.code === 1406)?.count ?? 0) > before, 'the 9000 ms publisher refused with 1406', 20_000);
   await slt.exited;
   assert.equal(relay.getStream('pol')?.publisher, undefined, 'it never became the publisher');
+  assert.equal(await rejectReason(port, { streamid: 'publish:pol', latency: 9000 }), 1406, 'its retry from the same address is refused with 1406 in the handshake');
+  assert.equal(await rejectReason(port, { streamid: 'publish:pol', latency: 200 }), 1406, 'for a while, whatever it asks (docs/streams.md)');
   const metrics = await (await fetch(`${base}/metrics`)).text();
   assert.match(metrics, /srt_relay_handshakes_refused_total\{code="1406",listener="srt"\} [1-9]/);
 

@@ -5,6 +5,7 @@
  * SrtListener.attachGate(). Each Gate drains only its own refusals: gates of other Relays in
  * the process (tests, the cluster's internal port) keep theirs.
  */
+import { SrtRelayError } from '../errors.js';
 import { native } from './native.js';
 
 /** [gate, streamid, host, port, code, stage]: stage 0 the gate, 1 libsrt after the gate, 2 never accepted. */
@@ -80,6 +81,13 @@ export class Gate {
   /** Caches the webhook's verdict for (streamid, host) for `ttlMs`. */
   setAuth(streamid: string, host: string, code: number, passphrase: string, rename: string, ttlMs: number): void {
     native.gateAuthSet(this.id, streamid, host, code, passphrase, rename, ttlMs);
+  }
+
+  /** Handshakes of (streamid, host) are refused with `code` (≥ 1000) for `ttlMs`, before the webhook is asked. */
+  refuseFor(streamid: string, host: string, code: number, ttlMs: number): void {
+    if (!Number.isInteger(code) || code < 1000) throw new SrtRelayError('ERR_SRT_INVALID_ARG', `Gate.refuseFor: code must be an integer >= 1000 (got ${code})`);
+    if (!Number.isInteger(ttlMs) || ttlMs <= 0) throw new SrtRelayError('ERR_SRT_INVALID_ARG', `Gate.refuseFor: ttlMs must be a positive integer (got ${ttlMs})`);
+    native.gateRefuseFor(this.id, streamid, host, code, ttlMs);
   }
 
   /** Handshakes waiting for a verdict. */

@@ -111,6 +111,7 @@ export interface SrtNativeAddon {
   classifyStreamId(streamid: string, domains?: Array<[name: string, mode: number]>): [mode: number, resource: string];
   gateAuthEnable(gate: number, enabled: boolean, pendingCode: number, channel: number): void;
   gateAuthSet(gate: number, streamid: string, host: string, code: number, passphrase: string, rename: string, ttlMs: number): void;
+  gateRefuseFor(gate: number, streamid: string, host: string, code: number, ttlMs: number): void;
   gatePending(gate: number): Array<[streamid: string, host: string, port: number, mode: number, resource: string]>;
   gateLimits(
     gate: number,

@@ -111,6 +111,9 @@ function sourceTexts(s: RelayStreamOptions): string[] {
   return s.sources !== undefined && s.sources.length > 0 ? s.sources : [s.source];
 }
 
+/** After a caller was closed for its latency, its retries get 1406 in the handshake this long. */
+const LATENCY_REFUSAL_MS = 10_000;
+
 /** Hard cap of a stream's ring: 16384 slots × 1472 bytes ≈ 24 MB (≈ 15 s at 10 Mbit/s). */
 export const RING_MAX_SLOTS = 16384;
 
@@ -508,6 +511,8 @@ export class Relay extends EventEmitter<RelayEvents> {
     const counted = this.#refused.get(`srt ${REJECT_NOT_ACCEPTABLE}`);
     if (counted === undefined) this.#refused.set(`srt ${REJECT_NOT_ACCEPTABLE}`, { listener: 'srt', code: REJECT_NOT_ACCEPTABLE, count: 1 });
     else counted.count++;
+    // Its retry (same stream id, same address) gets 1406 in the handshake for a while.
+    this.#registry.gate.refuseFor(c.streamid, c.host, REJECT_NOT_ACCEPTABLE, LATENCY_REFUSAL_MS);
     c.socket.close();
     return true;
   }
