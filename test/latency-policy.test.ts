@@ -14,6 +14,7 @@ import { freeUdpPort } from './helpers/free-port.js';
 import { SLT, srtUrl } from './helpers/slt.js';
 import { spawnFor, type AfterHook, type Spawned } from './helpers/processes.js';
 import { makeTsFile } from './helpers/media.js';
+import { SrtlaSender } from './helpers/srtla-sender.js';
 
 interface SessionBody {
   id: number;
@@ -146,4 +147,20 @@ test('latency policies that cannot hold are config errors with key paths; "clamp
   assert.match(bad({ max: 70000 }), /streams\.cam\.latency\.max/);
   const ok = normalizeStream('cam', { source: 'push://', latency: { min: 120, max: 3000, publish: { default: 2000, max: 8000 } } }, { origin: 'file' });
   assert.deepEqual(ok.latency, { publish: { min: 120, max: 8000, default: 2000, onExceed: 'refuse' }, play: { min: 120, max: 3000, onExceed: 'refuse' } });
+});
+
+test('a bonded (SRTLA) publisher asking 200 ms gets its stream\'s publish default of 2000 ms', { timeout: 60_000 }, async (t) => {
+  const port = await freeUdpPort();
+  const srtlaPort = await freeUdpPort();
+  const bonded = normalizeStream('bonded', { source: 'push://', latency: { publish: { default: 2000, max: 3000 } } }, { origin: 'file' });
+  const relay = new Relay(
+    relayOptions(port, { workers: 1, streams: { bonded: { source: 'push://', latency: bonded.latency } }, srtla: { port: srtlaPort, host: '127.0.0.1', target: { host: '127.0.0.1', port } } }, { latency: 120, lossmaxttl: 40 }),
+  );
+  const base = await serveApi(t, relay);
+  const sender = await SrtlaSender.start({ receiver: { host: '127.0.0.1', port: srtlaPort }, links: [{ bind: '127.0.0.2' }, { bind: '127.0.0.3' }] });
+  t.after(() => sender.close());
+  await waitFor(() => sender.registeredLinks() === 2, '2 links registered');
+  await connectFor(t, sender.port, { streamid: 'publish:bonded', latency: 200 });
+  const s = await waitFor(async () => (await sessions(base)).find((x) => x.kind === 'publisher' && x.stream === 'bonded'), 'the bonded publisher connected', 20_000);
+  assert.equal(s.negotiated?.latencyMs, 2000);
 });
