@@ -10,7 +10,8 @@
  * /proc, all threads, and its main thread alone, where the SRTLA receiver runs) is read over
  * the steady window of each trial.
  *
- *   node dist/bench/srtla.js [--rates 20,50] [--seconds 20] [--warmup 3] [--links 3]
+ *   node dist/bench/srtla.js [--rates 20,50] [--seconds 20] [--warmup 3] [--links 3] [--repeat 1]
+ * --repeat N: N rounds over every point (order alternating per round); the summary gives medians.
  *
  * Writes bench/results/srtla-<date>.json and .md. The sender, publisher and viewer run in this
  * process (not counted); on a shared 2-core machine the numbers move with the other load: the
@@ -25,7 +26,7 @@ import { SrtlaSender } from '../test/helpers/srtla-sender.js';
 import { countingReceiver, pacedPublisher, PACKET } from '../test/helpers/relay-harness.js';
 import { connectBinding } from '../test/helpers/srt-io.js';
 import { RELAY_BIN } from '../test/helpers/relay-process.js';
-import { delay, fileStamp, fmt, freeUdpPort, machineCpu, markdownTable, parseList, pidCpu, positive, procCpuSeconds, repoRoot, waitFor } from './lib/util.js';
+import { delay, fileStamp, fmt, freeUdpPort, machineCpu, markdownTable, median, parseList, pidCpu, positive, procCpuSeconds, repoRoot, waitFor } from './lib/util.js';
 
 const { values } = parseArgs({
   options: {
@@ -33,12 +34,14 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '20' },
     warmup: { type: 'string', default: '3' },
     links: { type: 'string', default: '3' },
+    repeat: { type: 'string', default: '1' },
   },
 });
 const rates = parseList(values.rates ?? '20,50', '--rates');
 const seconds = positive(values.seconds, '--seconds', 20);
 const warmup = positive(values.warmup, '--warmup', 3);
 const linkCount = positive(values.links, '--links', 3);
+const repeat = positive(values.repeat, '--repeat', 1);
 
 interface Trial {
   path: 'srt' | 'srtla';
@@ -158,8 +161,9 @@ try {
     await delay(50);
   }
   let n = 0;
+  for (let round = 0; round < repeat; round++)
   for (const [ri, mbps] of rates.entries()) {
-    const order: Array<'srt' | 'srtla'> = ri % 2 === 0 ? ['srt', 'srtla'] : ['srtla', 'srt'];
+    const order: Array<'srt' | 'srtla'> = (ri + round) % 2 === 0 ? ['srt', 'srtla'] : ['srtla', 'srt'];
     for (const path of order) {
       const t = await trial(path, mbps, n++);
       trials.push(t);
@@ -177,8 +181,14 @@ try {
 const stamp = fileStamp();
 const out = join(repoRoot(), 'bench', 'results');
 mkdirSync(out, { recursive: true });
-const options = { rates, seconds, warmup, links: linkCount, workers: 2, latencyMs: 1000, lossmaxttl: 40, packet: PACKET };
-writeFileSync(join(out, `srtla-${stamp}.json`), `${JSON.stringify({ options, trials }, null, 2)}\n`);
+const options = { rates, seconds, warmup, links: linkCount, repeat, workers: 2, latencyMs: 1000, lossmaxttl: 40, packet: PACKET };
+const summary = rates.flatMap((mbps) =>
+  (['srt', 'srtla'] as const).map((path) => {
+    const ts = trials.filter((t) => t.path === path && t.mbps === mbps);
+    return { path, mbps, trials: ts.length, cpuPerGbit: median(ts.map((t) => t.cpuPerGbit)), mainThreadCpuPerGbit: median(ts.map((t) => t.mainThreadCpuPerGbit)), lost: ts.reduce((a, t) => a + t.lost, 0) };
+  }),
+);
+writeFileSync(join(out, `srtla-${stamp}.json`), `${JSON.stringify({ options, summary, trials }, null, 2)}\n`);
 const rows = trials.map((t) => [t.path, String(t.mbps), fmt(t.viewerMbps), fmt(t.relayCpuSeconds), fmt(t.cpuPerGbit), fmt(t.mainThreadCpuPerGbit), `${t.received}/${t.sent}`, String(t.lost), String(t.discontinuities), `${fmt(t.machineBusy * 100, 0)} %`]);
 writeFileSync(
   join(out, `srtla-${stamp}.md`),
@@ -186,6 +196,9 @@ writeFileSync(
     `bin/srt-relay.js, 2 workers, latency 1000 ms, lossmaxttl 40; ${linkCount} SRTLA links (127.0.0.1-${linkCount}, loopback, unimpaired); ` +
     `1316-byte packets; one viewer on the SRT port; ${seconds} s window after ${warmup} s warm-up. CPU: user+sys of the relay process (all threads) ` +
     `and of its main thread (where the SRTLA receiver runs), per Gbit received at the viewer.\n\n` +
+    `Medians over ${repeat} round(s):\n\n` +
+    markdownTable(['path', 'Mbit/s', 'trials', 'CPU-s / Gbit (median)', 'main thread CPU-s / Gbit (median)', 'lost (all trials)'], summary.map((s) => [s.path, String(s.mbps), String(s.trials), fmt(s.cpuPerGbit), fmt(s.mainThreadCpuPerGbit), String(s.lost)])) +
+    '\n\nEvery trial:\n\n' +
     markdownTable(['path', 'Mbit/s', 'viewer Mbit/s', 'relay CPU s', 'CPU-s / Gbit', 'main thread CPU-s / Gbit', 'received/sent', 'lost', 'discontinuities', 'machine busy'], rows) +
     '\n',
 );
