@@ -511,8 +511,9 @@ export class Relay extends EventEmitter<RelayEvents> {
     const counted = this.#refused.get(`srt ${REJECT_NOT_ACCEPTABLE}`);
     if (counted === undefined) this.#refused.set(`srt ${REJECT_NOT_ACCEPTABLE}`, { listener: 'srt', code: REJECT_NOT_ACCEPTABLE, count: 1 });
     else counted.count++;
-    // Its retry (same stream id, same address) gets 1406 in the handshake for a while.
-    this.#registry.gate.refuseFor(c.streamid, c.host, REJECT_NOT_ACCEPTABLE, LATENCY_REFUSAL_MS);
+    // Its retry (same stream id, same address) gets 1406 in the handshake for a while; not for a
+    // bonded caller, whose address in the gate is the node's group socket, shared by every group.
+    if (this.#peerOf(c.host, c.port).via === undefined) this.#registry.gate.refuseFor(c.streamid, c.host, REJECT_NOT_ACCEPTABLE, LATENCY_REFUSAL_MS);
     c.socket.close();
     return true;
   }
