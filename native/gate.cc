@@ -24,6 +24,7 @@ namespace {
 struct Action {
   int32_t code = 0;        // 0 accept, >= 1000 reject
   std::string passphrase;  // per-connection passphrase ("" = listener's own setting)
+  int32_t latencyMs = 0;   // the relay's side of the latency negotiation (0 = listener's own setting)
 };
 
 struct Entry {
@@ -105,6 +106,13 @@ struct Gate {
   // of refused (one unit of room each; JS sets the room from the holds it has: gateHoldRoom)
   // and marked held: JS keeps it off the stream until the webhook has answered.
   int32_t holdRoom = 0;
+  // (streamid, host) refused for a while after JS closed an accepted caller (its negotiated
+  // latency was over the stream's max): its retry gets `code` in the handshake.
+  struct Refusal {
+    int32_t code;
+    std::chrono::steady_clock::time_point expires;
+  };
+  std::unordered_map<std::string, Refusal> refusals;
   // Handshakes the gate accepted that have not reached srt_accept yet, oldest first
   // (seq -> socket; the info itself is in g_accepted). Bounded by acceptCapacity; an entry
   // leaves when its socket is accepted, is seen refused/broken, is older than acceptTtl, or
@@ -409,6 +417,13 @@ int Decide(const ListenerCfg& cfg, SRTSOCKET ns, const sockaddr* peer, const cha
   int32_t peerPort = 0;
   AddrToString(peer, &peerHost, &peerPort);
   if (!WithinLimits(gate, peerHost)) return Refuse(cfg.gate, ns, peer, sid, gate.limitCode);
+  if (!gate.refusals.empty()) {
+    auto r = gate.refusals.find(sid + "\n" + peerHost);
+    if (r != gate.refusals.end()) {
+      if (r->second.expires > std::chrono::steady_clock::now()) return Refuse(cfg.gate, ns, peer, sid, r->second.code);
+      gate.refusals.erase(r);
+    }
+  }
   // Before the webhook is asked: a malformed name never reaches it (checked again after a rename).
   if (!ValidStreamName(resource)) return Refuse(cfg.gate, ns, peer, sid, SRT_REJC_PREDEFINED + 400);
   auto e = gate.entries.find(key);
@@ -481,6 +496,16 @@ int Decide(const ListenerCfg& cfg, SRTSOCKET ns, const sockaddr* peer, const cha
     const int enforced = 1;
     if (srt_setsockflag(ns, SRTO_PASSPHRASE, pass.data(), static_cast<int>(pass.size())) != 0 ||
         srt_setsockflag(ns, SRTO_ENFORCEDENCRYPTION, &enforced, sizeof enforced) != 0) {
+      srt_setrejectreason(ns, SRT_REJC_PREDEFINED + 500);
+      return -1;
+    }
+  }
+  if (act->latencyMs > 0) {
+    // The stream's latency policy: the relay's side of the negotiation (libsrt takes the larger
+    // of both sides, so this is the floor the caller gets). RCVLATENCY rules what a publisher
+    // gets, PEERLATENCY what a player gets; both are pre-connection options, settable here.
+    const int ms = act->latencyMs;
+    if (srt_setsockflag(ns, SRTO_RCVLATENCY, &ms, sizeof ms) != 0 || srt_setsockflag(ns, SRTO_PEERLATENCY, &ms, sizeof ms) != 0) {
       srt_setrejectreason(ns, SRT_REJC_PREDEFINED + 500);
       return -1;
     }
@@ -664,6 +689,10 @@ Napi::Value GateSet(const Napi::CallbackInfo& info) {
   e.publish = ReadAction(info, 2);
   e.play = ReadAction(info, 4);
   e.live = info[6].As<Napi::Boolean>().Value();
+  if (info.Length() > 8) {
+    e.publish.latencyMs = info[7].As<Napi::Number>().Int32Value();
+    e.play.latencyMs = info[8].As<Napi::Number>().Int32Value();
+  }
   std::lock_guard<std::mutex> lk(g_mu);
   e.gen = g_nextGen++;
   auto g = g_gates.find(id);
@@ -752,6 +781,23 @@ Napi::Value GateAuthSet(const Napi::CallbackInfo& info) {
   }
   g->second.asked.erase(akey);
   g->second.auth[akey] = std::move(d);
+  return info.Env().Undefined();
+}
+
+// gateRefuseFor(gate, streamid, host, code, ttlMs): that caller's handshakes get `code` for ttlMs.
+Napi::Value GateRefuseFor(const Napi::CallbackInfo& info) {
+  int32_t id = info[0].As<Napi::Number>().Int32Value();
+  std::string key = info[1].As<Napi::String>().Utf8Value() + "\n" + info[2].As<Napi::String>().Utf8Value();
+  int32_t code = info[3].As<Napi::Number>().Int32Value();
+  auto now = std::chrono::steady_clock::now();
+  auto expires = now + std::chrono::milliseconds(info[4].As<Napi::Number>().Int64Value());
+  std::lock_guard<std::mutex> lk(g_mu);
+  auto g = g_gates.find(id);
+  if (g == g_gates.end()) return info.Env().Undefined();
+  auto& table = g->second.refusals;
+  for (auto it = table.begin(); it != table.end();) it = it->second.expires < now ? table.erase(it) : std::next(it);
+  if (table.size() >= 4096) table.clear();  // bounded; a flood of distinct callers only loses the memory
+  table[key] = Gate::Refusal{code, expires};
   return info.Env().Undefined();
 }
 
@@ -1060,6 +1106,7 @@ void GateRegister(Napi::Env env, Napi::Object exports) {
   exports.Set("gateAuthSet", Napi::Function::New(env, GateAuthSet));
   exports.Set("gatePending", Napi::Function::New(env, GatePending));
   exports.Set("gateHoldRoom", Napi::Function::New(env, GateHoldRoom));
+  exports.Set("gateRefuseFor", Napi::Function::New(env, GateRefuseFor));
   exports.Set("gateLimits", Napi::Function::New(env, GateLimits));
   exports.Set("gateHostSessions", Napi::Function::New(env, GateHostSessions));
   exports.Set("gateStats", Napi::Function::New(env, GateStats));

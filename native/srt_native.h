@@ -134,7 +134,11 @@
  *                                                     first match wins, else idlessDefault;
  *                                                     idlessMode: their mode (0: the port's rule)
  *   gateDefaults(gate, publishCode, publishPass, playCode, playPass)
- *   gateSet(gate, resource, publishCode, publishPass, playCode, playPass, live)
+ *   gateSet(gate, resource, publishCode, publishPass, playCode, playPass, live,
+ *           [publishLatencyMs, playLatencyMs])
+ *                              latency ms > 0: set as SRTO_RCVLATENCY and SRTO_PEERLATENCY on
+ *                              the accepted caller's socket in the listen callback (the relay's
+ *                              side of the negotiation; libsrt takes the larger of both sides)
  *   gateDelete(gate, resource)
  *   gateRejections() -> [gate, streamid, host, port, code][]   recent refusals (bounded)
  *   gateAuthEnable(gate, enabled, pendingCode, channel)   webhook auth: a caller whose
@@ -143,6 +147,9 @@
  *                                                     channel signalled; its retry is decided from
  *                                                     the cache (the RcvQ thread never waits)
  *   gateAuthSet(gate, streamid, host, code, passphrase, rename, ttlMs)   cache a decision
+ *   gateRefuseFor(gate, streamid, host, code, ttlMs)   that caller's handshakes are refused
+ *                              with `code` for ttlMs (checked after the limits, before the
+ *                              webhook; at most 4096 at once)
  *   gatePending(gate) -> [streamid, host, port, mode, resource][]   callers waiting for one
  *   gateHoldRoom(gate, room)   held admission: while room > 0, a caller without a cached
  *                              decision is queued as above but accepted (room - 1) instead of

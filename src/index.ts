@@ -145,7 +145,7 @@ export class Relay extends EventEmitter<RelayEvents> {
   /** Every connected session (publishers, viewers, pushes, pulls) with its libsrt statistics. */
   async listSessions(): Promise<SessionView[]> {
     const stats = await statsSnapshot(this.#relay);
-    return this.#relay.listSessions().map((s) => sessionView(s, stats));
+    return this.#relay.listSessions().map((s) => sessionView(s, stats, this.#relay));
   }
 
   /** Closes one session; false when there is none with that id. */

@@ -158,7 +158,7 @@ describe('defaults', () => {
     assert.deepEqual(c.api, { port: 4242, host: '127.0.0.1', protectReads: false });
     assert.deepEqual(c.streams, {});
     assert.deepEqual(c.pushes, []);
-    assert.deepEqual(c.auth, { timeoutMs: 2000, cacheMs: 5000 });
+    assert.deepEqual(c.auth, { timeoutMs: 2000, cacheMs: 5000, hold: true });
     assert.equal(c.redis, undefined);
     assert.equal(c.configFile, undefined);
     assert.ok(isDeepFrozen(c));
@@ -191,6 +191,7 @@ describe('defaults', () => {
       raw: false,
       idleTimeoutMs: 20_000,
       failoverTimeoutMs: 10_000,
+      latency: {},
     });
     assert.deepEqual(c.streams['live/b']?.source, { kind: 'file', path: join(dir, 'media/loop.ts') });
     assert.deepEqual(c.streams['c']?.source, { kind: 'file', path: '/srv/media/c.ts' });

@@ -10,10 +10,12 @@ import { readFileSync } from 'node:fs';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { SessionStats } from '../sessions/messages.js';
 import type { RelayApi, SessionInfo, SessionKind } from '../supervisor/relay-api.js';
-import { statsSnapshot, type StatsSnapshot } from './views.js';
+import { sessionLatencyMs, statsSnapshot, type StatsSnapshot } from './views.js';
 import type { TsInfo } from '../ts/analyzer.js';
 import type { UdpDropCount } from '../srt/udp-drops.js';
 import { libsrtVersion } from '../srt/clock.js';
+import type { SrtlaLinkStats } from '../srtla/group.js';
+import type { NegotiatedOptions } from '../srt/negotiated.js';
 
 const SESSION_KINDS: readonly SessionKind[] = ['publisher', 'viewer', 'push', 'pull', 'file', 'cluster-pull', 'cluster-serve'];
 const SESSION_LABELS = ['session', 'stream', 'kind'] as const;
@@ -233,6 +235,69 @@ export function createRelayMetrics(relay: RelayApi, opts: RelayMetricsOptions = 
       for (const [kind, n] of counts) this.set({ kind }, n);
     },
   });
+
+  // Links of bonded (SRTLA) sessions: `link` is the link's slot in its group (bounded by
+  // srtla.maxLinksPerGroup); the address is a label of the info gauge only.
+  const srtlaLinks = (): Array<{ info: SessionInfo; link: SrtlaLinkStats }> => {
+    const out: Array<{ info: SessionInfo; link: SrtlaLinkStats }> = [];
+    const srtla = relay.srtla;
+    if (srtla === undefined) return out;
+    for (const info of relay.listSessions()) {
+      const via = info.peer.via;
+      if (via === undefined) continue;
+      const g = srtla.groupStatsOf({ address: via.host, port: via.port });
+      if (g !== undefined) for (const link of g.links) out.push({ info, link });
+    }
+    return out;
+  };
+  const linkGauge = (type: 'gauge' | 'counter', name: string, help: string, value: (l: SrtlaLinkStats, now: number) => number, withAddress = false): void => {
+    const Type = type === 'counter' ? Counter : Gauge;
+    new Type({
+      name,
+      help,
+      labelNames: ['session', 'stream', 'link', ...(withAddress ? ['address'] : [])],
+      registers: [registry],
+      collect() {
+        this.reset();
+        const now = Date.now();
+        for (const { info, link } of srtlaLinks()) {
+          const labels: Record<string, string> = { session: String(info.id), stream: info.stream, link: String(link.slot) };
+          if (withAddress) labels['address'] = link.address.includes(':') ? `[${link.address}]:${link.port}` : `${link.address}:${link.port}`;
+          put(this, labels, value(link, now));
+        }
+      },
+    });
+  };
+  // What each session's SRT connection negotiated (read once when it was accepted).
+  const negotiatedGauge = (name: string, help: string, value: (n: NegotiatedOptions, info: SessionInfo) => number | undefined, extra?: (n: NegotiatedOptions) => Record<string, string>): void => {
+    new Gauge({
+      name,
+      help,
+      labelNames: [...SESSION_LABELS, ...(extra !== undefined ? ['filter'] : [])],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const info of relay.listSessions()) {
+          const n = info.negotiated;
+          const v = n === undefined ? undefined : value(n, info);
+          if (n === undefined || v === undefined) continue;
+          this.set({ session: String(info.id), stream: info.stream, kind: info.kind, ...(extra?.(n) ?? {}) }, v);
+        }
+      },
+    });
+  };
+  negotiatedGauge('srt_relay_session_latency_seconds', "Negotiated SRT latency of the session, seconds (the relay's receive latency for a publisher or pull, the peer's for a viewer or push).", (n, info) => sessionLatencyMs(info.kind, n) / 1000);
+  negotiatedGauge('srt_relay_session_tlpktdrop', 'Too-late packet drop negotiated on the session (1 on, 0 off).', (n) => (n.tlpktdrop ? 1 : 0));
+  negotiatedGauge('srt_relay_session_payload_size_bytes', 'Most bytes per message on the session (SRTO_PAYLOADSIZE).', (n) => n.payloadSize);
+  negotiatedGauge('srt_relay_session_key_length_bytes', 'AES key length of the session, bytes (0: not encrypted).', (n) => n.keyLength);
+  negotiatedGauge('srt_relay_session_packet_filter_info', 'One series per session with a packet filter (FEC), value 1; the filter string is the label.', (n) => (n.packetFilter === '' ? undefined : 1), (n) => ({ filter: n.packetFilter }));
+
+  linkGauge('gauge', 'srt_relay_srtla_link_info', 'One series per link of a bonded (SRTLA) session, value 1: the link slot and its address.', () => 1, true);
+  linkGauge('counter', 'srt_relay_srtla_link_received_packets_total', 'SRT packets received over the link of a bonded session (since it registered).', (l) => l.packets);
+  linkGauge('counter', 'srt_relay_srtla_link_received_bytes_total', 'Bytes of SRT packets received over the link of a bonded session (since it registered).', (l) => l.bytes);
+  linkGauge('gauge', 'srt_relay_srtla_link_share_ratio', "The link's fraction (0..1) of its group's received SRT packets.", (l) => l.share);
+  linkGauge('gauge', 'srt_relay_srtla_link_silence_seconds', 'Seconds since the link was last heard from.', (l, now) => Math.max(0, now - l.lastHeard) / 1000);
+  linkGauge('gauge', 'srt_relay_srtla_link_registered_seconds', 'Seconds since the link registered (REG3).', (l, now) => Math.max(0, now - l.registeredAt) / 1000);
 
   // The relay's UDP sockets: one reading of /proc/net/udp{,6} per scrape serves both gauges.
   let udpCached: { at: number; counts: Promise<UdpDropCount[]> } | undefined;

@@ -78,6 +78,45 @@ export interface SessionView {
   skipped: number;
   /** libsrt statistics of the connection; null until its worker reports them. */
   stats: SessionStatsView | null;
+  /** A bonded (SRTLA) caller: its group and links; null for every other session. */
+  srtla: SrtlaSessionView | null;
+  /** What the SRT connection negotiated; null when it could not be read (the socket was gone). */
+  negotiated: NegotiatedView | null;
+}
+
+export interface NegotiatedView {
+  /** The latency of the direction the relay serves, ms: its receive latency for a publisher/pull, the peer's for a viewer/push. */
+  latencyMs: number;
+  receiveLatencyMs: number;
+  peerLatencyMs: number;
+  tlpktdrop: boolean;
+  packetFilter: string;
+  payloadSize: number;
+  keyLength: number;
+}
+
+/** The latency that matters for a session: the relay's receive side for what comes in, the peer's for what goes out. */
+export function sessionLatencyMs(kind: SessionKind, n: { receiveLatencyMs: number; peerLatencyMs: number }): number {
+  return kind === 'publisher' || kind === 'pull' || kind === 'cluster-pull' ? n.receiveLatencyMs : n.peerLatencyMs;
+}
+
+export interface SrtlaLinkView {
+  slot: number;
+  address: string;
+  packets: number;
+  bytes: number;
+  /** Fraction (0..1) of the group's received SRT packets that came over this link. */
+  share: number;
+  srtlaAcks: number;
+  lastHeard: string;
+  registeredSince: string;
+}
+
+export interface SrtlaSessionView {
+  group: number;
+  /** The node's group socket the SRT connection comes from (what the native gate sees). */
+  via: string;
+  links: SrtlaLinkView[];
 }
 
 export interface PushView {
@@ -163,7 +202,29 @@ export function streamView(stream: Stream, stats: StatsSnapshot, sources?: Sourc
   };
 }
 
-export function sessionView(info: SessionInfo, stats: StatsSnapshot): SessionView {
+/** The group and links of a bonded session (the SRTLA receiver's view of `via`). */
+export function srtlaSessionView(relay: RelayApi, info: SessionInfo): SrtlaSessionView | null {
+  const via = info.peer.via;
+  if (via === undefined) return null;
+  const g = relay.srtla?.groupStatsOf({ address: via.host, port: via.port });
+  if (g === undefined) return null;
+  return {
+    group: g.id,
+    via: formatAddress(via),
+    links: g.links.map((l) => ({
+      slot: l.slot,
+      address: formatAddress({ host: l.address, port: l.port }),
+      packets: l.packets,
+      bytes: l.bytes,
+      share: Math.round(l.share * 10000) / 10000,
+      srtlaAcks: l.srtlaAcks,
+      lastHeard: new Date(l.lastHeard).toISOString(),
+      registeredSince: new Date(l.registeredAt).toISOString(),
+    })),
+  };
+}
+
+export function sessionView(info: SessionInfo, stats: StatsSnapshot, relay?: RelayApi): SessionView {
   const s = stats.get(info.id);
   return {
     id: info.id,
@@ -176,6 +237,8 @@ export function sessionView(info: SessionInfo, stats: StatsSnapshot): SessionVie
     packets: s?.packets ?? 0,
     skipped: s?.skipped ?? 0,
     stats: mapSrtStats(s?.srt),
+    srtla: relay === undefined ? null : srtlaSessionView(relay, info),
+    negotiated: info.negotiated === undefined ? null : { latencyMs: sessionLatencyMs(info.kind, info.negotiated), ...info.negotiated },
   };
 }
 

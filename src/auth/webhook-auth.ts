@@ -45,6 +45,8 @@ export interface WebhookAuthOptions {
   hold?: boolean;
   nodeId: string;
   logger: Logger;
+  /** The caller's real address behind host:port (a bonded SRTLA sender behind the node's group socket). */
+  peerOf?: (host: string, port: number) => { host: string; port: number };
 }
 
 export interface WebhookVerdict {
@@ -138,10 +140,12 @@ export class WebhookAuth {
 
   async #decide(streamid: string, host: string, port: number, action: 'publish' | 'play', stream: string): Promise<WebhookVerdict> {
     this.#inFlight++;
-    const log = this.#opts.logger.child({ stream, streamid, peer: `${host}:${port}`, action });
+    const real = this.#opts.peerOf?.(host, port) ?? { host, port };
+    const remoteAddr = `${real.host}:${real.port}`;
+    const log = this.#opts.logger.child({ stream, streamid, peer: remoteAddr, action });
     try {
       const { user, token } = parseStreamId(streamid);
-      const verdict = await this.ask({ action, stream, streamid, remoteAddr: `${host}:${port}`, ...(user !== undefined ? { user } : {}), ...(token !== undefined ? { token } : {}) });
+      const verdict = await this.ask({ action, stream, streamid, remoteAddr, ...(user !== undefined ? { user } : {}), ...(token !== undefined ? { token } : {}) });
       if (!this.#stopped) this.#opts.gate.setAuth(streamid, host, verdict.code, verdict.passphrase, verdict.stream === stream ? '' : verdict.stream, this.#opts.cacheMs);
       log.info({ code: verdict.code, renamed: verdict.stream !== stream ? verdict.stream : undefined }, 'webhook decided');
       return verdict;

@@ -20,6 +20,7 @@ import { formatSrtUrl, parseSrtUrl, type SrtUrl } from '../srt/url.js';
 import { hostWords, PortRegistry } from '../srt/port-registry.js';
 import { isSecretKey, maskUrl } from './secrets.js';
 import { portDialects } from './stream-ids.js';
+import { normalizeLatency } from './latency-policy.js';
 import { DEFAULT_TAKEOVER_AFTER_MS } from '../streams/defaults.js';
 import type {
   CliOverrides,
@@ -921,6 +922,7 @@ export function normalizeConfig(input: unknown, opts: NormalizeOptions = {}): Re
         raw: s.raw ?? STREAM_DEFAULTS.raw,
         idleTimeoutMs: s.idleTimeoutMs ?? STREAM_DEFAULTS.idleTimeoutMs,
         failoverTimeoutMs: s.failoverTimeoutMs ?? STREAM_DEFAULTS.failoverTimeoutMs,
+        latency: normalizeLatency(s.latency, [...segs, 'latency'], (at, message) => problems.add(at, message)),
       },
     ]);
   }

@@ -6,6 +6,7 @@
 import type { SrtOptionValue } from '../srt/options.js';
 import type { SrtUrl } from '../srt/url.js';
 import type { GateDialects } from '../srt/streamid.js';
+import type { LatencyInput, StreamLatency } from './latency-policy.js';
 
 export const LOG_LEVELS = Object.freeze(['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const);
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -92,6 +93,8 @@ export interface StreamInput {
   raw?: boolean;
   idleTimeoutMs?: number;
   failoverTimeoutMs?: number;
+  /** Latency policy of the stream's callers, ms (docs/streams.md#latency-policy). */
+  latency?: LatencyInput;
 }
 
 export interface PushInput {
@@ -238,6 +241,8 @@ export interface StreamConfig {
   readonly raw: boolean;
   readonly idleTimeoutMs: number;
   readonly failoverTimeoutMs: number;
+  /** Per-direction latency policy ({} = the ports' own latency for every caller). */
+  readonly latency: StreamLatency;
 }
 
 export interface PushConfig {

@@ -5,6 +5,7 @@
  * SrtListener.attachGate(). Each Gate drains only its own refusals: gates of other Relays in
  * the process (tests, the cluster's internal port) keep theirs.
  */
+import { SrtRelayError } from '../errors.js';
 import { native } from './native.js';
 
 /** [gate, streamid, host, port, code, stage]: stage 0 the gate, 1 libsrt after the gate, 2 never accepted. */
@@ -41,9 +42,13 @@ export class Gate {
     native.gateDefaults(this.id, publishCode, publishPass, playCode, playPass);
   }
 
-  /** One stream's answers (0 = accept) and passphrases; `live`: a plain name plays it. */
-  set(resource: string, publishCode: number, publishPass: string, playCode: number, playPass: string, live: boolean): void {
-    native.gateSet(this.id, resource, publishCode, publishPass, playCode, playPass, live);
+  /**
+   * One stream's answers (0 = accept) and passphrases; `live`: a plain name plays it;
+   * `publishLatencyMs` / `playLatencyMs`: the relay's side of the latency negotiation set on an
+   * accepted caller's socket in the listen callback (0 = the port's own).
+   */
+  set(resource: string, publishCode: number, publishPass: string, playCode: number, playPass: string, live: boolean, publishLatencyMs = 0, playLatencyMs = 0): void {
+    native.gateSet(this.id, resource, publishCode, publishPass, playCode, playPass, live, publishLatencyMs, playLatencyMs);
   }
 
   delete(resource: string): void {
@@ -84,6 +89,13 @@ export class Gate {
    */
   setHoldRoom(room: number): void {
     native.gateHoldRoom(this.id, room);
+  }
+
+  /** Handshakes of (streamid, host) are refused with `code` (≥ 1000) for `ttlMs`, before the webhook is asked. */
+  refuseFor(streamid: string, host: string, code: number, ttlMs: number): void {
+    if (!Number.isInteger(code) || code < 1000) throw new SrtRelayError('ERR_SRT_INVALID_ARG', `Gate.refuseFor: code must be an integer >= 1000 (got ${code})`);
+    if (!Number.isInteger(ttlMs) || ttlMs <= 0) throw new SrtRelayError('ERR_SRT_INVALID_ARG', `Gate.refuseFor: ttlMs must be a positive integer (got ${ttlMs})`);
+    native.gateRefuseFor(this.id, streamid, host, code, ttlMs);
   }
 
   /** Handshakes waiting for a verdict. */

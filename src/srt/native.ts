@@ -99,6 +99,8 @@ export interface SrtNativeAddon {
     playCode: number,
     playPass: string,
     live: boolean,
+    publishLatencyMs?: number,
+    playLatencyMs?: number,
   ): void;
   gateDelete(gate: number, resource: string): void;
   /** Without a gate: every gate's (drains all). stage 0 gate, 1 refused by libsrt after the gate, 2 never srt_accept'ed. */
@@ -110,6 +112,7 @@ export interface SrtNativeAddon {
   gateAuthEnable(gate: number, enabled: boolean, pendingCode: number, channel: number): void;
   gateAuthSet(gate: number, streamid: string, host: string, code: number, passphrase: string, rename: string, ttlMs: number): void;
   gateHoldRoom(gate: number, room: number): void;
+  gateRefuseFor(gate: number, streamid: string, host: string, code: number, ttlMs: number): void;
   gatePending(gate: number): Array<[streamid: string, host: string, port: number, mode: number, resource: string]>;
   gateLimits(
     gate: number,

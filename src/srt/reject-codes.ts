@@ -16,6 +16,8 @@ export const REJECT = Object.freeze({
   NOT_FOUND: 1404,
   /** The port does not allow this direction (publish on outgoing, play on incoming). */
   BAD_DIRECTION: 1405,
+  /** The caller's latency is over the stream's latency policy (`latency.max`, onExceed "refuse"). */
+  NOT_ACCEPTABLE: 1406,
   /** The stream already has a publisher (onPublisherConflict "refuse"). */
   CONFLICT: 1409,
   /** Over the per-host or node-wide handshake / session limits. */

@@ -17,6 +17,8 @@ import { newAckBuffer, putAckSeq, SRTLA_ACK_SEQS } from './protocol.js';
 
 /** Per-link counters as shown to operators. */
 export interface SrtlaLinkStats {
+  /** The link's slot in its group (0..maxLinksPerGroup-1, the lowest free one when it registered): the bounded `link` label in /metrics. */
+  slot: number;
   address: string;
   port: number;
   /** SRT packets (data and control) received on this link. */
@@ -39,6 +41,9 @@ export interface SrtlaGroupStats {
   peer: { address: string; port: number };
   /** Local address of the socket that carries the group's SRT connection to the relay. */
   local: { address: string; port: number } | undefined;
+  /** The relay session of the group's SRT connection, once the relay accepted it. */
+  session: number | undefined;
+  stream: string | undefined;
   createdAt: number;
   /** SRT packets and bytes forwarded sender → relay and relay → sender. */
   packetsIn: number;
@@ -56,8 +61,8 @@ export class SrtlaLink {
   readonly port: number;
   readonly key: number | string;
   readonly group: SrtlaGroup;
+  readonly slot: number;
   readonly registeredAt = Date.now();
-  readonly log: Logger;
   packets = 0;
   bytes = 0;
   srtlaAcks = 0;
@@ -71,7 +76,7 @@ export class SrtlaLink {
     this.address = address;
     this.port = port;
     this.key = key;
-    this.log = group.log.child({ link: `${address}:${port}` });
+    this.slot = group.freeSlot();
     for (let i = 0; i < ACK_RING; i++) this.#acks.push(newAckBuffer());
   }
 
@@ -89,8 +94,14 @@ export class SrtlaLink {
     return ack;
   }
 
+  /** The group's logger (with stream and session once known) and this link's address. */
+  get log(): Logger {
+    return this.group.log.child({ link: `${this.address}:${this.port}`, slot: this.slot });
+  }
+
   stats(groupPackets: number): SrtlaLinkStats {
     return {
+      slot: this.slot,
       address: this.address,
       port: this.port,
       packets: this.packets,
@@ -112,8 +123,12 @@ export class SrtlaGroup {
   /** Address and key of the REG1 that created the group. */
   readonly creator: { address: string; port: number; key: number | string };
   readonly createdAt = Date.now();
-  readonly log: Logger;
+  #log: Logger;
+  readonly #baseLog: Logger;
   readonly links: SrtlaLink[] = [];
+  /** The relay session (and stream) of the group's SRT connection (set by the relay when it accepts it). */
+  session: number | undefined;
+  stream: string | undefined;
   /** The link an SRT packet was last received from (non-ACK answers go there). */
   lastLink: SrtlaLink | undefined;
   /** Epoch ms since when the group has had no link (its creation, or the last link's removal). */
@@ -147,7 +162,8 @@ export class SrtlaGroup {
     this.idKey = this.id.toString('hex');
     this.creator = creator;
     this.#out = out;
-    this.log = log.child({ srtlaGroup: number, peer: `${creator.address}:${creator.port}` });
+    this.#baseLog = log.child({ srtlaGroup: number, peer: `${creator.address}:${creator.port}` });
+    this.#log = this.#baseLog;
     const family = target.host.includes(':') ? 'udp6' : 'udp4';
     this.#socket = createSocket({ type: family, recvBufferSize, sendBufferSize: recvBufferSize });
     this.#socket.on('error', (err) => this.log.warn({ err }, 'srtla group socket error'));
@@ -162,6 +178,24 @@ export class SrtlaGroup {
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  get log(): Logger {
+    return this.#log;
+  }
+
+  /** The relay accepted the group's SRT connection as `session` of `stream`: later log lines carry both. */
+  bindSession(session: number, stream: string): void {
+    this.session = session;
+    this.stream = stream;
+    this.#log = this.#baseLog.child({ stream, session });
+  }
+
+  /** The lowest slot number no link of the group holds. */
+  freeSlot(): number {
+    let slot = 0;
+    while (this.links.some((l) => l.slot === slot)) slot++;
+    return slot;
   }
 
   /** Local address of the group socket, once connected. */
@@ -213,6 +247,8 @@ export class SrtlaGroup {
       id: this.number,
       peer: this.peer,
       local: this.#local,
+      session: this.session,
+      stream: this.stream,
       createdAt: this.createdAt,
       packetsIn: this.packetsIn,
       bytesIn: this.bytesIn,

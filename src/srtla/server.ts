@@ -58,6 +58,11 @@ export interface SrtlaServerOptions {
   logger?: Logger;
   /** The node's UDP ports (Relay.ports): the receiver claims its port there before it binds. */
   ports?: PortRegistry;
+  /**
+   * Asked before a REG1 from `address` creates a group (the relay's per-host limits on the
+   * sender's real address): a reason refuses it with REG_ERR, undefined lets it in.
+   */
+  admitGroup?: (address: string) => string | undefined;
 }
 
 /** Counters of what the server refused or ignored (hostile or broken input). */
@@ -116,7 +121,8 @@ function addrKey(address: string, port: number): number | string {
 }
 
 export class SrtlaServer {
-  readonly #opts: Required<Omit<SrtlaServerOptions, 'logger' | 'ports'>>;
+  readonly #opts: Required<Omit<SrtlaServerOptions, 'logger' | 'ports' | 'admitGroup'>>;
+  readonly #admitGroup: ((address: string) => string | undefined) | undefined;
   readonly #log: Logger;
   readonly #socket: Socket;
   /** Links by source address key. */
@@ -168,6 +174,7 @@ export class SrtlaServer {
     };
     this.#log = (options.logger ?? silentLogger()).child({ component: 'srtla' });
     this.#ports = options.ports;
+    this.#admitGroup = options.admitGroup;
     const type = this.#opts.host.includes(':') ? 'udp6' : 'udp4';
     this.#socket = createSocket({
       type,
@@ -219,11 +226,35 @@ export class SrtlaServer {
    * relay sees as the SRT peer of a bonded connection); undefined when no group has it.
    */
   peerOf(local: { address?: string; port: number }): { address: string; port: number } | undefined {
+    return this.#groupOf(local)?.peer;
+  }
+
+  /** The group whose socket to the relay has local address `local`. */
+  #groupOf(local: { address?: string; port: number }): SrtlaGroup | undefined {
     for (const g of this.#groups.values()) {
       const l = g.local;
-      if (l !== undefined && l.port === local.port && (local.address === undefined || local.address === l.address)) return g.peer;
+      if (l !== undefined && l.port === local.port && (local.address === undefined || local.address === l.address)) return g;
     }
     return undefined;
+  }
+
+  /**
+   * The relay accepted the SRT connection from `local` as `session` of `stream`: the group's log
+   * lines (links coming and going) carry both from now on. False when no group has that address.
+   */
+  bindSession(local: { address?: string; port: number }, session: number, stream: string): boolean {
+    const g = this.#groupOf(local);
+    if (g === undefined) return false;
+    g.bindSession(session, stream);
+    g.log.info({ links: g.links.map((l) => `${l.address}:${l.port}`) }, 'srtla group connected as a relay session');
+    return true;
+  }
+
+  /** Groups standing for a sender at `address` (their first link's host, see peer) that no relay session has yet. */
+  pendingGroupsOf(address: string): number {
+    let n = 0;
+    for (const g of this.#groups.values()) if (g.session === undefined && g.peer.address === address) n++;
+    return n;
   }
 
   /** Every group with its links. */
@@ -233,11 +264,7 @@ export class SrtlaServer {
 
   /** The group (and its links) whose SRT caller has local address `local`, as in peerOf. */
   groupStatsOf(local: { address?: string; port: number }): SrtlaGroupStats | undefined {
-    for (const g of this.#groups.values()) {
-      const l = g.local;
-      if (l !== undefined && l.port === local.port && (local.address === undefined || local.address === l.address)) return g.stats();
-    }
-    return undefined;
+    return this.#groupOf(local)?.stats();
   }
 
   /** Closes the port and every group. Idempotent. */
@@ -325,6 +352,12 @@ export class SrtlaServer {
     if (this.#groups.size >= this.#opts.maxGroups) {
       this.#refuse('regErr', rinfo, `srtla.maxGroups (${this.#opts.maxGroups}) groups exist`);
       this.#log.warn({ peer: `${rinfo.address}:${rinfo.port}`, maxGroups: this.#opts.maxGroups }, 'srtla group refused: srtla.maxGroups reached; raise it to accept more bonded senders');
+      return;
+    }
+    const refusal = this.#admitGroup?.(rinfo.address);
+    if (refusal !== undefined) {
+      this.#refuse('regErr', rinfo, refusal);
+      this.#log.warn({ peer: `${rinfo.address}:${rinfo.port}`, why: refusal }, 'srtla group refused by the relay limits');
       return;
     }
     const id = completeId(senderId);

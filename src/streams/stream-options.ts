@@ -1,3 +1,5 @@
+import type { StreamLatency } from '../config/latency-policy.js';
+
 /** A stream's options as the Relay takes them (the config file and the API normalise to this: src/config/stream-config.ts). */
 export interface RelayStreamOptions {
   /** The primary source; `sources` (primary first, then backups) wins when given. */
@@ -17,6 +19,8 @@ export interface RelayStreamOptions {
   raw?: boolean;
   /** Memory window wanted; the ring holds about one packet per millisecond of it, capped at RING_MAX_SLOTS. */
   bufferTimeMs?: number;
+  /** Per-direction latency policy of callers (docs/streams.md#latency-policy). */
+  latency?: StreamLatency;
 }
 
 /** Hard cap of a stream's ring: 16384 slots × 1472 bytes ≈ 24 MB (≈ 15 s at 10 Mbit/s). */

@@ -3,6 +3,7 @@
  * the native listen callback can answer each caller at once (1404 unknown, 1409 conflict,
  * per-direction passphrases) without asking JavaScript.
  */
+import { relaySideMs } from '../config/latency-policy.js';
 import { Gate, type GateRejection } from '../srt/gate.js';
 import { REJECT } from '../srt/reject-codes.js';
 import { Stream, type StreamSettings } from './stream.js';
@@ -13,6 +14,8 @@ export const REJECT_CONFLICT = REJECT.CONFLICT;
 export const REJECT_UNAVAILABLE = REJECT.UNAVAILABLE;
 /** Over a per-host limit (handshake rate or connections); set natively by gateLimits. */
 export const REJECT_TOO_MANY = REJECT.TOO_MANY;
+/** SRT_REJX_NOTACCEPTABLE: the caller's latency is over the stream's latency policy (closed after the handshake). */
+export const REJECT_NOT_ACCEPTABLE = REJECT.NOT_ACCEPTABLE;
 
 export interface RegistryPolicy {
   /** Accept a publish to a name no config mentions (embedded defaults: yes). */
@@ -206,6 +209,8 @@ export class StreamRegistry {
       play,
       s.settings.passphrase?.play ?? '',
       live || remote,
+      relaySideMs(s.settings.latency?.publish),
+      relaySideMs(s.settings.latency?.play),
     );
   }
 

@@ -3,6 +3,7 @@
  * viewers, its sources (failover and on-demand timers: StreamSources), the options it was
  * configured with and, in a cluster, the node that owns it. Closing a stream stops its sources.
  */
+import type { StreamLatency } from '../config/latency-policy.js';
 import { PacketRing } from '../ring/packet-ring.js';
 import { srtNow } from '../srt/clock.js';
 import type { RelayStreamOptions } from './stream-options.js';
@@ -33,11 +34,15 @@ export interface StreamSettings {
   join?: 'keyframe' | 'live';
   /** Slots in the ring (power of two). */
   ringSlots: number;
+  /** Per-direction latency policy of callers: the relay's side goes to the gate, `max` is checked on accept. */
+  latency?: StreamLatency;
 }
 
 export interface PeerAddress {
   host: string;
   port: number;
+  /** A bonded (SRTLA) caller: the local address of the node's group socket it came through; host/port are then the sender's real address. */
+  via?: { host: string; port: number };
 }
 
 export interface PublisherInfo {

@@ -61,5 +61,6 @@ export function relayStreamFrom(s: StreamConfig): RelayStreamOptions {
     failoverTimeoutMs: s.failoverTimeoutMs,
     raw: s.raw,
     bufferTimeMs: s.bufferTimeMs,
+    latency: s.latency,
   };
 }

@@ -15,6 +15,7 @@ import type { RelayStreamOptions } from '../streams/stream-options.js';
 import type { SrtlaServer, SrtlaServerOptions } from '../srtla/server.js';
 import type { RemoteSource, SourcesView } from '../streams/stream-sources.js';
 import type { NodeHealth } from './health.js';
+import type { NegotiatedOptions } from '../srt/negotiated.js';
 
 /** Auth webhook settings: no webhook = every publish and play that the stream settings allow. */
 export interface AuthSettings {
@@ -110,6 +111,8 @@ export interface SessionInfo {
   sourceIndex?: number;
   /** A publisher from outside that holds (or claims) the stream's cluster lease. */
   leased?: boolean;
+  /** What the SRT connection negotiated (latency, tlpktdrop, packet filter, payload size, key length). */
+  negotiated?: NegotiatedOptions;
 }
 
 export interface PushInfo {

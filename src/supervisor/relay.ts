@@ -15,13 +15,14 @@ import type { PortRegistry } from '../srt/port-registry.js';
 import type { SessionStats } from '../sessions/messages.js';
 import { WorkerPool } from '../sessions/worker-pool.js';
 import { setHandlerErrorReporter } from '../srt/reactor.js';
-import type { Stream } from '../streams/stream.js';
+import type { PeerAddress, Stream } from '../streams/stream.js';
 import { REJECT_TOO_MANY, StreamRegistry } from '../streams/stream-registry.js';
 import type { RelayStreamOptions } from '../streams/stream-options.js';
 import type { SourcesView } from '../streams/stream-sources.js';
 import { SrtRelayError } from '../errors.js';
 import { WebhookAuth } from '../auth/webhook-auth.js';
 import { SrtlaServer } from '../srtla/server.js';
+import { BondedAdmission } from '../srtla/admission.js';
 import { PushManager } from '../pushes/push-manager.js';
 import { nodeHealth, type NodeHealth } from './health.js';
 import { PortListeners } from './port-listeners.js';
@@ -114,7 +115,17 @@ export class Relay extends EventEmitter<RelayEvents> implements RelayApi, Cluste
       serve: (stream, socket, peer, streamid, slog) => this.#sessions.acceptViewer({ name: stream, socket, peer, streamid, kind: 'push', log: slog }),
       closeSession: (session, reason) => this.#pool.closeSession(session, reason),
     });
-    this.#admission = new Admission({ log, sessions: this.#sessions, auth: () => this.#auth, stopped: () => this.#stopped });
+    this.#admission = new Admission({
+      log,
+      sessions: this.#sessions,
+      registry,
+      gate: registry.gate,
+      peerOf: (host, port) => this.#peerOf(host, port),
+      bonded: (c, id, stream) => this.#srtla?.bindSession({ address: c.host, port: c.port }, id, stream),
+      refused: (code) => this.#refusals.count('srt', code),
+      auth: () => this.#auth,
+      stopped: () => this.#stopped,
+    });
     // With no worker running, nothing accepted could be served: the ports refuse with 1503.
     this.#pool.on('workers-changed', (running) => registry.setWorkersDown(running === 0));
   }
@@ -141,7 +152,11 @@ export class Relay extends EventEmitter<RelayEvents> implements RelayApi, Cluste
     });
     this.#opts.ports.forEach((p, i) => this.#listeners.listenPort(p, i, this.#registry.gate, (c) => this.#admission.accepted(c, p.stream)));
     if (this.#opts.srtla !== undefined) {
-      this.#srtla = new SrtlaServer({ ...this.#opts.srtla, ports: this.#listeners.ports, logger: this.#log });
+      const bonded = new BondedAdmission(l, {
+        sessionPeers: () => this.#sessions.list().map((s) => s.peer),
+        pendingGroupsOf: (host) => this.#srtla?.pendingGroupsOf(host) ?? 0,
+      });
+      this.#srtla = new SrtlaServer({ ...this.#opts.srtla, ports: this.#listeners.ports, logger: this.#log, admitGroup: (host) => bonded.admit(host) });
       await this.#srtla.start();
     }
     if (l.maxBitrateMbps !== undefined) {
@@ -191,11 +206,18 @@ export class Relay extends EventEmitter<RelayEvents> implements RelayApi, Cluste
       ...(auth.hold !== undefined ? { hold: auth.hold } : {}),
       nodeId: this.nodeId,
       logger: this.#log.child({ component: 'auth' }),
+      peerOf: (host, port) => this.#peerOf(host, port),
     });
     this.#auth.start();
   }
 
   // ---- ports -------------------------------------------------------------------------------
+
+  /** The caller's real address: a bonded sender's (its SRTLA group's first link, `via` the group socket), else host:port. */
+  #peerOf(host: string, port: number): PeerAddress {
+    const real = this.#srtla?.peerOf({ address: host, port });
+    return real === undefined ? { host, port } : { host: real.address, port: real.port, via: { host, port } };
+  }
 
   /** Who holds this node's UDP ports (see PortRegistry). */
   get ports(): PortRegistry {

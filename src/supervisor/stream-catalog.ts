@@ -106,6 +106,7 @@ export class StreamCatalog {
       ...(s.join !== undefined ? { join: s.join } : {}),
       ...(s.raw !== undefined ? { raw: s.raw } : {}),
       ...(s.bufferTimeMs !== undefined ? { ringSlots: ringSlotsFor(s.bufferTimeMs, 1024, RING_MAX_SLOTS) } : {}),
+      ...(s.latency !== undefined ? { latency: s.latency } : {}),
     });
     stream.setSources(undefined); // the previous sources stop before the new ones bind their ports
     const sources = new StreamSources(this.#host, name, parsed, {

@@ -9,6 +9,7 @@ import type { EventEmitter } from 'node:events';
 import type { Logger } from '../logging.js';
 import { SrtSocket } from '../srt/socket.js';
 import { parseStreamId } from '../srt/streamid.js';
+import { readNegotiated } from '../srt/negotiated.js';
 import type { SessionRole, SessionStats, ToWorker } from '../sessions/messages.js';
 import type { WorkerPool } from '../sessions/worker-pool.js';
 import { ringBytesFor } from '../ring/packet-ring.js';
@@ -212,6 +213,7 @@ export class StreamSessions {
    * pool itself ends it on the next tick when no worker runs).
    */
   #handOver(info: SessionInfo, socket: SrtSocket, message: () => AttachMessage, sameAs?: number): void {
+    info.negotiated ??= readNegotiated(socket);
     try {
       info.worker = this.#pool.assign(message(), sameAs);
     } catch (err) {

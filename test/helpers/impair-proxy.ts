@@ -6,7 +6,9 @@
  * everything until it is lifted. Loss is drawn from a seeded PRNG, so a run can be repeated.
  *
  * Each client address gets its own upstream socket, so the target sees one peer per client (as it
- * would through NAT), and replies go back to the client from the proxy's front port.
+ * would through NAT), and replies go back to the client from the proxy's front port. With
+ * `keepAddress` the upstream socket binds the client's own address (127.0.0.2 stays 127.0.0.2 on
+ * loopback), so the target sees the client's host; else it binds 127.0.0.1.
  */
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { pathToFileURL } from 'node:url';
@@ -37,6 +39,7 @@ export class ImpairedLink {
   readonly #clients = new Map<string, Socket>();
   readonly #rndUp: () => number;
   readonly #rndDown: () => number;
+  readonly #keepAddress: boolean;
   #impairment: Impairment;
   #closed = false;
   readonly #timers = new Set<NodeJS.Timeout>();
@@ -44,8 +47,9 @@ export class ImpairedLink {
   readonly up: LinkCounters = { forwarded: 0, dropped: 0 };
   readonly down: LinkCounters = { forwarded: 0, dropped: 0 };
 
-  private constructor(front: Socket, target: { host: string; port: number }, impairment: Impairment, seed: Seeds) {
+  private constructor(front: Socket, target: { host: string; port: number }, impairment: Impairment, seed: Seeds, keepAddress: boolean) {
     this.#front = front;
+    this.#keepAddress = keepAddress;
     this.#target = target;
     this.#impairment = impairment;
     // One PRNG per direction: two links given the same seed for their data direction drop the
@@ -57,10 +61,10 @@ export class ImpairedLink {
   }
 
   /** Opens a link on a free 127.0.0.1 port forwarding to `target`. */
-  static async open(target: { host: string; port: number }, impairment: Impairment, seed: Seeds = 1): Promise<ImpairedLink> {
+  static async open(target: { host: string; port: number }, impairment: Impairment, seed: Seeds = 1, opts: { keepAddress?: boolean } = {}): Promise<ImpairedLink> {
     const front = createSocket('udp4');
     await new Promise<void>((resolve) => front.bind(0, '127.0.0.1', () => resolve()));
-    return new ImpairedLink(front, target, impairment, seed);
+    return new ImpairedLink(front, target, impairment, seed, opts.keepAddress === true);
   }
 
   /** Where callers connect. */
@@ -115,7 +119,7 @@ export class ImpairedLink {
         if (this.#closed) return;
         this.#pass(this.down, this.#rndDown, () => this.#front.send(reply, rinfo.port, rinfo.address));
       });
-      s.bind(0, '127.0.0.1');
+      s.bind(0, this.#keepAddress ? rinfo.address : '127.0.0.1');
       this.#clients.set(key, s);
       upstream = s;
     }

@@ -39,6 +39,8 @@ export interface SrtlaLinkSpec {
   impairment?: Impairment;
   /** Seed of the proxy's loss PRNG. */
   seed?: number;
+  /** The proxy forwards from the link's own address (`bind`), so the receiver sees that host (ImpairedLink keepAddress). */
+  keepAddress?: boolean;
 }
 
 export interface SenderLinkState {
@@ -157,7 +159,7 @@ export class SrtlaSender {
     let target = this.#receiver;
     let proxy: ImpairedLink | undefined;
     if (spec.impairment !== undefined) {
-      proxy = await ImpairedLink.open(this.#receiver, spec.impairment, spec.seed ?? this.#links.length + 1);
+      proxy = await ImpairedLink.open(this.#receiver, spec.impairment, spec.seed ?? this.#links.length + 1, { keepAddress: spec.keepAddress === true });
       target = { host: '127.0.0.1', port: proxy.port };
     }
     const link = new Link(this.#links.length, bind, socket, proxy, target);

@@ -11,7 +11,7 @@ export function sessionRoutes(): Route[] {
       methods: {
         async GET({ relay }) {
           const stats = await statsSnapshot(relay);
-          return { status: 200, json: { sessions: relay.listSessions().map((s) => sessionView(s, stats)) } };
+          return { status: 200, json: { sessions: relay.listSessions().map((s) => sessionView(s, stats, relay)) } };
         },
       },
     },
@@ -22,7 +22,7 @@ export function sessionRoutes(): Route[] {
           const id = parseId(params['id']!);
           const info = id === undefined ? undefined : relay.listSessions().find((s) => s.id === id);
           if (info === undefined) throw notFound(`no session '${params['id']}'`);
-          return { status: 200, json: sessionView(info, await statsSnapshot(relay)) };
+          return { status: 200, json: sessionView(info, await statsSnapshot(relay), relay) };
         },
         DELETE({ relay, params }) {
           const id = parseId(params['id']!);

@@ -33,13 +33,17 @@ export class RefusalLog {
     return [...this.#refused.values()].map((r) => ({ ...r }));
   }
 
+  /** A refusal decided after the handshake (e.g. 1406 for the latency policy): counted like the gate's. */
+  count(listener: 'srt' | 'internal', code: number): void {
+    const counted = this.#refused.get(`${listener} ${code}`);
+    if (counted === undefined) this.#refused.set(`${listener} ${code}`, { listener, code, count: 1 });
+    else counted.count++;
+  }
+
   drain(): void {
     const groups = new Map<string, { code: number; host: string; port: number; streamid: string; count: number }>();
     for (const [gate, streamid, host, port, code] of this.#registry.rejections()) {
-      const listener = gate === this.#registry.gate.id ? 'srt' : 'internal';
-      const counted = this.#refused.get(`${listener} ${code}`);
-      if (counted === undefined) this.#refused.set(`${listener} ${code}`, { listener, code, count: 1 });
-      else counted.count++;
+      this.count(gate === this.#registry.gate.id ? 'srt' : 'internal', code);
       const key = `${code} ${host}`;
       const g = groups.get(key);
       if (g === undefined) groups.set(key, { code, host, port, streamid, count: 1 });
