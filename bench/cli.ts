@@ -3,6 +3,7 @@
  *   fanout, ingest, impaired   the harness (bench/harness.ts): the light load generator against
  *                              srt-relay or any SRT server, with --baseline floor,slt side by side
  *   join                       time to first byte / keyframe, failover gap (bench/join.ts)
+ *   admission                  first byte of a new viewer with a webhook: held admission vs retry (bench/admission.ts)
  *   throughput                 one SRT connection as fast as libsrt takes it (bench/throughput.ts)
  *   fanout-classic             the first fan-out bench: srt-blast publisher, viewers.js processes (bench/fanout.ts)
  *   cluster                    fan-out through nginx to 1 vs N nodes (bench/cluster.ts, the cluster work)
@@ -17,6 +18,7 @@ const HARNESS = new Set(['fanout', 'ingest', 'impaired']);
 const SCRIPTS: Record<string, string> = {
   throughput: './throughput.js',
   join: './join.js',
+  admission: './admission.js',
   'fanout-classic': './fanout.js',
   plot: './plot.js',
   cluster: './cluster.js', // bench/cluster.ts: fan-out through the nginx UDP load balancer to 1 vs N nodes
