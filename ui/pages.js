@@ -318,7 +318,7 @@ export function NodePage() {
   return html`<section aria-labelledby="node-h">
     <h1 id="node-h">Node <span class="mono">${n.nodeId}</span></h1>
     <dl class="totals">
-      <div><dt>Health</dt><dd class=${n.health.status === 'healthy' ? 'ok-text' : 'bad-text'} id="node-health">${n.health.status}</dd></div>
+      <div><dt>Health</dt><dd class=${n.health.status === 'ok' ? 'ok-text' : 'bad-text'} id="node-health">${n.health.status}</dd></div>
       <div><dt>Version</dt><dd>${n.version}</dd></div>
       <div><dt>Node.js</dt><dd>${n.node}</dd></div>
       <div><dt>Up</dt><dd>${Math.floor(n.uptimeS / 60)} min ${n.uptimeS % 60} s</dd></div>
