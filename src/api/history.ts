@@ -126,7 +126,8 @@ export class History {
             retrans = 0;
             undecrypted = 0;
           }
-          rtt = Math.round((srt['msRTT'] ?? 0) * 10) / 10;
+          // libsrt reports its initial 100 ms until the first measurement: none for a new connection's first sample.
+          rtt = prev === undefined ? null : Math.round((srt['msRTT'] ?? 0) * 10) / 10;
           s.last = cur;
         } else {
           s.last = undefined;
