@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// Builds the web dashboard (ui/) into dist/ui/ with esbuild: one minified app.js (Preact + htm,
-// uPlot, mpegts.js), one app.css, index.html. No CDN: the node serves these files itself
-// (src/api/routes/dashboard.ts). Prints the sizes (docs/dashboard.md quotes them).
+// Builds the web dashboard (ui/) into dist/ui/ with esbuild: minified app.js (Preact + htm, uPlot)
+// and the preview chunk (mpegts.js, loaded by the stream page), app.css, index.html. No CDN: the
+// node serves these files itself (src/api/routes/dashboard.ts). Prints the sizes
+// (docs/dashboard.md quotes them).
 import { build } from 'esbuild';
 import { copyFileSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
@@ -18,7 +19,10 @@ await build({
   entryPoints: { app: join(root, 'ui', 'main.js') },
   bundle: true,
   minify: true,
-  format: 'iife',
+  // ES modules with code splitting: the overview loads without mpegts.js (the stream page imports it).
+  format: 'esm',
+  splitting: true,
+  chunkNames: '[name]-[hash]',
   target: ['chrome100', 'firefox100', 'safari15'],
   outdir: out,
   legalComments: 'linked',

@@ -123,7 +123,7 @@ test('the dashboard is served at /ui/ (gzip when asked) without the token even u
   const index = await get<string>(`${node.base}/ui/`);
   assert.equal(index.status, 200);
   assert.match(String(index.headers['content-type']), /^text\/html/);
-  assert.match(index.body, /<script src="app\.js">/);
+  assert.match(index.body, /<script type="module" src="app\.js">/);
   const js = await request(`${node.base}/ui/app.js`, { headers: { 'accept-encoding': 'gzip' } });
   assert.equal(js.statusCode, 200);
   assert.equal(js.headers['content-encoding'], 'gzip');

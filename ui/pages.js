@@ -1,7 +1,6 @@
-import { useRef, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { api } from './api.js';
 import { Chart } from './chart.js';
-import { Preview } from './preview.js';
 import {
   Flags, REJECT_NAMES, Sparkline, fmtAge, fmtBytes, fmtKbps, fmtMs, healthFlags, html, lastValue, mediaSummary, streamHref, tracksOf, usePoll, useSort,
 } from './util.js';
@@ -32,6 +31,18 @@ function useHistoryStore() {
     return s.byName;
   };
   return { store, merge };
+}
+
+/** The preview (mpegts.js, most of the bundle) is loaded only when a stream page opens. */
+let previewModule;
+function LazyPreview(props) {
+  const [mod, setMod] = useState(previewModule);
+  const [err, setErr] = useState('');
+  useEffect(() => {
+    if (mod === undefined) import('./preview.js').then((m) => { previewModule = m; setMod(m); }, (e) => setErr(String(e)));
+  }, []);
+  if (mod !== undefined) return html`<${mod.Preview} ...${props} />`;
+  return html`<section class="preview" aria-labelledby="preview-h"><h2 id="preview-h">Live preview</h2><div class="video-wrap"><p class="video-note" role="status">${err || 'Loading the player…'}</p></div></section>`;
 }
 
 function stateOf(s, cluster) {
@@ -241,7 +252,7 @@ export function StreamPage({ name }) {
     <p class="crumbs"><a href="#/">Streams</a> ›</p>
     <h1 id="stream-h">${name} <${StateBadge} s=${s} /></h1>
     <div class="stream-top">
-      <${Preview} name=${name} media=${s.media} live=${s.state === 'live'} />
+      <${LazyPreview} name=${name} media=${s.media} live=${s.state === 'live'} />
       <section aria-labelledby="facts-h" class="facts">
         <h2 id="facts-h">Now</h2>
         <dl>
