@@ -21,6 +21,7 @@ const SCRIPTS: Record<string, string> = {
   cluster: './cluster.js', // bench/cluster.ts: fan-out through the nginx UDP load balancer to 1 vs N nodes
   soak: './soak.js',
   'hop-loss': './hop-loss.js',
+  dashboard: './dashboard.js', // bench/dashboard.ts: node CPU with 3 dashboard tabs open, page load times
 };
 
 const name = process.argv[2];
