@@ -212,3 +212,24 @@ test("kicking a session from the Sessions page ends it: the viewer's srt-live-tr
   assert.equal(encoder.exit, undefined, 'the publisher was not touched');
   await page.close();
 });
+
+test("a stream whose video this browser cannot decode (HEVC in Debian's chromium) gets a message saying so on its stream page, not a black video", { skip: skip || unmet(needEncoder('libx265')) }, async () => {
+  const hevc = ffmpegLiveEncoder(suite, srtUrl(node.srtPort, 'publish:hevc'), { video: 'hevc', size: '320x240', name: 'ffmpeg hevc encoder' });
+  await waitFor(async () => (await stream('hevc').catch(() => undefined))?.media?.programs.some((p) => p.tracks.some((x) => x.codec === 'hevc')) === true, 'hevc live with its tracks read', 20_000).catch((err: Error) => {
+    throw new Error(`${err.message}\n${hevc.output()}`);
+  });
+  const page = await signedIn('#/stream/hevc');
+  const supported = await page.evaluate(`MediaSource.isTypeSupported('video/mp4; codecs="hvc1.1.6.L93.B0"')`);
+  if (supported === true) {
+    // A chromium with HEVC decoding: then the preview must play it.
+    await page.locator('#preview-video').waitFor();
+    await waitFor(async () => Number(await page.evaluate("document.getElementById('preview-video').currentTime")) > 1, 'the HEVC preview plays', 15_000);
+  } else {
+    const note = page.locator('#preview-note');
+    await note.waitFor();
+    assert.match(await note.innerText(), /cannot decode HEVC \(H\.265\) video/);
+    assert.equal(await page.locator('#preview-video').count(), 0, 'no video element to stay black');
+    assert.equal((await stream('hevc')).viewers, 0, 'no preview viewer was opened');
+  }
+  await page.close();
+});
