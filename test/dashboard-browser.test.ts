@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BrowserContext, Page } from 'playwright-core';
 import { openBrowser } from './helpers/browser.js';
+import { freeUdpPort } from './helpers/free-port.js';
 import { ffmpegLiveEncoder, srtUrl } from './helpers/media.js';
 import type { AfterHook, Spawned } from './helpers/processes.js';
 import { startRelayProcess, type RelayProcess } from './helpers/relay-process.js';
@@ -192,6 +193,23 @@ test('the node page shows the SRT port and its direction, and the cluster page s
   await shot(page, 'dashboard-node.png');
   await page.getByRole('link', { name: 'Cluster' }).click();
   await page.locator('#cluster-off').waitFor();
+  await page.close();
+});
+
+test("a push added on the stream page is in the API's pushes with its target, and Remove takes it out of the API", { skip }, async () => {
+  interface PushJson { id: number; stream: string; target: string; state: string }
+  const pushes = async (): Promise<PushJson[]> => (await node.api<{ pushes: PushJson[] }>('/api/v1/pushes', { headers: auth })).body.pushes;
+  const target = `srt://127.0.0.1:${await freeUdpPort()}?streamid=publish:copy`;
+  const page = await signedIn('#/stream/cam');
+  await page.getByLabel('New push target').fill(target);
+  await page.getByRole('button', { name: 'Add push' }).click();
+  const push = await waitFor(async () => (await pushes()).find((p) => p.stream === 'cam' && p.target === target), 'the push in GET /api/v1/pushes');
+  const row = page.locator(`tr[data-push="${push.id}"]`);
+  await row.waitFor();
+  assert.match(await row.innerText(), new RegExp(target.replace(/[.?]/g, '\\$&')));
+  await row.getByRole('button', { name: `remove push ${push.id}` }).click();
+  await waitFor(async () => (await pushes()).every((p) => p.id !== push.id), 'the push gone from GET /api/v1/pushes');
+  await row.waitFor({ state: 'detached', timeout: 5000 });
   await page.close();
 });
 
