@@ -365,19 +365,37 @@ export function NodePage() {
 
 export function ClusterPage() {
   const cluster = usePoll(() => api('/api/v1/cluster'), 2000);
+  const nodes = usePoll(() => api('/api/v1/cluster/nodes'), 2000);
   const c = cluster.data;
-  if (!c) return html`<section><h1>Cluster</h1><p>Loading…</p></section>`;
+  if (!c) return html`<section><h1>Cluster</h1>${cluster.error ? html`<p class="error" role="alert">${cluster.error.message}</p>` : html`<p>Loading…</p>`}</section>`;
   if (!c.enabled) return html`<section aria-labelledby="cluster-h"><h1 id="cluster-h">Cluster</h1><p id="cluster-off">This node runs alone (no <code>redis</code> / <code>cluster</code> in its configuration).</p></section>`;
+  // Which node holds which stream, as this node sees it: its own leases and the routing it mirrors.
+  const streamsOf = new Map();
+  const add = (node, s) => streamsOf.set(node, [...(streamsOf.get(node) ?? []), s]);
+  for (const s of Object.keys(c.owned)) add(c.node, s);
+  for (const [s, node] of Object.entries(c.remote)) add(node, s);
+  const list = nodes.data?.nodes ?? [];
   return html`<section aria-labelledby="cluster-h">
-    <h1 id="cluster-h">Cluster</h1>
+    <h1 id="cluster-h">Cluster <span class="count">${list.length} nodes</span></h1>
     <dl class="totals">
       <div><dt>This node</dt><dd class="mono">${c.node}</dd></div>
-      <div><dt>Redis</dt><dd class=${c.redis ? 'ok-text' : 'bad-text'}>${c.redis ? 'reachable' : 'unreachable'}</dd></div>
+      <div><dt>Redis</dt><dd class=${c.redis ? 'ok-text' : 'bad-text'} id="cluster-redis">${c.redis ? 'reachable' : 'unreachable'}</dd></div>
       <div><dt>Lease claims · conflicts · lost</dt><dd>${c.claims} · ${c.conflicts} · ${c.lost}</dd></div>
     </dl>
-    <h2>Streams owned here</h2>
-    <ul>${Object.entries(c.owned).map(([s, epoch]) => html`<li><a href=${streamHref(s)}>${s}</a> <span class="dim">lease epoch ${epoch}</span></li>`)}</ul>
-    <h2>Streams on other nodes</h2>
-    <ul>${Object.entries(c.remote).map(([s, node]) => html`<li><a href=${streamHref(s)}>${s}</a> on <span class="mono">${node}</span></li>`)}</ul>
+    <h2>Nodes</h2>
+    <div class="table-wrap"><table class="cards" id="cluster-nodes">
+      <thead><tr><th scope="col">Node</th><th scope="col">SRT</th><th scope="col">API</th><th scope="col">Sessions</th><th scope="col">Streams</th><th scope="col">CPU</th><th scope="col">Bandwidth</th><th scope="col">Heartbeat</th><th scope="col">Holds</th></tr></thead>
+      <tbody>${list.map((n) => html`<tr data-node=${n.id}>
+        <th scope="row" data-label="Node" class="mono">${n.id}${n.id === c.node ? html` <span class="dim">(this node)</span>` : null}</th>
+        <td data-label="SRT" class="mono">${n.srtAddress}</td>
+        <td data-label="API" class="mono">${n.apiAddress}</td>
+        <td data-label="Sessions" class="num">${n.load.sessions}</td>
+        <td data-label="Streams" class="num">${n.load.streams}</td>
+        <td data-label="CPU" class="num">${Math.round(n.load.cpu * 100)} %</td>
+        <td data-label="Bandwidth">${fmtKbps(n.load.bandwidthMbps * 1000)}</td>
+        <td data-label="Heartbeat">${fmtAge(new Date(n.heartbeatAt).toISOString())} ago</td>
+        <td data-label="Holds">${(streamsOf.get(n.id) ?? []).map((s) => html`<a href=${streamHref(s)}>${s}</a> `)}</td>
+      </tr>`)}</tbody>
+    </table></div>
   </section>`;
 }

@@ -73,6 +73,16 @@ export function historyRoutes(opts: NodeRouteOptions): Route[] {
       },
     },
     {
+      // The Cluster page: every live member with its load (the registry in Redis).
+      path: '/api/v1/cluster/nodes',
+      methods: {
+        async GET({ cluster }) {
+          if (cluster === undefined) return { status: 200, json: { enabled: false, nodes: [] } };
+          return { status: 200, json: { enabled: true, nodes: await cluster.nodes() } };
+        },
+      },
+    },
+    {
       path: '/api/v1/node',
       methods: {
         GET({ relay, req, cluster }) {
