@@ -148,10 +148,10 @@ test("the stream page's preview <video> plays the live picture: currentTime adva
   await video.waitFor();
   const currentTime = async (): Promise<number> => Number(await page.evaluate("document.getElementById('preview-video').currentTime"));
   await waitFor(async () => (await currentTime()) > 0.5, 'the preview starts playing', 15_000);
+  // It keeps playing: currentTime advances by several seconds (no verdict on how fast: a busy
+  // machine may stall it a moment; a stuck or dead player never gets there).
   const t0 = await currentTime();
-  await new Promise((r) => setTimeout(r, 4000));
-  const t1 = await currentTime();
-  assert.ok(t1 - t0 >= 3, `currentTime advanced ${t1 - t0} s in 4 s (from ${t0} to ${t1})`);
+  await waitFor(async () => (await currentTime()) - t0 >= 4, `currentTime advancing 4 s past ${t0}`, 30_000);
   // The preview is a viewer of the stream like any other: the API counts it.
   await waitFor(async () => (await stream('cam')).viewers === 2, 'the preview counted as a second viewer');
   const png = await video.screenshot();
