@@ -133,7 +133,7 @@ function SessionTable({ sessions, onKick, showStream = true, id }) {
     <thead><tr>
       <${Th} k="id">ID<//><${Th} k="kind">Kind<//>${showStream ? html`<${Th} k="stream">Stream<//>` : null}<${Th} k="peer">Peer<//>
       <${Th} k="since">Since<//><${Th} k="rtt">RTT<//><${Th} k="rate">Rate<//><${Th} k="loss">Loss<//><${Th} k="retrans">Retrans<//><${Th} k="drops">Drops · skipped<//>
-      <th scope="col">Buffer</th><th scope="col">Encrypted</th><th scope="col"><span class="sr-only">Actions</span></th>
+      <th scope="col">Buffer</th><th scope="col">Undecrypted</th><th scope="col"><span class="sr-only">Actions</span></th>
     </tr></thead>
     <tbody>
       ${rows.map((s) => {
@@ -150,7 +150,7 @@ function SessionTable({ sessions, onKick, showStream = true, id }) {
           <td data-label="Retrans">${s.stats?.retransmitted ?? '–'}</td>
           <td data-label="Drops">${s.stats ? `${s.stats.dropsReceived + s.stats.dropsSent} · ${s.skipped}` : s.skipped}</td>
           <td data-label="Buffer">${s.stats ? `${s.stats.receiveBufferMs || s.stats.sendBufferMs} ms` : '–'}</td>
-          <td data-label="Encrypted">${s.stats && s.stats.undecrypted > 0 ? html`<span class="bad-text">${s.stats.undecrypted} undecrypted</span>` : /passphrase|encrypt/.test(s.streamid) ? 'yes' : '—'}</td>
+          <td data-label="Undecrypted" class=${s.stats && s.stats.undecrypted > 0 ? 'bad-text num' : 'num'}>${s.stats ? s.stats.undecrypted : '–'}</td>
           <td><button type="button" class="danger" onClick=${() => onKick(s)} aria-label=${`kick session ${s.id} (${s.kind} ${s.peer})`}>Kick</button></td>
         </tr>`;
       })}
