@@ -231,6 +231,27 @@ test("kicking a session from the Sessions page ends it: the viewer's srt-live-tr
   await page.close();
 });
 
+test('editing the stream on its page goes through PUT /api/v1/streams: a bad option shows the API\'s message and changes nothing, a good body makes the stream configured', { skip }, async () => {
+  interface Configured { configured: boolean; source: string }
+  const before = (await node.api<Configured>('/api/v1/streams/cam', { headers: auth })).body;
+  assert.equal(before.configured, false, 'cam was made by its publisher');
+  const page = await signedIn('#/stream/cam');
+  await page.getByText('Edit stream settings').click();
+  const box = page.getByLabel(/Settings of cam/);
+  assert.deepEqual(JSON.parse(await box.inputValue()), { source: 'push://' });
+  await box.fill(JSON.stringify({ source: 'srt://127.0.0.1:9?latncy=200' }));
+  await page.getByRole('button', { name: 'Save' }).click();
+  await page.getByText(/Not saved \(ERR_SRT_OPTION_UNKNOWN\).*did you mean 'latency'/).waitFor();
+  assert.equal((await node.api<Configured>('/api/v1/streams/cam', { headers: auth })).body.configured, false, 'a refused PUT changed nothing');
+  await box.fill(JSON.stringify({ source: 'push://', takeoverAfterMs: 2000 }));
+  await page.getByRole('button', { name: 'Save' }).click();
+  await page.getByText('Saved: cam now takes push://.').waitFor();
+  const after = (await node.api<Configured>('/api/v1/streams/cam', { headers: auth })).body;
+  assert.equal(after.configured, true);
+  assert.equal(encoder.exit, undefined, 'the publisher stayed connected');
+  await page.close();
+});
+
 test("a stream whose video this browser cannot decode (HEVC in Debian's chromium) gets a message saying so on its stream page, not a black video", { skip: skip || unmet(needEncoder('libx265')) }, async () => {
   const hevc = ffmpegLiveEncoder(suite, srtUrl(node.srtPort, 'publish:hevc'), { video: 'hevc', size: '320x240', name: 'ffmpeg hevc encoder' });
   await waitFor(async () => (await stream('hevc').catch(() => undefined))?.media?.programs.some((p) => p.tracks.some((x) => x.codec === 'hevc')) === true, 'hevc live with its tracks read', 20_000).catch((err: Error) => {

@@ -228,6 +228,39 @@ function Pushes({ name }) {
   </section>`;
 }
 
+/** Edit the stream: the JSON body of PUT /api/v1/streams/NAME, checked by the API like the config file. */
+function StreamEdit({ name, s }) {
+  const initial = () => JSON.stringify(s.sources !== null ? { sources: s.sources.sources.map((x) => x.source) } : { source: s.source }, null, 2);
+  const [text, setText] = useState(initial);
+  const [msg, setMsg] = useState({ ok: true, text: '' });
+  const save = async (e) => {
+    e.preventDefault();
+    let body;
+    try {
+      body = JSON.parse(text);
+    } catch (err) {
+      setMsg({ ok: false, text: `Not JSON: ${err.message}` });
+      return;
+    }
+    try {
+      const r = await api(`/api/v1/streams/${encodeURIComponent(name)}`, { method: 'PUT', body });
+      setMsg({ ok: true, text: `Saved: ${r.name} now takes ${r.source}.` });
+    } catch (err) {
+      setMsg({ ok: false, text: `Not saved (${err.code}): ${err.message}` });
+    }
+  };
+  return html`<details class="edit">
+    <summary>Edit stream settings</summary>
+    <form onSubmit=${save}>
+      <label for="stream-settings">Settings of ${name}: the body of <code>PUT /api/v1/streams/${name}</code> (docs/api.md)</label>
+      <p class="dim" id="stream-settings-help">Saving replaces every setting: keys left out take their defaults, passphrases included (the API never shows them). Secrets in URLs show as <code>***</code>: type them again.</p>
+      <textarea id="stream-settings" rows="6" spellcheck="false" aria-describedby="stream-settings-help" value=${text} onInput=${(e) => setText(e.currentTarget.value)}></textarea>
+      <button type="submit">Save</button>
+    </form>
+    <p role="status" id="stream-edit-status" class=${msg.ok ? 'status' : 'status error'}>${msg.text}</p>
+  </details>`;
+}
+
 export function StreamPage({ name }) {
   const stream = usePoll(() => api(`/api/v1/streams/${encodeURIComponent(name)}`), 1000, [name]);
   const hist = useRef({ since: undefined, h: undefined });
@@ -295,6 +328,7 @@ export function StreamPage({ name }) {
         </li>`)}
       </ol><p class="dim">${s.sources.switches} switches</p>`}
     </section>
+    <${StreamEdit} name=${name} s=${s} />
     <${Pushes} name=${name} />
     <section aria-labelledby="ssess-h">
       <h2 id="ssess-h">Sessions</h2>
