@@ -142,7 +142,7 @@ test('the overview lists the stream with the viewers, publisher, media, keyframe
   await page.close();
 });
 
-test("the stream page's preview <video> plays the live picture: currentTime advances and the video area is not uniform black", { skip }, async () => {
+test("the stream page's preview <video> plays the live picture: currentTime advances and the video area is not uniform black; Stop preview ends its viewer session", { skip }, async () => {
   const page = await signedIn('#/stream/cam');
   const video = page.locator('#preview-video');
   await video.waitFor();
@@ -179,8 +179,10 @@ test("the stream page's preview <video> plays the live picture: currentTime adva
   if (SAVE) writeFileSync(join(IMAGES, 'dashboard-preview.png'), png);
   await page.locator('#chart-bitrate canvas').waitFor();
   await shot(page, 'dashboard-stream.png');
+  await page.getByRole('button', { name: 'Stop preview' }).click();
+  await waitFor(async () => (await stream('cam')).viewers === 1, 'the preview viewer ended by Stop preview');
+  assert.equal(await page.locator('#preview-video').count(), 0);
   await page.close();
-  await waitFor(async () => (await stream('cam')).viewers === 1, 'the preview viewer ended with its page');
 });
 
 test('the node page shows the SRT port and its direction, and the cluster page says the node runs alone', { skip }, async () => {
