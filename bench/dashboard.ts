@@ -8,7 +8,11 @@
  * the node process's CPU (utime + stime of /proc/PID/stat, all its threads) over `--seconds`:
  * with no page open, then with 3 tabs of headless Debian chromium open (overview, the stream page
  * with its preview playing, sessions). Page load: `--loads` fresh tabs each, time from navigation
- * to the overview's stream row (and to the preview's first played frame). Prints a Markdown table.
+ * to the overview's stream row (and to the preview's first played frame). Latency publisher →
+ * preview: a second ffmpeg publisher draws its frame number as 16 black/white blocks; the stream
+ * page reads the number off the frame shown and compares with its send time (the publisher's
+ * connection time + N / 25 s, ffmpeg -re; ffmpeg's start-up before connecting makes this an
+ * underestimate by at most that start-up). Prints a Markdown table.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -100,6 +104,41 @@ try {
   }
   await waitPlaying(tabs[1]!, 1);
   const withTabs = await cpuPercent(relay.pid!, SECONDS);
+
+  // Publisher → preview latency: a second publisher whose picture carries its frame number in
+  // 16 black/white blocks; the page reads the number from the frame on screen, and the frame's
+  // send time is the publisher's connection time (publisher.since) + N / 25 s (ffmpeg -re).
+  procs.push(
+    spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-nostdin', '-re', '-f', 'lavfi', '-i', "color=c=black:size=320x64:rate=25,geq=lum='if(mod(floor(N/pow(2,floor(X/20))),2),235,16)':cb=128:cr=128",
+      '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-pix_fmt', 'yuv420p', '-g', '25', '-f', 'mpegts', `srt://127.0.0.1:${srtPort}?streamid=publish:clock`], { stdio: 'ignore' }),
+  );
+  let sinceMs = NaN;
+  for (let i = 0; i < 100 && Number.isNaN(sinceMs); i++) {
+    await delay(100);
+    const r = await fetch(`${base}/api/v1/streams/clock`).then((x) => (x.ok ? (x.json() as Promise<{ publisher: { since: string } | null }>) : undefined), () => undefined);
+    if (r?.publisher) sinceMs = Date.parse(r.publisher.since);
+  }
+  const clock = await ctx.newPage();
+  await clock.goto(`${base}/ui/#/stream/clock`);
+  await waitPlaying(clock, 2);
+  const latencies: number[] = [];
+  for (let i = 0; i < 20; i++) {
+    await delay(500);
+    const r = (await clock.evaluate(`(() => {
+      const v = document.getElementById('preview-video');
+      const c = document.createElement('canvas');
+      c.width = v.videoWidth; c.height = v.videoHeight;
+      const g = c.getContext('2d');
+      g.drawImage(v, 0, 0);
+      const now = Date.now();
+      const row = g.getImageData(0, Math.floor(c.height / 2), c.width, 1).data;
+      let n = 0;
+      for (let b = 0; b < 16; b++) if (row[(b * 20 + 10) * 4] > 128) n |= 1 << b;
+      return { n, now };
+    })()`)) as { n: number; now: number };
+    latencies.push(r.now - (sinceMs + (r.n * 1000) / 25));
+  }
+  await clock.close();
   const behind = await tabs[1]!.evaluate("(() => { const v = document.getElementById('preview-video'); const b = v.buffered; return b.length ? b.end(b.length - 1) - v.currentTime : null; })()");
   await ctx.close();
 
@@ -111,6 +150,7 @@ try {
       line(`overview load, navigation → stream row shown (median of ${LOADS})`, `${Math.round(median(overviewMs))} ms (max ${Math.round(Math.max(...overviewMs))})`) +
       line(`stream page, navigation → preview playing (median of ${LOADS})`, `${Math.round(median(previewMs))} ms (max ${Math.round(Math.max(...previewMs))})`) +
       line('preview: buffered video ahead of the playhead', behind === null ? '–' : `${Number(behind).toFixed(2)} s`) +
+      line('publisher → preview picture latency (frame number read off the screen, 20 reads)', `median ${Math.round(median(latencies))} ms (min ${Math.round(Math.min(...latencies))}, max ${Math.round(Math.max(...latencies))})`) +
       line('machine load average (1 min) at the end', loadavg()[0]!.toFixed(2)),
   );
 } finally {
