@@ -25,6 +25,7 @@ const SCRIPTS: Record<string, string> = {
   soak: './soak.js',
   'hop-loss': './hop-loss.js',
   srtla: './srtla.js', // bench/srtla.ts: SRTLA bonded ingest vs plain SRT ingest, relay CPU per Gbit
+  dashboard: './dashboard.js', // bench/dashboard.ts: node CPU with 3 dashboard tabs open, page load times
 };
 
 const name = process.argv[2];

@@ -15,6 +15,9 @@ import { ApiError, errorResponse, readJsonBody, sendJson, sendText } from './htt
 import { createRelayMetrics, type RelayMetrics } from './metrics.js';
 import { MUTATING_METHODS, Router, handlerFor, type RouteResult } from './router.js';
 import { authRoutes } from './routes/auth.js';
+import { dashboardRoutes, isDashboardPath } from './routes/dashboard.js';
+import { historyRoutes } from './routes/history.js';
+import { History } from './history.js';
 import { pushRoutes } from './routes/pushes.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { previewRoutes, type PreviewRoutes, type PreviewSrtPort } from './routes/preview.js';
@@ -35,6 +38,8 @@ export interface ApiServerOptions {
   mediaRoot?: string;
   /** The node's SRT ports: the live preview (GET /api/v1/streams/:name/ts) plays from them (none: 404). */
   srtPorts?: readonly PreviewSrtPort[];
+  /** The node's limits as configured, shown by GET /api/v1/node (the dashboard's Node page). */
+  limits?: Readonly<object>;
 }
 
 export interface ApiAddress {
@@ -56,6 +61,7 @@ export class ApiServer {
   /** SHA-256 of the token: compared in constant time over equal-length buffers. */
   readonly #tokenDigest: Buffer | undefined;
   readonly #previews: PreviewRoutes;
+  readonly #history: History;
   #address: ApiAddress | undefined;
   #closed = false;
 
@@ -67,6 +73,8 @@ export class ApiServer {
     this.#metrics = createRelayMetrics(relay);
     const startedAt = performance.now();
     this.#previews = previewRoutes({ logger: opts.logger, srtPorts: opts.srtPorts ?? [], authorize: (req) => this.#authorize(req) });
+    this.#history = new History(relay);
+    this.#history.start();
     this.#router = new Router([
       ...systemRoutes({ metrics: this.#metrics, startedAt }),
       ...streamRoutes(),
@@ -74,6 +82,15 @@ export class ApiServer {
       ...pushRoutes(),
       ...authRoutes(),
       ...this.#previews.routes,
+      ...historyRoutes({
+        history: this.#history,
+        startedAt,
+        srtPorts: opts.srtPorts ?? [],
+        ...(opts.limits !== undefined ? { limits: opts.limits } : {}),
+        api: () => ({ host: opts.host, port: this.#address?.port ?? null, auth: this.#tokenDigest !== undefined, protectReads: opts.protectReads === true }),
+        authorize: (req) => this.#authorize(req),
+      }),
+      ...dashboardRoutes({ host: opts.host, hasToken: this.#tokenDigest !== undefined }),
     ]);
     this.#server = createServer((req, res) => {
       void this.#handle(req, res);
@@ -114,6 +131,7 @@ export class ApiServer {
       this.#server.close(() => resolve());
     });
     this.#previews.close();
+    this.#history.stop();
     this.#server.closeAllConnections();
     await done;
     this.#metrics.close();
@@ -144,7 +162,7 @@ export class ApiServer {
 
   async #dispatch(req: IncomingMessage, method: string, path: string): Promise<RouteResult> {
     if (!path.startsWith('/')) throw new ApiError(404, 'ERR_API_NOT_FOUND', 'no such route');
-    if (MUTATING_METHODS.has(method) || (this.#opts.protectReads === true && path !== '/healthz')) this.#authorize(req);
+    if (MUTATING_METHODS.has(method) || (this.#opts.protectReads === true && path !== '/healthz' && !isDashboardPath(path))) this.#authorize(req);
     const match = this.#router.match(path);
     if (match === undefined) throw new ApiError(404, 'ERR_API_NOT_FOUND', `no route ${path}; see docs/api.md`);
     const handler = handlerFor(match.route, method);

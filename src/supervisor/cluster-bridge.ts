@@ -23,6 +23,7 @@ import type { ConfigChange, PutResult } from '../cluster/config-store.js';
 import { AUTH_SETTINGS, pushId } from '../cluster/config-store.js';
 import { internalPullUrl } from '../cluster/internal-link.js';
 import type { LeaseOwner } from '../cluster/lease.js';
+import type { NodeInfo } from '../cluster/registry.js';
 import type { RoutingNotice } from '../cluster/bus.js';
 import { isSrtRelayError } from '../errors.js';
 import { relayStreamFrom } from './from-config.js';
@@ -122,6 +123,11 @@ export class ClusterBridge {
     this.#stopped = true;
     if (this.#refreshTimer !== undefined) clearInterval(this.#refreshTimer);
     for (const off of this.#off.splice(0)) off();
+  }
+
+  /** Every live member of the cluster with its load, from the registry (one Redis command). */
+  nodes(): Promise<NodeInfo[]> {
+    return this.#member.registry.list();
   }
 
   view(): ClusterBridgeView {

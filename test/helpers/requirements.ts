@@ -99,3 +99,11 @@ export function needGstElements(...elements: string[]): string | undefined {
   }
   return undefined;
 }
+
+/** Undefined when Debian's `chromium` runs (`chromium --version`), else the reason. */
+export function needChromium(): string | undefined {
+  const r = spawnSync('chromium', ['--version'], { encoding: 'utf8' });
+  if (r.error !== undefined) return `chromium not found: ${r.error.message} (install the Debian package chromium; scripts/setup.sh does)`;
+  if (r.status !== 0 || !/Chromium/i.test(r.stdout)) return `chromium --version failed: ${r.stderr.trim()}`;
+  return undefined;
+}
