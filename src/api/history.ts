@@ -6,7 +6,7 @@
  * /api/v1/streams/:name/history and /api/v1/node return them column by column (the shape uPlot
  * draws), only those after `?since=` when given, so a page polling once a second gets one sample.
  */
-import type { Relay } from '../supervisor/relay.js';
+import type { RelayApi as Relay } from '../supervisor/relay-api.js';
 
 /** Seconds of history kept per stream (5 minutes). */
 export const HISTORY_SECONDS = 300;
