@@ -50,7 +50,9 @@ function jsonMistake(text: string, err: Error): { offset: number | undefined; me
   if (offset !== undefined) {
     const c = text[offset];
     const before = text.slice(0, offset).trimEnd();
-    if ((c === '/' && (text[offset + 1] === '/' || text[offset + 1] === '*')) || c === '#') {
+    if (offset >= text.trimEnd().length) {
+      message = 'unexpected end of the file: a value is missing or a bracket is not closed';
+    } else if ((c === '/' && (text[offset + 1] === '/' || text[offset + 1] === '*')) || c === '#') {
       message = 'comments are not allowed in JSON; remove them, or write the file as YAML (.yml), where # starts a comment';
     } else if ((c === '}' || c === ']') && before.endsWith(',')) {
       message = `trailing comma before '${c}': remove the last comma`;
