@@ -73,6 +73,11 @@ export async function main(argv: string[]): Promise<number> {
     case 'streamid':
       return runStreamIdCommand(args.rest, process.stdout, process.stderr);
     case 'config':
+      if (args.example === true) {
+        const { exampleConfig } = await import('../config/example-config.js');
+        process.stdout.write(exampleConfig());
+        return 0;
+      }
       if (args.rest.length > 0) return runClusterConfig(args.rest, args.overrides.redis, args.showSecrets === true);
       break;
     case 'run':
