@@ -101,5 +101,9 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const log = createLogger(config.logLevel, config.nodeId);
-  return runNode(config, log);
+  return runNode(config, log, {
+    ...(args.configFile !== undefined ? { configFile: args.configFile } : {}),
+    overrides: args.overrides,
+    ...(args.watchConfig === true ? { watchConfig: true } : {}),
+  });
 }
