@@ -98,6 +98,16 @@ describe('YAML config files', () => {
     assert.match(err.message, /^srt\.ports\[0\]\.dirction: unknown key; did you mean "direction"\?/m);
   });
 
+  it('each problem found after parsing carries the place of its key in the file (details.problems[].at)', async () => {
+    // A missing key points at its parent (the stream); a wrong value at its own key.
+    const missing = await write('yml', 'workers: 2\nstreams:\n  cam2: {}\n');
+    const a = (await rejection(missing)).details?.['problems'] as Array<{ path: string; at?: string }>;
+    assert.deepEqual(a.map((p) => [p.path, p.at]), [['streams.cam2.source', `${missing}:3:3`]]);
+    const wrong = await write('yml', 'workers: 2\nstreams:\n  cam:\n    source: http://x/y\n');
+    const b = (await rejection(wrong)).details?.['problems'] as Array<{ path: string; at?: string }>;
+    assert.deepEqual(b.map((p) => [p.path, p.at]), [['streams.cam.source', `${wrong}:4:5`]]);
+  });
+
   it('a YAML file with only comments, or several documents, is refused', async () => {
     assert.match((await rejection(await write('yml', '# nothing yet\n'))).message, /only comments/);
     assert.match((await rejection(await write('yml', 'workers: 1\n---\nworkers: 2\n'))).message, /:2:1: invalid YAML: a config file holds one document/);

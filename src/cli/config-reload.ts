@@ -98,9 +98,14 @@ export class ConfigReloader {
       next = await loadConfig({ file: this.#file, overrides: this.#overrides });
     } catch (err) {
       if (!isSrtRelayError(err)) throw err;
+      // Each problem with its place in the file (file:line:column), when the file has it.
+      const problems = err.details?.['problems'];
+      const text = Array.isArray(problems)
+        ? (problems as Array<{ path: string; message: string; at?: string }>).map((p) => `${p.at !== undefined ? `${p.at}: ` : ''}${p.path === '' ? '(top level)' : p.path}: ${p.message}`).join('; ')
+        : err.message;
       this.#log.error(
-        { trigger, file: this.#file, code: err.code, problems: err.details?.['problems'], position: err.details?.['position'] },
-        `config reload refused, the running configuration is kept: ${err.message}`,
+        { trigger, file: this.#file, code: err.code, problems, position: err.details?.['position'] },
+        `config reload refused, the running configuration is kept: ${text}`,
       );
       return { ok: false, failed: [] };
     }

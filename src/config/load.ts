@@ -14,7 +14,7 @@ import { ConfigInvalidError } from '../errors.js';
 import { defaultNodeId, defaultWorkers } from './defaults.js';
 import { deepFreeze, Problems, showValue } from './problems.js';
 import { addSchemaProblems } from './schema.js';
-import { parseConfigText } from './parse-file.js';
+import { parseConfigText, withPositions } from './parse-file.js';
 import { applyOverrides } from './overrides.js';
 import { addMissingSources, normalizeStream, streamListeners } from './stream-config.js';
 import { normalizePorts } from './validate-ports.js';
@@ -155,6 +155,10 @@ export async function loadConfig(opts: LoadConfigOptions = {}): Promise<RelayCon
     throw new ConfigInvalidError(`${file}: ${why}; check the --config path`, undefined, { file, ...(code !== undefined ? { errno: code } : {}) });
   }
   const input = parseConfigText(text, file);
-  return normalizeConfig(input, { file, ...(opts.overrides !== undefined ? { overrides: opts.overrides } : {}) });
+  try {
+    return normalizeConfig(input, { file, ...(opts.overrides !== undefined ? { overrides: opts.overrides } : {}) });
+  } catch (err) {
+    throw withPositions(err, text, file);
+  }
 }
 

@@ -13,7 +13,7 @@
 import { extname } from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import { ConfigInvalidError } from '../errors.js';
-import { cut, Problems, type Seg } from './problems.js';
+import { cut, formatKeyPath, Problems, type Seg } from './problems.js';
 
 export type ConfigFormat = 'yaml' | 'json';
 
@@ -132,4 +132,63 @@ export function parseConfigText(text: string, file = '<config>', format: ConfigF
 /** Parse JSON config text (kept for callers that hold JSON text without a file name). */
 export function parseConfigJson(text: string, file = '<config>'): unknown {
   return parseConfigText(text, file, 'json');
+}
+
+/**
+ * Where each key path of a config file's text starts (`streams.cam.source` → line and column of
+ * its key), for pointing a problem found after parsing (schema, meaning) at its place.
+ */
+export function keyPositions(text: string): Map<string, { line: number; column: number }> {
+  const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  const out = new Map<string, { line: number; column: number }>();
+  let doc: Document;
+  try {
+    doc = parseDocument(body, { uniqueKeys: false, prettyErrors: false });
+  } catch {
+    return out;
+  }
+  const walk = (node: unknown, path: Seg[]): void => {
+    if (isMap(node)) {
+      for (const pair of node.items) {
+        const key = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
+        const offset = (pair.key as { range?: [number, number, number] } | null)?.range?.[0];
+        const p = [...path, key];
+        if (offset !== undefined) out.set(formatKeyPath(p), lineColOf(body, offset));
+        walk(pair.value, p);
+      }
+    } else if (isSeq(node)) {
+      node.items.forEach((item, i) => {
+        const offset = (item as { range?: [number, number, number] } | null)?.range?.[0];
+        const p = [...path, i];
+        if (offset !== undefined) out.set(formatKeyPath(p), lineColOf(body, offset));
+        walk(item, p);
+      });
+    }
+  };
+  walk(doc.contents, []);
+  return out;
+}
+
+/**
+ * The same error with `at: "file:line:column"` on each of its problems: the place of the key, or
+ * of the nearest enclosing key the file has (a missing key points at its parent). Messages are unchanged.
+ */
+export function withPositions(err: unknown, text: string, file: string): unknown {
+  if (!(err instanceof ConfigInvalidError)) return err;
+  const list = err.details?.['problems'];
+  if (!Array.isArray(list)) return err;
+  const positions = keyPositions(text);
+  const place = (path: string): string | undefined => {
+    for (let p = path; p !== ''; p = p.replace(/(\.[^.[\]]+|\[[^\]]*\])$/, '')) {
+      const at = positions.get(p);
+      if (at !== undefined) return `${file}:${at.line}:${at.column}`;
+      if (!/(\.[^.[\]]+|\[[^\]]*\])$/.test(p)) break;
+    }
+    return undefined;
+  };
+  const problems = (list as Array<{ path: string }>).map((p) => {
+    const at = place(p.path);
+    return at === undefined ? p : { ...p, at };
+  });
+  return new ConfigInvalidError(err.message, err.path, { ...err.details, problems });
 }
