@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { parseCliArgs, USAGE } from '../config/cli-args.js';
 import { loadConfig } from '../config/load.js';
-import { createLogger } from '../logging.js';
+import { createLogger, defaultLogFormat } from '../logging.js';
 import { isSrtRelayError } from '../errors.js';
 import { maskText, printable } from '../config/secrets.js';
 import { runUrlCommand } from './url-command.js';
@@ -100,7 +100,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${printable(config, args.showSecrets === true)}\n`);
     return 0;
   }
-  const log = createLogger(config.logLevel, config.nodeId);
+  const log = createLogger(config.logLevel, config.nodeId, undefined, args.logFormat ?? defaultLogFormat());
   return runNode(config, log, {
     ...(args.configFile !== undefined ? { configFile: args.configFile } : {}),
     overrides: args.overrides,
