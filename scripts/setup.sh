@@ -26,6 +26,7 @@ PACKAGES=(
   prometheus           # promtool: the /metrics test runs promtool check metrics
   gstreamer1.0-tools   # gst-launch-1.0: GStreamer srtsink/srtsrc interop tests
   gstreamer1.0-plugins-bad  # srtsink, srtsrc and tsparse
+  tmux                 # a pseudo-terminal for the log-format test (pretty on a terminal)
 )
 
 log() { printf 'setup: %s\n' "$*" >&2; }
