@@ -75,3 +75,13 @@ test('srt-relay config --example prints srt-relay.yml', async () => {
   const { stdout } = await promisify(execFile)(process.execPath, [bin, 'config', '--example']);
   assert.equal(stdout, await readFile(examplePath, 'utf8'));
 });
+
+test('the YAML example in docs/config.md loads', async () => {
+  const docs = await readFile(`${root}docs/config.md`, 'utf8');
+  const block = /```yaml\n([\s\S]*?)\n```/.exec(docs.slice(docs.indexOf('## YAML or JSON')))?.[1];
+  assert.ok(block !== undefined, 'docs/config.md has a YAML example');
+  const { normalizeConfig } = await import('../src/config/load.js');
+  const { parseConfigText } = await import('../src/config/parse-file.js');
+  const c = normalizeConfig(parseConfigText(block, 'docs.yml'));
+  assert.equal(c.streams['studio']?.passphrase.publish, 'a-long-publish-secret');
+});
