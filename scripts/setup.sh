@@ -27,6 +27,7 @@ PACKAGES=(
   gstreamer1.0-tools   # gst-launch-1.0: GStreamer srtsink/srtsrc interop tests
   gstreamer1.0-plugins-bad  # srtsink, srtsrc and tsparse
   chromium             # headless browser for the dashboard tests (test/dashboard-*.test.ts)
+  tmux                 # a pseudo-terminal for the log-format test (pretty on a terminal)
 )
 
 log() { printf 'setup: %s\n' "$*" >&2; }

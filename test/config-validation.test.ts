@@ -348,7 +348,7 @@ describe('errors name the key path', () => {
     assert.match(empty.message, /empty/);
     const twice = await configError('{"streams": {"a": {"source": "push://"},\n  "a": {"source": "push://"}}}');
     assert.equal(twice.path, 'streams.a');
-    assert.match(twice.message, /given twice \(at 1:14 and 2:3\)/);
+    assert.match(twice.message, /given twice \(at 1:14 and 2:3 in \S+\.json\)/);
   });
 
   it('reports every schema problem at once', async () => {

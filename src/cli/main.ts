@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { parseCliArgs, USAGE } from '../config/cli-args.js';
 import { loadConfig } from '../config/load.js';
-import { createLogger } from '../logging.js';
+import { createLogger, defaultLogFormat } from '../logging.js';
 import { isSrtRelayError } from '../errors.js';
 import { maskText, printable } from '../config/secrets.js';
 import { runUrlCommand } from './url-command.js';
@@ -73,6 +73,11 @@ export async function main(argv: string[]): Promise<number> {
     case 'streamid':
       return runStreamIdCommand(args.rest, process.stdout, process.stderr);
     case 'config':
+      if (args.example === true) {
+        const { exampleConfig } = await import('../config/example-config.js');
+        process.stdout.write(exampleConfig());
+        return 0;
+      }
       if (args.rest.length > 0) return runClusterConfig(args.rest, args.overrides.redis, args.showSecrets === true);
       break;
     case 'run':
@@ -95,6 +100,10 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${printable(config, args.showSecrets === true)}\n`);
     return 0;
   }
-  const log = createLogger(config.logLevel, config.nodeId);
-  return runNode(config, log);
+  const log = createLogger(config.logLevel, config.nodeId, undefined, args.logFormat ?? defaultLogFormat());
+  return runNode(config, log, {
+    ...(args.configFile !== undefined ? { configFile: args.configFile } : {}),
+    overrides: args.overrides,
+    ...(args.watchConfig === true ? { watchConfig: true } : {}),
+  });
 }

@@ -1,5 +1,8 @@
-/** Runs one relay node until SIGTERM/SIGINT; then closes every session and exits 0 within 5 s. */
-import type { RelayConfig } from '../config/types.js';
+/**
+ * Runs one relay node until SIGTERM/SIGINT; then closes every session and exits 0 within 5 s.
+ * SIGHUP (and, with --watch-config, a change of the file) reloads the config file (config-reload.ts).
+ */
+import type { CliOverrides, RelayConfig } from '../config/types.js';
 import type { Logger } from '../logging.js';
 import { isSrtRelayError } from '../errors.js';
 import { Relay } from '../supervisor/relay.js';
@@ -7,16 +10,29 @@ import { relayOptionsFrom } from '../supervisor/from-config.js';
 import { ApiServer } from '../api/http-server.js';
 import type { ClusterMember } from '../cluster/cluster-member.js';
 import type { ClusterBridge } from '../supervisor/cluster-bridge.js';
+import { ConfigReloader } from './config-reload.js';
 
 const STOP_DEADLINE_MS = 5000;
 
-export async function runNode(config: RelayConfig, log: Logger): Promise<number> {
-  ignoreSignals(log);
+export interface RunNodeOptions {
+  /** The config file, reloaded on SIGHUP; none: SIGHUP is logged and ignored. */
+  readonly configFile?: string;
+  /** The command line's values, applied again over the file at each reload. */
+  readonly overrides?: CliOverrides;
+  /** Also reload when the file changes. */
+  readonly watchConfig?: boolean;
+}
+
+export async function runNode(config: RelayConfig, log: Logger, opts: RunNodeOptions = {}): Promise<number> {
   const relay = new Relay(relayOptionsFrom(config, log));
+  const reloader =
+    opts.configFile !== undefined ? new ConfigReloader({ relay, file: opts.configFile, overrides: opts.overrides ?? {}, config, log }) : undefined;
+  ignoreSignals(log, reloader);
   let member: ClusterMember | undefined;
   let bridge: ClusterBridge | undefined;
   let api: ApiServer | undefined;
   const shutdown = async (): Promise<void> => {
+    reloader?.close();
     bridge?.stop();
     await Promise.allSettled([api?.close(), relay.stop()]);
     // After the relay: publishers are closed, so their leases are released on the way out.
@@ -39,6 +55,7 @@ export async function runNode(config: RelayConfig, log: Logger): Promise<number>
     });
     const addr = await api.listen();
     log.info({ api: `http://${addr.host}:${addr.port}` }, 'HTTP API listening');
+    if (opts.watchConfig === true) reloader?.watch();
   } catch (err) {
     log.fatal({ err }, 'could not start');
     // Also on stderr, in words, for whoever started the process (the log may go to a collector).
@@ -68,13 +85,19 @@ export async function runNode(config: RelayConfig, log: Logger): Promise<number>
 }
 
 /**
- * Signals a process manager or logrotate may send must not stop (or debug) the node; each is
- * logged and otherwise ignored (docs/deploy.md, "Signals"). SIGHUP: reloading the configuration
- * is not implemented yet. SIGUSR1: with a listener, Node 20 does not open its inspector (9229).
- * SIGUSR2: Node's default would end the process.
+ * Signals a process manager or logrotate may send must not stop (or debug) the node (docs/deploy.md,
+ * "Signals"). SIGHUP reloads the config file (without one it is logged and ignored). SIGUSR1: with a
+ * listener, Node 20 does not open its inspector (9229). SIGUSR2: Node's default would end the process.
  */
-function ignoreSignals(log: Logger): void {
-  process.on('SIGHUP', () => log.warn({ signal: 'SIGHUP' }, 'SIGHUP received: reloading the configuration is not supported yet; the running configuration is kept (restart the node to apply a changed file)'));
+function ignoreSignals(log: Logger, reloader: ConfigReloader | undefined): void {
+  process.on('SIGHUP', () => {
+    if (reloader === undefined) {
+      log.warn({ signal: 'SIGHUP' }, 'SIGHUP received: the node runs without a config file (--config), so there is nothing to reload');
+      return;
+    }
+    log.info({ signal: 'SIGHUP' }, 'SIGHUP received: reloading the config file');
+    reloader.reload('SIGHUP').catch((err: unknown) => log.error({ err }, 'config reload failed'));
+  });
   for (const signal of ['SIGUSR1', 'SIGUSR2'] as const) {
     process.on(signal, () => log.info({ signal }, `${signal} received and ignored (it has no meaning for srt-relay)`));
   }

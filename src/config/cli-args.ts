@@ -27,7 +27,16 @@ export interface CliArgs {
   readonly rest: string[];
   /** `--show-secrets` (the `config` commands): print passphrases, passwords and tokens instead of `***`. */
   readonly showSecrets?: boolean;
+  /** `config --example`: print the annotated example config (srt-relay.yml). */
+  readonly example?: boolean;
+  /** `--watch-config`: reload the config file when it changes (as on SIGHUP). */
+  readonly watchConfig?: boolean;
+  /** `--log-format`: pretty (human-readable) or json lines; default pretty on a terminal, json otherwise. */
+  readonly logFormat?: LogFormat;
 }
+
+export const LOG_FORMATS = Object.freeze(['pretty', 'json'] as const);
+export type LogFormat = (typeof LOG_FORMATS)[number];
 
 export const USAGE = `usage: srt-relay [command] [flags]
 
@@ -38,6 +47,7 @@ commands:
                       token, dialect); --config FILE --port N --from ADDRESS
   config              print the effective configuration (file + flags + defaults),
                       secrets shown as "***" unless --show-secrets
+  config --example    print an annotated srt-relay.yml: every key, its default
   config import FILE --redis URL
                       write FILE's streams, pushes and auth to the cluster's Redis
   config export --redis URL
@@ -48,7 +58,10 @@ commands:
   version             print the version
 
 flags (they win over the config file, which wins over the defaults):
-  --config FILE       JSON config file (see docs/config.md, schema/config.schema.json)
+  --config FILE       config file, YAML or JSON (.json) (see docs/config.md,
+                      srt-relay config --example); reloaded on SIGHUP
+  --watch-config      also reload the config file whenever it changes
+  --log-format F      pretty or json (default: pretty on a terminal, else json)
   --srt-port N        SRT port (1-65535): replaces the port of the first srt.ports entry
   --api-port N        HTTP API port (1-65535), default 4242
   --api-host HOST     HTTP API address, default 127.0.0.1
@@ -69,7 +82,7 @@ flags (they win over the config file, which wins over the defaults):
   --version           print the version
 
 examples:
-  srt-relay --config relay.json
+  srt-relay --config srt-relay.yml
   srt-relay --srt-port 9000 --log-level debug
   srt-relay url 'srt://192.0.2.10:9001?latency=200'`;
 
@@ -87,6 +100,9 @@ const OPTIONS = {
   'advertise-host': { type: 'string' },
   'srtla-port': { type: 'string' },
   'show-secrets': { type: 'boolean' },
+  example: { type: 'boolean' },
+  'watch-config': { type: 'boolean' },
+  'log-format': { type: 'string' },
   'mask-secrets': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
@@ -227,6 +243,17 @@ export function parseCliArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
   const showSecrets = values.get('show-secrets') === true;
   if (showSecrets && command !== 'config') throw flagError('--show-secrets', 'only applies to the config command (srt-relay config --show-secrets)');
   if (values.get('version') === true) return { command: 'version', overrides: {}, rest: [] };
+  const example = values.get('example') === true;
+  if (example && command !== 'config') throw flagError('--example', 'only applies to the config command (srt-relay config --example)');
+  const watchConfig = values.get('watch-config') === true;
+  if (watchConfig && values.get('config') === undefined) throw flagError('--watch-config', 'needs a config file to watch: add --config FILE');
+  const logFormatText = values.get('log-format');
+  let logFormat: LogFormat | undefined;
+  if (typeof logFormatText === 'string') {
+    const f = logFormatText.toLowerCase();
+    if (!(LOG_FORMATS as readonly string[]).includes(f)) throw flagError('--log-format', `must be one of ${LOG_FORMATS.join(', ')} (got ${show(logFormatText)})`);
+    logFormat = f as LogFormat;
+  }
 
   const str = (n: FlagName): string | undefined => {
     const v = values.get(n);
@@ -299,13 +326,18 @@ export function parseCliArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
     overrides,
     rest,
     ...(showSecrets ? { showSecrets } : {}),
+    ...(example ? { example } : {}),
+    ...(watchConfig ? { watchConfig } : {}),
+    ...(logFormat !== undefined ? { logFormat } : {}),
   };
 }
 
 function exampleFor(name: FlagName): string {
   switch (name) {
     case 'config':
-      return 'relay.json';
+      return 'srt-relay.yml';
+    case 'log-format':
+      return 'json';
     case 'srt-port':
       return '8889';
     case 'api-port':

@@ -1,0 +1,211 @@
+/**
+ * Reloading the config file of a running node (SIGHUP, or `--watch-config`): re-read and check
+ * the whole file, plan the difference (src/config/reload-plan.ts) and apply it through the
+ * Relay's public methods, the ones the HTTP API uses (putStream, deleteStream, addPush,
+ * removePush, setAuth).
+ *
+ * - A file with errors changes nothing: the running configuration is kept and the error is
+ *   logged (file:line:column for syntax, `key.path: ...` for each other problem).
+ * - Keys that cannot change live are logged as needing a restart, by key path; the rest applies.
+ * - A step that fails (e.g. a listener source's port is taken) is logged and skipped; the
+ *   running configuration keeps the old value there, so the next reload tries it again.
+ * - Streams whose settings did not change are not touched: their sessions go on.
+ */
+import { watch, type FSWatcher } from 'node:fs';
+import { basename, dirname } from 'node:path';
+import { loadConfig } from '../config/load.js';
+import { isEmptyPlan, planReload, pushKey, type ReloadPlan } from '../config/reload-plan.js';
+import { maskUrl } from '../config/secrets.js';
+import type { CliOverrides, PushConfig, RelayConfig, StreamConfig } from '../config/types.js';
+import { isSrtRelayError } from '../errors.js';
+import type { Logger } from '../logging.js';
+import { relayStreamFrom } from '../supervisor/from-config.js';
+import type { Relay } from '../supervisor/relay.js';
+
+export interface ReloadOptions {
+  readonly relay: Relay;
+  readonly file: string;
+  readonly overrides: CliOverrides;
+  /** The configuration the node started with. */
+  readonly config: RelayConfig;
+  readonly log: Logger;
+}
+
+export interface ReloadOutcome {
+  /** False when the file could not be read or has errors (nothing changed). */
+  readonly ok: boolean;
+  readonly plan?: ReloadPlan;
+  /** What could not be applied (`streams.cam: ...`). */
+  readonly failed: readonly string[];
+}
+
+export class ConfigReloader {
+  readonly #relay: Relay;
+  readonly #file: string;
+  readonly #overrides: CliOverrides;
+  readonly #log: Logger;
+  #running: RelayConfig;
+  #queue: Promise<unknown> = Promise.resolve();
+  #watcher: FSWatcher | undefined;
+  #debounce: NodeJS.Timeout | undefined;
+
+  constructor(opts: ReloadOptions) {
+    this.#relay = opts.relay;
+    this.#file = opts.file;
+    this.#overrides = opts.overrides;
+    this.#running = opts.config;
+    this.#log = opts.log.child({ component: 'config-reload' });
+  }
+
+  /** The configuration in force (what the last reload applied). */
+  get running(): RelayConfig {
+    return this.#running;
+  }
+
+  /** Re-reads the file and applies the difference; reloads run one after the other. */
+  reload(trigger: string): Promise<ReloadOutcome> {
+    const next = this.#queue.then(() => this.#reload(trigger));
+    this.#queue = next.catch(() => undefined);
+    return next;
+  }
+
+  /** Reloads whenever the file changes, `debounceMs` after the last change (editors write in bursts). */
+  watch(debounceMs = 300): void {
+    if (this.#watcher !== undefined) return;
+    // The directory, not the file: editors and config tools replace the file (rename), which ends a watch on it.
+    const name = basename(this.#file);
+    this.#watcher = watch(dirname(this.#file), { persistent: false }, (_event, changed) => {
+      if (changed !== null && changed.toString() !== name) return;
+      if (this.#debounce !== undefined) clearTimeout(this.#debounce);
+      this.#debounce = setTimeout(() => {
+        this.#debounce = undefined;
+        void this.reload('file change');
+      }, debounceMs);
+    });
+    this.#watcher.on('error', (err) => this.#log.warn({ err, file: this.#file }, 'watching the config file failed; SIGHUP still reloads it'));
+    this.#log.info({ file: this.#file, debounceMs }, 'watching the config file for changes');
+  }
+
+  close(): void {
+    this.#watcher?.close();
+    this.#watcher = undefined;
+    if (this.#debounce !== undefined) clearTimeout(this.#debounce);
+  }
+
+  async #reload(trigger: string): Promise<ReloadOutcome> {
+    let next: RelayConfig;
+    try {
+      next = await loadConfig({ file: this.#file, overrides: this.#overrides });
+    } catch (err) {
+      if (!isSrtRelayError(err)) throw err;
+      // Each problem with its place in the file (file:line:column), when the file has it.
+      const problems = err.details?.['problems'];
+      const text = Array.isArray(problems)
+        ? (problems as Array<{ path: string; message: string; at?: string }>).map((p) => `${p.at !== undefined ? `${p.at}: ` : ''}${p.path === '' ? '(top level)' : p.path}: ${p.message}`).join('; ')
+        : err.message;
+      this.#log.error(
+        { trigger, file: this.#file, code: err.code, problems, position: err.details?.['position'] },
+        `config reload refused, the running configuration is kept: ${text}`,
+      );
+      return { ok: false, failed: [] };
+    }
+    const plan = planReload(this.#running, next);
+    if (isEmptyPlan(plan)) {
+      this.#log.info({ trigger, file: this.#file }, 'config file re-read: nothing changed');
+      return { ok: true, plan, failed: [] };
+    }
+    const failed: string[] = [];
+    const fail = (what: string, err: unknown): void => {
+      const message = err instanceof Error ? err.message : String(err);
+      failed.push(`${what}: ${message}`);
+      this.#log.error({ err, trigger }, `config reload: ${what} not applied: ${message}`);
+    };
+    const streams: Record<string, StreamConfig> = { ...this.#running.streams };
+    const pushes = new Map(this.#running.pushes.map((p) => [pushKey(p), p]));
+
+    for (const p of plan.removePushes) {
+      const id = this.#pushId(p);
+      if (id !== undefined) this.#relay.removePush(id);
+      pushes.delete(pushKey(p));
+    }
+    for (const name of plan.removeStreams) {
+      this.#relay.deleteStream(name);
+      delete streams[name];
+    }
+    for (const [name, s] of [...plan.changeStreams, ...plan.addStreams]) {
+      try {
+        this.#relay.putStream(name, relayStreamFrom(s));
+        streams[name] = s;
+      } catch (err) {
+        fail(`streams.${name}`, err);
+      }
+    }
+    for (const p of plan.addPushes) {
+      const before = new Set(this.#relay.listPushes().map((x) => x.id));
+      try {
+        this.#relay.addPush({ stream: p.stream, target: p.target.raw, auto: p.auto });
+        pushes.set(pushKey(p), p);
+      } catch (err) {
+        // addPush records the push before a listener target binds: remove it when that fails (as the API does).
+        for (const x of this.#relay.listPushes()) if (!before.has(x.id)) this.#relay.removePush(x.id);
+        fail(`pushes (${p.stream} → ${maskUrl(p.target.raw)})`, err);
+      }
+    }
+    let auth = this.#running.auth;
+    if (plan.auth !== undefined) {
+      this.#relay.setAuth({ ...(plan.auth.webhook !== undefined ? { webhook: plan.auth.webhook } : {}), timeoutMs: plan.auth.timeoutMs, cacheMs: plan.auth.cacheMs });
+      auth = plan.auth;
+    }
+
+    // What is now in force: the applied parts of the new file; the parts that need a restart stay as running.
+    const r = this.#running;
+    const { srtla: _srtla, mediaRoot: _mediaRoot, redis: _redis, cluster: _cluster, ...applied } = next;
+    this.#running = Object.freeze({
+      ...applied,
+      nodeId: r.nodeId,
+      logLevel: r.logLevel,
+      workers: r.workers,
+      limits: r.limits,
+      srt: r.srt,
+      api: r.api,
+      dynamicStreams: r.dynamicStreams,
+      streams: Object.freeze(streams),
+      pushes: Object.freeze([...pushes.values()]),
+      auth,
+      ...pick(r, 'srtla'),
+      ...pick(r, 'mediaRoot'),
+      ...pick(r, 'redis'),
+      ...pick(r, 'cluster'),
+    }) as RelayConfig;
+
+    this.#log.info(
+      {
+        trigger,
+        file: this.#file,
+        streamsAdded: plan.addStreams.map(([n]) => n),
+        streamsChanged: plan.changeStreams.map(([n]) => n),
+        streamsRemoved: plan.removeStreams,
+        pushesAdded: plan.addPushes.length,
+        pushesRemoved: plan.removePushes.length,
+        authChanged: plan.auth !== undefined,
+        failed: failed.length,
+      },
+      'config reloaded',
+    );
+    if (plan.restart.length > 0) {
+      this.#log.warn({ trigger, keys: plan.restart }, `config reload: ${plan.restart.join(', ')} changed and needs a restart (the running value is kept); the rest is applied`);
+    }
+    return { ok: true, plan, failed };
+  }
+
+  /** The relay's id of a push the file made: same stream, target (as the relay shows it) and auto. */
+  #pushId(p: PushConfig): number | undefined {
+    const target = maskUrl(p.target.raw);
+    return this.#relay.listPushes().find((x) => x.stream === p.stream && x.target === target && x.auto === p.auto)?.id;
+  }
+}
+
+/** `{key: value}` when `o` has the key, else `{}` (keeps optional keys absent rather than undefined). */
+function pick<K extends keyof RelayConfig>(o: RelayConfig, key: K): Partial<Pick<RelayConfig, K>> {
+  return o[key] === undefined ? {} : ({ [key]: o[key] } as Partial<Pick<RelayConfig, K>>);
+}
