@@ -97,6 +97,11 @@ export class ApiServer {
     });
   }
 
+  /** The route patterns it serves (`/api/v1/streams/:name`); docs/openapi.yaml must list each. */
+  get routePaths(): string[] {
+    return this.#router.paths;
+  }
+
   /** The bound address (after listen()). */
   get address(): ApiAddress | undefined {
     return this.#address;
