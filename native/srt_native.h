@@ -134,7 +134,9 @@
  *   gateDefaults(gate, publishCode, publishPass, playCode, playPass)
  *   gateSet(gate, resource, publishCode, publishPass, playCode, playPass, live)
  *   gateDelete(gate, resource)
- *   gateRejections() -> [gate, streamid, host, port, code][]   recent refusals (bounded)
+ *   gateRejections([gate]) -> [gate, streamid, host, port, code, stage, localPort][]
+ *                                                     recent refusals (bounded); localPort: the
+ *                                                     listening port that refused (0 unknown)
  *   gateAuthEnable(gate, enabled, pendingCode, channel)   webhook auth: a caller whose
  *                                                     (streamid, host) has no cached decision is
  *                                                     refused with pendingCode, queued, and the

@@ -12,7 +12,7 @@ import type { Logger } from '../logging.js';
 import type { Relay } from '../supervisor/relay.js';
 import type { ClusterBridge } from '../supervisor/cluster-bridge.js';
 import { ApiError, errorResponse, readJsonBody, sendJson, sendText } from './http.js';
-import { createRelayMetrics, type RelayMetrics } from './metrics.js';
+import { createRelayMetrics, type RelayMetrics, type RelayMetricsOptions } from './metrics.js';
 import { MUTATING_METHODS, Router, handlerFor, type RouteResult } from './router.js';
 import { authRoutes } from './routes/auth.js';
 import { pushRoutes } from './routes/pushes.js';
@@ -35,6 +35,8 @@ export interface ApiServerOptions {
   mediaRoot?: string;
   /** The node's SRT ports: the live preview (GET /api/v1/streams/:name/ts) plays from them (none: 404). */
   srtPorts?: readonly PreviewSrtPort[];
+  /** The config's `metrics`: per-session series on, off or 'auto' (default) up to a session count. */
+  metrics?: Pick<RelayMetricsOptions, 'sessionSeries' | 'sessionSeriesLimit'>;
 }
 
 export interface ApiAddress {
@@ -64,7 +66,7 @@ export class ApiServer {
     this.#opts = opts;
     this.#log = opts.logger.child({ component: 'api' });
     this.#tokenDigest = opts.token === undefined || opts.token === '' ? undefined : digest(opts.token);
-    this.#metrics = createRelayMetrics(relay);
+    this.#metrics = createRelayMetrics(relay, opts.metrics ?? {});
     const startedAt = performance.now();
     this.#previews = previewRoutes({ logger: opts.logger, srtPorts: opts.srtPorts ?? [], authorize: (req) => this.#authorize(req) });
     this.#router = new Router([

@@ -32,6 +32,7 @@ export async function runNode(config: RelayConfig, log: Logger): Promise<number>
       port: config.api.port,
       logger: log,
       srtPorts: config.srt.ports,
+      metrics: config.metrics,
       ...(config.api.token !== undefined ? { token: config.api.token, protectReads: config.api.protectReads } : {}),
       ...(bridge !== undefined ? { cluster: bridge } : {}),
       ...(config.mediaRoot !== undefined ? { mediaRoot: config.mediaRoot } : {}),

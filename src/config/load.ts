@@ -1037,6 +1037,7 @@ export function normalizeConfig(input: unknown, opts: NormalizeOptions = {}): Re
       ...(cfg.api?.token !== undefined ? { token: cfg.api.token } : {}),
       protectReads: cfg.api?.protectReads ?? false,
     },
+    metrics: { sessionSeries: cfg.metrics?.sessionSeries ?? 'auto', sessionSeriesLimit: cfg.metrics?.sessionSeriesLimit ?? 100 },
     // fromEntries defines own properties, so a stream named "__proto__" stays a stream.
     streams: Object.fromEntries(streams),
     dynamicStreams: typeof cfg.streams?.['dynamic'] === 'boolean' ? cfg.streams['dynamic'] : true,

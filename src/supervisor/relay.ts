@@ -215,6 +215,8 @@ const TRIM_AFTER_SESSIONS = 20;
 /** Handshakes refused by one gate: `srt` the SRT ports', `internal` the cluster's internal port. */
 export interface RefusedHandshakes {
   listener: 'srt' | 'internal';
+  /** The listening UDP port that refused (0 when not known). */
+  port: number;
   code: number;
   count: number;
 }
@@ -393,7 +395,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     return this.#udpDrops.counts();
   }
 
-  /** Handshakes refused since the start, by listener and reject code (drained once a second). */
+  /** Handshakes refused since the start, by listener, listening port and reject code (drained once a second). */
   refusedHandshakes(): RefusedHandshakes[] {
     return [...this.#refused.values()].map((r) => ({ ...r }));
   }
@@ -401,10 +403,10 @@ export class Relay extends EventEmitter<RelayEvents> {
   /** Once a second: the handshake refusals, one line per (code, host) with a count (a flood is one line). */
   #logRejections(): void {
     const groups = new Map<string, { code: number; host: string; port: number; streamid: string; count: number }>();
-    for (const [gate, streamid, host, port, code] of this.#registry.rejections()) {
+    for (const [gate, streamid, host, port, code, , localPort] of this.#registry.rejections()) {
       const listener = gate === this.#registry.gate.id ? 'srt' : 'internal';
-      const counted = this.#refused.get(`${listener} ${code}`);
-      if (counted === undefined) this.#refused.set(`${listener} ${code}`, { listener, code, count: 1 });
+      const counted = this.#refused.get(`${listener} ${localPort} ${code}`);
+      if (counted === undefined) this.#refused.set(`${listener} ${localPort} ${code}`, { listener, port: localPort, code, count: 1 });
       else counted.count++;
       const key = `${code} ${host}`;
       const g = groups.get(key);
