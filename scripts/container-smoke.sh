@@ -102,7 +102,8 @@ rootfs() {
   chroot --userspec=srt-relay:srt-relay "$dir" /usr/local/bin/node /opt/srt-relay/bin/srt-relay.js \
     --srt-port "$srt" --api-port "$api" --log-level warn > "$dir.relay.log" 2>&1 &
   pid=$!
-  trap 'kill $pid 2> /dev/null || true; umount "$dir/proc" 2> /dev/null || true' EXIT
+  # shellcheck disable=SC2064 # expanded now: the function's locals are gone when the trap runs
+  trap "kill $pid 2> /dev/null && wait $pid 2> /dev/null; umount '$dir/proc' 2> /dev/null || true" EXIT INT TERM
   local ok=''
   for _ in $(seq 1 50); do
     if curl -fsS "http://127.0.0.1:$api/healthz" > /dev/null 2>&1; then ok=1; break; fi
@@ -110,15 +111,18 @@ rootfs() {
   done
   [[ -n $ok ]] || fail "the node in the rootfs did not answer /healthz: $(cat "$dir.relay.log")"
   say "node in the Debian 12 rootfs (user srt-relay, libsrt from Debian) answers /healthz"
-  head -c 2000000 /dev/urandom > "$dir.in"
-  srt-live-transmit -a:no "srt://127.0.0.1:$srt?streamid=read:smoke" file://con > "$dir.out" 2> "$dir.play.log" &
-  local player=$!
-  sleep 0.5
-  # A publisher first needs the stream: publish, then the player (already waiting) gets it.
-  (cat "$dir.in"; sleep 2) | srt-live-transmit -a:no file://con "srt://127.0.0.1:$srt?streamid=publish:smoke" 2> "$dir.pub.log" || true
-  sleep 1
-  kill $player 2> /dev/null || true
-  wait $player 2> /dev/null || true
+  # srt-live-transmit does not exit at the end of its input: the publisher feeds 40 × 100 ms of
+  # data and is stopped; the player runs 4 s once the stream is live.
+  (for _ in $(seq 1 40); do head -c 131600 /dev/urandom; sleep 0.1; done) |
+    srt-live-transmit -a:no file://con "srt://127.0.0.1:$srt?streamid=publish:smoke" 2> "$dir.pub.log" &
+  local publisher=$!
+  for _ in $(seq 1 50); do
+    curl -fsS "http://127.0.0.1:$api/api/v1/streams/smoke" 2> /dev/null | grep -q '"state":"live"' && break
+    sleep 0.1
+  done
+  timeout 4 srt-live-transmit -a:no "srt://127.0.0.1:$srt?streamid=read:smoke" file://con > "$dir.out" 2> "$dir.play.log" || true
+  kill $publisher 2> /dev/null || true
+  wait $publisher 2> /dev/null || true
   local got
   got=$(stat -c %s "$dir.out")
   ((got > 100000)) || fail "the player got $got bytes through the node (see $dir.play.log, $dir.pub.log)"
@@ -140,7 +144,8 @@ build() {
   srt=$(free_port); api=$(free_port)
   local id
   id=$($engine run -d --rm -p "$srt:8889/udp" -p "127.0.0.1:$api:4242" srt-relay)
-  trap '$engine rm -f "$id" > /dev/null 2>&1 || true' EXIT
+  # shellcheck disable=SC2064
+  trap "$engine rm -f '$id' > /dev/null 2>&1 || true" EXIT
   for _ in $(seq 1 50); do curl -fsS "http://127.0.0.1:$api/healthz" > /dev/null 2>&1 && break; sleep 0.2; done
   curl -fsS "http://127.0.0.1:$api/healthz" || fail 'the container did not answer /healthz'
   say "OK: image srt-relay built with $engine and answering /healthz"
