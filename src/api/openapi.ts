@@ -11,6 +11,7 @@
  * `details.field` names the first field, `details.problems` all of them.
  */
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import { parse } from 'yaml';
 import { configSchema, describeAjvError, formatKeyPath } from '../config/load.js';
@@ -31,7 +32,7 @@ export type OpenApiDocument = {
 
 /** Where docs/openapi.yaml is: beside the package's dist/ (dist/src/api → ../../../docs). */
 export function openApiPath(): string {
-  return new URL('../../../docs/openapi.yaml', import.meta.url).pathname;
+  return fileURLToPath(new URL('../../../docs/openapi.yaml', import.meta.url));
 }
 
 let loaded: { doc: OpenApiDocument; ajv: Ajv2020 } | undefined;
