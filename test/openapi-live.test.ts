@@ -275,3 +275,22 @@ test('POST /api/v1/pushes and PUT /api/v1/auth refuse bodies by their schemas in
     }
   }
 });
+
+test('every example in docs/openapi.yaml validates against the schema beside it, and PUT /streams/{name} takes the config file\'s stream schema', () => {
+  const { doc } = openApi();
+  let checked = 0;
+  const visit = (node: unknown, at: string[]): void => {
+    if (node === null || typeof node !== 'object') return;
+    const o = node as Json;
+    if ('schema' in o && 'example' in o && at.includes('content')) {
+      const validate = specValidator(pointer(...at, 'schema'));
+      assert.ok(validate(o['example']), `example at ${at.join('/')} does not match its schema: ${JSON.stringify(validate.errors?.slice(0, 3))}`);
+      checked++;
+    }
+    for (const [k, v] of Object.entries(o)) if (k !== 'schema' && k !== 'example') visit(v, [...at, k]);
+  };
+  visit(doc.paths, ['paths']);
+  visit(doc.components['responses'], ['components', 'responses']);
+  assert.ok(checked >= 5, `${checked} examples checked`);
+  assert.equal((doc.components['schemas']!['StreamPut'] as Json)['$ref'], '../schema/config.schema.json#/definitions/stream', 'the stream body is the config file\'s stream object, checked by normalizeStream with that schema');
+});
