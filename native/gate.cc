@@ -75,6 +75,7 @@ struct Rejection {
   int32_t port;
   int32_t code;
   int32_t stage = 0;
+  int32_t localPort = 0;  // the listening port that refused it (0 unknown)
 };
 
 struct Gate {
@@ -128,6 +129,7 @@ struct Gate {
 
 struct ListenerCfg {
   int32_t gate;
+  int32_t localPort = 0;  // its bound UDP port (read once at gateAttach)
   int32_t direction;  // 0 both, 1 incoming (publish), 2 outgoing (play)
   std::string fixedResource;
   // How a fixed-resource listener treats the caller's streamid:
@@ -182,6 +184,7 @@ struct AcceptInfo {
   int32_t gate;
   std::string host;
   int32_t port = 0;
+  int32_t localPort = 0;  // the listening port
   std::string streamid;
   uint64_t seq = 0;  // its key in the gate's `accepting` (oldest first)
   std::chrono::steady_clock::time_point at;
@@ -225,10 +228,12 @@ void AddrToString(const sockaddr* sa, std::string* host, int32_t* port) {
   *host = buf;
 }
 
-int Refuse(int32_t gate, SRTSOCKET ns, const sockaddr* peer, const std::string& sid, int32_t code) {
+int Refuse(const ListenerCfg& cfg, SRTSOCKET ns, const sockaddr* peer, const std::string& sid, int32_t code) {
+  const int32_t gate = cfg.gate;
   srt_setrejectreason(ns, code);
   Rejection r;
   r.gate = gate;
+  r.localPort = cfg.localPort;
   r.streamid = sid;
   AddrToString(peer, &r.host, &r.port);
   r.code = code;
@@ -268,6 +273,7 @@ void ForgetAccepting(Gate& gate, std::unordered_map<SRTSOCKET, AcceptInfo>::iter
   r.streamid = std::move(a.streamid);
   r.host = std::move(a.host);
   r.port = a.port;
+  r.localPort = a.localPort;
   r.code = code;
   r.stage = stage;
   if (stage == 1) gate.refusedAfterGate++;
@@ -391,7 +397,7 @@ int Decide(const ListenerCfg& cfg, SRTSOCKET ns, const sockaddr* peer, const cha
   }
   std::string key;  // the table entry that decides
   if (!cfg.fixedResource.empty()) {
-    if (cfg.sidPolicy == 2 && !sid.empty()) return Refuse(cfg.gate, ns, peer, sid, SRT_REJC_PREDEFINED + 403);
+    if (cfg.sidPolicy == 2 && !sid.empty()) return Refuse(cfg, ns, peer, sid, SRT_REJC_PREDEFINED + 403);
     key = cfg.fixedResource;
     if (cfg.sidPolicy == 1 && !sid.empty()) {
       resource = cfg.fixedResource + "+" + (resource.empty() ? sid : resource);
@@ -408,7 +414,7 @@ int Decide(const ListenerCfg& cfg, SRTSOCKET ns, const sockaddr* peer, const cha
   }
 
   auto g = g_gates.find(cfg.gate);
-  if (g == g_gates.end()) return Refuse(cfg.gate, ns, peer, sid, SRT_REJC_PREDEFINED + 503);  // gate gone: shutting down
+  if (g == g_gates.end()) return Refuse(cfg, ns, peer, sid, SRT_REJC_PREDEFINED + 503);  // gate gone: shutting down
   Gate& gate = g->second;
   // Forget handshakes libsrt refused after an earlier "yes" first: their provisional live
   // marks must not decide this caller.
@@ -416,16 +422,16 @@ int Decide(const ListenerCfg& cfg, SRTSOCKET ns, const sockaddr* peer, const cha
   std::string peerHost;
   int32_t peerPort = 0;
   AddrToString(peer, &peerHost, &peerPort);
-  if (!WithinLimits(gate, peerHost)) return Refuse(cfg.gate, ns, peer, sid, gate.limitCode);
+  if (!WithinLimits(gate, peerHost)) return Refuse(cfg, ns, peer, sid, gate.limitCode);
   if (!gate.refusals.empty()) {
     auto r = gate.refusals.find(sid + "\n" + peerHost);
     if (r != gate.refusals.end()) {
-      if (r->second.expires > std::chrono::steady_clock::now()) return Refuse(cfg.gate, ns, peer, sid, r->second.code);
+      if (r->second.expires > std::chrono::steady_clock::now()) return Refuse(cfg, ns, peer, sid, r->second.code);
       gate.refusals.erase(r);
     }
   }
   // Before the webhook is asked: a malformed name never reaches it (checked again after a rename).
-  if (!ValidStreamName(resource)) return Refuse(cfg.gate, ns, peer, sid, SRT_REJC_PREDEFINED + 400);
+  if (!ValidStreamName(resource)) return Refuse(cfg, ns, peer, sid, SRT_REJC_PREDEFINED + 400);
   auto e = gate.entries.find(key);
   const bool inferred = mode == kModeUnknown;
   if (mode == kModeUnknown) mode = (e != gate.entries.end() && e->second.live) ? kModePlay : kModePublish;
@@ -445,11 +451,11 @@ int Decide(const ListenerCfg& cfg, SRTSOCKET ns, const sockaddr* peer, const cha
         if (gate.pending.size() < 1024) gate.pending.push_back(PendingAuth{sid, host, port, mode, resource});
         if (gate.channel != 0) ChannelSignal(gate.channel);
       }
-      if (gate.holdRoom <= 0) return Refuse(cfg.gate, ns, peer, sid, gate.pendingCode);
+      if (gate.holdRoom <= 0) return Refuse(cfg, ns, peer, sid, gate.pendingCode);
       gate.holdRoom--;
       held = true;  // the rules below still apply; the webhook's verdict comes after the accept
     } else {
-      if (a->second.code != 0) return Refuse(cfg.gate, ns, peer, sid, a->second.code);
+      if (a->second.code != 0) return Refuse(cfg, ns, peer, sid, a->second.code);
       if (!a->second.rename.empty() && cfg.fixedResource.empty()) {
         resource = a->second.rename;
         key = resource;
@@ -459,7 +465,7 @@ int Decide(const ListenerCfg& cfg, SRTSOCKET ns, const sockaddr* peer, const cha
     }
   }
 
-  if (!ValidStreamName(resource)) return Refuse(cfg.gate, ns, peer, sid, SRT_REJC_PREDEFINED + 400);
+  if (!ValidStreamName(resource)) return Refuse(cfg, ns, peer, sid, SRT_REJC_PREDEFINED + 400);
 
   const Action* act;
   Action derived;
@@ -487,7 +493,7 @@ int Decide(const ListenerCfg& cfg, SRTSOCKET ns, const sockaddr* peer, const cha
   if (code == 0 && ((cfg.direction == 1 && mode == kModePlay) || (cfg.direction == 2 && mode == kModePublish))) {
     code = SRT_REJC_PREDEFINED + 405;
   }
-  if (code != 0) return Refuse(cfg.gate, ns, peer, sid, code);
+  if (code != 0) return Refuse(cfg, ns, peer, sid, code);
   const std::string& pass = authPass.empty() ? act->passphrase : authPass;
   if (!pass.empty()) {
     // Enforced whatever the port's params say: with enforcedencryption=0 on both sides libsrt
@@ -544,6 +550,7 @@ int Decide(const ListenerCfg& cfg, SRTSOCKET ns, const sockaddr* peer, const cha
   info.gate = cfg.gate;
   info.host = peerHost;
   info.port = peerPort;
+  info.localPort = cfg.localPort;
   info.streamid = sid;
   info.seq = g_nextSeq++;
   info.at = std::chrono::steady_clock::now();
@@ -658,6 +665,14 @@ Napi::Value GateAttach(const Napi::CallbackInfo& info) {
   }
   if (info.Length() > 8 && info[8].IsNumber()) cfg.idlessMode = info[8].As<Napi::Number>().Int32Value();
   {
+    sockaddr_storage self{};
+    int len = sizeof self;
+    if (srt_getsockname(lsn, reinterpret_cast<sockaddr*>(&self), &len) == 0) {
+      std::string ignored;
+      AddrToString(reinterpret_cast<const sockaddr*>(&self), &ignored, &cfg.localPort);
+    }
+  }
+  {
     std::lock_guard<std::mutex> lk(g_mu);
     g_listeners[lsn] = cfg;
   }
@@ -727,7 +742,8 @@ Napi::Value GateRejections(const Napi::CallbackInfo& info) {
   Napi::Array out = Napi::Array::New(env, taken.size());
   uint32_t i = 0;
   for (const Rejection& r : taken) {
-    Napi::Array row = Napi::Array::New(env, 6);
+    Napi::Array row = Napi::Array::New(env, 7);
+    row.Set(6u, Napi::Number::New(env, r.localPort));
     row.Set(5u, Napi::Number::New(env, r.stage));
     row.Set(0u, Napi::Number::New(env, r.gate));
     row.Set(1u, Napi::String::New(env, r.streamid));

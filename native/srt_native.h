@@ -140,7 +140,9 @@
  *                              the accepted caller's socket in the listen callback (the relay's
  *                              side of the negotiation; libsrt takes the larger of both sides)
  *   gateDelete(gate, resource)
- *   gateRejections() -> [gate, streamid, host, port, code][]   recent refusals (bounded)
+ *   gateRejections([gate]) -> [gate, streamid, host, port, code, stage, localPort][]
+ *                                                     recent refusals (bounded); localPort: the
+ *                                                     listening port that refused (0 unknown)
  *   gateAuthEnable(gate, enabled, pendingCode, channel)   webhook auth: a caller whose
  *                                                     (streamid, host) has no cached decision is
  *                                                     refused with pendingCode, queued, and the

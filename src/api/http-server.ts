@@ -12,7 +12,7 @@ import type { Logger } from '../logging.js';
 import type { RelayApi } from '../supervisor/relay-api.js';
 import type { ClusterBridge } from '../supervisor/cluster-bridge.js';
 import { ApiError, errorResponse, readJsonBody, sendJson, sendText } from './http.js';
-import { createRelayMetrics, type RelayMetrics } from './metrics.js';
+import { createRelayMetrics, type RelayMetrics, type RelayMetricsOptions } from './metrics.js';
 import { MUTATING_METHODS, Router, handlerFor, type RouteResult } from './router.js';
 import { authRoutes } from './routes/auth.js';
 import { dashboardRoutes, isDashboardPath } from './routes/dashboard.js';
@@ -40,6 +40,8 @@ export interface ApiServerOptions {
   srtPorts?: readonly PreviewSrtPort[];
   /** The node's limits as configured, shown by GET /api/v1/node (the dashboard's Node page). */
   limits?: Readonly<object>;
+  /** The config's `metrics`: per-session series on, off or 'auto' (default) up to a session count. */
+  metrics?: Pick<RelayMetricsOptions, 'sessionSeries' | 'sessionSeriesLimit'>;
 }
 
 export interface ApiAddress {
@@ -70,7 +72,7 @@ export class ApiServer {
     this.#opts = opts;
     this.#log = opts.logger.child({ component: 'api' });
     this.#tokenDigest = opts.token === undefined || opts.token === '' ? undefined : digest(opts.token);
-    this.#metrics = createRelayMetrics(relay);
+    this.#metrics = createRelayMetrics(relay, opts.metrics ?? {});
     const startedAt = performance.now();
     this.#previews = previewRoutes({ logger: opts.logger, srtPorts: opts.srtPorts ?? [], authorize: (req) => this.#authorize(req) });
     this.#history = new History(relay);
@@ -112,6 +114,11 @@ export class ApiServer {
         resolve(this.#address);
       });
     });
+  }
+
+  /** The route patterns it serves (`/api/v1/streams/:name`); docs/openapi.yaml must list each. */
+  get routePaths(): string[] {
+    return this.#router.paths;
   }
 
   /** The bound address (after listen()). */

@@ -23,9 +23,20 @@ const SESSION_LABELS = ['session', 'stream', 'kind'] as const;
 /** A snapshot older than this is refreshed even inside one scrape. */
 const SNAPSHOT_MAX_AGE_MS = 1000;
 
+/** Default of `metrics.sessionSeriesLimit`: per-session series while at most this many sessions are open. */
+export const DEFAULT_SESSION_SERIES_LIMIT = 100;
+
 export interface RelayMetricsOptions {
   /** Register prom-client's default process metrics on the private registry (default true). */
   defaultMetrics?: boolean;
+  /**
+   * Per-session series (`srt_relay_session_*{session,stream,kind}`): 'auto' (default) while at
+   * most `sessionSeriesLimit` sessions are open, true always, false never. The per-stream
+   * families carry the same health without a series per connection.
+   */
+  sessionSeries?: boolean | 'auto';
+  /** With sessionSeries 'auto': the most open sessions that still get per-session series (default 100). */
+  sessionSeriesLimit?: number;
 }
 
 export interface RelayMetrics {
@@ -138,6 +149,60 @@ const SESSION_GAUGES: readonly SessionGauge[] = [
   },
 ];
 
+type StreamTotalField = 'lostSent' | 'lostReceived' | 'retransmitted' | 'droppedSent' | 'droppedReceived';
+type StreamTotalKey = 'lost' | 'retransmitted' | 'dropped';
+const TOTAL_FIELDS: ReadonlyArray<[StreamTotalField, string]> = [
+  ['lostSent', 'pktSndLossTotal'],
+  ['lostReceived', 'pktRcvLossTotal'],
+  ['retransmitted', 'pktRetransTotal'],
+  ['droppedSent', 'pktSndDropTotal'],
+  ['droppedReceived', 'pktRcvDropTotal'],
+];
+
+/**
+ * Per-stream sums of libsrt's per-connection counters that only grow: each scrape adds what every
+ * open session's counter grew by since the previous scrape, so a session that ends leaves its
+ * count in the stream's total (up to its last scraped value) and the sum never goes down.
+ */
+class StreamTotals {
+  readonly #last = new Map<number, Record<StreamTotalField, number>>();
+  readonly #totals = new Map<string, Record<StreamTotalField, number>>();
+  #updatedFor: StatsSnapshot | undefined;
+
+  update(sessions: readonly SessionInfo[], stats: StatsSnapshot): void {
+    if (this.#updatedFor === stats) return; // once per snapshot, whichever family collects first
+    this.#updatedFor = stats;
+    const open = new Set<number>();
+    for (const info of sessions) {
+      const srt = stats.get(info.id)?.srt;
+      if (srt === undefined) continue;
+      open.add(info.id);
+      const last = this.#last.get(info.id) ?? { lostSent: 0, lostReceived: 0, retransmitted: 0, droppedSent: 0, droppedReceived: 0 };
+      let total = this.#totals.get(info.stream);
+      if (total === undefined) {
+        total = { lostSent: 0, lostReceived: 0, retransmitted: 0, droppedSent: 0, droppedReceived: 0 };
+        this.#totals.set(info.stream, total);
+      }
+      const now = { ...last };
+      for (const [field, srtField] of TOTAL_FIELDS) {
+        const v = srt[srtField];
+        if (v === undefined || !Number.isFinite(v)) continue;
+        if (v > last[field]) total[field] += v - last[field];
+        now[field] = Math.max(v, last[field]);
+      }
+      this.#last.set(info.id, now);
+    }
+    for (const id of this.#last.keys()) if (!open.has(id) && !sessions.some((s) => s.id === id)) this.#last.delete(id);
+  }
+
+  /** Totals of the streams the relay still knows (a removed stream's series go away). */
+  totals(relay: RelayApi): Array<[string, Record<StreamTotalField, number>]> {
+    const known = new Set(relay.listStreams().map((s) => s.name));
+    for (const name of this.#totals.keys()) if (!known.has(name)) this.#totals.delete(name);
+    return [...this.#totals];
+  }
+}
+
 /** Registers the relay's gauges (and, by default, process metrics) on a new private registry. */
 export function createRelayMetrics(relay: RelayApi, opts: RelayMetricsOptions = {}): RelayMetrics {
   const registry = new Registry();
@@ -163,12 +228,12 @@ export function createRelayMetrics(relay: RelayApi, opts: RelayMetricsOptions = 
 
   new Counter({
     name: 'srt_relay_handshakes_refused_total',
-    help: 'SRT handshakes the relay refused, by reject code (see docs/errors.md) and listener (srt: the SRT ports, internal: the cluster port); counted once a second.',
-    labelNames: ['code', 'listener'],
+    help: 'SRT handshakes the relay refused, by reject code (see docs/errors.md), listener (srt: the SRT ports, internal: the cluster port) and listening UDP port; counted once a second.',
+    labelNames: ['code', 'listener', 'port'],
     registers: [registry],
     collect() {
       this.reset();
-      for (const r of relay.refusedHandshakes()) this.inc({ code: String(r.code), listener: r.listener }, r.count);
+      for (const r of relay.refusedHandshakes()) this.inc({ code: String(r.code), listener: r.listener, port: String(r.port) }, r.count);
     },
   });
 
@@ -377,6 +442,71 @@ export function createRelayMetrics(relay: RelayApi, opts: RelayMetricsOptions = 
     },
   });
 
+  // Per-stream SRT health, so a dashboard needs no per-session series: counters that add what each
+  // session of the stream lost / retransmitted / dropped since the previous scrape (sessions that
+  // ended keep counting in their stream), and the RTT of the stream's open sessions by kind.
+  const perStream = new StreamTotals();
+  const streamCounter = (name: string, help: string, key: StreamTotalKey, direction?: boolean): void => {
+    new Counter({
+      name,
+      help,
+      labelNames: direction === true ? ['stream', 'direction'] : ['stream'],
+      registers: [registry],
+      async collect() {
+        const stats = await snapshot();
+        perStream.update(relay.listSessions(), stats);
+        this.reset();
+        for (const [stream, t] of perStream.totals(relay)) {
+          if (direction === true) {
+            this.inc({ stream, direction: 'sent' }, t[`${key}Sent` as StreamTotalField]);
+            this.inc({ stream, direction: 'received' }, t[`${key}Received` as StreamTotalField]);
+          } else {
+            this.inc({ stream }, t[key as StreamTotalField]);
+          }
+        }
+      },
+    });
+  };
+  streamCounter('srt_relay_stream_packets_lost_total', 'Packets reported lost on the SRT connections of the stream (all its sessions, ended ones included; read at each scrape): direction="sent" reported by peers, "received" detected here.', 'lost', true);
+  streamCounter('srt_relay_stream_packets_retransmitted_total', 'Packets retransmitted on the SRT connections of the stream (all its sessions, ended ones included; read at each scrape).', 'retransmitted');
+  streamCounter('srt_relay_stream_packets_dropped_total', 'Packets libsrt dropped as too late to play (TLPKTDROP) on the connections of the stream, by direction (all its sessions, ended ones included; read at each scrape).', 'dropped', true);
+  const rttGauge = (name: string, help: string, pick: (values: number[]) => number): void => {
+    new Gauge({
+      name,
+      help,
+      labelNames: ['stream', 'kind'],
+      registers: [registry],
+      async collect() {
+        const stats = await snapshot();
+        this.reset();
+        const by = new Map<string, { stream: string; kind: string; values: number[] }>();
+        for (const info of relay.listSessions()) {
+          const rtt = stats.get(info.id)?.srt?.['msRTT'];
+          if (rtt === undefined || !Number.isFinite(rtt)) continue;
+          const key = `${info.kind} ${info.stream}`;
+          const row = by.get(key) ?? { stream: info.stream, kind: info.kind, values: [] };
+          row.values.push(rtt / 1000);
+          by.set(key, row);
+        }
+        for (const row of by.values()) this.set({ stream: row.stream, kind: row.kind }, pick(row.values));
+      },
+    });
+  };
+  rttGauge('srt_relay_stream_rtt_mean_seconds', 'Mean smoothed RTT of the stream\'s open SRT sessions of this kind, seconds.', (v) => v.reduce((a, b) => a + b, 0) / v.length);
+  rttGauge('srt_relay_stream_rtt_max_seconds', 'Largest smoothed RTT among the stream\'s open SRT sessions of this kind, seconds.', (v) => Math.max(...v));
+
+  const seriesMode = opts.sessionSeries ?? 'auto';
+  const seriesLimit = opts.sessionSeriesLimit ?? DEFAULT_SESSION_SERIES_LIMIT;
+  new Gauge({
+    name: 'srt_relay_session_series_enabled',
+    help: `1 while the per-session families (srt_relay_session_*) are exported, else 0 (metrics.sessionSeries: ${String(seriesMode)}, limit ${seriesLimit} open sessions).`,
+    registers: [registry],
+    collect() {
+      this.set(sessionSeriesOn() ? 1 : 0);
+    },
+  });
+  const sessionSeriesOn = (): boolean => seriesMode === true || (seriesMode === 'auto' && relay.listSessions().length <= seriesLimit);
+
   for (const def of SESSION_GAUGES) {
     const Type = def.type === 'counter' ? Counter : Gauge;
     new Type({
@@ -387,6 +517,7 @@ export function createRelayMetrics(relay: RelayApi, opts: RelayMetricsOptions = 
       async collect() {
         const stats = await snapshot();
         this.reset();
+        if (!sessionSeriesOn()) return;
         for (const info of relay.listSessions()) {
           const row: SessionRow = { info, stats: stats.get(info.id) };
           const base = { session: String(info.id), stream: info.stream, kind: info.kind };

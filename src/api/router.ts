@@ -55,6 +55,11 @@ export class Router {
     for (const route of routes) this.#routes.push({ route, segments: route.path.split('/').slice(1) });
   }
 
+  /** The route patterns, in match order (`/api/v1/streams/:name`). */
+  get paths(): string[] {
+    return this.#routes.map((c) => c.route.path);
+  }
+
   /** The route for a raw path (no query), or undefined. Throws 400 on bad percent-encoding. */
   match(path: string): RouteMatch | undefined {
     const parts = path.split('/').slice(1);

@@ -11,6 +11,7 @@ import { ConfigInvalidError, ERROR_CODES, type ErrorCode } from '../errors.js';
 import { parseSrtUrl } from '../srt/url.js';
 import type { RelayPushOptions } from '../supervisor/relay-api.js';
 import { ApiError, badRequest } from './http.js';
+import { checkRequestBody } from './openapi.js';
 
 import { STREAM_NAME_RULE, isValidStreamName } from '../streams/stream-name.js';
 export { STREAM_NAME_PATTERN, STREAM_NAME_MAX } from '../streams/stream-name.js';
@@ -25,14 +26,6 @@ export function checkStreamName(name: unknown, field = 'name'): string {
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function checkKeys(obj: Record<string, unknown>, allowed: readonly string[], where: string): void {
-  for (const key of Object.keys(obj)) {
-    if (!allowed.includes(key)) {
-      throw badRequest(`unknown field '${where}${key}'; allowed: ${allowed.join(', ')}`, { field: `${where}${key}` });
-    }
-  }
 }
 
 /**
@@ -67,18 +60,12 @@ export function checkStreamBody(name: string, body: unknown, ctx: StreamContext)
   }
 }
 
-/** The body of POST /api/v1/pushes. */
+/** The body of POST /api/v1/pushes: checked against PushPost in docs/openapi.yaml, then the target by the URL parser. */
 export function parsePushBody(body: unknown): RelayPushOptions {
-  if (!isObject(body)) throw badRequest('request body must be a JSON object');
-  checkKeys(body, ['stream', 'target', 'auto'], '');
-  if (body['stream'] === undefined) throw badRequest('stream is required', { field: 'stream' });
-  const stream = checkStreamName(body['stream'], 'stream');
-  const target = body['target'];
-  if (typeof target !== 'string') throw badRequest('target must be an srt:// URL string', { field: 'target' });
+  checkRequestBody('addPush', body);
+  const { stream, target, auto } = body as { stream: string; target: string; auto?: boolean };
   // Throws the URL parser's typed error (ERR_SRT_URL_INVALID, ERR_SRT_OPTION_UNKNOWN, ...).
   parseSrtUrl(target.trim());
-  const auto = body['auto'];
-  if (auto !== undefined && typeof auto !== 'boolean') throw badRequest('auto must be true or false', { field: 'auto' });
   return { stream, target: target.trim(), ...(auto !== undefined ? { auto } : {}) };
 }
 

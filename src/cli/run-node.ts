@@ -49,6 +49,7 @@ export async function runNode(config: RelayConfig, log: Logger, opts: RunNodeOpt
       logger: log,
       srtPorts: config.srt.ports,
       limits: config.limits,
+      metrics: config.metrics,
       ...(config.api.token !== undefined ? { token: config.api.token, protectReads: config.api.protectReads } : {}),
       ...(bridge !== undefined ? { cluster: bridge } : {}),
       ...(config.mediaRoot !== undefined ? { mediaRoot: config.mediaRoot } : {}),

@@ -42,7 +42,7 @@ export {
   defaultWorkers,
 } from './defaults.js';
 export { formatKeyPath } from './problems.js';
-export { configSchema, configSchemaPath } from './schema.js';
+export { configSchema, configSchemaPath, describeAjvError } from './schema.js';
 export { parseConfigJson, parseConfigText } from './parse-file.js';
 export { checkHostText, checkHttpUrl, checkRedisUrl } from './validate-values.js';
 
@@ -116,6 +116,7 @@ export function normalizeConfig(input: unknown, opts: NormalizeOptions = {}): Re
     dynamicStreams: typeof cfg.streams?.['dynamic'] === 'boolean' ? cfg.streams['dynamic'] : true,
     pushes,
     auth: authWithDefaults(cfg),
+    metrics: { sessionSeries: cfg.metrics?.sessionSeries ?? 'auto', sessionSeriesLimit: cfg.metrics?.sessionSeriesLimit ?? 100 },
     ...(mediaRoot !== undefined ? { mediaRoot } : {}),
     ...(cfg.redis !== undefined ? { redis: cfg.redis, cluster: clusterDefaults(cfg.cluster ?? {}, internalPort) } : {}),
     ...(opts.file !== undefined ? { configFile: resolve(opts.file) } : {}),

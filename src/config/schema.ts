@@ -85,7 +85,8 @@ function rangeText(lo: number | undefined, hi: number | undefined, unit = ''): s
 }
 
 /** One ajv error → a key path and a message; undefined to skip it. */
-function describeAjvError(e: ErrorObject, data: unknown): { segs: Seg[]; message: string } | undefined {
+/** (Also used for API bodies, src/api/openapi.ts.) */
+export function describeAjvError(e: ErrorObject, data: unknown): { segs: Seg[]; message: string } | undefined {
   const segs = pointerSegs(e.instancePath, data);
   const parent = e.parentSchema as Schema | undefined;
   const value: unknown = e.data;

@@ -121,6 +121,7 @@ export interface RelayConfigInput {
   srt?: { ports?: SrtPortInput[] };
   srtla?: SrtlaInput;
   api?: ApiInput;
+  metrics?: MetricsConfig;
   /** Stream name → stream; the key `dynamic` (a boolean) is the dynamic-publishing switch. */
   streams?: Record<string, StreamInput | boolean>;
   pushes?: PushInput[];
@@ -206,6 +207,12 @@ export interface SrtPortConfig {
   readonly reusePort: number;
 }
 
+/** `metrics`: per-session series 'auto' (up to sessionSeriesLimit open sessions), on or off. */
+export interface MetricsConfig {
+  readonly sessionSeries?: boolean | 'auto';
+  readonly sessionSeriesLimit?: number;
+}
+
 export interface ApiConfig {
   readonly port: number;
   readonly host: string;
@@ -287,6 +294,7 @@ export interface RelayConfig {
   /** The SRTLA receiver; undefined = off. Limits left out take SrtlaServer's defaults. */
   readonly srtla?: Readonly<SrtlaInput> & { readonly host: string };
   readonly api: ApiConfig;
+  readonly metrics: Required<MetricsConfig>;
   readonly streams: Readonly<Record<string, StreamConfig>>;
   /** `streams.dynamic` (default true): publishes to names not in `streams` create a stream. */
   readonly dynamicStreams: boolean;

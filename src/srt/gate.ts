@@ -9,7 +9,8 @@ import { SrtRelayError } from '../errors.js';
 import { native } from './native.js';
 
 /** [gate, streamid, host, port, code, stage]: stage 0 the gate, 1 libsrt after the gate, 2 never accepted. */
-export type GateRejection = [gate: number, streamid: string, host: string, port: number, code: number, stage: number];
+/** localPort: the listening UDP port that refused (0 when not known). */
+export type GateRejection = [gate: number, streamid: string, host: string, port: number, code: number, stage: number, localPort: number];
 
 /** A handshake waiting for the auth webhook: [streamid, host, port, mode, resource]. */
 export type GatePending = [streamid: string, host: string, port: number, mode: number, resource: string];

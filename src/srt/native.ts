@@ -105,7 +105,7 @@ export interface SrtNativeAddon {
   gateDelete(gate: number, resource: string): void;
   /** Without a gate: every gate's (drains all). stage 0 gate, 1 refused by libsrt after the gate, 2 never srt_accept'ed. */
   gateRejections(): Array<[gate: number, streamid: string, host: string, port: number, code: number]>;
-  gateRejections(gate: number): Array<[gate: number, streamid: string, host: string, port: number, code: number, stage: number]>;
+  gateRejections(gate: number): Array<[gate: number, streamid: string, host: string, port: number, code: number, stage: number, localPort: number]>;
   /** [refusedByGate, refusedAfterGate, forgotten, accepting] */
   gateStats(gate: number): [number, number, number, number];
   classifyStreamId(streamid: string, domains?: Array<[name: string, mode: number]>): [mode: number, resource: string];

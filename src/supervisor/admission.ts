@@ -29,8 +29,8 @@ export interface AdmissionOptions {
   peerOf(host: string, port: number): PeerAddress;
   /** A bonded caller became session `id` of `stream` (the SRTLA group learns its session). */
   bonded(c: AcceptedConnection, id: number, stream: string): void;
-  /** A refusal decided after the handshake, counted like the gate's. */
-  refused(code: number): void;
+  /** A refusal decided after the handshake on SRT port `port`, counted like the gate's. */
+  refused(port: number, code: number): void;
   /** The webhook in force now, if any (it changes at runtime). */
   auth(): WebhookAuth | undefined;
   /** The node is stopping: held callers are closed. */
@@ -45,7 +45,7 @@ export class Admission {
   }
 
   /** A caller accepted on a port (`fixedStream`: the port serves one stream). */
-  accepted(c: AcceptedConnection, fixedStream: string | undefined): void {
+  accepted(c: AcceptedConnection, fixedStream: string | undefined, port = 0): void {
     const name = fixedStream ?? c.resource;
     const peer = this.#o.peerOf(c.host, c.port);
     const log = this.#o.log.child({ stream: name, peer: `${peer.host}:${peer.port}`, streamid: c.streamid });
@@ -54,7 +54,7 @@ export class Admission {
       c.socket.close();
       return;
     }
-    if (this.#latencyRefused(c, name, peer, log)) return;
+    if (this.#latencyRefused(c, name, peer, port, log)) return;
     if (c.held) void this.#held(c, fixedStream, log);
     else this.#admit(c, name, log);
   }
@@ -78,7 +78,7 @@ export class Admission {
    * callback does not see what the caller asks): over `max`, "refuse" closes the connection and
    * counts it as refused with 1406; "accept" logs it. True when closed.
    */
-  #latencyRefused(c: AcceptedConnection, name: string, peer: PeerAddress, log: Logger): boolean {
+  #latencyRefused(c: AcceptedConnection, name: string, peer: PeerAddress, port: number, log: Logger): boolean {
     const policy = this.#o.registry.get(name)?.settings.latency;
     if (policy === undefined) return false;
     const side = c.mode === MODE_PUBLISH ? 'publish' : 'play';
@@ -91,7 +91,7 @@ export class Admission {
       return false;
     }
     log.warn({ latencyMs: over, max: p!.max, code: REJECT.NOT_ACCEPTABLE }, `negotiated latency over the stream's latency.${side}.max: closing (the caller asked for more; raise max or lower the caller's latency)`);
-    this.#o.refused(REJECT.NOT_ACCEPTABLE);
+    this.#o.refused(port, REJECT.NOT_ACCEPTABLE);
     // Its retry (same stream id, same address) gets 1406 in the handshake for a while; not for a
     // bonded caller, whose address in the gate is the node's group socket, shared by every group.
     if (peer.via === undefined) this.#o.gate.refuseFor(c.streamid, c.host, REJECT.NOT_ACCEPTABLE, LATENCY_REFUSAL_MS);

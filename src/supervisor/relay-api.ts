@@ -144,6 +144,8 @@ export interface RelayEvents {
 /** Handshakes refused by one gate: `srt` the SRT ports', `internal` the cluster's internal port. */
 export interface RefusedHandshakes {
   listener: 'srt' | 'internal';
+  /** The listening UDP port that refused (0 when not known). */
+  port: number;
   code: number;
   count: number;
 }

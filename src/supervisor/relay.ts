@@ -122,7 +122,7 @@ export class Relay extends EventEmitter<RelayEvents> implements RelayApi, Cluste
       gate: registry.gate,
       peerOf: (host, port) => this.#peerOf(host, port),
       bonded: (c, id, stream) => this.#srtla?.bindSession({ address: c.host, port: c.port }, id, stream),
-      refused: (code) => this.#refusals.count('srt', code),
+      refused: (port, code) => this.#refusals.count('srt', port, code),
       auth: () => this.#auth,
       stopped: () => this.#stopped,
     });
@@ -150,7 +150,7 @@ export class Relay extends EventEmitter<RelayEvents> implements RelayApi, Cluste
       handshakesPerSecond: all,
       burst: all * 2,
     });
-    this.#opts.ports.forEach((p, i) => this.#listeners.listenPort(p, i, this.#registry.gate, (c) => this.#admission.accepted(c, p.stream)));
+    this.#opts.ports.forEach((p, i) => this.#listeners.listenPort(p, i, this.#registry.gate, (c) => this.#admission.accepted(c, p.stream, p.port)));
     if (this.#opts.srtla !== undefined) {
       const bonded = new BondedAdmission(l, {
         sessionPeers: () => this.#sessions.list().map((s) => s.peer),

@@ -2,22 +2,19 @@
 import { normalizeConfig } from '../../config/load.js';
 import { maskUrl } from '../../config/secrets.js';
 import type { AuthSettings } from '../../supervisor/relay-api.js';
-import { badRequest } from '../http.js';
+import { checkRequestBody } from '../openapi.js';
 import type { Route } from '../router.js';
 
-const AUTH_KEYS = ['webhook', 'timeoutMs', 'cacheMs', 'hold'] as const;
-
 /**
- * The body of PUT /api/v1/auth: `{webhook?: URL | null, timeoutMs?, cacheMs?, hold?}`, checked by the
- * config file's rules (ERR_CONFIG_INVALID naming `auth.<key>`). Absent or null webhook: off.
+ * The body of PUT /api/v1/auth: `{webhook?: URL | null, timeoutMs?, cacheMs?, hold?}`, checked against
+ * its schema in docs/openapi.yaml, whose values are the config file's `auth` keys (a wrong value:
+ * ERR_CONFIG_INVALID naming `auth.<key>`; not an object or an unknown field: ERR_API_BAD_REQUEST).
+ * Absent or null webhook: off.
  */
 export function parseAuthBody(body: unknown): AuthSettings {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest('request body must be a JSON object {webhook?, timeoutMs?, cacheMs?, hold?}');
+  checkRequestBody('putAuth', body, { valueCode: 'ERR_CONFIG_INVALID', prefix: ['auth'] });
   const input: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(body)) {
-    if (!(AUTH_KEYS as readonly string[]).includes(k)) throw badRequest(`unknown field '${k}'; allowed: ${AUTH_KEYS.join(', ')}`, { field: k });
-    if (v !== null) input[k] = v;
-  }
+  for (const [k, v] of Object.entries(body as Record<string, unknown>)) if (v !== null) input[k] = v;
   const auth = normalizeConfig({ srt: { ports: [] }, auth: input }).auth;
   return { ...(auth.webhook !== undefined ? { webhook: auth.webhook } : {}), timeoutMs: auth.timeoutMs, cacheMs: auth.cacheMs, hold: auth.hold };
 }

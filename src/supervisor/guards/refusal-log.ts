@@ -10,7 +10,7 @@ import type { RefusedHandshakes } from '../relay-api.js';
 export class RefusalLog {
   readonly #log: Logger;
   readonly #registry: StreamRegistry;
-  /** Refused handshakes since the start, by `${listener} ${code}`. */
+  /** Refused handshakes since the start, by `${listener} ${port} ${code}`. */
   readonly #refused = new Map<string, RefusedHandshakes>();
   #timer: NodeJS.Timeout | undefined;
 
@@ -28,22 +28,23 @@ export class RefusalLog {
     clearInterval(this.#timer);
   }
 
-  /** Handshakes refused since the start, by listener and reject code. */
+  /** Handshakes refused since the start, by listener, listening port and reject code. */
   counts(): RefusedHandshakes[] {
     return [...this.#refused.values()].map((r) => ({ ...r }));
   }
 
   /** A refusal decided after the handshake (e.g. 1406 for the latency policy): counted like the gate's. */
-  count(listener: 'srt' | 'internal', code: number): void {
-    const counted = this.#refused.get(`${listener} ${code}`);
-    if (counted === undefined) this.#refused.set(`${listener} ${code}`, { listener, code, count: 1 });
+  count(listener: 'srt' | 'internal', port: number, code: number): void {
+    const key = `${listener} ${port} ${code}`;
+    const counted = this.#refused.get(key);
+    if (counted === undefined) this.#refused.set(key, { listener, port, code, count: 1 });
     else counted.count++;
   }
 
   drain(): void {
     const groups = new Map<string, { code: number; host: string; port: number; streamid: string; count: number }>();
-    for (const [gate, streamid, host, port, code] of this.#registry.rejections()) {
-      this.count(gate === this.#registry.gate.id ? 'srt' : 'internal', code);
+    for (const [gate, streamid, host, port, code, , localPort] of this.#registry.rejections()) {
+      this.count(gate === this.#registry.gate.id ? 'srt' : 'internal', localPort, code);
       const key = `${code} ${host}`;
       const g = groups.get(key);
       if (g === undefined) groups.set(key, { code, host, port, streamid, count: 1 });
