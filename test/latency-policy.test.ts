@@ -87,7 +87,7 @@ test('srt-live-transmit publishers asking 20, 120, 2000 ms negotiate 500, 500, 2
   assert.equal(await rejectReason(port, { streamid: 'publish:pol', latency: 9000 }), 1406, 'its retry from the same address is refused with 1406 in the handshake');
   assert.equal(await rejectReason(port, { streamid: 'publish:pol', latency: 200 }), 1406, 'for a while, whatever it asks (docs/streams.md)');
   const metrics = await (await fetch(`${base}/metrics`)).text();
-  assert.match(metrics, /srt_relay_handshakes_refused_total\{code="1406",listener="srt"\} [1-9]/);
+  assert.match(metrics, new RegExp(`srt_relay_handshakes_refused_total\\{code="1406",listener="srt",port="${port}"\\} [1-9]`), 'counted on the port that closed it');
 
   // onExceed "accept": over max, kept.
   const loose = await sltPublisher(t, port, 'loose', { latency: 9000 });

@@ -342,6 +342,7 @@ export function createRelayMetrics(relay: RelayApi, opts: RelayMetricsOptions = 
       registers: [registry],
       collect() {
         this.reset();
+        if (!sessionSeriesOn()) return; // per-session like srt_relay_session_* (metrics.sessionSeries)
         for (const info of relay.listSessions()) {
           const n = info.negotiated;
           const v = n === undefined ? undefined : value(n, info);
