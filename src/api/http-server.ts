@@ -12,6 +12,7 @@ import type { Logger } from '../logging.js';
 import type { RelayApi } from '../supervisor/relay-api.js';
 import type { ClusterBridge } from '../supervisor/cluster-bridge.js';
 import { ApiError, errorResponse, readJsonBody, sendJson, sendText } from './http.js';
+import { ConnectionGuard, SERVER_TIMEOUTS } from './connection-guard.js';
 import { createRelayMetrics, type RelayMetrics, type RelayMetricsOptions } from './metrics.js';
 import { MUTATING_METHODS, Router, handlerFor, type RouteResult } from './router.js';
 import { authRoutes } from './routes/auth.js';
@@ -42,6 +43,8 @@ export interface ApiServerOptions {
   limits?: Readonly<object>;
   /** The config's `metrics`: per-session series on, off or 'auto' (default) up to a session count. */
   metrics?: Pick<RelayMetricsOptions, 'sessionSeries' | 'sessionSeriesLimit'>;
+  /** Most API connections open at once (default: 256, or a quarter of the open-file limit when lower); see ConnectionGuard. */
+  maxConnections?: number;
 }
 
 export interface ApiAddress {
@@ -58,6 +61,7 @@ export class ApiServer {
   readonly #opts: ApiServerOptions;
   readonly #log: Logger;
   readonly #server: Server;
+  readonly #connections: ConnectionGuard;
   readonly #router: Router;
   readonly #metrics: RelayMetrics;
   /** SHA-256 of the token: compared in constant time over equal-length buffers. */
@@ -94,10 +98,10 @@ export class ApiServer {
       }),
       ...dashboardRoutes({ host: opts.host, hasToken: this.#tokenDigest !== undefined }),
     ]);
-    this.#server = createServer((req, res) => {
+    this.#server = createServer(SERVER_TIMEOUTS, (req, res) => {
       void this.#handle(req, res);
     });
-    this.#server.keepAliveTimeout = 5000;
+    this.#connections = new ConnectionGuard(this.#server, this.#log, opts.maxConnections);
   }
 
   /** Starts listening; resolves with the address actually bound (port 0 → the chosen port). */
@@ -119,6 +123,11 @@ export class ApiServer {
   /** The route patterns it serves (`/api/v1/streams/:name`); docs/openapi.yaml must list each. */
   get routePaths(): string[] {
     return this.#router.paths;
+  }
+
+  /** Open API connections and how many were closed to make room (ConnectionGuard). */
+  get connections(): { open: number; max: number; evicted: number } {
+    return { open: this.#connections.open, max: this.#connections.maxConnections, evicted: this.#connections.evicted };
   }
 
   /** The bound address (after listen()). */
@@ -159,6 +168,11 @@ export class ApiServer {
       else if ('text' in result) sendText(res, result.status, result.contentType, result.text);
       else sendJson(res, result.status, result.json, result.headers);
     } catch (err) {
+      if (req.destroyed || res.destroyed) {
+        // The client went away (an aborted upload, a closed tab): nothing to answer, nothing broke.
+        this.#log.info({ method, path }, 'api client went away before the request was answered');
+        return;
+      }
       const r = errorResponse(err);
       if (r.unexpected) this.#log.error({ err, method, path }, 'api request failed');
       const headers: Record<string, string> = { ...r.headers };
