@@ -296,8 +296,8 @@ test('auth webhook settings put through one node\'s API decide publishes on ever
   const hook = deny.url;
   const put = await a.send('PUT', '/api/v1/auth', { webhook: hook, timeoutMs: 1000, hold: false });
   assert.equal(put.status, 200, JSON.stringify(put.json));
-  const authOf = async (n: ClusterNode): Promise<{ webhook: string | null }> => (await (await fetch(`http://127.0.0.1:${n.apiPort}/api/v1/auth`)).json()) as { webhook: string | null };
-  for (const n of [b, c]) await waitFor(async () => (await authOf(n)).webhook === hook, `the webhook reaches ${n.id}`);
+  const authOf = async (n: ClusterNode): Promise<{ webhook: string | null; hold: boolean }> => (await (await fetch(`http://127.0.0.1:${n.apiPort}/api/v1/auth`)).json()) as { webhook: string | null; hold: boolean };
+  for (const n of [b, c]) await waitFor(async () => ((a) => a.webhook === hook && !a.hold)(await authOf(n)), `the webhook (hold: false) reaches ${n.id}`);
   // On c the webhook decides: the first handshake waits for it (1503), the retry is denied (1403).
   assert.equal(await rejectReason(c.srtPort, { streamid: 'publish:gated' }), 1503);
   const denied = await waitFor(async () => {

@@ -85,7 +85,7 @@ test('GET /api/v1/node lists the SRT port with its direction, the configured lim
     nodeId: string;
     ports: { port: number; direction: string }[];
     limits: { maxViewersPerStream: number };
-    refused: { listener: string; code: number; count: number }[];
+    refused: { listener: string; port: number; code: number; count: number }[];
     history: { t: number[]; sessions: number[]; refused: Record<string, number[]> };
   }
   const n = await waitFor(async () => {
@@ -95,7 +95,7 @@ test('GET /api/v1/node lists the SRT port with its direction, the configured lim
   assert.equal(n.nodeId, 'dash-api');
   assert.deepEqual(n.ports.map((p) => [p.port, p.direction]), [[node.srtPort, 'both']]);
   assert.equal(n.limits.maxViewersPerStream, 7);
-  assert.deepEqual(n.refused.find((x) => x.code === 1404), { listener: 'srt', code: 1404, count: 1 });
+  assert.deepEqual(n.refused.find((x) => x.code === 1404), { listener: 'srt', port: node.srtPort, code: 1404, count: 1 });
   const col = n.history.refused['srt 1404']!;
   assert.equal(col.length, n.history.t.length, 'the refusal column as long as t');
   assert.equal(col.reduce((a, b) => a + b, 0), 1, 'one refusal over the history');

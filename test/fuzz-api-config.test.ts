@@ -322,7 +322,6 @@ test('unknown routes, odd paths and wrong methods get 404/405/400 with a code; p
   const { relay, base } = await startApi(t);
   const before = snapshot(relay);
   const paths = [
-    '/',
     '/api',
     '/api/v2/streams',
     '/api/v1/stream',

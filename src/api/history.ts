@@ -146,7 +146,7 @@ export class History {
       push(n.t, now);
       push(n.sessions, this.#relay.listSessions().length);
       const totals = new Map<string, number>();
-      for (const r of this.#relay.refusedHandshakes()) totals.set(`${r.listener} ${r.code}`, r.count);
+      for (const r of this.#relay.refusedHandshakes()) totals.set(`${r.listener} ${r.code}`, (totals.get(`${r.listener} ${r.code}`) ?? 0) + r.count); // summed over ports
       for (const [key, count] of totals) {
         let col = n.refused.get(key);
         if (col === undefined) {

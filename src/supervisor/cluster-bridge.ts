@@ -335,11 +335,12 @@ export class ClusterBridge {
    */
   async putAuth(settings: AuthSettings): Promise<void> {
     const config = this.#member.config;
-    if (settings.webhook !== undefined) await config.putAuthSetting('webhook', settings.webhook);
-    else await config.deleteAuthSetting('webhook');
+    // The settings first, the webhook last: no node runs the new webhook with the old settings.
     await config.putAuthSetting('timeoutMs', settings.timeoutMs);
     await config.putAuthSetting('cacheMs', settings.cacheMs);
     await config.putAuthSetting('hold', settings.hold ?? true);
+    if (settings.webhook !== undefined) await config.putAuthSetting('webhook', settings.webhook);
+    else await config.deleteAuthSetting('webhook');
     this.#clusterAuth['webhook'] = settings.webhook;
     this.#clusterAuth['timeoutMs'] = settings.timeoutMs;
     this.#clusterAuth['cacheMs'] = settings.cacheMs;
