@@ -168,7 +168,7 @@ export class ApiServer {
       else if ('text' in result) sendText(res, result.status, result.contentType, result.text);
       else sendJson(res, result.status, result.json, result.headers);
     } catch (err) {
-      if (req.destroyed || res.destroyed) {
+      if (res.destroyed || req.socket.destroyed) { // (req.destroyed alone is true once a body was read)
         // The client went away (an aborted upload, a closed tab): nothing to answer, nothing broke.
         this.#log.info({ method, path }, 'api client went away before the request was answered');
         return;
