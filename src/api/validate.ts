@@ -9,6 +9,7 @@ import { normalizeStream, type StreamContext } from '../config/stream-config.js'
 import type { StreamConfig } from '../config/types.js';
 import { ConfigInvalidError, ERROR_CODES, type ErrorCode } from '../errors.js';
 import { parseSrtUrl } from '../srt/url.js';
+import { isFileTarget, parseFileTarget } from '../recording/target.js';
 import type { RelayPushOptions } from '../supervisor/relay.js';
 import { ApiError, badRequest } from './http.js';
 
@@ -74,9 +75,11 @@ export function parsePushBody(body: unknown): RelayPushOptions {
   if (body['stream'] === undefined) throw badRequest('stream is required', { field: 'stream' });
   const stream = checkStreamName(body['stream'], 'stream');
   const target = body['target'];
-  if (typeof target !== 'string') throw badRequest('target must be an srt:// URL string', { field: 'target' });
-  // Throws the URL parser's typed error (ERR_SRT_URL_INVALID, ERR_SRT_OPTION_UNKNOWN, ...).
-  parseSrtUrl(target.trim());
+  if (typeof target !== 'string') throw badRequest('target must be an srt:// URL or a file:// recording target string', { field: 'target' });
+  // Throws the parser's typed error (ERR_SRT_URL_INVALID, ERR_SRT_OPTION_UNKNOWN, ERR_RECORDING_TARGET_INVALID...);
+  // a file:// target's confinement to recordingsRoot is checked where the root is known (Relay.addPush).
+  if (isFileTarget(target)) parseFileTarget(target);
+  else parseSrtUrl(target.trim());
   const auto = body['auto'];
   if (auto !== undefined && typeof auto !== 'boolean') throw badRequest('auto must be true or false', { field: 'auto' });
   return { stream, target: target.trim(), ...(auto !== undefined ? { auto } : {}) };

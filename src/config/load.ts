@@ -17,6 +17,7 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { ConfigInvalidError, isSrtRelayError, orList } from '../errors.js';
 import { SRT_OPTIONS, editDistance, normalizeOptions, type SrtOptionValue } from '../srt/options.js';
 import { formatSrtUrl, parseSrtUrl, type SrtUrl } from '../srt/url.js';
+import { checkFileTarget, isFileTarget, type FileTarget } from '../recording/target.js';
 import { hostWords, PortRegistry } from '../srt/port-registry.js';
 import { isSecretKey, maskUrl } from './secrets.js';
 import { portDialects } from './stream-ids.js';
@@ -927,22 +928,24 @@ export function normalizeConfig(input: unknown, opts: NormalizeOptions = {}): Re
 
   const pushes: PushConfig[] = [];
   const pushKeys = new Map<string, number>();
+  const recordingsRoot = typeof cfg.recordingsRoot === 'string' ? resolve(baseDir, cfg.recordingsRoot) : undefined;
   (cfg.pushes ?? []).forEach((p, i) => {
     const segs: Seg[] = ['pushes', i];
-    let target: SrtUrl | undefined;
+    let target: SrtUrl | FileTarget | undefined;
     try {
-      target = parseSrtUrl(p.target);
+      // file:// targets are recordings (src/recording), inside recordingsRoot.
+      target = isFileTarget(p.target) ? checkFileTarget(p.target, recordingsRoot, { stream: p.stream, node: cfg.nodeId ?? 'node' }) : parseSrtUrl(p.target);
     } catch (err) {
       problems.wrap([...segs, 'target'], err);
     }
     if (target === undefined) return;
-    const key = `${p.stream}\n${formatSrtUrl(target)}`;
+    const key = `${p.stream}\n${'template' in target ? target.raw : formatSrtUrl(target)}`;
     const earlier = pushKeys.get(key);
     if (earlier !== undefined) {
       problems.add(segs, `the same push as pushes[${earlier}] (same stream and target); keep one`);
     }
     pushKeys.set(key, i);
-    if (target.mode === 'listener') {
+    if (!('template' in target) && target.mode === 'listener') {
       listeners.push({ segs: [...segs, 'target'], host: target.host, port: target.port, what: `${formatKeyPath(segs)}.target` });
     }
     pushes.push({ stream: p.stream, target, auto: p.auto ?? false });
@@ -1047,6 +1050,7 @@ export function normalizeConfig(input: unknown, opts: NormalizeOptions = {}): Re
       cacheMs: cfg.auth?.cacheMs ?? AUTH_DEFAULTS.cacheMs,
     },
     ...(mediaRoot !== undefined ? { mediaRoot } : {}),
+    ...(recordingsRoot !== undefined ? { recordingsRoot } : {}),
     ...(cfg.redis !== undefined ? { redis: cfg.redis, cluster: clusterDefaults(cfg.cluster ?? {}, internalPort) } : {}),
     ...(opts.file !== undefined ? { configFile: resolve(opts.file) } : {}),
   };

@@ -31,6 +31,8 @@ import { SrtRelayError } from '../errors.js';
 import { WebhookAuth } from '../auth/webhook-auth.js';
 import { SrtlaServer, type SrtlaServerOptions } from '../srtla/server.js';
 import { parseSource, sourcePortHolder, StreamSources, type RemoteSource, type SourceHost, type SourcesView } from './stream-sources.js';
+import { Recordings, type RecordingStatus } from '../recording/recordings.js';
+import { isFileTarget } from '../recording/target.js';
 
 type AttachMessage = Extract<ToWorker, { type: 'attach' }>;
 
@@ -149,6 +151,8 @@ export interface RelayOptions {
   udpDropCheckMs?: number;
   /** The SRTLA receiver started with the relay (its port claimed in `ports`); `target` is one of this node's SRT ports. */
   srtla?: Omit<SrtlaServerOptions, 'ports' | 'logger'>;
+  /** Absolute folder file:// pushes (recordings) write under; undefined: none allowed. */
+  recordingsRoot?: string;
 }
 
 /**
@@ -180,6 +184,8 @@ export interface PushInfo {
   session: number | undefined;
   attempts: number;
   lastError: string | undefined;
+  /** file:// pushes only (src/recording). */
+  recording?: RecordingStatus;
 }
 
 interface PushState extends PushInfo {
@@ -259,6 +265,8 @@ export class Relay extends EventEmitter<RelayEvents> {
   #trimTimer: NodeJS.Timeout | undefined;
   #restoreReporter: (() => void) | undefined;
   #srtla: SrtlaServer | undefined;
+  /** The file:// pushes (recordings); see src/recording/recordings.ts. */
+  readonly #recordings: Recordings;
 
   constructor(opts: RelayOptions) {
     super();
@@ -273,6 +281,20 @@ export class Relay extends EventEmitter<RelayEvents> {
     });
     this.#udpDrops = new UdpDropWatch({ log: this.#log.child({ component: 'udp' }), ...(opts.udpDropCheckMs !== undefined ? { intervalMs: opts.udpDropCheckMs } : {}) });
     this.#sourceHost = this.#makeSourceHost();
+    this.#recordings = new Recordings({
+      nodeId: opts.nodeId,
+      root: opts.recordingsRoot,
+      log: this.#log.child({ component: 'recording' }),
+      nextId: () => this.#nextPush++,
+      live: (name) => {
+        const s = this.#registry.get(name);
+        return s?.publisher !== undefined && !s.publisher.fromCluster && s.hasRing ? s.ring().buffer : undefined;
+      },
+      ringHead: (name) => {
+        const s = this.#registry.get(name);
+        return s?.hasRing === true ? s.ring().head() : undefined;
+      },
+    });
     this.#pool.on('session-ended', (id, reason) => this.#sessionEnded(id, reason));
     this.#pool.on('media-detected', (id) => this.#mediaDetected(id));
     this.#pool.on('became-viewer', (id) => this.#becameViewer(id));
@@ -707,6 +729,7 @@ export class Relay extends EventEmitter<RelayEvents> {
         stream.publisherStalled = false;
         this.#registry.sync(stream);
         this.emit('stream-idle', stream.name);
+        this.#recordings.streamIdle(stream.name);
       }
       if (stream.viewers.delete(id)) this.#viewersChanged(stream);
       if (info.sourceIndex !== undefined && info.kind !== 'viewer') {
@@ -1004,7 +1027,7 @@ export class Relay extends EventEmitter<RelayEvents> {
   // ---- pushes ------------------------------------------------------------------------------
 
   listPushes(): PushInfo[] {
-    return [...this.#pushes.values()].map((p) => ({
+    const srt: PushInfo[] = [...this.#pushes.values()].map((p) => ({
       id: p.id,
       stream: p.stream,
       target: maskUrl(p.target),
@@ -1014,10 +1037,22 @@ export class Relay extends EventEmitter<RelayEvents> {
       attempts: p.attempts,
       lastError: p.lastError,
     }));
+    return [...srt, ...this.#recordings.list()].sort((a, b) => a.id - b.id);
+  }
+
+  /** The file:// pushes (recordings) of this node. */
+  get recordings(): Recordings {
+    return this.#recordings;
+  }
+
+  /** The folder recordings are written under (undefined: file:// pushes are refused). */
+  get recordingsRoot(): string | undefined {
+    return this.#opts.recordingsRoot;
   }
 
   /** Starts a push of `stream` to an srt:// target (caller: connects out; listener: serves every caller). */
   addPush(p: RelayPushOptions): PushInfo {
+    if (isFileTarget(p.target)) return this.#recordings.add(p);
     const url = parseSrtUrl(p.target);
     const at = url.mode === 'rendezvous' ? boundAddress(url) : undefined;
     const push: PushState = {
@@ -1043,6 +1078,7 @@ export class Relay extends EventEmitter<RelayEvents> {
   }
 
   removePush(id: number): boolean {
+    if (this.#recordings.remove(id)) return true;
     const p = this.#pushes.get(id);
     if (p === undefined) return false;
     p.stopped = true;
@@ -1074,6 +1110,7 @@ export class Relay extends EventEmitter<RelayEvents> {
 
   #startPushesFor(stream: string): void {
     for (const p of this.#pushes.values()) if (p.stream === stream) this.#maybeStartPush(p);
+    this.#recordings.streamLive(stream);
   }
 
   #maybeStartPush(push: PushState): void {
@@ -1186,6 +1223,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     this.#auth?.stop();
     for (const src of this.#sources.values()) src.stop();
     for (const id of [...this.#pushes.keys()]) this.removePush(id);
+    await this.#recordings.stop();
     this.#srtla?.close();
     for (const l of this.#listeners) l.close();
     this.#ports.close();
