@@ -16,6 +16,7 @@ import { createRelayMetrics, type RelayMetrics } from './metrics.js';
 import { MUTATING_METHODS, Router, handlerFor, type RouteResult } from './router.js';
 import { authRoutes } from './routes/auth.js';
 import { pushRoutes } from './routes/pushes.js';
+import { recordingRoutes } from './routes/recordings.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { previewRoutes, type PreviewRoutes, type PreviewSrtPort } from './routes/preview.js';
 import { streamRoutes } from './routes/streams.js';
@@ -72,6 +73,7 @@ export class ApiServer {
       ...streamRoutes(),
       ...sessionRoutes(),
       ...pushRoutes(),
+      ...recordingRoutes(),
       ...authRoutes(),
       ...this.#previews.routes,
     ]);

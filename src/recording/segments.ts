@@ -111,25 +111,27 @@ export interface SegmentInfo {
   durationSeconds: number;
 }
 
-const PROBE_BYTES = 512 * 1024;
+/** Bytes read at each end of a file for its duration (PAT/PMT and first PTS; the last pictures' PTS). */
+const HEAD_BYTES = 64 * 1024;
+const TAIL_BYTES = 1024 * TS_PACKET_SIZE;
 
 /**
  * Duration of a TS file from its video (or first PES) PTS: the largest PTS in its last
- * PROBE_BYTES minus the smallest in its first, plus one frame interval.
+ * TAIL_BYTES minus the smallest in its first HEAD_BYTES, plus one frame interval.
  */
 export function probeDuration(path: string): number | undefined {
   let fd: number | undefined;
   try {
     fd = openSync(path, 'r');
     const size = fstatSync(fd).size;
-    const head = Buffer.alloc(Math.min(size, PROBE_BYTES));
+    const head = Buffer.alloc(Math.min(size, HEAD_BYTES));
     readSync(fd, head, 0, head.length, 0);
     const pids = findPids(head);
     if (pids === undefined) return undefined;
     const first = ptsList(head, pids.video);
     let last = first;
-    if (size > PROBE_BYTES) {
-      const tailAt = Math.floor((size - PROBE_BYTES) / TS_PACKET_SIZE) * TS_PACKET_SIZE;
+    if (size > HEAD_BYTES) {
+      const tailAt = Math.max(0, Math.floor((size - TAIL_BYTES) / TS_PACKET_SIZE) * TS_PACKET_SIZE);
       const tail = Buffer.alloc(size - tailAt);
       readSync(fd, tail, 0, tail.length, tailAt);
       last = ptsList(tail, pids.video);
