@@ -161,14 +161,14 @@ test('retention by bytes (keepMaxBytes) deletes the oldest finished segments of 
 });
 
 test('a full disk (tmpfs of 2 MB) fails the push with the reason, the viewers lose nothing, and recording resumes once space is freed', { timeout: 120_000 }, async (t) => {
-  const root = tempRoot(t, 'full');
+  const root = mkdtempSync(join(tmpdir(), 'rec-full-'));
   try {
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', root], { stdio: 'pipe' });
   } catch (err) {
+    rmSync(root, { recursive: true, force: true });
     skipOrFail(t, `cannot mount a tmpfs (root needed): ${(err as Error).message}`);
     return;
   }
-  t.after(() => execFileSync('umount', ['-l', root]));
   const port = await freeUdpPort();
   const relay = new RelayClass(relayOptions(port, {
     streams: { cam: { source: 'push://' } },
@@ -176,6 +176,11 @@ test('a full disk (tmpfs of 2 MB) fails the push with the reason, the viewers lo
     recordingsRoot: root,
   }));
   const api = await serveApi(t, relay);
+  // After the relay has stopped (after hooks run in the order they were added).
+  t.after(() => {
+    execFileSync('umount', [root]);
+    rmSync(root, { recursive: true, force: true });
+  });
   const { rx, id } = await viewer(t, relay, port, 'cam');
   publisher(t, port, 'cam', { gop: 25, bitrate: '2000k' });
   const failed = await waitUntil(() => {
