@@ -8,6 +8,7 @@
  *   cluster                    fan-out through nginx to 1 vs N nodes (bench/cluster.ts, the cluster work)
  *   soak                       memory and handles over a long run with viewer churn (bench/soak.ts)
  *   hop-loss                   one impaired hop: srt-relay vs srt-live-transmit as receiver (bench/hop-loss.ts)
+ *   recording                  4 streams × 10 Mbit/s, 20 viewers, with and without recording (bench/recording.ts)
  *   plot                       re-render the figures of a result file: plot bench/results/<file>.json
  * See bench/README.md for the flags and what the numbers mean. New harness scenarios are added
  * to SCENARIOS in bench/harness.ts; new stand-alone benches to SCRIPTS here.
@@ -21,6 +22,7 @@ const SCRIPTS: Record<string, string> = {
   cluster: './cluster.js', // bench/cluster.ts: fan-out through the nginx UDP load balancer to 1 vs N nodes
   soak: './soak.js',
   'hop-loss': './hop-loss.js',
+  recording: './recording.js', // bench/recording.ts: fanout with and without recording every stream
 };
 
 const name = process.argv[2];
