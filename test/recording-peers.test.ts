@@ -230,3 +230,29 @@ test('POST /api/v1/pushes refuses a file:// target with "..", outside recordings
   const created = (await ok.json()) as { state: string; target: string };
   assert.equal(created.state, 'waiting');
 });
+
+test('a segment file deleted while it is written fails the push with that reason, and an auto push records again into a new file', { timeout: 60_000 }, async (t) => {
+  const root = tempRoot(t, 'deleted');
+  const { relay, port } = await startRelay(t, {
+    streams: { cam: { source: 'push://' } },
+    pushes: [{ stream: 'cam', target: 'file://$stream/%H-%M-%S.ts?segmentSeconds=60', auto: true }],
+    recordingsRoot: root,
+  });
+  publisher(t, port, 'cam', { gop: 25 });
+  const first = await waitUntil(() => recordingPush(relay, 'cam').recording?.segment, () => JSON.stringify(recordingPush(relay, 'cam')), 20_000);
+  await waitUntil(() => existsSync(first) && statSync(first).size > 10_000, () => `${first} grows`, 10_000);
+  unlinkSync(first);
+  const failed = await waitUntil(() => {
+    const p = recordingPush(relay, 'cam');
+    return p.state === 'failed' ? p : undefined;
+  }, () => JSON.stringify(recordingPush(relay, 'cam')), 10_000);
+  assert.match(failed.lastError ?? '', /was deleted while it was being written/);
+  const next = await waitUntil(() => {
+    const p = recordingPush(relay, 'cam');
+    return p.state === 'active' && p.recording?.segment !== undefined && p.recording.segment !== first ? p.recording.segment : undefined;
+  }, () => JSON.stringify(recordingPush(relay, 'cam')), 15_000);
+  await waitUntil(() => existsSync(next) && statSync(next).size > 10_000, () => `${next} grows`, 10_000);
+  const b = readFileSync(next);
+  assert.deepEqual(pidsOf(b, 2), [0, 0x1000], 'the new segment starts with PAT, PMT');
+  assert.equal(pesStarts(b, VIDEO, 'h264', 1)[0]?.keyframe, true, 'and a keyframe');
+});
