@@ -101,6 +101,8 @@ let stopping = false;
 const stop = (): void => {
   if (stopping) return;
   stopping = true;
+  // What the recordings did (segments, bytes, packets lost behind a slow disk), for the bench log.
+  for (const p of relay.listPushes()) if (p.recording !== undefined) process.stderr.write(`run-relay: recording ${p.stream} ${p.state} ${JSON.stringify(p.recording)}\n`);
   // No process.exit(): once the relay has closed everything the event loop empties and Node
   // exits normally (builds of the addon before e8905b1 aborted on exit() while the reactor
   // thread ran: "terminate called without an active exception").

@@ -120,6 +120,8 @@ export async function startTarget(kind: TargetKind, plan: TrafficPlan, o: Target
       if (recordDir !== undefined) {
         base.stop = async () => {
           await stopAll(children);
+          // run-relay's summary of each recording (segments, bytes, lostPackets) goes to the bench log.
+          for (const line of relay.stderr.split('\n')) if (line.startsWith('run-relay: recording')) process.stderr.write(`    ${line}\n`);
           rmSync(recordDir, { recursive: true, force: true });
         };
       }
