@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, mkdirSync, rmSync, symlinkSync, writeFileSync, utimesSync } from 'node:fs';
+import { existsSync, readFileSync, mkdtempSync, mkdirSync, rmSync, symlinkSync, writeFileSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expandTemplate, templateBase, templatePattern, substituteVars } from '../src/recording/template.js';
@@ -13,6 +13,9 @@ import { checkFileTarget, confine, parseFileTarget } from '../src/recording/targ
 import { Segmenter, type SegmentEnd, type SegmentStart } from '../src/recording/segmenter.js';
 import { applyRetention, chooseDeletions, findSegments, type SegmentFile } from '../src/recording/segments.js';
 import { isSrtRelayError } from '../src/errors.js';
+import { MessageChannel } from 'node:worker_threads';
+import { PacketRing } from '../src/ring/packet-ring.js';
+import { runRecorder, type RecorderEvent } from '../src/recording/recorder.js';
 import { TsWriter, annexB, h264Slice, h264Sps, H264_PPS, patSection, pmtSection } from './helpers/ts-build.js';
 
 const TS = 188;
@@ -234,4 +237,39 @@ test("retention on disk touches only that target's files and removes the folders
   assert.deepEqual(findSegments(base, re).map((s) => s.path), [join(base, '2026-12-02/10-00-10.ts')]);
   assert.equal(existsSync(join(base, '2026-12-01')), false, 'the emptied day folder is gone');
   assert.equal(existsSync(join(base, '2026-12-02/other.ts')), true, 'a file the template did not write stays');
+});
+
+test('a recorder that falls further behind than the ring holds (a slow disk) counts the skipped packets as lost and records on from the next keyframe', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'rec-behind-'));
+  t.after(() => rmSync(root, { recursive: true, force: true }));
+  const ring = PacketRing.create(256);
+  const data = stream({ seconds: 25, gop: 50 });
+  // Everything is in the ring before the recorder first reads: it is 342 slots behind.
+  let slots = 0;
+  for (let o = 0; o < data.length; o += 1316, slots++) ring.write(data.subarray(o, Math.min(o + 1316, data.length)));
+  const oldest = ring.oldest();
+  assert.ok(oldest > 0);
+  const { port1, port2 } = new MessageChannel();
+  const events: RecorderEvent[] = [];
+  const done = new Promise<void>((resolve) => {
+    port2.on('message', (m: RecorderEvent) => {
+      events.push(m);
+      if (m.type === 'stopped' || m.type === 'failed') resolve();
+    });
+  });
+  runRecorder(
+    { push: 1, stream: 'cam', ring: ring.buffer, start: 0, root, template: 'cam/%H-%M-%S.ts', timeZone: undefined, segmentSeconds: 100, segmentBytes: undefined, keep: {}, playlist: undefined, pollMs: 5 },
+    port1,
+  );
+  setTimeout(() => port2.postMessage({ type: 'stop' }), 100);
+  await done;
+  port2.close();
+  const last = events.filter((e) => e.type === 'progress').at(-1);
+  assert.equal(last?.type === 'progress' ? last.lostSlots : -1, oldest, 'every slot the writer overwrote is counted');
+  assert.ok(events.some((e) => e.type === 'stopped'));
+  const finished = events.filter((e): e is Extract<RecorderEvent, { type: 'finished' }> => e.type === 'finished');
+  assert.equal(finished.length, 1);
+  const file = readFileSync(finished[0]!.path);
+  assert.deepEqual(pids(file, 3), [0, PMT, VIDEO], 'the recording goes on from a keyframe, PAT/PMT first');
+  assert.equal(slots, ring.head());
 });
