@@ -256,3 +256,43 @@ test('a segment file deleted while it is written fails the push with that reason
   assert.deepEqual(pidsOf(b, 2), [0, 0x1000], 'the new segment starts with PAT, PMT');
   assert.equal(pesStarts(b, VIDEO, 'h264', 1)[0]?.keyframe, true, 'and a keyframe');
 });
+
+test('a missing recordingsRoot (ENOENT: never created) and then a read-only one (EROFS) fail the push with the reason; recording starts once it is there and writable', { timeout: 90_000 }, async (t) => {
+  const parent = mkdtempSync(join(tmpdir(), 'rec-ro-'));
+  const root = join(parent, 'mnt');
+  const port = await freeUdpPort();
+  const relay = new RelayClass(relayOptions(port, {
+    streams: { cam: { source: 'push://' } },
+    pushes: [{ stream: 'cam', target: 'file://$stream/%H-%M-%S.ts?segmentSeconds=1', auto: true }],
+    recordingsRoot: root,
+  }));
+  await relay.start();
+  let mounted = false;
+  t.after(async () => {
+    await relay.stop();
+    if (mounted) execFileSync('umount', [root]);
+    rmSync(parent, { recursive: true, force: true });
+  });
+  publisher(t, port, 'cam', { gop: 25 });
+  const missing = await waitUntil(() => {
+    const p = recordingPush(relay, 'cam');
+    return p.state === 'failed' ? p : undefined;
+  }, () => JSON.stringify(recordingPush(relay, 'cam')), 20_000);
+  assert.equal(missing.recording?.errno, 'ENOENT');
+  assert.match(missing.lastError ?? '', /recordingsRoot .* does not exist/);
+  assert.equal(existsSync(root), false, 'the relay did not create recordingsRoot');
+  mkdirSync(root);
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=2m', 'tmpfs', root], { stdio: 'pipe' });
+    mounted = true;
+  } catch (err) {
+    skipOrFail(t, `cannot mount a tmpfs (root needed): ${(err as Error).message}`);
+    return;
+  }
+  await waitUntil(() => recordingPush(relay, 'cam').recording?.errno === 'EROFS', () => JSON.stringify(recordingPush(relay, 'cam')), 30_000);
+  assert.equal(recordingPush(relay, 'cam').state, 'failed');
+  execFileSync('mount', ['-o', 'remount,rw', root]);
+  const before = recordingPush(relay, 'cam').recording!.segments;
+  await waitUntil(() => (recordingPush(relay, 'cam').recording?.segments ?? 0) > before, () => `recording starts (${JSON.stringify(recordingPush(relay, 'cam'))})`, 30_000);
+  assert.ok(segmentFiles(join(root, 'cam')).length >= 1);
+});

@@ -79,7 +79,7 @@ export class SegmentWriter implements SegmentSink {
       const now = (this.#o.now ?? Date.now)();
       const rel = expandDate(this.#o.template, new Date(now), this.#o.timeZone);
       let path = confine(this.#o.root, rel);
-      mkdirSync(dirname(path), { recursive: true });
+      makeFolders(this.#o.root, dirname(path));
       path = confine(this.#o.root, rel); // a symbolic link made meanwhile is caught here
       for (let n = 1; existsSync(path); n++) path = withSuffix(confine(this.#o.root, rel), n);
       this.#fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
@@ -217,11 +217,30 @@ export class SegmentWriter implements SegmentSink {
       }
       return { uri: relative(this.#base, f.path).split(sep).join('/'), durationSeconds: d, start: new Date(Math.round(f.mtimeMs - d * 1000)).toISOString() };
     });
+    // No folder yet (nothing recorded; recordingsRoot perhaps not mounted): nothing to list, nothing created.
+    if (!existsSync(this.#base)) return;
     const out = join(this.#base, this.#o.playlist!);
     const tmp = `${out}.tmp`;
-    mkdirSync(this.#base, { recursive: true });
     writeFileSync(tmp, playlistText(entries, ended));
     renameSync(tmp, out);
+  }
+}
+
+/**
+ * Creates the folders from `root` (which must exist) down to `dir`, one at a time, so that the
+ * error of the one that cannot be made is reported as it is (EROFS, EACCES, ENOSPC...).
+ */
+function makeFolders(root: string, dir: string): void {
+  const rel = relative(root, dir);
+  if (rel === '') return;
+  let cur = root;
+  for (const part of rel.split(sep)) {
+    cur = join(cur, part);
+    try {
+      mkdirSync(cur);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
   }
 }
 
