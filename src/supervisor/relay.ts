@@ -936,6 +936,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     this.#sources.delete(name);
     this.#streamOptions.delete(name);
     for (const info of this.#sessions.values()) if (info.stream === name) this.#pool.closeSession(info.id, 'stream deleted');
+    this.#recordings.streamIdle(name);
     this.#registry.remove(name);
     // Still live on another node: it stays playable here as a dynamic stream.
     const remote = this.#remoteSources.get(name);
