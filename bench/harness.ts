@@ -191,7 +191,7 @@ function parseOpts(argv: string[]): Opts | undefined {
   const target = (v.target ?? (v['publish-url'] !== undefined ? 'external' : 'self')) as TargetKind;
   if (target !== 'self' && target !== 'external') throw new Error(`--target: self or external (got '${target}')`);
   const baselines = (v.baseline ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '') as TargetKind[];
-  for (const b of baselines) if (b !== 'floor' && b !== 'slt' && b !== 'self') throw new Error(`--baseline: floor, slt or self (got '${b}')`);
+  for (const b of baselines) if (b !== 'floor' && b !== 'slt' && b !== 'self' && b !== 'record') throw new Error(`--baseline: floor, slt, self or record (got '${b}')`);
   if (baselines.includes('slt') && !haveSlt()) throw new Error('--baseline slt: srt-live-transmit is not on PATH');
   const o: Opts = {
     scenario,

@@ -97,6 +97,10 @@ export const ERROR_CODES = Object.freeze([
     code: 'ERR_STREAM_ID_INVALID',
     description: 'A stream id does not name a valid stream on the port (the relay refuses such a caller with 1400).',
   }),
+  Object.freeze({
+    code: 'ERR_RECORDING_TARGET_INVALID',
+    description: 'A file:// push target (a recording) is malformed, names an unknown field or parameter, or would write outside recordingsRoot.',
+  }),
 ] as const);
 
 export type ErrorCode = (typeof ERROR_CODES)[number]['code'];
@@ -146,6 +150,14 @@ export class StreamIdInvalidError extends SrtRelayError {
   constructor(message: string, details?: ErrorDetails) {
     super('ERR_STREAM_ID_INVALID', message, details);
     this.name = 'StreamIdInvalidError';
+  }
+}
+
+/** ERR_RECORDING_TARGET_INVALID: a file:// push target that cannot be recorded to as written. */
+export class RecordingTargetError extends SrtRelayError {
+  constructor(message: string, details?: ErrorDetails) {
+    super('ERR_RECORDING_TARGET_INVALID', message, details);
+    this.name = 'RecordingTargetError';
   }
 }
 

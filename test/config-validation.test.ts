@@ -8,6 +8,7 @@ import { ConfigInvalidError, isSrtRelayError } from '../src/errors.js';
 import { parseCliArgs, USAGE } from '../src/config/cli-args.js';
 import { configSchemaPath, defaultConfig, defaultWorkers, loadConfig, normalizeConfig } from '../src/config/load.js';
 import type { RelayConfig } from '../src/config/types.js';
+import type { SrtUrl } from '../src/srt/url.js';
 
 const examples = fileURLToPath(new URL('../../examples/', import.meta.url));
 
@@ -83,9 +84,9 @@ describe('examples', () => {
     assert.deepEqual({ ...cam.source.url.options }, { latency: 200 });
     assert.equal(cam.bufferTimeMs, 50_000);
     assert.equal(c.pushes.length, 2);
-    assert.equal(c.pushes[0]?.target.mode, 'listener');
+    assert.equal((c.pushes[0]?.target as SrtUrl | undefined)?.mode, 'listener');
     assert.equal(c.pushes[0]?.auto, true);
-    assert.equal(c.pushes[1]?.target.options.streamid, '#!::r=camera1,m=publish');
+    assert.equal((c.pushes[1]?.target as SrtUrl | undefined)?.options.streamid, '#!::r=camera1,m=publish');
     assert.equal(c.pushes[1]?.auto, true);
     assert.equal(c.api.token, 'change-this-api-token');
     assert.equal(c.configFile, join(examples, 'relay.json'));

@@ -211,6 +211,8 @@ test('every endpoint of docs/openapi.yaml answers a live relay (publisher, viewe
   await api.call('GET', '/api/v1/streams/{name}/history', '/api/v1/streams/cam/history?since=0');
   assert.equal((await api.call('GET', '/api/v1/streams/{name}/history', '/api/v1/streams/nothing/history')).status, 404);
   await api.call('GET', '/api/v1/cluster/nodes', '/api/v1/cluster/nodes');
+  await api.call('GET', '/api/v1/recordings', '/api/v1/recordings');
+  await api.call('GET', '/api/v1/recordings', '/api/v1/recordings?stream=cam');
   assert.equal((await api.call('GET', '/', '/')).status, 302);
   assert.equal((await api.call('GET', '/ui', '/ui')).status, 302);
   assert.equal((await api.call('GET', '/ui/', '/ui/')).status, 200);

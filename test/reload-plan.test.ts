@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { normalizeConfig } from '../src/config/load.js';
 import { isEmptyPlan, planReload } from '../src/config/reload-plan.js';
+import type { SrtUrl } from '../src/srt/url.js';
 
 const base = {
   srt: { ports: [{ port: 9000, host: '127.0.0.1', direction: 'both' }] },
@@ -36,8 +37,8 @@ test('streams added, changed and removed; an unchanged stream is in no list', ()
 test('a push added or removed; a push whose auto changed is removed and added again', () => {
   const next = cfg({ pushes: [{ stream: 'keep', target: 'srt://127.0.0.1:9100', auto: true }, { stream: 'keep', target: 'srt://127.0.0.1:9101', auto: true }, { stream: 'change', target: 'srt://127.0.0.1:9102' }] });
   const plan = planReload(cfg(), next);
-  assert.deepEqual(plan.removePushes.map((p) => [p.stream, p.target.port, p.auto]), [['keep', 9100, false]]);
-  assert.deepEqual(plan.addPushes.map((p) => [p.stream, p.target.port, p.auto]), [['keep', 9100, true], ['change', 9102, false]]);
+  assert.deepEqual(plan.removePushes.map((p) => [p.stream, (p.target as SrtUrl).port, p.auto]), [['keep', 9100, false]]);
+  assert.deepEqual(plan.addPushes.map((p) => [p.stream, (p.target as SrtUrl).port, p.auto]), [['keep', 9100, true], ['change', 9102, false]]);
 });
 
 test('auth settings that differ are applied; the same ones are not', () => {

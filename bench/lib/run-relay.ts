@@ -6,6 +6,8 @@
  *   node dist/bench/lib/run-relay.js --port P [--host 127.0.0.1] [--workers 2] [--reuse-port 2]
  *                                    [--ring-slots 8192] [--log-level warn] [--latency MS]
  * --latency: SRT latency of the port's listeners (inherited by every accepted socket); default libsrt's 120.
+ * --record DIR --record-streams N: also record streams bench0..bench{N-1} (auto file:// pushes,
+ *   10 s segments, at most 1 GB kept per stream) under recordingsRoot DIR.
  *
  * Prints one JSON line {"event":"ready","pid":..,"port":..} on stdout once every listener is up;
  * stops cleanly (closes every session) on SIGTERM/SIGINT and exits 0.
@@ -25,6 +27,8 @@ const { values } = parseArgs({
     'ring-slots': { type: 'string', default: '8192' },
     'log-level': { type: 'string', default: 'warn' },
     latency: { type: 'string' },
+    record: { type: 'string' },
+    'record-streams': { type: 'string', default: '0' },
   },
 });
 
@@ -76,7 +80,12 @@ const relay = new Relay({
     },
   ],
   streams: {},
-  pushes: [],
+  pushes: Array.from({ length: values.record === undefined ? 0 : int('record-streams', values['record-streams']) }, (_, s) => ({
+    stream: `bench${s}`,
+    target: 'file://$stream/%H-%M-%S.ts?segmentSeconds=10&keepMaxBytes=1000000000&playlist=0',
+    auto: true,
+  })),
+  ...(values.record !== undefined ? { recordingsRoot: values.record } : {}),
   limits: {},
   ringSlots: int('ring-slots', values['ring-slots']),
   logger: log,
@@ -92,6 +101,8 @@ let stopping = false;
 const stop = (): void => {
   if (stopping) return;
   stopping = true;
+  // What the recordings did (segments, bytes, packets lost behind a slow disk), for the bench log.
+  for (const p of relay.listPushes()) if (p.recording !== undefined) process.stderr.write(`run-relay: recording ${p.stream} ${p.state} ${JSON.stringify(p.recording)}\n`);
   // No process.exit(): once the relay has closed everything the event loop empties and Node
   // exits normally (builds of the addon before e8905b1 aborted on exit() while the reactor
   // thread ran: "terminate called without an active exception").

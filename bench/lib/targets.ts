@@ -2,6 +2,8 @@
  * The servers a bench scenario can load, behind one interface:
  *   self      srt-relay (bench/lib/run-relay.js: the Relay class, 2 workers, one port in both
  *             directions, 2 SO_REUSEPORT listeners), a fresh process per trial;
+ *   record    the same srt-relay, recording every stream too (an auto file:// push per stream,
+ *             10 s segments, into a temporary recordingsRoot deleted after the trial);
  *   floor     the minimal C fan-out relay (bench/floor/srt-fanout-floor), one process per stream;
  *   slt       srt-live-transmit, one process per publisher→viewer pair (it serves one viewer);
  *   external  any SRT server already running, given URL templates with {stream}; its CPU is
@@ -9,13 +11,14 @@
  * A target turns "S streams at B bit/s, V_s viewers on stream s" into the publisher and viewer
  * URLs the load generator uses, and reports its processes for /proc sampling.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { WorkerItem } from './loadgen-shared.js';
 import { Child, distBench, floorBin, freeUdpPorts, procStatusBytes, repoRoot, waitFor } from './util.js';
 
-export type TargetKind = 'self' | 'floor' | 'slt' | 'external';
-export const TARGET_LABEL: Record<TargetKind, string> = { self: 'srt-relay', floor: 'floor (C)', slt: 'srt-live-transmit', external: 'external' };
+export type TargetKind = 'self' | 'record' | 'floor' | 'slt' | 'external';
+export const TARGET_LABEL: Record<TargetKind, string> = { self: 'srt-relay', record: 'srt-relay + recording', floor: 'floor (C)', slt: 'srt-live-transmit', external: 'external' };
 
 export interface TrafficPlan {
   streams: number;
@@ -107,11 +110,21 @@ export async function startTarget(kind: TargetKind, plan: TrafficPlan, o: Target
     stop: (): Promise<void> => stopAll(children),
   };
   try {
-    if (kind === 'self') {
+    if (kind === 'self' || kind === 'record') {
       const [port] = await freeUdpPorts(1);
+      const recordDir = kind === 'record' ? mkdtempSync(join(tmpdir(), 'bench-record-')) : undefined;
       const relay = spawnIn(o.prefix, 'srt-relay', process.execPath, [
         distBench('lib/run-relay.js'), '--port', String(port), '--workers', String(o.relayWorkers), '--reuse-port', String(o.reusePort), '--log-level', 'warn', '--latency', String(o.latency),
+        ...(recordDir !== undefined ? ['--record', recordDir, '--record-streams', String(plan.streams)] : []),
       ]);
+      if (recordDir !== undefined) {
+        base.stop = async () => {
+          await stopAll(children);
+          // run-relay's summary of each recording (segments, bytes, lostPackets) goes to the bench log.
+          for (const line of relay.stderr.split('\n')) if (line.startsWith('run-relay: recording')) process.stderr.write(`    ${line}\n`);
+          rmSync(recordDir, { recursive: true, force: true });
+        };
+      }
       children.push(relay);
       await relay.waitEvent('ready', 20_000);
       await waitFor(() => udpBoundIn(relay.pid, port!) || !relay.running, 20_000, `srt-relay on port ${port}`);

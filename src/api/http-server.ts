@@ -20,6 +20,7 @@ import { dashboardRoutes, isDashboardPath } from './routes/dashboard.js';
 import { historyRoutes } from './routes/history.js';
 import { History } from './history.js';
 import { pushRoutes } from './routes/pushes.js';
+import { recordingRoutes } from './routes/recordings.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { previewRoutes, type PreviewRoutes, type PreviewSrtPort } from './routes/preview.js';
 import { streamRoutes } from './routes/streams.js';
@@ -86,6 +87,7 @@ export class ApiServer {
       ...streamRoutes(),
       ...sessionRoutes(),
       ...pushRoutes(),
+      ...recordingRoutes(),
       ...authRoutes(),
       ...this.#previews.routes,
       ...historyRoutes({

@@ -9,6 +9,7 @@ import { normalizeStream, type StreamContext } from '../config/stream-config.js'
 import type { StreamConfig } from '../config/types.js';
 import { ConfigInvalidError, ERROR_CODES, type ErrorCode } from '../errors.js';
 import { parseSrtUrl } from '../srt/url.js';
+import { isFileTarget, parseFileTarget } from '../recording/target.js';
 import type { RelayPushOptions } from '../supervisor/relay-api.js';
 import { ApiError, badRequest } from './http.js';
 import { checkRequestBody } from './openapi.js';
@@ -64,8 +65,10 @@ export function checkStreamBody(name: string, body: unknown, ctx: StreamContext)
 export function parsePushBody(body: unknown): RelayPushOptions {
   checkRequestBody('addPush', body);
   const { stream, target, auto } = body as { stream: string; target: string; auto?: boolean };
-  // Throws the URL parser's typed error (ERR_SRT_URL_INVALID, ERR_SRT_OPTION_UNKNOWN, ...).
-  parseSrtUrl(target.trim());
+  // Throws the parser's typed error (ERR_SRT_URL_INVALID, ERR_SRT_OPTION_UNKNOWN, ERR_RECORDING_TARGET_INVALID...);
+  // a file:// target's confinement to recordingsRoot is checked where the root is known (Relay.addPush).
+  if (isFileTarget(target)) parseFileTarget(target);
+  else parseSrtUrl(target.trim());
   return { stream, target: target.trim(), ...(auto !== undefined ? { auto } : {}) };
 }
 

@@ -128,6 +128,8 @@ export interface PushView {
   session: number | null;
   attempts: number;
   lastError: string | null;
+  /** file:// pushes (recordings) only. */
+  recording?: { segment: string | null; segments: number; bytes: number; lostPackets: number; errno: string | null };
 }
 
 /** API field → libsrt statistics field (srt_bistats). */
@@ -253,6 +255,9 @@ export function pushView(p: PushInfo): PushView {
     session: p.session ?? null,
     attempts: p.attempts,
     lastError: p.lastError === undefined ? null : maskText(p.lastError),
+    ...(p.recording !== undefined
+      ? { recording: { segment: p.recording.segment ?? null, segments: p.recording.segments, bytes: p.recording.bytes, lostPackets: p.recording.lostPackets, errno: p.recording.errno ?? null } }
+      : {}),
   };
 }
 

@@ -95,7 +95,8 @@ export function normalizeConfig(input: unknown, opts: NormalizeOptions = {}): Re
     }
   }
 
-  const pushes = normalizePushes(cfg.pushes, problems, listeners);
+  const recordingsRoot = typeof cfg.recordingsRoot === 'string' ? resolve(baseDir, cfg.recordingsRoot) : undefined;
+  const pushes = normalizePushes(cfg.pushes, problems, listeners, { root: recordingsRoot, node: cfg.nodeId ?? 'node' });
   checkListenerClashes(listeners, problems);
   checkApiSrtlaAuth(cfg, ports, problems);
   checkLimits(cfg, problems);
@@ -118,6 +119,7 @@ export function normalizeConfig(input: unknown, opts: NormalizeOptions = {}): Re
     auth: authWithDefaults(cfg),
     metrics: { sessionSeries: cfg.metrics?.sessionSeries ?? 'auto', sessionSeriesLimit: cfg.metrics?.sessionSeriesLimit ?? 100 },
     ...(mediaRoot !== undefined ? { mediaRoot } : {}),
+    ...(recordingsRoot !== undefined ? { recordingsRoot } : {}),
     ...(cfg.redis !== undefined ? { redis: cfg.redis, cluster: clusterDefaults(cfg.cluster ?? {}, internalPort) } : {}),
     ...(opts.file !== undefined ? { configFile: resolve(opts.file) } : {}),
   };

@@ -44,7 +44,7 @@ function same(a: unknown, b: unknown): boolean {
 
 /** One push's identity: its stream, its target and whether it retries. */
 export function pushKey(p: PushConfig): string {
-  return `${p.stream}\n${formatSrtUrl(p.target)}\n${p.auto}`;
+  return `${p.stream}\n${'template' in p.target ? p.target.raw : formatSrtUrl(p.target)}\n${p.auto}`;
 }
 
 /** The keys a running node cannot change without a restart, in the order they are reported. */

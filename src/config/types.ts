@@ -4,6 +4,7 @@
  * checked, normalized result of `loadConfig` (every default filled in, deeply frozen).
  */
 import type { SrtOptionValue } from '../srt/options.js';
+import type { FileTarget } from '../recording/target.js';
 import type { SrtUrl } from '../srt/url.js';
 import type { GateDialects } from '../srt/streamid.js';
 import type { LatencyInput, StreamLatency } from './latency-policy.js';
@@ -129,6 +130,8 @@ export interface RelayConfigInput {
   redis?: string;
   cluster?: ClusterInput;
   mediaRoot?: string;
+  /** Folder file:// push targets (recordings) write under. */
+  recordingsRoot?: string;
 }
 
 export interface ClusterInput {
@@ -254,7 +257,8 @@ export interface StreamConfig {
 
 export interface PushConfig {
   readonly stream: string;
-  readonly target: SrtUrl;
+  /** An srt:// URL, or a file:// recording target (src/recording/target.ts). */
+  readonly target: SrtUrl | FileTarget;
   /** Retry/restart whenever the push fails or ends; false = run once. Default false. */
   readonly auto: boolean;
 }
@@ -304,6 +308,8 @@ export interface RelayConfig {
   readonly redis?: string;
   /** Absolute directory every file:// source must be inside; undefined = anywhere. */
   readonly mediaRoot?: string;
+  /** Absolute folder file:// pushes (recordings) write under; undefined = no recordings. */
+  readonly recordingsRoot?: string;
   /** Cluster settings; present exactly when `redis` is set. */
   readonly cluster?: ClusterConfig;
   /** Absolute path of the file the config was read from; undefined for defaults only. */

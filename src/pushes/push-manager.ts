@@ -3,6 +3,7 @@
  * connection out, retried with backoff when `auto`), a rendezvous peer, or a listener serving
  * every caller. A push waits until its stream has a publisher here (pushes run where the stream
  * is published, not on every node that pulls it) and its session is a viewer of the stream.
+ * A file:// target is a recording (src/recording/recordings.ts); it shares the pushes' ids.
  */
 import type { Logger } from '../logging.js';
 import type { Gate } from '../srt/gate.js';
@@ -16,6 +17,8 @@ import { maskUrl } from '../config/secrets.js';
 import { backoffDelay, RETRY_STEPS_MS } from '../util/backoff.js';
 import type { PeerAddress } from '../streams/stream.js';
 import type { PushInfo, RelayPushOptions } from '../supervisor/relay-api.js';
+import { Recordings } from '../recording/recordings.js';
+import { isFileTarget } from '../recording/target.js';
 
 /** What a push needs from the relay. */
 export interface PushHost {
@@ -30,6 +33,13 @@ export interface PushHost {
   /** Makes a connected socket a viewer session (kind `push`) of the stream; undefined when it cannot play. */
   serve(stream: string, socket: SrtSocket, peer: PeerAddress, streamid: string, log: Logger): number | undefined;
   closeSession(session: number, reason: string): void;
+  readonly nodeId: string;
+  /** Absolute folder recordings write under; undefined: file:// pushes are refused. */
+  readonly recordingsRoot: string | undefined;
+  /** The stream's ring when it is live here from a local publisher (what a recording reads). */
+  liveRing(stream: string): SharedArrayBuffer | undefined;
+  /** The stream's ring head now (undefined: no ring yet). */
+  ringHead(stream: string): number | undefined;
 }
 
 interface PushState extends PushInfo {
@@ -47,18 +57,29 @@ function view(p: PushState): PushInfo {
 export class PushManager {
   readonly #host: PushHost;
   readonly #pushes = new Map<number, PushState>();
+  /** The file:// pushes. */
+  readonly recordings: Recordings;
   #nextPush = 1;
 
   constructor(host: PushHost) {
     this.#host = host;
+    this.recordings = new Recordings({
+      nodeId: host.nodeId,
+      root: host.recordingsRoot,
+      log: host.log.child({ component: 'recording' }),
+      nextId: () => this.#nextPush++,
+      live: (name) => host.liveRing(name),
+      ringHead: (name) => host.ringHead(name),
+    });
   }
 
   list(): PushInfo[] {
-    return [...this.#pushes.values()].map(view);
+    return [...[...this.#pushes.values()].map(view), ...this.recordings.list()].sort((a, b) => a.id - b.id);
   }
 
   /** Starts a push of `stream` to an srt:// target (caller: connects out; listener: serves every caller). */
   add(p: RelayPushOptions): PushInfo {
+    if (isFileTarget(p.target)) return this.recordings.add(p);
     const url = parseSrtUrl(p.target);
     const at = url.mode === 'rendezvous' ? boundAddress(url) : undefined;
     const id = this.#nextPush++;
@@ -85,6 +106,7 @@ export class PushManager {
   }
 
   remove(id: number): boolean {
+    if (this.recordings.remove(id)) return true;
     const p = this.#pushes.get(id);
     if (p === undefined) return false;
     p.stopped = true;
@@ -99,6 +121,12 @@ export class PushManager {
   /** `stream` got a publisher here: its waiting pushes start. */
   streamPublished(stream: string): void {
     for (const p of this.#pushes.values()) if (p.stream === stream) this.#maybeStart(p);
+    this.recordings.streamLive(stream);
+  }
+
+  /** `stream` lost its publisher here or was deleted: its recordings end their segment. */
+  streamIdle(stream: string): void {
+    this.recordings.streamIdle(stream);
   }
 
   /** A session ended: if it was a push's, the push ends (and retries when auto). */
@@ -106,8 +134,9 @@ export class PushManager {
     for (const p of this.#pushes.values()) if (p.session === session) this.#ended(p, reason);
   }
 
-  stop(): void {
+  async stop(): Promise<void> {
     for (const id of [...this.#pushes.keys()]) this.remove(id);
+    await this.recordings.stop();
   }
 
   #listen(push: PushState): void {

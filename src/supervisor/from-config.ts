@@ -29,6 +29,7 @@ export function relayOptionsFrom(config: RelayConfig, logger: Logger): RelayOpti
     ringSlots: ringSlotsFor(8192),
     logger,
     ...(config.srtla !== undefined ? { srtla: srtlaOptionsFrom(config) } : {}),
+    ...(config.recordingsRoot !== undefined ? { recordingsRoot: config.recordingsRoot } : {}),
   };
 }
 

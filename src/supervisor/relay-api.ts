@@ -16,6 +16,7 @@ import type { SrtlaServer, SrtlaServerOptions } from '../srtla/server.js';
 import type { RemoteSource, SourcesView } from '../streams/stream-sources.js';
 import type { NodeHealth } from './health.js';
 import type { NegotiatedOptions } from '../srt/negotiated.js';
+import type { Recordings, RecordingStatus } from '../recording/recordings.js';
 
 /** Auth webhook settings: no webhook = every publish and play that the stream settings allow. */
 export interface AuthSettings {
@@ -89,6 +90,8 @@ export interface RelayOptions {
   logger?: Logger;
   /** How often the kernel's UDP receive drops are read (default 5000 ms). */
   udpDropCheckMs?: number;
+  /** Absolute folder file:// pushes (recordings) write under; undefined: none allowed. */
+  recordingsRoot?: string;
   /** The SRTLA receiver started with the relay (its port claimed in `ports`); `target` is one of this node's SRT ports. */
   srtla?: Omit<SrtlaServerOptions, 'ports' | 'logger'>;
 }
@@ -124,6 +127,8 @@ export interface PushInfo {
   session: number | undefined;
   attempts: number;
   lastError: string | undefined;
+  /** file:// pushes only (src/recording). */
+  recording?: RecordingStatus;
 }
 
 export interface RelayEvents {
@@ -171,6 +176,10 @@ export interface RelayApi extends EventEmitter<RelayEvents> {
   listPushes(): PushInfo[];
   addPush(p: RelayPushOptions): PushInfo;
   removePush(id: number): boolean;
+  /** The file:// pushes (recordings) of this node. */
+  readonly recordings: Recordings;
+  /** The folder recordings are written under (undefined: file:// pushes are refused). */
+  readonly recordingsRoot: string | undefined;
   listSessions(): SessionInfo[];
   sessionStats(): Promise<Map<number, SessionStats>>;
   kickSession(id: number): boolean;

@@ -24,6 +24,7 @@ import { WebhookAuth } from '../auth/webhook-auth.js';
 import { SrtlaServer } from '../srtla/server.js';
 import { BondedAdmission } from '../srtla/admission.js';
 import { PushManager } from '../pushes/push-manager.js';
+import type { Recordings } from '../recording/recordings.js';
 import { nodeHealth, type NodeHealth } from './health.js';
 import { PortListeners } from './port-listeners.js';
 import { StreamSessions } from './stream-sessions.js';
@@ -114,7 +115,18 @@ export class Relay extends EventEmitter<RelayEvents> implements RelayApi, Cluste
       isPublished: (stream) => registry.get(stream)?.publisher !== undefined,
       serve: (stream, socket, peer, streamid, slog) => this.#sessions.acceptViewer({ name: stream, socket, peer, streamid, kind: 'push', log: slog }),
       closeSession: (session, reason) => this.#pool.closeSession(session, reason),
+      nodeId: opts.nodeId,
+      recordingsRoot: opts.recordingsRoot,
+      liveRing: (name) => {
+        const s = registry.get(name);
+        return s?.publisher !== undefined && s.publisher.fromCluster !== true && s.hasRing ? s.ring().buffer : undefined;
+      },
+      ringHead: (name) => {
+        const s = registry.get(name);
+        return s?.hasRing === true ? s.ring().head() : undefined;
+      },
     });
+    this.on('stream-idle', (name) => this.#pushes.streamIdle(name));
     this.#admission = new Admission({
       log,
       sessions: this.#sessions,
@@ -273,7 +285,9 @@ export class Relay extends EventEmitter<RelayEvents> implements RelayApi, Cluste
 
   /** Removes a stream and closes its sessions. */
   deleteStream(name: string): boolean {
-    return this.#streams.delete(name);
+    const deleted = this.#streams.delete(name);
+    if (deleted) this.#pushes.streamIdle(name);
+    return deleted;
   }
 
   /** The stream's sources: which is active, how often it switched, each one's state. */
@@ -315,13 +329,23 @@ export class Relay extends EventEmitter<RelayEvents> implements RelayApi, Cluste
     return this.#pushes.list();
   }
 
-  /** Starts a push of `stream` to an srt:// target (caller: connects out; listener: serves every caller). */
+  /** Starts a push of `stream` to an srt:// target (caller: connects out; listener: serves every caller) or a file:// recording. */
   addPush(p: RelayPushOptions): PushInfo {
     return this.#pushes.add(p);
   }
 
   removePush(id: number): boolean {
     return this.#pushes.remove(id);
+  }
+
+  /** The file:// pushes (recordings) of this node. */
+  get recordings(): Recordings {
+    return this.#pushes.recordings;
+  }
+
+  /** The folder recordings are written under (undefined: file:// pushes are refused). */
+  get recordingsRoot(): string | undefined {
+    return this.#opts.recordingsRoot;
   }
 
   // ---- sessions ----------------------------------------------------------------------------
@@ -361,7 +385,7 @@ export class Relay extends EventEmitter<RelayEvents> implements RelayApi, Cluste
     this.#trim.stop();
     this.#auth?.stop();
     for (const s of this.#registry.list()) s.setSources(undefined);
-    this.#pushes.stop();
+    await this.#pushes.stop();
     this.#srtla?.close();
     this.#listeners.close();
     await this.#pool.stop();

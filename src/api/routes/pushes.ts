@@ -2,6 +2,7 @@
 import { maskUrl } from '../../config/secrets.js';
 import { boundAddress } from '../../srt/port-registry.js';
 import { parseSrtUrl } from '../../srt/url.js';
+import { checkFileTarget, isFileTarget } from '../../recording/target.js';
 import { conflict, notFound } from '../http.js';
 import type { Route } from '../router.js';
 import { parseId, parsePushBody } from '../validate.js';
@@ -17,9 +18,11 @@ export function pushRoutes(): Route[] {
         },
         async POST({ relay, body, cluster }) {
           const opts = parsePushBody(await body());
+          // A recording is checked against this node's recordingsRoot before anything is stored (400).
+          if (isFileTarget(opts.target)) checkFileTarget(opts.target, relay.recordingsRoot, { stream: opts.stream, node: relay.nodeId });
           if (cluster !== undefined) {
             // Refused here before it is shared: a new push's listener or rendezvous port in use (409).
-            const at = boundAddress(parseSrtUrl(opts.target));
+            const at = isFileTarget(opts.target) ? undefined : boundAddress(parseSrtUrl(opts.target));
             const known = relay.listPushes().some((p) => p.stream === opts.stream && p.target === maskUrl(opts.target));
             if (at !== undefined && !known) relay.ports.ensureFree(at.host, at.port);
             const res = await cluster.putPush(opts);
