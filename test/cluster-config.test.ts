@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { ClusterMember, type ClusterMemberOptions } from '../src/cluster/cluster-member.js';
-import { runConfigCommand } from '../src/cluster/config-command.js';
+import { runConfigCommand } from '../src/cli/config-command.js';
 import { pushId, type ConfigChange } from '../src/cluster/config-store.js';
 import { TestMembers } from './helpers/cluster-members.js';
 import { RedisServer, eventually, freeTcpPort } from './helpers/redis-server.js';

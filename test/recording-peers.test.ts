@@ -249,7 +249,9 @@ test('a segment file deleted while it is written fails the push with that reason
   assert.match(failed.lastError ?? '', /was deleted while it was being written/);
   const next = await waitUntil(() => {
     const p = recordingPush(relay, 'cam');
-    return p.state === 'active' && p.recording?.segment !== undefined && p.recording.segment !== first ? p.recording.segment : undefined;
+    // A new file: another name, or the same name (the clock's second did not move) made again after the unlink.
+    const seg = p.recording?.segment;
+    return p.state === 'active' && seg !== undefined && (seg !== first || existsSync(seg)) ? seg : undefined;
   }, () => JSON.stringify(recordingPush(relay, 'cam')), 15_000);
   await waitUntil(() => existsSync(next) && statSync(next).size > 10_000, () => `${next} grows`, 10_000);
   const b = readFileSync(next);

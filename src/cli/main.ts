@@ -31,7 +31,7 @@ async function runClusterConfig(rest: string[], redisFromFlags: string | undefin
     redisUrl = args[at + 1];
     args.splice(at, 2);
   }
-  const { runConfigCommand } = await import('../cluster/config-command.js');
+  const { runConfigCommand } = await import('./config-command.js');
   return runConfigCommand(args, redisUrl, process.stdout, process.stderr);
 }
 

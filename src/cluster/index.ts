@@ -21,7 +21,6 @@ export {
   type ImportSummary,
   type PutResult,
 } from './config-store.js';
-export { runConfigCommand, CONFIG_COMMAND_USAGE } from './config-command.js';
 export { CommandCounter, type CommandCounts } from './counter.js';
 export {
   ClusterFencedError,

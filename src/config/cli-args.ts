@@ -214,7 +214,7 @@ export function parseCliArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
         continue;
       }
       if (command === 'config' && (t.value === 'import' || t.value === 'export')) {
-        // `config import|export ...` has its own flags (src/cluster/config-command.ts).
+        // `config import|export ...` has its own flags (src/cli/config-command.ts).
         rest = argv.slice(t.index);
         break;
       }

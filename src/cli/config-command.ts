@@ -14,12 +14,12 @@ import { hostname } from 'node:os';
 import { loadConfig } from '../config/load.js';
 import { isSrtRelayError } from '../errors.js';
 import { maskText, maskUrl, printable } from '../config/secrets.js';
-import { ClusterUnavailableError } from './errors.js';
-import { quitConnection } from './bus.js';
-import { ConfigStore, clusterConfigFrom } from './config-store.js';
-import { CommandCounter } from './counter.js';
-import { clusterKeys, DEFAULT_KEY_PREFIX } from './keys.js';
-import { RedisHealth, createCommandConnection } from './redis-health.js';
+import { ClusterUnavailableError } from '../cluster/errors.js';
+import { quitConnection } from '../cluster/bus.js';
+import { ConfigStore, clusterConfigFrom } from '../cluster/config-store.js';
+import { CommandCounter } from '../cluster/counter.js';
+import { clusterKeys, DEFAULT_KEY_PREFIX } from '../cluster/keys.js';
+import { RedisHealth, createCommandConnection } from '../cluster/redis-health.js';
 
 export const CONFIG_COMMAND_USAGE = `usage: srt-relay config import [--merge] FILE --redis redis://host:port/db
        srt-relay config export [--show-secrets] --redis redis://host:port/db
