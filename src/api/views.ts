@@ -8,6 +8,7 @@ import type { SessionStats } from '../sessions/messages.js';
 import type { PeerAddress, Stream, StreamState } from '../streams/stream.js';
 import { maskSecrets, maskText, maskUrl } from '../config/secrets.js';
 import type { PushInfo, RelayApi, SessionInfo, SessionKind } from '../supervisor/relay-api.js';
+import type { NegotiatedOptions } from '../srt/negotiated.js';
 
 export type StatsSnapshot = ReadonlyMap<number, SessionStats>;
 
@@ -84,15 +85,9 @@ export interface SessionView {
   negotiated: NegotiatedView | null;
 }
 
-export interface NegotiatedView {
+export interface NegotiatedView extends NegotiatedOptions {
   /** The latency of the direction the relay serves, ms: its receive latency for a publisher/pull, the peer's for a viewer/push. */
   latencyMs: number;
-  receiveLatencyMs: number;
-  peerLatencyMs: number;
-  tlpktdrop: boolean;
-  packetFilter: string;
-  payloadSize: number;
-  keyLength: number;
 }
 
 /** The latency that matters for a session: the relay's receive side for what comes in, the peer's for what goes out. */
