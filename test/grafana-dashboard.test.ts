@@ -8,9 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { Relay } from '../src/supervisor/relay.js';
-import { freeUdpPort } from './helpers/free-port.js';
-import { connectFor, pacedPublisher, rejectReason, relayOptions, serveApi, waitFor, waitLive } from './helpers/relay-harness.js';
+import { liveRelayWithApi, waitFor } from './helpers/relay-harness.js';
 
 const DASHBOARD = new URL('../../deploy/grafana/srt-relay.json', import.meta.url);
 
@@ -68,14 +66,7 @@ test('metricNames reads the selected metrics out of PromQL', () => {
 });
 
 test('every PromQL expression of deploy/grafana/srt-relay.json names only families a live relay exports and docs/api.md documents', async (t) => {
-  const port = await freeUdpPort();
-  const relay = new Relay(relayOptions(port));
-  const base = await serveApi(t, relay);
-  const publisher = pacedPublisher(await connectFor(t, port, { streamid: 'publish:cam' }), { pps: 500 });
-  t.after(() => publisher.stop());
-  await waitLive(relay, 'cam');
-  await connectFor(t, port, { streamid: 'read:cam' });
-  assert.equal(await rejectReason(port, { streamid: 'read:nothing-here' }), 1404);
+  const { base } = await liveRelayWithApi(t);
   const text = await waitFor(async () => {
     const body = await (await fetch(`${base}/metrics`)).text();
     return /^srt_relay_handshakes_refused_total\{/m.test(body) && /^srt_relay_stream_rtt_mean_seconds\{stream="cam",kind="viewer"\}/m.test(body) ? body : undefined;

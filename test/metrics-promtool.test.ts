@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { Relay } from '../src/supervisor/relay.js';
 import { freeUdpPort } from './helpers/free-port.js';
-import { connectFor, pacedPublisher, rejectReason, relayOptions, waitFor, waitLive, serveApi } from './helpers/relay-harness.js';
+import { connectFor, liveRelayWithApi, pacedPublisher, relayOptions, waitFor, waitLive, serveApi } from './helpers/relay-harness.js';
 import { unmet } from './helpers/requirements.js';
 
 function promtoolReason(): string | undefined {
@@ -22,15 +22,7 @@ function promtoolReason(): string | undefined {
 const skip = unmet(promtoolReason());
 
 test('/metrics of a node with a publisher, a viewer and a refused handshake passes promtool check metrics without warnings', { skip }, async (t) => {
-  const port = await freeUdpPort();
-  const relay = new Relay(relayOptions(port));
-  const base = await serveApi(t, relay);
-
-  const publisher = pacedPublisher(await connectFor(t, port, { streamid: 'publish:cam' }), { pps: 500 });
-  t.after(() => publisher.stop());
-  await waitLive(relay, 'cam');
-  await connectFor(t, port, { streamid: 'read:cam' });
-  assert.equal(await rejectReason(port, { streamid: 'read:nothing-here' }), 1404, 'play of an unknown stream is refused');
+  const { port, base } = await liveRelayWithApi(t);
 
   // The relay drains the gate's refusals once a second: wait until the counter has it.
   const refused = new RegExp(`^srt_relay_handshakes_refused_total\\{code="1404",listener="srt",port="${port}"\\} ([0-9.e+]+)$`, 'm');

@@ -38,14 +38,8 @@ export interface NodeHistoryView {
   refused: Record<string, number[]>;
 }
 
-interface Series {
-  t: number[];
-  ingestKbps: (number | null)[];
-  lossPackets: (number | null)[];
-  retransmittedPackets: (number | null)[];
-  rttMs: (number | null)[];
-  undecryptedPackets: (number | null)[];
-  viewers: number[];
+/** A stream's columns (StreamHistoryView without its name and interval) and what the next sample needs. */
+interface Series extends Omit<StreamHistoryView, 'name' | 'intervalMs'> {
   /** The publisher session and its counters at the last sample, for per-second deltas. */
   last: { session: number; at: number; bytes: number; loss: number; retrans: number; undecrypted: number } | undefined;
 }

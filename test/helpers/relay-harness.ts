@@ -425,3 +425,19 @@ export async function serveApi(t: AfterHook, relay: Relay, opts: Partial<ApiServ
   await relay.start();
   return `http://127.0.0.1:${(await api.listen()).port}`;
 }
+
+/**
+ * A relay with its HTTP API, a paced publisher of `cam`, one viewer of it and one handshake
+ * refused with 1404 (what /metrics tests scrape); all stopped when `t` ends.
+ */
+export async function liveRelayWithApi(t: AfterHook, opts: Partial<ApiServerOptions> = {}): Promise<{ relay: Relay; port: number; base: string }> {
+  const port = await freeUdpPort();
+  const relay = new Relay(relayOptions(port));
+  const base = await serveApi(t, relay, opts);
+  const publisher = pacedPublisher(await connectFor(t, port, { streamid: 'publish:cam' }), { pps: 500 });
+  t.after(() => publisher.stop());
+  await waitLive(relay, 'cam');
+  await connectFor(t, port, { streamid: 'read:cam' });
+  assert.equal(await rejectReason(port, { streamid: 'read:nothing-here' }), 1404, 'play of an unknown stream is refused');
+  return { relay, port, base };
+}
