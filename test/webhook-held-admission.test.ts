@@ -9,6 +9,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SrtRejectedError } from '../src/errors.js';
 import { SrtSocket } from '../src/srt/socket.js';
+import { Gate } from '../src/srt/gate.js';
+import { MODE_PUBLISH } from '../src/srt/constants.js';
+import { WebhookAuth } from '../src/auth/webhook-auth.js';
+import { pino } from 'pino';
 import { rejectionOf, startWebhook, startWebhookRelay } from './helpers/webhook.js';
 import { ffmpegFilePublisher, ffprobeFirstFrame, makeTsFile, srtUrl, waitLiveWhile } from './helpers/media.js';
 import { waitFor, whenClosed } from './helpers/relay-harness.js';
@@ -105,4 +109,26 @@ test('a held caller whose verdict sets a connection passphrase is closed; its re
   const timer = setInterval(() => retry.send(new Uint8Array(1316).fill(7)), 10);
   t.after(() => clearInterval(timer));
   await waitFor(() => relay.getStream('keyed')?.publisher !== undefined, 'the retry publishes');
+});
+
+test('a caller decided once is not asked about again within cacheMs, whichever of its two paths (pending queue, hold) comes second', { timeout: 20_000 }, async (t) => {
+  const hook = await startWebhook(() => ({ status: 200, body: { allow: true } }));
+  const gate = Gate.create();
+  const auth = new WebhookAuth({ gate, url: hook.url, timeoutMs: 2000, cacheMs: 5000, nodeId: 'test', logger: pino({ level: 'silent' }) });
+  auth.start();
+  t.after(() => {
+    auth.stop();
+    gate.destroy();
+    hook.server.close();
+  });
+  const caller = { streamid: 'publish:once', host: '127.0.0.1', port: 40000, mode: MODE_PUBLISH, resource: 'once' };
+  const first = await auth.hold(caller);
+  assert.equal(first.code, 0);
+  // The second path for the same handshake reaches JS after the first call has ended.
+  const second = await auth.hold(caller);
+  assert.deepEqual(second, first, 'the same verdict');
+  assert.equal(hook.calls.length, 1, 'the webhook was asked once');
+  // Another caller (another host) is asked about.
+  await auth.hold({ ...caller, host: '127.0.0.2' });
+  assert.equal(hook.calls.length, 2);
 });

@@ -70,6 +70,12 @@ export class WebhookAuth {
   #inFlight = 0;
   /** Webhook calls under way, by `${streamid}\n${host}`: a held caller waits for the same answer. */
   readonly #asking = new Map<string, Promise<WebhookVerdict>>();
+  /**
+   * Verdicts of the last `cacheMs`, by the same key, as the gate caches them: a held caller's
+   * handshake both queues a pending entry (drained here) and reaches `hold()` once accepted; the
+   * second of the two may come after the first one's call has ended, and must not ask again.
+   */
+  readonly #recent = new Map<string, { verdict: WebhookVerdict; until: number }>();
   #held = 0;
   #stopped = false;
 
@@ -130,12 +136,28 @@ export class WebhookAuth {
   /** The webhook's verdict for (streamid, host): the call under way for it, or a new one. */
   #decision(streamid: string, host: string, port: number, action: 'publish' | 'play', stream: string): Promise<WebhookVerdict> {
     const key = `${streamid}\n${host}`;
+    const recent = this.#recent.get(key);
+    if (recent !== undefined && recent.until > Date.now()) return Promise.resolve(recent.verdict);
     let p = this.#asking.get(key);
     if (p === undefined) {
-      p = this.#decide(streamid, host, port, action, stream).finally(() => this.#asking.delete(key));
+      p = this.#decide(streamid, host, port, action, stream).then(
+        (verdict) => {
+          this.#remember(key, verdict);
+          return verdict;
+        },
+      ).finally(() => this.#asking.delete(key));
       this.#asking.set(key, p);
     }
     return p;
+  }
+
+  #remember(key: string, verdict: WebhookVerdict): void {
+    const now = Date.now();
+    if (this.#recent.size >= 4096) {
+      for (const [k, r] of this.#recent) if (r.until <= now) this.#recent.delete(k);
+      if (this.#recent.size >= 4096) this.#recent.delete(this.#recent.keys().next().value as string);
+    }
+    this.#recent.set(key, { verdict, until: now + this.#opts.cacheMs });
   }
 
   async #decide(streamid: string, host: string, port: number, action: 'publish' | 'play', stream: string): Promise<WebhookVerdict> {
