@@ -903,6 +903,35 @@ bool PercentDecode(const std::string& s, std::string* out) {
   return any;
 }
 
+// An access-control t= value the relay understands: a type of the SRT access-control spec
+// (stream, file, auth, any case) or a time shift, a negative duration "-N[.N][ms|s|m]" (spaces
+// around it allowed). Anything else (t=abc, t=, t=--5, t=5s) makes the id name no stream (1400).
+// Mirrored by timeKeyValid in src/srt/streamid.ts.
+bool ValidTimeKey(const std::string& raw) {
+  size_t b = raw.find_first_not_of(" \t");
+  if (b == std::string::npos) return false;
+  size_t e = raw.find_last_not_of(" \t");
+  std::string v = raw.substr(b, e - b + 1);
+  std::string lower = v;
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lower == "stream" || lower == "file" || lower == "auth") return true;
+  size_t i = 0;
+  if (i >= v.size() || v[i] != '-') return false;
+  i++;
+  auto digits = [&]() {
+    size_t from = i;
+    while (i < v.size() && v[i] >= '0' && v[i] <= '9') i++;
+    return i > from;
+  };
+  if (!digits()) return false;
+  if (i < v.size() && v[i] == '.') {
+    i++;
+    if (!digits()) return false;
+  }
+  std::string unit = v.substr(i);
+  return unit.empty() || unit == "ms" || unit == "s" || unit == "m";
+}
+
 void ClassifyPlain(const std::string& sid, const SidDomains& domains, int32_t* mode, std::string* resource) {
   std::string path = sid;
   if (StartsWithNoCase(sid, "srt://")) {
@@ -929,7 +958,7 @@ void ClassifyPlain(const std::string& sid, const SidDomains& domains, int32_t* m
 void ClassifyDecoded(const std::string& sid, const SidDomains& domains, int32_t* mode, std::string* resource) {
   if (StartsWith(sid, "#!::")) {
     std::string r, h, u;
-    bool haveR = false, bmd = false;
+    bool haveR = false, bmd = false, badTime = false;
     size_t pos = 4;
     while (pos <= sid.size()) {
       size_t end = sid.find(',', pos);
@@ -950,10 +979,13 @@ void ClassifyDecoded(const std::string& sid, const SidDomains& domains, int32_t*
           u = val;
         } else if (key == "bmd_uuid" || key == "bmd_name") {
           bmd = true;
+        } else if (key == "t" && !ValidTimeKey(val)) {
+          badTime = true;
         }
       }
       pos = end + 1;
     }
+    if (badTime) return;  // no resource: refused with 1400 before the webhook is asked
     if (haveR) {
       *resource = r;
     } else if (h.find('/') != std::string::npos) {
