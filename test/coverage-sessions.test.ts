@@ -75,3 +75,38 @@ test('a kicked publisher’s viewers receive again: DELETE /api/v1/sessions/{id}
     assert.equal(got.slice(firstOfSecond).some((m) => m.tag === 1), false, 'nothing of the kicked publisher after the new one started');
   }
 });
+
+test('a plain-name caller (streamid "cam", no mode) of a stream that is not live is undecided, becomes a waiting player after 1 s of silence, and receives the publisher that comes next', { timeout: 60_000 }, async (t) => {
+  const port = await freeUdpPort();
+  const relay = new Relay(relayOptions(port));
+  const base = await serveApi(t, relay);
+  const started = performance.now();
+  const player = await connectFor(t, port, { streamid: 'cam' });
+  const got = numberedReceiver(player);
+  const id = await waitFor(() => sessionOf(relay, player)?.id, 'the plain-name caller is listed');
+  // Undecided: it is neither the stream's publisher nor one of its viewers yet.
+  const undecided = await get<SessionBody>(base, `/api/v1/sessions/${id}`);
+  const stream = await get<StreamBody>(base, '/api/v1/streams/cam');
+  // docs/api.md: listed as kind publisher while undecided, but the stream has no publisher and no viewer.
+  assert.equal(undecided.kind, 'publisher', 'an undecided caller is listed as kind publisher');
+  assert.equal(stream.state, 'idle', 'the undecided caller is not the stream’s publisher');
+  assert.equal(stream.viewers, 0, 'nor one of its viewers');
+  const decidedAt = await waitFor(async () => {
+    const s = await get<SessionBody>(base, `/api/v1/sessions/${id}`);
+    return s.kind === 'viewer' ? performance.now() : undefined;
+  }, 'the silent caller becomes a viewer', 20_000);
+  t.diagnostic(`taken for a player ${Math.round(decidedAt - started)} ms after connecting (docs: after 1 s of silence)`);
+  const waiting = await get<StreamBody>(base, '/api/v1/streams/cam');
+  assert.equal(waiting.state, 'idle', 'the silent caller did not become the publisher');
+  assert.equal(waiting.viewers, 1, 'it counts as the stream’s waiting viewer');
+  assert.equal(relay.getStream('cam')?.viewers.has(id), true);
+
+  // A publisher arrives (not refused with 1409: the waiting player holds no publisher's place).
+  const pub = await connectFor(t, port, { streamid: 'publish:cam' });
+  tsPublisher(t, pub, 1);
+  await waitLive(relay, 'cam');
+  await waitFor(() => got.length >= 20, 'the waiting player receives the publisher', 20_000);
+  assert.ok(got.every((m) => m.tag === 1));
+  assert.equal(player.isClosed, false);
+  assert.equal((await get<SessionBody>(base, `/api/v1/sessions/${id}`)).kind, 'viewer', 'the same session plays');
+});
