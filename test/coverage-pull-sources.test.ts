@@ -124,7 +124,8 @@ test('an on-demand srt:// pull starts for its first viewer, who is held (not 140
   assert.deepEqual(idle.sources.sources.map((s) => [s.kind, s.state, s.attempts]), [['srt-caller', 'idle', 0]], 'nothing pulled without a viewer');
 
   const viewer: SrtSocket = await connectFor(t, port, { streamid: 'read:pulled' });
-  const rx = numberedReceiver(viewer);
+  const firstPids: number[] = [];
+  const rx = numberedReceiver(viewer, firstPids);
   await waitFor(async () => (await api<SourcesBody>(base, '/api/v1/streams/pulled')).sources.sources[0]!.attempts >= 1, 'the first viewer started the pull');
   const held = await api<SourcesBody>(base, '/api/v1/streams/pulled');
   t.diagnostic(`while the upstream is missing: ${JSON.stringify(held.sources.sources[0])}`);
@@ -146,7 +147,9 @@ test('an on-demand srt:// pull starts for its first viewer, who is held (not 140
   await waitLive(relay, 'pulled', 30_000);
   await waitFor(() => count(rx, 7) >= KF, 'the held viewer receives the pulled stream', 30_000);
   assert.equal(relay.listSessions().find((s) => s.stream === 'pulled' && s.kind !== 'viewer')?.kind, 'pull');
-  assert.equal(rx[0]!.n % KF, 0, 'the viewer starts at a key frame');
+  // docs/streams.md: a held viewer gets the source from its PAT/PMT and first key frame.
+  assert.deepEqual(firstPids.slice(0, 2), [0, 0x1000], `the first message starts with PAT and PMT (its PIDs: ${firstPids.join(', ')})`);
+  assert.equal(rx[0]!.n % KF, 0, `the viewer starts at a key frame message (got message ${rx[0]!.n}; the upstream sent ${n} by then)`);
 
   // The last viewer leaves: the pull stops after idleTimeoutMs (waited for, not timed).
   viewer.close();

@@ -78,18 +78,24 @@ export interface Numbered {
   tag: number;
 }
 
-/** The numbered messages a viewer receives, in order (read from the SEQ_PID packets). */
-export function numberedReceiver(socket: SrtSocket): Numbered[] {
+/**
+ * The numbered messages a viewer receives, in order (read from the SEQ_PID packets). `firstPids`,
+ * when given, gets the PIDs of the TS packets of the first message received, in order.
+ */
+export function numberedReceiver(socket: SrtSocket, firstPids?: number[]): Numbered[] {
   const got: Numbered[] = [];
   const buf = new Uint8Array(1500);
+  let messages = 0;
   const drain = (): void => {
     for (;;) {
       if (socket.isClosed) return;
       const len = socket.recv(buf);
       if (len <= 0) return;
+      const first = messages++ === 0;
       for (let p = 0; p + 188 <= len; p += 188) {
         if (buf[p] !== 0x47) continue;
         const pid = ((buf[p + 1]! & 0x1f) << 8) | buf[p + 2]!;
+        if (first) firstPids?.push(pid);
         if (pid !== SEQ_PID) continue;
         const b = Buffer.from(buf.buffer, p + 4, 8);
         got.push({ n: b.readUInt32BE(0), tag: b.readUInt32BE(4) });
