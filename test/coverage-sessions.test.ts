@@ -7,9 +7,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createSocket } from 'node:dgram';
 import { Relay } from '../src/supervisor/relay.js';
 import { freeUdpPort } from './helpers/free-port.js';
-import { numberedReceiver, tsPublisher, type Numbered } from './helpers/numbered-ts.js';
+import { numberedReceiver, readNumbered, tsPublisher, type Numbered } from './helpers/numbered-ts.js';
+import { startSlt } from './helpers/slt.js';
 import { connectFor, publishWhenFree, relayOptions, serveApi, sessionOf, waitAttached, waitFor, waitLive, whenClosed } from './helpers/relay-harness.js';
 
 const count = (got: readonly Numbered[], tag: number): number => got.filter((m) => m.tag === tag).length;
@@ -76,10 +78,18 @@ test('a kicked publisher’s viewers receive again: DELETE /api/v1/sessions/{id}
   }
 });
 
-test('a plain-name caller (streamid "cam", no mode) of a stream that is not live is undecided, becomes a waiting player after 1 s of silence, and receives the publisher that comes next', { timeout: 60_000 }, async (t) => {
+test('a plain-name caller (streamid "cam", no mode) of a stream that is not live is undecided, becomes a waiting player after 1 s of silence, and receives the publisher that comes next (a binding caller and srt-live-transmit)', { timeout: 60_000 }, async (t) => {
   const port = await freeUdpPort();
   const relay = new Relay(relayOptions(port));
   const base = await serveApi(t, relay);
+  // srt-live-transmit as a plain-name player, its output sent over UDP to the test (one datagram per message).
+  const udp = createSocket('udp4');
+  t.after(() => udp.close());
+  const sltGot: Numbered[] = [];
+  udp.on('message', (m: Buffer) => readNumbered(m, m.length, sltGot));
+  await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', resolve));
+  startSlt(t, `srt://127.0.0.1:${port}?streamid=cam`, `udp://127.0.0.1:${udp.address().port}`);
+  await waitFor(() => relay.listSessions().some((s) => s.stream === 'cam'), 'srt-live-transmit connected');
   const started = performance.now();
   const player = await connectFor(t, port, { streamid: 'cam' });
   const got = numberedReceiver(player);
@@ -90,7 +100,7 @@ test('a plain-name caller (streamid "cam", no mode) of a stream that is not live
   // docs/api.md: listed as kind publisher while undecided, but the stream has no publisher and no viewer.
   assert.equal(undecided.kind, 'publisher', 'an undecided caller is listed as kind publisher');
   assert.equal(stream.state, 'idle', 'the undecided caller is not the stream’s publisher');
-  assert.equal(stream.viewers, 0, 'nor one of its viewers');
+  assert.equal(relay.getStream('cam')?.viewers.has(id), false, 'nor one of its viewers');
   const decidedAt = await waitFor(async () => {
     const s = await get<SessionBody>(base, `/api/v1/sessions/${id}`);
     return s.kind === 'viewer' ? performance.now() : undefined;
@@ -98,15 +108,17 @@ test('a plain-name caller (streamid "cam", no mode) of a stream that is not live
   t.diagnostic(`taken for a player ${Math.round(decidedAt - started)} ms after connecting (docs: after 1 s of silence)`);
   const waiting = await get<StreamBody>(base, '/api/v1/streams/cam');
   assert.equal(waiting.state, 'idle', 'the silent caller did not become the publisher');
-  assert.equal(waiting.viewers, 1, 'it counts as the stream’s waiting viewer');
-  assert.equal(relay.getStream('cam')?.viewers.has(id), true);
+  await waitFor(async () => (await get<StreamBody>(base, '/api/v1/streams/cam')).viewers === 2, 'srt-live-transmit a waiting viewer too');
+  assert.equal(relay.getStream('cam')?.viewers.has(id), true, 'the binding caller is one of the stream’s two waiting viewers');
 
   // A publisher arrives (not refused with 1409: the waiting player holds no publisher's place).
   const pub = await connectFor(t, port, { streamid: 'publish:cam' });
   tsPublisher(t, pub, 1);
   await waitLive(relay, 'cam');
   await waitFor(() => got.length >= 20, 'the waiting player receives the publisher', 20_000);
-  assert.ok(got.every((m) => m.tag === 1));
+  await waitFor(() => sltGot.length >= 20, 'srt-live-transmit, waiting too, receives the publisher', 20_000);
+  assert.ok(got.every((m) => m.tag === 1) && sltGot.every((m) => m.tag === 1));
+  assert.equal((await get<StreamBody>(base, '/api/v1/streams/cam')).viewers, 2);
   assert.equal(player.isClosed, false);
   assert.equal((await get<SessionBody>(base, `/api/v1/sessions/${id}`)).kind, 'viewer', 'the same session plays');
 });

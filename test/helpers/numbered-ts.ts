@@ -78,6 +78,18 @@ export interface Numbered {
   tag: number;
 }
 
+/** Appends the numbered packets of one message (`len` bytes of `buf`, TS-aligned) to `out`; `pids` gets every packet's PID. */
+export function readNumbered(buf: Uint8Array, len: number, out: Numbered[], pids?: number[]): void {
+  for (let p = 0; p + 188 <= len; p += 188) {
+    if (buf[p] !== 0x47) continue;
+    const pid = ((buf[p + 1]! & 0x1f) << 8) | buf[p + 2]!;
+    pids?.push(pid);
+    if (pid !== SEQ_PID) continue;
+    const b = Buffer.from(buf.buffer, buf.byteOffset + p + 4, 8);
+    out.push({ n: b.readUInt32BE(0), tag: b.readUInt32BE(4) });
+  }
+}
+
 /**
  * The numbered messages a viewer receives, in order (read from the SEQ_PID packets). `firstPids`,
  * when given, gets the PIDs of the TS packets of the first message received, in order.
@@ -91,15 +103,7 @@ export function numberedReceiver(socket: SrtSocket, firstPids?: number[]): Numbe
       if (socket.isClosed) return;
       const len = socket.recv(buf);
       if (len <= 0) return;
-      const first = messages++ === 0;
-      for (let p = 0; p + 188 <= len; p += 188) {
-        if (buf[p] !== 0x47) continue;
-        const pid = ((buf[p + 1]! & 0x1f) << 8) | buf[p + 2]!;
-        if (first) firstPids?.push(pid);
-        if (pid !== SEQ_PID) continue;
-        const b = Buffer.from(buf.buffer, p + 4, 8);
-        got.push({ n: b.readUInt32BE(0), tag: b.readUInt32BE(4) });
-      }
+      readNumbered(buf, len, got, messages++ === 0 ? firstPids : undefined);
     }
   };
   socket.on({ readable: drain });
