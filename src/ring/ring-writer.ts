@@ -29,7 +29,7 @@ export const MAX_KEYFRAME_WAIT_MS = 5000;
 export class RingWriter {
   readonly ring: PacketRing;
   readonly #analyzer: TsAnalyzer | undefined;
-  /** True until the first keyframe of a source that took over the ring. */
+  /** True until the source's first keyframe (a new ring's first source, or one that took over the ring). */
   #waitKeyframe: boolean;
   /** Continuity-counter rewriting after a switch: shift per PID (0x10 | shift once known). */
   readonly #shift: Uint8Array | undefined;
@@ -68,7 +68,7 @@ export class RingWriter {
     this.ring.endWriter();
   }
 
-  /** Packets dropped while waiting for the first keyframe after a switch. */
+  /** Packets dropped while waiting for the first keyframe (at the start, or after a switch). */
   get dropped(): number {
     return this.#dropped;
   }
