@@ -904,8 +904,9 @@ bool PercentDecode(const std::string& s, std::string* out) {
 }
 
 // An access-control t= value the relay understands: a type of the SRT access-control spec
-// (stream, file, auth, any case) or a time shift, a negative duration "-N[.N][ms|s|m]" (spaces
-// around it allowed). Anything else (t=abc, t=, t=--5, t=5s) makes the id name no stream (1400).
+// (stream, file, auth), the relay's own internal-pull type (srt-relay-cluster, any case), or a
+// time shift, a negative duration "-N[.N][ms|s|m]" (spaces around it allowed). Anything else
+// (t=abc, t=, t=--5, t=5s) makes the id name no stream (1400).
 // Mirrored by timeKeyValid in src/srt/streamid.ts.
 bool ValidTimeKey(const std::string& raw) {
   size_t b = raw.find_first_not_of(" \t");
@@ -914,7 +915,7 @@ bool ValidTimeKey(const std::string& raw) {
   std::string v = raw.substr(b, e - b + 1);
   std::string lower = v;
   for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (lower == "stream" || lower == "file" || lower == "auth") return true;
+  if (lower == "stream" || lower == "file" || lower == "auth" || lower == "srt-relay-cluster") return true;
   size_t i = 0;
   if (i >= v.size() || v[i] != '-') return false;
   i++;

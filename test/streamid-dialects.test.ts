@@ -70,6 +70,7 @@ const CASES: Case[] = [
   { sid: '#!::r=news,m=request,t=-10s', mode: MODE_PLAY, stream: 'news', dialect: 'access-control' },
   { sid: '#!::r=news,m=request,t=-1.5', mode: MODE_PLAY, stream: 'news', dialect: 'access-control' },
   { sid: '#!::r=news,m=publish,t=stream', mode: MODE_PUBLISH, stream: 'news', dialect: 'access-control' },
+  { sid: '#!::r=news,m=request,t=srt-relay-cluster,u=edge-2,s=3', mode: MODE_PLAY, stream: 'news', dialect: 'access-control', user: 'edge-2', token: '3' },
   { sid: '#!::r=news,m=request,t=abc', mode: MODE_PLAY, stream: '', dialect: 'access-control' },
   { sid: '#!::r=news,m=request,t=', mode: MODE_PLAY, stream: '', dialect: 'access-control' },
   { sid: '#!::r=news,m=request,t=--5', mode: MODE_PLAY, stream: '', dialect: 'access-control' },

@@ -71,12 +71,13 @@ export function parseTimeShift(v: string): number | undefined {
   return -Math.round(ms);
 }
 
-const TIME_KEY = /^[ \t]*(?:-\d+(?:\.\d+)?(?:ms|s|m)?|stream|file|auth)[ \t]*$/i;
+const TIME_KEY = /^[ \t]*(?:-\d+(?:\.\d+)?(?:ms|s|m)?|stream|file|auth|srt-relay-cluster)[ \t]*$/i;
 
 /**
- * True for a `t=` value the relay understands: an access-control type (stream, file, auth) or a
- * time shift (a negative duration). Anything else (`t=abc`, `t=`, `t=--5`, `t=5s`) makes the id
- * name no stream, refused with 1400 (the native gate's ValidTimeKey reads it the same).
+ * True for a `t=` value the relay understands: an access-control type (stream, file, auth), the
+ * relay's own internal-pull type (`srt-relay-cluster`, src/cluster/internal-link.ts) or a time
+ * shift (a negative duration). Anything else (`t=abc`, `t=`, `t=--5`, `t=5s`) makes the id name
+ * no stream, refused with 1400 (the native gate's ValidTimeKey reads it the same).
  */
 export function timeKeyValid(v: string): boolean {
   return TIME_KEY.test(v);
