@@ -861,7 +861,8 @@ Napi::Value Classify(const Napi::CallbackInfo& info) {
 //   "#!::k=v,k=v"  SRT access control: r = resource, m = publish | request | bidirectional
 //                  (m absent: mode unknown, the port decides); without r: an h= holding a '/'
 //                  is the resource (SRS's older form), else Blackmagic's u= (bmd_uuid= or
-//                  bmd_name= present) is read as a plain id
+//                  bmd_name= present) is read as a plain id; a t= that ValidTimeKey refuses
+//                  leaves no resource (1400)
 //   "publish:NAME[:...]" / "read:NAME[:...]"   MediaMTX style
 //   "srt://host[:port]/PATH[?query]"           OvenMediaEngine's older id: PATH
 //   anything else  the whole string is the resource, mode unknown

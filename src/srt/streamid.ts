@@ -7,8 +7,8 @@
  *   other keys (u=, s=, h=, ...)    kept in `keys`; u= and s= also as `user` and `token` (the
  *                                   auth webhook gets them)
  *   dialect                         which form the id was read as (for `srt-relay streamid`)
- * `t=` also names the SRT access-control "type" (stream|file|auth); only a negative duration is a
- * time shift.
+ * `t=` also names the SRT access-control "type" (stream|file|auth, and the relay's own
+ * srt-relay-cluster); only a negative duration is a time shift; any other `t=` names no stream (1400).
  */
 import { MODE_PLAY, MODE_PUBLISH, MODE_UNKNOWN } from './native.js';
 
