@@ -861,7 +861,8 @@ Napi::Value Classify(const Napi::CallbackInfo& info) {
 //   "#!::k=v,k=v"  SRT access control: r = resource, m = publish | request | bidirectional
 //                  (m absent: mode unknown, the port decides); without r: an h= holding a '/'
 //                  is the resource (SRS's older form), else Blackmagic's u= (bmd_uuid= or
-//                  bmd_name= present) is read as a plain id
+//                  bmd_name= present) is read as a plain id; a t= that ValidTimeKey refuses
+//                  leaves no resource (1400)
 //   "publish:NAME[:...]" / "read:NAME[:...]"   MediaMTX style
 //   "srt://host[:port]/PATH[?query]"           OvenMediaEngine's older id: PATH
 //   anything else  the whole string is the resource, mode unknown
@@ -903,6 +904,36 @@ bool PercentDecode(const std::string& s, std::string* out) {
   return any;
 }
 
+// An access-control t= value the relay understands: a type of the SRT access-control spec
+// (stream, file, auth), the relay's own internal-pull type (srt-relay-cluster, any case), or a
+// time shift, a negative duration "-N[.N][ms|s|m]" (spaces around it allowed). Anything else
+// (t=abc, t=, t=--5, t=5s) makes the id name no stream (1400).
+// Mirrored by timeKeyValid in src/srt/streamid.ts.
+bool ValidTimeKey(const std::string& raw) {
+  size_t b = raw.find_first_not_of(" \t");
+  if (b == std::string::npos) return false;
+  size_t e = raw.find_last_not_of(" \t");
+  std::string v = raw.substr(b, e - b + 1);
+  std::string lower = v;
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lower == "stream" || lower == "file" || lower == "auth" || lower == "srt-relay-cluster") return true;
+  size_t i = 0;
+  if (i >= v.size() || v[i] != '-') return false;
+  i++;
+  auto digits = [&]() {
+    size_t from = i;
+    while (i < v.size() && v[i] >= '0' && v[i] <= '9') i++;
+    return i > from;
+  };
+  if (!digits()) return false;
+  if (i < v.size() && v[i] == '.') {
+    i++;
+    if (!digits()) return false;
+  }
+  std::string unit = v.substr(i);
+  return unit.empty() || unit == "ms" || unit == "s" || unit == "m";
+}
+
 void ClassifyPlain(const std::string& sid, const SidDomains& domains, int32_t* mode, std::string* resource) {
   std::string path = sid;
   if (StartsWithNoCase(sid, "srt://")) {
@@ -929,7 +960,7 @@ void ClassifyPlain(const std::string& sid, const SidDomains& domains, int32_t* m
 void ClassifyDecoded(const std::string& sid, const SidDomains& domains, int32_t* mode, std::string* resource) {
   if (StartsWith(sid, "#!::")) {
     std::string r, h, u;
-    bool haveR = false, bmd = false;
+    bool haveR = false, bmd = false, badTime = false;
     size_t pos = 4;
     while (pos <= sid.size()) {
       size_t end = sid.find(',', pos);
@@ -950,10 +981,13 @@ void ClassifyDecoded(const std::string& sid, const SidDomains& domains, int32_t*
           u = val;
         } else if (key == "bmd_uuid" || key == "bmd_name") {
           bmd = true;
+        } else if (key == "t" && !ValidTimeKey(val)) {
+          badTime = true;
         }
       }
       pos = end + 1;
     }
+    if (badTime) return;  // no resource: refused with 1400 before the webhook is asked
     if (haveR) {
       *resource = r;
     } else if (h.find('/') != std::string::npos) {

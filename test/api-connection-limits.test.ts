@@ -33,15 +33,16 @@ async function startApi(t: { after(fn: () => unknown): void }, maxConnections: n
   return { api, port };
 }
 
-/** A TCP connection to the API; `sent` is written once connected. Resolves once connected. */
-function open(port: number, sent = ''): Promise<Socket & { closedByServer: Promise<void> }> {
+/** A TCP connection to the API; `sent` is written once connected. Resolves once connected; `answer()` is what the server sent. */
+function open(port: number, sent = ''): Promise<Socket & { closedByServer: Promise<void>; answer(): string }> {
   return new Promise((resolve, reject) => {
+    let answer = '';
     const s = connect(port, '127.0.0.1', () => {
       if (sent !== '') s.write(sent);
-      resolve(Object.assign(s, { closedByServer: new Promise<void>((r) => s.once('close', () => r())) }));
+      resolve(Object.assign(s, { closedByServer: new Promise<void>((r) => s.once('close', () => r())), answer: () => answer }));
     });
     s.on('error', () => undefined); // a reset by the server is what some of these expect
-    s.resume(); // read what the server answers (a 408), so its close is seen
+    s.on('data', (d: Buffer) => (answer += d.toString('latin1'))); // read what the server answers (a 408), so its close is seen
     s.once('error', reject);
   });
 }
@@ -73,9 +74,12 @@ test('without a flood, a connection that sends no request is closed after the he
   const t0 = Date.now();
   await Promise.all([idle.closedByServer, partial.closedByServer]);
   await stalled.closedByServer;
-  const held = Date.now() - t0;
-  // Not a timing verdict on speed: the bound is the configured timeouts plus the 1 s check interval (the old server held such connections 60-310 s).
-  assert.ok(held < REQUEST_TIMEOUT_MS + HEADERS_TIMEOUT_MS + 5000, `closed after ${held} ms`);
+  // Reported, not judged (issue 18: no timing verdicts): the timeouts are HEADERS_TIMEOUT_MS and REQUEST_TIMEOUT_MS.
+  t.diagnostic(`closed after ${Date.now() - t0} ms (headers timeout ${HEADERS_TIMEOUT_MS} ms, request timeout ${REQUEST_TIMEOUT_MS} ms)`);
+  // What closed them is the server's timeout, which answers 408 (the old server held such connections 60-310 s and then reset them).
+  assert.match(partial.answer(), /^HTTP\/1\.1 408 /, `the half-sent headers got 408 (got ${JSON.stringify(partial.answer().slice(0, 40))})`);
+  assert.match(stalled.answer(), /^HTTP\/1\.1 408 /, `the stalled body got 408 (got ${JSON.stringify(stalled.answer().slice(0, 40))})`);
+  assert.match(idle.answer(), /^HTTP\/1\.1 408 /, `the idle connection got 408 (got ${JSON.stringify(idle.answer().slice(0, 40))})`);
   const res = await fetch(`http://127.0.0.1:${port}/healthz`);
   assert.equal(res.status, 200);
 });

@@ -151,9 +151,9 @@ test('Redis stopped: unavailable once, fail without sending with 1503, keep leas
   const outageSeen = Date.now() - noticedAt;
   await redis.start(); // same port, empty: the leases and the node entry are gone from Redis
   const [downMs] = await restored;
-  // The reported outage covers at least the part the test saw (from noticing it to the restart).
-  assert.ok(downMs >= outageSeen, `reported down for ${downMs} ms, the test saw ${outageSeen} ms of it`);
-  t.diagnostic(`down for ${downMs} ms`);
+  // The event reports how long Redis was down; its length is reported, not judged (issue 18: no timing verdicts).
+  assert.ok(Number.isFinite(downMs) && downMs > 0, `'restored' reports the outage's length (got ${downMs})`);
+  t.diagnostic(`reported down for ${downMs} ms; the test saw ${outageSeen} ms of it (from noticing the outage to the restart)`);
   assert.equal(log.count(/^Redis available again \(commands connection\)/), 1);
   assert.equal(unavailable, 1);
 

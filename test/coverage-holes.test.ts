@@ -2,17 +2,17 @@
  * Coverage holes of issue 18, closed with real peers: the auth webhook on a 5xx and on invalid
  * JSON, on play, and its cache expiry (`cacheMs`); `join=live`; the time-shift forms.
  * Every wait is for an observable event (a decision, a webhook call, a packet), never a sleep.
+ * The numbered TS stream comes from helpers/numbered-ts.ts.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { SrtSocket } from '../src/srt/socket.js';
 import { SrtRejectedError } from '../src/errors.js';
 import { connectDecided, rejectionOf, startWebhook, startWebhookRelay, type Call } from './helpers/webhook.js';
 import { connectFor, startRelay as startHarnessRelay, waitFor, waitLive } from './helpers/relay-harness.js';
 import type { AfterHook } from './helpers/processes.js';
-import { annexB, H264_AUD, H264_PPS, h264Slice, h264Sps, patSection, pmtSection, TsWriter } from './helpers/ts-build.js';
+import { KF, numberedReceiver, tsPublisher } from './helpers/numbered-ts.js';
 
 /** An HTTP server that answers every request with `status` and the raw `body` (not necessarily JSON). */
 async function rawWebhook(status: number, body: string): Promise<{ server: Server; url: string; calls: () => number }> {
@@ -113,82 +113,6 @@ test('after cacheMs the webhook is asked again for the same stream id and addres
 
 // ---- join=live and time shift, on an MPEG-TS stream whose messages carry their own number ----
 
-const VIDEO_PID = 0x100;
-const SEQ_PID = 0x1ff0;
-/** One key frame every KF messages; at PPS messages per second. */
-const KF = 100;
-const PPS = 100;
-
-/**
- * Message `n` of the stream (7 TS packets = 1316 bytes): PAT and PMT before a key frame, one
- * video PES (an IDR picture with SPS/PPS every KF messages, else a P slice), then a packet on
- * SEQ_PID carrying n, then null packets. The number comes after the video PES, so a keyframe join
- * (which starts a slot at its key frame's first packet) still delivers it.
- */
-function tsMessage(w: TsWriter, n: number): Buffer {
-  const start = w.packets.length;
-  const key = n % KF === 0;
-  if (key) {
-    w.psi(0, patSection([{ number: 1, pmtPid: 0x1000 }]));
-    w.psi(0x1000, pmtSection(1, VIDEO_PID, [{ type: 0x1b, pid: VIDEO_PID }]));
-  }
-  const es = key ? annexB([H264_AUD, h264Sps({ profile: 100, widthMbs: 120, heightMapUnits: 68 }), H264_PPS, h264Slice(5, 7)]) : annexB([H264_AUD, h264Slice(1, 5)]);
-  w.pes(VIDEO_PID, 0xe0, es, { pts: 90_000 + n * 900, pcr: (1 + n / PPS) * 27e6, ...(key ? { rai: true } : {}) });
-  const seq = new Uint8Array(184);
-  new DataView(seq.buffer).setUint32(0, n);
-  w.packet(SEQ_PID, { payload: seq });
-  while (w.packets.length - start < 7) w.nullPacket();
-  const msg = Buffer.concat(w.packets.slice(start));
-  w.packets.length = 0;
-  assert.equal(msg.length, 1316);
-  return msg;
-}
-
-/** Publishes tsMessage(0), tsMessage(1), ... at PPS until the test ends; `sent` counts them. */
-function tsPublisher(t: AfterHook, socket: SrtSocket): { readonly sent: number } {
-  const w = new TsWriter();
-  const started = performance.now();
-  let sent = 0;
-  let pending: Buffer | undefined;
-  const timer = setInterval(() => {
-    const due = Math.floor(((performance.now() - started) * PPS) / 1000) + 1;
-    while (sent < due) {
-      pending ??= tsMessage(w, sent);
-      const r = socket.send(pending);
-      if (r <= 0) break;
-      pending = undefined;
-      sent++;
-    }
-  }, 5);
-  t.after(() => clearInterval(timer));
-  return {
-    get sent() {
-      return sent;
-    },
-  };
-}
-
-/** The message numbers a viewer receives, in order (read from the SEQ_PID packets). */
-function seqReceiver(socket: SrtSocket): number[] {
-  const got: number[] = [];
-  const buf = new Uint8Array(1500);
-  const drain = (): void => {
-    for (;;) {
-      if (socket.isClosed) return;
-      const n = socket.recv(buf);
-      if (n <= 0) return;
-      for (let p = 0; p + 188 <= n; p += 188) {
-        if (buf[p] !== 0x47) continue;
-        const pid = ((buf[p + 1]! & 0x1f) << 8) | buf[p + 2]!;
-        if (pid === SEQ_PID) got.push(Buffer.from(buf.buffer, p + 4, 4).readUInt32BE(0));
-      }
-    }
-  };
-  socket.on({ readable: drain });
-  drain();
-  return got;
-}
-
 /** Starts the relay and a TS publisher of `name`; resolves once the relay has seen key frames. */
 async function liveTsStream(t: AfterHook, name: string): Promise<{ port: number; pub: { readonly sent: number } }> {
   const { relay, port } = await startHarnessRelay(t, {}, { latency: 120 });
@@ -209,15 +133,15 @@ const IN_FLIGHT = 30;
 test('join=live starts at the live edge, not at the newest key frame as a default join does', { timeout: 60_000 }, async (t) => {
   const { port, pub } = await liveTsStream(t, 'edge');
   const sentAtJoin = await midGop(pub, 2 * KF);
-  const live = seqReceiver(await connectFor(t, port, { streamid: '#!::r=edge,m=request,join=live', latency: 120 }));
-  const keyframeJoin = seqReceiver(await connectFor(t, port, { streamid: '#!::r=edge,m=request', latency: 120 }));
+  const live = numberedReceiver(await connectFor(t, port, { streamid: '#!::r=edge,m=request,join=live', latency: 120 }));
+  const keyframeJoin = numberedReceiver(await connectFor(t, port, { streamid: '#!::r=edge,m=request', latency: 120 }));
   await waitFor(() => live.length > 0 && keyframeJoin.length > 0, 'both viewers receive numbered messages', 20_000);
   const newestKeyframe = Math.floor(sentAtJoin / KF) * KF;
-  t.diagnostic(`sent at join ${sentAtJoin}; join=live first ${live[0]}; default join first ${keyframeJoin[0]}`);
-  assert.ok(live[0]! >= sentAtJoin - IN_FLIGHT, `join=live's first message ${live[0]} is at the live edge (sent ${sentAtJoin} at join)`);
-  assert.notEqual(live[0]! % KF, 0, 'join=live did not start on a key frame message');
+  t.diagnostic(`sent at join ${sentAtJoin}; join=live first ${live[0]?.n}; default join first ${keyframeJoin[0]?.n}`);
+  assert.ok(live[0]!.n >= sentAtJoin - IN_FLIGHT, `join=live's first message ${live[0]?.n} is at the live edge (sent ${sentAtJoin} at join)`);
+  assert.notEqual(live[0]!.n % KF, 0, 'join=live did not start on a key frame message');
   // The control: the default join starts at the newest key frame, well behind the live edge.
-  assert.equal(keyframeJoin[0], newestKeyframe, `the default join starts at the newest key frame ${newestKeyframe}`);
+  assert.equal(keyframeJoin[0]?.n, newestKeyframe, `the default join starts at the newest key frame ${newestKeyframe}`);
 });
 
 test('time-shift forms t=-500ms, t=-2m and t=-10 (seconds) are accepted and start at the key frame nearest that point', { timeout: 60_000 }, async (t) => {
@@ -225,9 +149,9 @@ test('time-shift forms t=-500ms, t=-2m and t=-10 (seconds) are accepted and star
   const sentAtJoin = await midGop(pub, 3 * KF);
   const firstOf = async (form: string): Promise<number> => {
     // join=live: without a parsed time shift the viewer would start at the live edge, off any key frame.
-    const got = seqReceiver(await connectFor(t, port, { streamid: `#!::r=dvr,m=request,join=live,${form}`, latency: 120 }));
+    const got = numberedReceiver(await connectFor(t, port, { streamid: `#!::r=dvr,m=request,join=live,${form}`, latency: 120 }));
     await waitFor(() => got.length > 0, `the ${form} viewer receives numbered messages`, 20_000);
-    return got[0]!;
+    return got[0]!.n;
   };
   const ms500 = await firstOf('t=-500ms');
   const min2 = await firstOf('t=-2m');

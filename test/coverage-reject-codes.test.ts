@@ -5,8 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { freeUdpPort } from './helpers/free-port.js';
-import { startWebhook } from './helpers/webhook.js';
-import { rejectReason, startRelay, connectFor, waitLive } from './helpers/relay-harness.js';
+import { connectDecided, startWebhook } from './helpers/webhook.js';
+import { rejectReason, startRelay, connectFor, waitFor, waitLive } from './helpers/relay-harness.js';
 
 test('docs/auth.md: 1400 for a stream id naming no valid stream (space, "live//cam", 201 characters), and the webhook is never asked', { timeout: 30_000 }, async (t) => {
   const hook = await startWebhook(() => ({ status: 200, body: { allow: true } }));
@@ -41,4 +41,26 @@ test('docs/config.md limits.maxStreams: a publish that would make one more strea
   first.send(new Uint8Array(1316));
   await waitLive(relay, 'one');
   assert.equal(await rejectReason(port, { streamid: 'publish:two' }), 1503);
+});
+
+test('docs/streams.md: a t= that is neither a time shift nor an access-control type (t=abc, t=, t=--5) is refused with 1400 in the handshake, before the webhook; t=-10s and t=stream play', { timeout: 30_000 }, async (t) => {
+  const hook = await startWebhook(() => ({ status: 200, body: { allow: true } }));
+  t.after(() => hook.server.close());
+  const { relay, port } = await startRelay(t, { auth: { webhook: hook.url, timeoutMs: 2000, cacheMs: 5000 } });
+  const pub = await connectDecided(port, { streamid: 'publish:dvr' });
+  t.after(() => pub.close());
+  const timer = setInterval(() => pub.send(new Uint8Array(1316).fill(7)), 10);
+  t.after(() => clearInterval(timer));
+  await waitLive(relay, 'dvr');
+  const asked = hook.calls.length;
+  for (const form of ['t=abc', 't=', 't=--5']) {
+    assert.equal(await rejectReason(port, { streamid: `#!::r=dvr,m=request,${form}` }), 1400, `reject code for ${form}`);
+  }
+  assert.equal(hook.calls.length, asked, 'the webhook was not asked about the malformed ids');
+  for (const form of ['t=-10s', 't=stream']) {
+    const viewer = await connectDecided(port, { streamid: `#!::r=dvr,m=request,${form}` });
+    t.after(() => viewer.close());
+    const buf = new Uint8Array(1500);
+    await waitFor(() => viewer.recv(buf) > 0, `the ${form} viewer receives`);
+  }
 });

@@ -15,6 +15,7 @@ import { freeUdpPort } from './helpers/free-port.js';
 import { spawnFor, type AfterHook } from './helpers/processes.js';
 import { waitFor } from './helpers/relay-harness.js';
 import { freeTcpPort } from './helpers/redis-server.js';
+import { unmet } from './helpers/requirements.js';
 import { testTempDir } from './helpers/ts-fixture.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -90,7 +91,7 @@ test('the systemd unit starts a single node with no Redis or cluster variables a
   await servesAlone(t, process.execPath, [join(ROOT, 'bin/srt-relay.js'), ...args], envWithoutRelayVars(), config.apiPort, 'the unit\'s ExecStart');
 });
 
-test('systemd-analyze verify accepts the unit', { skip: spawnSync('systemd-analyze', ['--version']).error !== undefined ? 'systemd-analyze not installed' : false }, () => {
+test('systemd-analyze verify accepts the unit', { skip: unmet(spawnSync('systemd-analyze', ['--version']).error !== undefined ? 'systemd-analyze not found (install systemd)' : undefined) }, () => {
   const r = spawnSync('systemd-analyze', ['verify', UNIT], { encoding: 'utf8' });
   assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
   assert.equal(`${r.stdout}${r.stderr}`.trim(), '', 'no warning');

@@ -71,6 +71,9 @@ test('streamid exits 1 naming the problem for an id the relay refuses, 2 for bad
   assert.equal(bad.code, 1);
   assert.equal(bad.json, undefined);
   assert.match(bad.stderr, /^error ERR_STREAM_ID_INVALID: the relay refuses this stream id with 1400: it names "cam 1", not a valid stream name/);
+  const badShift = await run(t, ['#!::r=cam,m=request,t=abc']);
+  assert.equal(badShift.code, 1);
+  assert.match(badShift.stderr, /ERR_STREAM_ID_INVALID: the relay refuses this stream id with 1400: t=abc is neither a time shift .*t=-10s.* nor an access-control type \(stream, file, auth\)/);
   const none = await run(t, ['']);
   assert.equal(none.code, 1);
   assert.match(none.stderr, /sends no stream id.*streamIdless/);

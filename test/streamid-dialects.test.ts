@@ -66,6 +66,16 @@ const CASES: Case[] = [
   { sid: 'live%2Fcam1', mode: MODE_UNKNOWN, stream: 'live/cam1', dialect: 'plain' },
   { sid: 'cam%zz', mode: MODE_UNKNOWN, stream: 'cam%zz', dialect: 'plain' },
   { sid: 'publish:cam1:u:p%41ss', mode: MODE_PUBLISH, stream: 'cam1', dialect: 'mediamtx', user: 'u', token: 'p%41ss' },
+  // t=: an access-control type or a time shift (a negative duration); anything else names no stream (1400)
+  { sid: '#!::r=news,m=request,t=-10s', mode: MODE_PLAY, stream: 'news', dialect: 'access-control' },
+  { sid: '#!::r=news,m=request,t=-1.5', mode: MODE_PLAY, stream: 'news', dialect: 'access-control' },
+  { sid: '#!::r=news,m=publish,t=stream', mode: MODE_PUBLISH, stream: 'news', dialect: 'access-control' },
+  { sid: '#!::r=news,m=request,t=srt-relay-cluster,u=edge-2,s=3', mode: MODE_PLAY, stream: 'news', dialect: 'access-control', user: 'edge-2', token: '3' },
+  { sid: '#!::r=news,m=request,t=abc', mode: MODE_PLAY, stream: '', dialect: 'access-control' },
+  { sid: '#!::r=news,m=request,t=', mode: MODE_PLAY, stream: '', dialect: 'access-control' },
+  { sid: '#!::r=news,m=request,t=--5', mode: MODE_PLAY, stream: '', dialect: 'access-control' },
+  { sid: '#!::r=news,m=request,t=5s', mode: MODE_PLAY, stream: '', dialect: 'access-control' },
+  { sid: '#!::t=abc,r=news,t=-5', mode: MODE_UNKNOWN, stream: '', dialect: 'access-control' },
   // StreamToStudio's return feed
   { sid: 'cam1#feedbackplay', mode: MODE_PLAY, stream: 'cam1/feedback', dialect: 'plain' },
   { sid: '#!::r=cam1,m=publish#feedbackplay', mode: MODE_PLAY, stream: 'cam1/feedback', dialect: 'access-control' },

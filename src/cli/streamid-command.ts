@@ -91,7 +91,9 @@ export function readStreamId(sid: string, port: PortView, from?: string, showSec
       stream === ''
         ? sid === ''
           ? 'the caller sends no stream id and the port has no stream for it: set srt.ports[].stream or streamIdless'
-          : 'it names no stream (an r= key, or a name after the prefix)'
+          : p.badTime !== undefined
+            ? `t=${p.badTime} is neither a time shift (a negative duration: t=-10s, -500ms, -2m, -10) nor an access-control type (stream, file, auth)`
+            : 'it names no stream (an r= key, or a name after the prefix)'
         : `it names ${JSON.stringify(stream)}, not a valid stream name (${STREAM_NAME_RULE})`;
     throw new StreamIdInvalidError(`the relay refuses this stream id with 1400: ${why}`, { dialect: p.dialect });
   }

@@ -9,6 +9,9 @@
  *    the new source's PAT/PMT;
  *  - every PID's continuity counter continues from the last one in the ring (read back once);
  *  - the first packet with an adaptation field of each PID gets the discontinuity_indicator.
+ * The first writer of a new ring (a stream's first source, e.g. an on-demand pull whose viewer is
+ * held) also starts at its source's first keyframe, preceded by its PAT/PMT, so a held viewer's
+ * first picture decodes; it has no counters to continue.
  * `raw` streams skip all of this: pure byte relay.
  */
 import { TsAnalyzer, type TsInfo } from '../ts/analyzer.js';
@@ -26,7 +29,7 @@ export const MAX_KEYFRAME_WAIT_MS = 5000;
 export class RingWriter {
   readonly ring: PacketRing;
   readonly #analyzer: TsAnalyzer | undefined;
-  /** True until the first keyframe of a source that took over the ring. */
+  /** True until the source's first keyframe (a new ring's first source, or one that took over the ring). */
   #waitKeyframe: boolean;
   /** Continuity-counter rewriting after a switch: shift per PID (0x10 | shift once known). */
   readonly #shift: Uint8Array | undefined;
@@ -50,7 +53,7 @@ export class RingWriter {
     this.#maxWaitMs = opts.maxKeyframeWaitMs ?? MAX_KEYFRAME_WAIT_MS;
     const takeover = ring.beginWriter() > 0 && ring.head() > 0;
     this.#analyzer = opts.raw ? undefined : new TsAnalyzer();
-    this.#waitKeyframe = takeover && !opts.raw;
+    this.#waitKeyframe = !opts.raw;
     this.#shift = takeover && !opts.raw ? new Uint8Array(0x2000) : undefined;
     this.#marked = this.#shift === undefined ? undefined : new Uint8Array(0x2000);
     this.#last = this.#shift === undefined ? undefined : RingWriter.#lastCounters(ring);
@@ -65,7 +68,7 @@ export class RingWriter {
     this.ring.endWriter();
   }
 
-  /** Packets dropped while waiting for the first keyframe after a switch. */
+  /** Packets dropped while waiting for the first keyframe (at the start, or after a switch). */
   get dropped(): number {
     return this.#dropped;
   }
@@ -110,11 +113,11 @@ export class RingWriter {
         const psi = a.latestPsi();
         if (skip > 0 && psi.byteLength > 0) {
           ring.fill(psi, ((kf - 1 - ring.head()) >>> 0));
-          this.#rewrite((kf - 1) >>> 0);
+          if (this.#shift !== undefined) this.#rewrite((kf - 1) >>> 0);
         }
         this.#waitKeyframe = false;
         this.#started = true;
-        for (let i = skip; i < count; i++) this.#rewrite((first + i) >>> 0);
+        if (this.#shift !== undefined) for (let i = skip; i < count; i++) this.#rewrite((first + i) >>> 0);
       } else if (this.#shift !== undefined) {
         this.#started = true;
         // Counters are continued only in what is known to be MPEG-TS: other payloads pass untouched.

@@ -7,8 +7,8 @@
  *   other keys (u=, s=, h=, ...)    kept in `keys`; u= and s= also as `user` and `token` (the
  *                                   auth webhook gets them)
  *   dialect                         which form the id was read as (for `srt-relay streamid`)
- * `t=` also names the SRT access-control "type" (stream|file|auth); only a negative duration is a
- * time shift.
+ * `t=` also names the SRT access-control "type" (stream|file|auth, and the relay's own
+ * srt-relay-cluster); only a negative duration is a time shift; any other `t=` names no stream (1400).
  */
 import { MODE_PLAY, MODE_PUBLISH, MODE_UNKNOWN } from './native.js';
 
@@ -54,6 +54,8 @@ export interface ParsedStreamId {
   feedback: boolean;
   /** The domain that was dropped from the name (SLS/OME), if any. */
   domain: string | undefined;
+  /** A `t=` value that is neither an access-control type nor a time shift (the id then names no stream). */
+  badTime?: string;
 }
 
 const DURATION = /^-(\d+(?:\.\d+)?)(ms|s|m)?$/;
@@ -67,6 +69,18 @@ export function parseTimeShift(v: string): number | undefined {
   const unit = m[2] ?? 's';
   const ms = unit === 'ms' ? n : unit === 'm' ? n * 60_000 : n * 1000;
   return -Math.round(ms);
+}
+
+const TIME_KEY = /^[ \t]*(?:-\d+(?:\.\d+)?(?:ms|s|m)?|stream|file|auth|srt-relay-cluster)[ \t]*$/i;
+
+/**
+ * True for a `t=` value the relay understands: an access-control type (stream, file, auth), the
+ * relay's own internal-pull type (`srt-relay-cluster`, src/cluster/internal-link.ts) or a time
+ * shift (a negative duration). Anything else (`t=abc`, `t=`, `t=--5`, `t=5s`) makes the id name
+ * no stream, refused with 1400 (the native gate's ValidTimeKey reads it the same).
+ */
+export function timeKeyValid(v: string): boolean {
+  return TIME_KEY.test(v);
 }
 
 /** A direction word of the config as the gate's mode. */
@@ -148,6 +162,7 @@ export function parseStreamId(raw: string, dialects: GateDialects = {}): ParsedS
   let token: string | undefined;
   let dialect: StreamIdDialect;
   let domain: string | undefined;
+  let badTime: string | undefined;
   let sid = raw;
   const feedback = sid.length > FEEDBACK_PLAY.length && sid.endsWith(FEEDBACK_PLAY);
   if (feedback) sid = sid.slice(0, -FEEDBACK_PLAY.length);
@@ -167,13 +182,16 @@ export function parseStreamId(raw: string, dialects: GateDialects = {}): ParsedS
       const k = part.slice(0, eq);
       const v = part.slice(eq + 1);
       keys[k] = v;
+      if (k === 't' && !timeKeyValid(v)) badTime ??= v;
       if (k === 'm') {
         if (v === 'publish') mode = MODE_PUBLISH;
         else if (v === 'request' || v === 'bidirectional') mode = MODE_PLAY;
       }
     }
     const bmd = keys['bmd_uuid'] !== undefined || keys['bmd_name'] !== undefined;
-    if (keys['r'] !== undefined) {
+    if (badTime !== undefined) {
+      // A t= that is neither a type nor a time shift: the id names no stream (1400).
+    } else if (keys['r'] !== undefined) {
       resource = keys['r'];
       if (bmd) dialect = 'blackmagic';
       else if (keys['h'] !== undefined) dialect = 'srs';
@@ -221,5 +239,6 @@ export function parseStreamId(raw: string, dialects: GateDialects = {}): ParsedS
     percentDecoded,
     feedback,
     domain,
+    ...(badTime !== undefined ? { badTime } : {}),
   };
 }

@@ -1,3 +1,4 @@
+import { ringSlotsFor } from '../ring/packet-ring.js';
 import type { StreamLatency } from '../config/latency-policy.js';
 
 /** A stream's options as the Relay takes them (the config file and the API normalise to this: src/config/stream-config.ts). */
@@ -23,8 +24,19 @@ export interface RelayStreamOptions {
   latency?: StreamLatency;
 }
 
-/** Hard cap of a stream's ring: 16384 slots × 1472 bytes ≈ 24 MB (≈ 15 s at 10 Mbit/s). */
+/** Hard cap of a stream's ring: 16384 slots × 1472 bytes ≈ 24 MB (≈ 17 s of 1316-byte messages at 10 Mbit/s). */
 export const RING_MAX_SLOTS = 16384;
+/** Smallest ring a configured stream gets (a bufferTimeMs under about a second). */
+export const RING_MIN_SLOTS = 1024;
+
+/**
+ * Ring slots of a configured stream: one per millisecond of `bufferTimeMs` (one 1316-byte
+ * message per millisecond is ≈ 10.5 Mbit/s), rounded up to a power of two, within
+ * [RING_MIN_SLOTS, RING_MAX_SLOTS] (docs/streams.md "The memory window").
+ */
+export function ringSlotsForBufferTime(bufferTimeMs: number): number {
+  return ringSlotsFor(bufferTimeMs, RING_MIN_SLOTS, RING_MAX_SLOTS);
+}
 
 /** A stream's sources, primary first. */
 export function sourceTexts(s: RelayStreamOptions): string[] {

@@ -10,10 +10,9 @@ import type { Logger } from '../logging.js';
 import { boundAddress, type PortRegistry } from '../srt/port-registry.js';
 import type { UdpSocketInfo } from '../srt/socket.js';
 import type { UdpSocketLabels } from '../srt/udp-drops.js';
-import { ringSlotsFor } from '../ring/packet-ring.js';
 import type { Stream } from '../streams/stream.js';
 import type { StreamRegistry } from '../streams/stream-registry.js';
-import { RING_MAX_SLOTS, sourceTexts, type RelayStreamOptions } from '../streams/stream-options.js';
+import { ringSlotsForBufferTime, sourceTexts, type RelayStreamOptions } from '../streams/stream-options.js';
 import { parseSource, sourcePortHolder, StreamSources, type SourceHost, type SourcesView } from '../streams/stream-sources.js';
 import type { StreamSessions } from './stream-sessions.js';
 import type { RelayEvents, RemoteOwnerSource } from './relay-api.js';
@@ -105,7 +104,7 @@ export class StreamCatalog {
       pushIndex: pushIndex < 0 ? 0 : pushIndex,
       ...(s.join !== undefined ? { join: s.join } : {}),
       ...(s.raw !== undefined ? { raw: s.raw } : {}),
-      ...(s.bufferTimeMs !== undefined ? { ringSlots: ringSlotsFor(s.bufferTimeMs, 1024, RING_MAX_SLOTS) } : {}),
+      ...(s.bufferTimeMs !== undefined ? { ringSlots: ringSlotsForBufferTime(s.bufferTimeMs) } : {}),
       ...(s.latency !== undefined ? { latency: s.latency } : {}),
     });
     stream.setSources(undefined); // the previous sources stop before the new ones bind their ports
