@@ -1,6 +1,6 @@
 /**
  * docs/openapi.yaml describes what the server answers (issue 14). A real relay (ffmpeg publishing
- * a live test pattern, srt-live-transmit playing it, a push to an srt-live-transmit listener, a
+ * a live test pattern, srt-live-transmit playing it, a push to an srt-live-transmit listener (edited to another), a
  * stream with two sources, the SRTLA receiver on) is called on every operation of the spec; each
  * answer's status must be one the operation documents and its body must validate against the
  * schema the spec gives for that status (ajv, JSON Schema 2020-12, with schema/config.schema.json
@@ -117,7 +117,7 @@ class SpecClient {
 test('every endpoint of docs/openapi.yaml answers a live relay (publisher, viewer, push, sources, SRTLA) with bodies its schemas accept', { skip, timeout: 120_000 }, async (t) => {
   const { doc } = openApi();
   const port = await freeUdpPort();
-  const [pushPort, sourcePort] = await freeUdpPorts(2);
+  const [firstPushPort, sourcePort, pushPort] = await freeUdpPorts(3);
   const opts = relayOptions(port, { srtla: { port: 0, host: '127.0.0.1', target: { host: '127.0.0.1', port } } }, {});
   const relay = new Relay(opts);
   const base = await serveApi(t, relay, { srtPorts: opts.ports });
@@ -134,6 +134,7 @@ test('every endpoint of docs/openapi.yaml answers a live relay (publisher, viewe
   await waitFor(() => relay.getStream('cam')?.publisher !== undefined || ffmpeg.exit !== undefined, 'ffmpeg publishing cam', 20_000);
   assert.equal(ffmpeg.exit, undefined, `ffmpeg exited: ${ffmpeg.output()}`);
   const viewerSlt = startSlt(t, `srt://127.0.0.1:${port}?streamid=read:cam`, 'file://con');
+  startSlt(t, `srt://127.0.0.1:${firstPushPort}?mode=listener`, 'file://con');
   startSlt(t, `srt://127.0.0.1:${pushPort}?mode=listener`, 'file://con');
   await waitFor(() => (relay.getStream('cam')?.viewers.size ?? 0) >= 1 || viewerSlt.exit !== undefined, 'the srt-live-transmit viewer');
   assert.equal(viewerSlt.exit, undefined, viewerSlt.output());
@@ -153,11 +154,15 @@ test('every endpoint of docs/openapi.yaml answers a live relay (publisher, viewe
 
   // Pushes.
   const pushes = '/api/v1/pushes';
-  const added = await api.call('POST', pushes, pushes, { stream: 'cam', target: `srt://127.0.0.1:${pushPort}` });
+  const added = await api.call('POST', pushes, pushes, { stream: 'cam', target: `srt://127.0.0.1:${firstPushPort}` });
   assert.equal(added.status, 201, JSON.stringify(added.json));
-  assert.equal((await api.call('POST', pushes, pushes, { stream: 'cam', target: `srt://127.0.0.1:${pushPort}` })).status, 409);
+  assert.equal((await api.call('POST', pushes, pushes, { stream: 'cam', target: `srt://127.0.0.1:${firstPushPort}` })).status, 409);
   assert.equal((await api.call('POST', pushes, pushes, { stream: 'cam' })).status, 400);
   const pushPath = '/api/v1/pushes/{id}';
+  const edited = await api.call('PUT', pushPath, `${pushes}/${added.json.id}`, { stream: 'cam', target: `srt://127.0.0.1:${pushPort}?latency=250`, auto: true });
+  assert.equal(edited.status, 200, JSON.stringify(edited.json));
+  assert.equal((await api.call('PUT', pushPath, `${pushes}/${added.json.id}`, { stream: 'cam', target: 'srt://127.0.0.1:1?latncy=1' })).status, 400);
+  assert.equal((await api.call('PUT', pushPath, `${pushes}/999999`, { stream: 'cam', target: `srt://127.0.0.1:${pushPort}` })).status, 404);
   const active = await waitFor(async () => {
     const r = await api.call('GET', pushPath, `${pushes}/${added.json.id}`);
     return r.json.state === 'active' && r.json.session !== null ? r.json : undefined;

@@ -80,13 +80,13 @@ export class Recordings {
     this.#host = host;
   }
 
-  /** Validates and adds a file:// push (RecordingTargetError when it cannot record there). */
-  add(p: { stream: string; target: string; auto?: boolean }): RecordingPushInfo {
+  /** Validates and adds a file:// push (RecordingTargetError when it cannot record there); `id`: the id it keeps when edited. */
+  add(p: { stream: string; target: string; auto?: boolean }, id?: number): RecordingPushInfo {
     const vars = { stream: p.stream, node: this.#host.nodeId };
     const target = checkFileTarget(p.target, this.#host.root, vars);
     const push: RecordingPush = {
       info: {
-        id: this.#host.nextId(),
+        id: id ?? this.#host.nextId(),
         stream: p.stream,
         target: target.raw,
         auto: p.auto === true,
@@ -112,6 +112,12 @@ export class Recordings {
 
   has(id: number): boolean {
     return this.#pushes.has(id);
+  }
+
+  /** What push `id` was added with (target as written), or undefined. */
+  options(id: number): { stream: string; target: string; auto: boolean } | undefined {
+    const p = this.#pushes.get(id);
+    return p === undefined ? undefined : { stream: p.info.stream, target: p.info.target, auto: p.info.auto };
   }
 
   remove(id: number): boolean {

@@ -27,7 +27,7 @@ import type { NodeInfo } from '../cluster/registry.js';
 import type { RoutingNotice } from '../cluster/bus.js';
 import { isSrtRelayError } from '../errors.js';
 import { relayStreamFrom } from './from-config.js';
-import type { AuthSettings, ClusterRelay, RelayStreamOptions } from './relay-api.js';
+import type { AuthSettings, ClusterRelay, PushInfo, RelayPushOptions, RelayStreamOptions } from './relay-api.js';
 
 export interface ClusterBridgeOptions {
   relay: ClusterRelay;
@@ -317,6 +317,30 @@ export class ClusterBridge {
     const res = await this.#member.config.putPush(body);
     this.#applyPush(res.id, res.value);
     return { ...res, local: this.#pushes.get(res.id) };
+  }
+
+  /**
+   * Replaces the shared push the Relay knows as `localId` with `body` (checked like POST): the old
+   * one leaves the cluster's configuration, the new one is stored and applied here (a new cluster
+   * id, derived from stream and target, so a new local id). A push of this node's own config file
+   * is changed here only, under the same id. Undefined: no push `localId`.
+   */
+  async updatePush(localId: number, body: RelayPushOptions): Promise<PushInfo | undefined> {
+    const id = [...this.#pushes].find(([, local]) => local === localId)?.[0];
+    if (id === undefined) return this.#relay.updatePush(localId, body);
+    const old = await this.#member.config.getPush(id);
+    await this.#member.config.deletePush(id);
+    this.#unapplyPush(id);
+    let res;
+    try {
+      res = await this.#member.config.putPush(body);
+    } catch (err) {
+      if (old !== undefined) this.#applyPush((await this.#member.config.putPush(old)).id, old);
+      throw err;
+    }
+    this.#applyPush(res.id, res.value);
+    const local = this.#pushes.get(res.id);
+    return local === undefined ? undefined : this.#relay.listPushes().find((p) => p.id === local);
   }
 
   /** Deletes the push the Relay knows as `localId` from the cluster (or only here if it is local). */
