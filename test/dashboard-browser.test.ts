@@ -215,6 +215,39 @@ test("a push added on the stream page is in the API's pushes with its target, an
   await page.close();
 });
 
+test("editing a push on the stream page changes it in the API (PUT /api/v1/pushes/{id}, same id); a refused edit shows the API's message and changes nothing", { skip }, async () => {
+  interface PushJson { id: number; stream: string; target: string; auto: boolean }
+  const pushes = async (): Promise<PushJson[]> => (await node.api<{ pushes: PushJson[] }>('/api/v1/pushes', { headers: auth })).body.pushes;
+  const [p1, p2] = [await freeUdpPort(), await freeUdpPort()];
+  const first = `srt://127.0.0.1:${p1}?streamid=publish:copy`;
+  const added = await node.api<PushJson>('/api/v1/pushes', { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ stream: 'cam', target: first }) });
+  assert.equal(added.status, 201);
+  const id = added.body.id;
+  const page = await signedIn('#/stream/cam');
+  const row = page.locator(`tr[data-push="${id}"]`);
+  await row.waitFor();
+  await row.getByRole('button', { name: `edit push ${id}` }).click();
+  const box = page.getByLabel(`Target of push ${id}`);
+  assert.equal(await box.inputValue(), first, 'the form is prefilled with the push\'s target');
+  await box.fill(`srt://127.0.0.1:${p2}?latncy=200`);
+  await page.getByRole('button', { name: 'Save push' }).click();
+  await page.getByText(/Not saved \(ERR_SRT_OPTION_UNKNOWN\).*did you mean 'latency'/).waitFor();
+  assert.deepEqual((await pushes()).find((p) => p.id === id)?.target, first, 'a refused edit changed nothing');
+  const second = `srt://127.0.0.1:${p2}?latency=300`;
+  await box.fill(second);
+  await page.getByLabel('Reconnect automatically (auto)').check();
+  await shot(page, 'dashboard-push-edit.png');
+  await page.getByRole('button', { name: 'Save push' }).click();
+  await page.getByText(`Push ${id} now sends to ${second}.`).waitFor();
+  const now = (await pushes()).find((p) => p.id === id);
+  assert.deepEqual(now && { stream: now.stream, target: now.target, auto: now.auto }, { stream: 'cam', target: second, auto: true });
+  assert.equal((await pushes()).filter((p) => p.target === first).length, 0, 'the old target is gone');
+  await row.locator('td[data-label="Target"]').getByText(second).waitFor();
+  assert.equal(await page.locator('#push-edit').count(), 0, 'the form closed');
+  await node.api(`/api/v1/pushes/${id}`, { method: 'DELETE', headers: auth });
+  await page.close();
+});
+
 test("kicking a session from the Sessions page ends it: the viewer's srt-live-transmit sees the close and exits", { skip }, async () => {
   const page = await signedIn('#/sessions');
   const viewerSession = (await sessions()).find((s) => s.kind === 'viewer' && s.stream === 'cam');

@@ -185,10 +185,40 @@ export function Sessions() {
   </section>`;
 }
 
+/** Edit one push: PUT /api/v1/pushes/ID with the POST body, prefilled from the PushView. */
+function PushEdit({ push, onDone }) {
+  const [target, setTarget] = useState(push.target);
+  const [auto, setAuto] = useState(push.auto);
+  const [msg, setMsg] = useState('');
+  const save = async (e) => {
+    e.preventDefault();
+    try {
+      const p = await api(`/api/v1/pushes/${push.id}`, { method: 'PUT', body: { stream: push.stream, target: target.trim(), auto } });
+      onDone(`Push ${p.id} now sends to ${p.target}.`);
+    } catch (err) {
+      setMsg(`Not saved (${err.code}): ${err.message}`);
+    }
+  };
+  return html`<form class="push-edit" id="push-edit" onSubmit=${save} aria-labelledby="push-edit-h">
+    <h3 id="push-edit-h">Edit push ${push.id}</h3>
+    <p class="dim" id="push-edit-help">Saving restarts the push with the new target. Secrets in the URL show as <code>***</code>: type them again.</p>
+    <label for="push-edit-target">Target of push ${push.id}</label>
+    <input id="push-edit-target" type="text" inputmode="url" aria-describedby="push-edit-help" value=${target} onInput=${(e) => setTarget(e.currentTarget.value)} required />
+    <label class="check"><input type="checkbox" checked=${auto} onChange=${(e) => setAuto(e.currentTarget.checked)} /> Reconnect automatically (auto)</label>
+    <div class="buttons"><button type="submit">Save push</button> <button type="button" onClick=${() => onDone('')}>Cancel</button></div>
+    <p role="status" class=${msg ? 'status error' : 'status'}>${msg}</p>
+  </form>`;
+}
+
+function pushStateClass(state) {
+  return `state state-${state === 'active' ? 'live' : state === 'failed' ? 'failover' : 'waiting'}`;
+}
+
 function Pushes({ name }) {
   const pushes = usePoll(() => api('/api/v1/pushes'), 2000);
   const [target, setTarget] = useState('');
   const [msg, setMsg] = useState('');
+  const [editing, setEditing] = useState(undefined);
   const list = (pushes.data?.pushes ?? []).filter((p) => p.stream === name);
   const add = async (e) => {
     e.preventDefault();
@@ -209,22 +239,24 @@ function Pushes({ name }) {
       setMsg(`Not removed: ${err.message}`);
     }
   };
+  const edited = list.find((p) => p.id === editing);
   return html`<section aria-labelledby="pushes-h">
     <h2 id="pushes-h">Pushes</h2>
     ${list.length === 0 ? html`<p>No pushes.</p>` : html`<div class="table-wrap"><table class="cards" id="pushes-table">
-      <thead><tr><th scope="col">ID</th><th scope="col">Target</th><th scope="col">State</th><th scope="col">Attempts</th><th scope="col">Last error</th><th scope="col"><span class="sr-only">Actions</span></th></tr></thead>
+      <thead><tr><th scope="col">ID</th><th scope="col">Target</th><th scope="col">Auto</th><th scope="col">State</th><th scope="col">Attempts</th><th scope="col">Last error</th><th scope="col"><span class="sr-only">Actions</span></th></tr></thead>
       <tbody>${list.map((p) => html`<tr data-push=${p.id}>
-        <th scope="row" data-label="ID">${p.id}</th><td data-label="Target" class="mono">${p.target}</td>
-        <td data-label="State"><span class=${`state state-${p.state === 'live' || p.state === 'connected' ? 'live' : p.state === 'failed' ? 'failover' : 'waiting'}`}>${p.state}</span></td>
+        <th scope="row" data-label="ID">${p.id}</th><td data-label="Target" class="mono">${p.target}</td><td data-label="Auto">${p.auto ? 'yes' : 'no'}</td>
+        <td data-label="State"><span class=${pushStateClass(p.state)}>${p.state}</span></td>
         <td data-label="Attempts">${p.attempts}</td><td data-label="Last error">${p.lastError ?? '—'}</td>
-        <td><button type="button" class="danger" onClick=${() => remove(p)} aria-label=${`remove push ${p.id}`}>Remove</button></td>
+        <td class="actions"><button type="button" onClick=${() => { setMsg(''); setEditing(p.id); }} aria-label=${`edit push ${p.id}`}>Edit</button> <button type="button" class="danger" onClick=${() => remove(p)} aria-label=${`remove push ${p.id}`}>Remove</button></td>
       </tr>`)}</tbody></table></div>`}
+    ${edited !== undefined ? html`<${PushEdit} key=${edited.id} push=${edited} onDone=${(text) => { setEditing(undefined); setMsg(text); }} />` : null}
     <form class="inline" onSubmit=${add}>
       <label for="push-target">New push target</label>
       <input id="push-target" type="text" inputmode="url" placeholder="srt://host:port?streamid=publish:name" value=${target} onInput=${(e) => setTarget(e.currentTarget.value)} required />
       <button type="submit">Add push</button>
     </form>
-    <p role="status" class="status">${msg}</p>
+    <p role="status" class="status" id="pushes-status">${msg}</p>
   </section>`;
 }
 
