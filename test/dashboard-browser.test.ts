@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BrowserContext, Page } from 'playwright-core';
 import { openBrowser } from './helpers/browser.js';
+import { SrtlaSender } from './helpers/srtla-sender.js';
 import { freeUdpPort } from './helpers/free-port.js';
 import { ffmpegLiveEncoder, srtUrl } from './helpers/media.js';
 import type { AfterHook, Spawned } from './helpers/processes.js';
@@ -38,6 +39,7 @@ let node: RelayProcess;
 let browser: BrowserContext;
 let encoder: Spawned;
 let viewer: Spawned;
+let srtlaPort: number;
 
 interface StreamJson {
   name: string;
@@ -85,7 +87,8 @@ async function shot(page: Page, file: string): Promise<void> {
 before(async () => {
   if (skip !== false) return;
   const cfg = join(testTempDir(), 'dashboard-browser.json');
-  writeFileSync(cfg, JSON.stringify({ srt: { ports: [{ port: 9000, direction: 'both' }] }, api: { token: TOKEN } }));
+  srtlaPort = await freeUdpPort();
+  writeFileSync(cfg, JSON.stringify({ srt: { ports: [{ port: 9000, direction: 'both' }] }, api: { token: TOKEN }, srtla: { port: srtlaPort, host: '127.0.0.1' } }));
   node = await startRelayProcess(suite, { args: ['--config', cfg], workers: 1, logLevel: 'warn' });
   encoder = ffmpegLiveEncoder(suite, srtUrl(node.srtPort, 'publish:cam'), { size: '640x360' });
   await waitFor(async () => (await stream('cam').catch(() => undefined))?.media?.keyframeIntervalMs != null, 'cam live with its tracks read', 20_000);
@@ -263,6 +266,43 @@ test("kicking a session from the Sessions page ends it: the viewer's srt-live-tr
   await waitFor(async () => (await sessions()).every((s) => s.id !== viewerSession.id), 'the session gone from the API');
   await row.waitFor({ state: 'detached', timeout: 5000 });
   assert.equal(encoder.exit, undefined, 'the publisher was not touched');
+  await page.close();
+});
+
+test("the Sessions page shows a bonded (SRTLA) publisher's links with the address, bytes and last-heard time the API gives", { skip }, async () => {
+  interface Link { address: string; bytes: number; lastHeard: string }
+  interface Bonded extends SessionJson { srtla: { group: number; links: Link[] } | null }
+  const sender = await SrtlaSender.start({ receiver: { host: '127.0.0.1', port: srtlaPort }, links: [{ bind: '127.0.0.1' }, { bind: '127.0.0.2' }] });
+  cleanups.unshift(() => sender.close());
+  await waitFor(() => sender.registeredLinks() === 2, 'the sender registered 2 links');
+  const bondedEncoder = ffmpegLiveEncoder(suite, `srt://127.0.0.1:${sender.port}?streamid=publish:bonded&latency=500000`, { size: '320x180', name: 'ffmpeg over SRTLA' });
+  const bonded = async (): Promise<Bonded | undefined> =>
+    (await node.api<{ sessions: Bonded[] }>('/api/v1/sessions', { headers: auth })).body.sessions.find((s) => s.kind === 'publisher' && s.stream === 'bonded');
+  const pub = await waitFor(async () => {
+    const s = await bonded();
+    return s?.srtla !== null && s?.srtla !== undefined && s.srtla.links.length === 2 && s.srtla.links.every((l) => l.bytes > 0) ? s : undefined;
+  }, 'the bonded publisher with 2 links that carried bytes', 20_000).catch((err: Error) => {
+    throw new Error(`${err.message}\n${bondedEncoder.output()}`);
+  });
+  const page = await signedIn('#/sessions');
+  const row = page.locator(`tr[data-session="${pub.id}"]`);
+  await row.waitFor();
+  assert.equal((await row.locator('[data-field="srtla"]').innerText()).trim(), '2 links');
+  const links = page.locator(`#srtla-${pub.id}`);
+  await links.waitFor();
+  assert.match(await links.locator('caption').innerText(), new RegExp(`SRTLA group ${pub.srtla!.group} of session ${pub.id}: 2 links`));
+  const api = (await bonded())!.srtla!.links;
+  assert.deepEqual((await links.locator('tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-link')))).sort(), api.map((l) => l.address).sort(), 'one row per link, by address');
+  for (const l of api) {
+    const cell = links.locator(`tr[data-link="${l.address}"]`);
+    assert.match(await cell.locator('[data-field="bytes"]').innerText(), /^[\d.]+ (B|KiB|MiB|GiB)$/);
+    assert.match(await cell.locator('[data-field="last-heard"]').innerText(), /^\d+ s ago$/, 'a link heard seconds ago');
+  }
+  // The page follows the API: the bytes a link carried grow while ffmpeg sends.
+  const first = await links.locator(`tr[data-link="${api[0]!.address}"] [data-field="bytes"]`).innerText();
+  await waitFor(async () => (await links.locator(`tr[data-link="${api[0]!.address}"] [data-field="bytes"]`).innerText()) !== first, 'the link bytes updated on the page', 10_000);
+  await shot(page, 'dashboard-sessions-srtla.png');
+  await bondedEncoder.kill();
   await page.close();
 });
 

@@ -125,6 +125,7 @@ function SessionTable({ sessions, onKick, showStream = true, id }) {
       case 'loss': return (s.stats?.lossReceived ?? 0) + (s.stats?.lossSent ?? 0);
       case 'retrans': return s.stats?.retransmitted ?? 0;
       case 'drops': return (s.stats?.dropsReceived ?? 0) + (s.stats?.dropsSent ?? 0) + s.skipped;
+      case 'links': return s.srtla?.links.length ?? -1;
       default: return s[k];
     }
   });
@@ -133,7 +134,7 @@ function SessionTable({ sessions, onKick, showStream = true, id }) {
     <thead><tr>
       <${Th} k="id">ID<//><${Th} k="kind">Kind<//>${showStream ? html`<${Th} k="stream">Stream<//>` : null}<${Th} k="peer">Peer<//>
       <${Th} k="since">Since<//><${Th} k="rtt">RTT<//><${Th} k="rate">Rate<//><${Th} k="loss">Loss<//><${Th} k="retrans">Retrans<//><${Th} k="drops">Drops · skipped<//>
-      <th scope="col">Buffer</th><th scope="col">Undecrypted</th><th scope="col"><span class="sr-only">Actions</span></th>
+      <th scope="col">Buffer</th><th scope="col">Undecrypted</th><${Th} k="links">SRTLA links<//><th scope="col"><span class="sr-only">Actions</span></th>
     </tr></thead>
     <tbody>
       ${rows.map((s) => {
@@ -151,11 +152,34 @@ function SessionTable({ sessions, onKick, showStream = true, id }) {
           <td data-label="Drops">${s.stats ? `${s.stats.dropsReceived + s.stats.dropsSent} · ${s.skipped}` : s.skipped}</td>
           <td data-label="Buffer">${s.stats ? `${s.stats.receiveBufferMs || s.stats.sendBufferMs} ms` : '–'}</td>
           <td data-label="Undecrypted" class=${s.stats && s.stats.undecrypted > 0 ? 'bad-text num' : 'num'}>${s.stats ? s.stats.undecrypted : '–'}</td>
+          <td data-label="SRTLA links" data-field="srtla">${s.srtla ? html`<a href=${`#srtla-${s.id}`}>${s.srtla.links.length} ${s.srtla.links.length === 1 ? 'link' : 'links'}</a>` : '–'}</td>
           <td><button type="button" class="danger" onClick=${() => onKick(s)} aria-label=${`kick session ${s.id} (${s.kind} ${s.peer})`}>Kick</button></td>
-        </tr>`;
+        </tr>${s.srtla ? html`<${SrtlaLinks} s=${s} colspan=${showStream ? 14 : 13} />` : null}`;
       })}
     </tbody>
   </table></div>`;
+}
+
+/** A bonded (SRTLA) session's links, under its row: where each sends from, what it carried, when it was last heard. */
+function SrtlaLinks({ s, colspan }) {
+  return html`<tr class="srtla-links" data-srtla-for=${s.id}><td colspan=${colspan}>
+    <table class="links" id=${`srtla-${s.id}`}>
+      <caption>SRTLA group ${s.srtla.group} of session ${s.id}: ${s.srtla.links.length} ${s.srtla.links.length === 1 ? 'link' : 'links'} (via <span class="mono">${s.srtla.via}</span>)</caption>
+      <thead><tr><th scope="col">Link address</th><th scope="col">Bytes</th><th scope="col">Packets</th><th scope="col">Share</th><th scope="col">SRTLA ACKs</th><th scope="col">Last heard</th><th scope="col">Registered</th></tr></thead>
+      <tbody>${s.srtla.links.map((l) => {
+        const quiet = Date.now() - Date.parse(l.lastHeard) > 2000;
+        return html`<tr data-link=${l.address}>
+          <th scope="row" data-label="Link" class="mono">${l.address}</th>
+          <td data-label="Bytes" data-field="bytes">${fmtBytes(l.bytes)}</td>
+          <td data-label="Packets" class="num">${l.packets}</td>
+          <td data-label="Share" class="num">${Math.round(l.share * 100)} %</td>
+          <td data-label="SRTLA ACKs" class="num">${l.srtlaAcks}</td>
+          <td data-label="Last heard" data-field="last-heard" class=${quiet ? 'bad-text' : ''}>${fmtAge(l.lastHeard)} ago</td>
+          <td data-label="Registered">${fmtAge(l.registeredSince)} ago</td>
+        </tr>`;
+      })}</tbody>
+    </table>
+  </td></tr>`;
 }
 
 function useKick(after) {
