@@ -394,6 +394,18 @@ export function StreamPage({ name }) {
   </section>`;
 }
 
+/** What the node knows of its configuration's problems: the last reload, keys waiting for a restart, each problem. */
+function ConfigProblems({ c }) {
+  if (!c) return null;
+  const last = c.lastReload;
+  return html`<section aria-labelledby="config-h" id="config-status">
+    <h2 id="config-h">Configuration ${c.problems.length + c.needsRestart.length > 0 ? html`<span class="state state-failover" id="config-flag">${c.problems.length + c.needsRestart.length} to look at</span>` : html`<span class="state state-live">no problems</span>`}</h2>
+    <p id="config-file">${c.file === null ? 'Started without a config file (--config): nothing to reload.' : html`File <span class="mono">${c.file}</span>, ${last === null ? 'not reloaded since the start' : html`last reloaded ${fmtAge(last.at)} ago (${last.trigger}): <strong class=${last.ok ? 'ok-text' : 'bad-text'} id="config-last">${last.ok ? 'applied' : 'refused, the running configuration is kept'}</strong>`}.`}</p>
+    ${c.needsRestart.length > 0 ? html`<div class="warn-box" id="config-restart"><p>Changed in the file, in force only after a restart (the running value is kept):</p><ul>${c.needsRestart.map((k) => html`<li class="mono">${k}</li>`)}</ul></div>` : null}
+    ${c.problems.length > 0 ? html`<ul class="error" id="config-problems">${c.problems.map((p) => html`<li><span class="dim">${p.source === 'cluster' ? 'cluster' : 'reload'}:</span> <span class="mono">${p.message}</span></li>`)}</ul>` : null}
+  </section>`;
+}
+
 export function NodePage() {
   const { store } = { store: useRef({ since: undefined, h: undefined }) };
   const node = usePoll(async () => {
@@ -426,6 +438,7 @@ export function NodePage() {
       <div><dt>Streams · sessions</dt><dd>${n.streams} · ${n.sessions}</dd></div>
     </dl>
     ${n.health.reasons.length > 0 ? html`<ul class="error">${n.health.reasons.map((r) => html`<li>${r}</li>`)}</ul>` : null}
+    <${ConfigProblems} c=${n.config} />
     <h2>Ports</h2>
     <div class="table-wrap"><table class="cards" id="ports-table">
       <thead><tr><th scope="col">Port</th><th scope="col">Protocol</th><th scope="col">Direction</th><th scope="col">Stream</th></tr></thead>

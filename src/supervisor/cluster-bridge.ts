@@ -26,6 +26,7 @@ import type { LeaseOwner } from '../cluster/lease.js';
 import type { NodeInfo } from '../cluster/registry.js';
 import type { RoutingNotice } from '../cluster/bus.js';
 import { isSrtRelayError } from '../errors.js';
+import { maskUrl } from '../config/secrets.js';
 import { relayStreamFrom } from './from-config.js';
 import type { AuthSettings, ClusterRelay, PushInfo, RelayPushOptions, RelayStreamOptions } from './relay-api.js';
 
@@ -73,6 +74,8 @@ export class ClusterBridge {
   readonly #mirror = new Map<string, LeaseOwner>();
   /** `stream:<name>` / `push:<id>` / `auth:<name>` → JSON of what was applied from the cluster. */
   readonly #applied = new Map<string, string>();
+  /** `stream:<name>` / `push:<id>` → why this node could not apply it (GET /api/v1/node). */
+  readonly #notApplied = new Map<string, string>();
   /** Cluster push id → the Relay's push id. */
   readonly #pushes = new Map<string, number>();
   readonly #clusterAuth: Record<string, unknown> = {};
@@ -298,6 +301,11 @@ export class ClusterBridge {
 
   // ---- shared configuration ----------------------------------------------------------------
 
+  /** What of the shared configuration this node could not apply, and why (e.g. a file:// push outside its recordingsRoot). */
+  notApplied(): string[] {
+    return [...this.#notApplied.values()];
+  }
+
   /** Writes a stream to the cluster (checked like the config file) and applies it here at once. */
   async putStream(name: string, body: unknown): Promise<PutResult<StreamInput>> {
     const res = await this.#member.config.putStream(name, body);
@@ -421,14 +429,18 @@ export class ClusterBridge {
       opts = relayStreamFrom(s);
       this.#relay.putStream(name, opts);
     } catch (err) {
-      this.#log.warn({ stream: name, err: isSrtRelayError(err) ? err.message : String(err) }, 'shared stream setting not applied here');
+      const message = isSrtRelayError(err) ? err.message : String(err);
+      this.#notApplied.set(key, `shared stream '${name}' not applied here: ${message}`);
+      this.#log.warn({ stream: name, err: message }, 'shared stream setting not applied here');
       return;
     }
+    this.#notApplied.delete(key);
     this.#applied.set(key, json);
     this.#log.info({ stream: name }, 'applied shared stream settings');
   }
 
   #unapplyStream(name: string): boolean {
+    this.#notApplied.delete(`stream:${name}`);
     if (!this.#applied.delete(`stream:${name}`)) return false;
     this.#relay.deleteStream(name);
     this.#log.info({ stream: name }, 'removed stream deleted from the shared configuration');
@@ -441,19 +453,24 @@ export class ClusterBridge {
     if (this.#applied.get(key) === json) return;
     this.#unapplyPush(id);
     try {
-      const p = normalizeConfig({ srt: { ports: [] }, pushes: [value] }).pushes[0];
+      // A file:// target is checked here against this node's own recordingsRoot (by addPush).
+      const p = normalizeConfig({ srt: { ports: [] }, pushes: [value] }, { fileTargets: 'parsed' }).pushes[0];
       if (p === undefined) return;
       const info = this.#relay.addPush({ stream: p.stream, target: p.target.raw, auto: p.auto });
       this.#pushes.set(id, info.id);
     } catch (err) {
-      this.#log.warn({ push: id, err: isSrtRelayError(err) ? err.message : String(err) }, 'shared push not applied here');
+      const message = isSrtRelayError(err) ? err.message : String(err);
+      this.#notApplied.set(key, `shared push (${value.stream} → ${maskUrl(value.target)}) not applied here: ${message}`);
+      this.#log.warn({ push: id, err: message }, 'shared push not applied here');
       return;
     }
+    this.#notApplied.delete(key);
     this.#applied.set(key, json);
   }
 
   #unapplyPush(id: string): void {
     this.#applied.delete(`push:${id}`);
+    this.#notApplied.delete(`push:${id}`);
     const local = this.#pushes.get(id);
     this.#pushes.delete(id);
     if (local !== undefined) this.#relay.removePush(local);
