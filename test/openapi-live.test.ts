@@ -9,7 +9,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { testTempDir } from './helpers/ts-fixture.js';
 import { ApiServer } from '../src/api/http-server.js';
 import { openApi, pointer, specValidator } from '../src/api/openapi.js';
 import { silentLogger } from '../src/logging.js';
@@ -118,7 +120,8 @@ test('every endpoint of docs/openapi.yaml answers a live relay (publisher, viewe
   const { doc } = openApi();
   const port = await freeUdpPort();
   const [firstPushPort, sourcePort, pushPort] = await freeUdpPorts(3);
-  const opts = relayOptions(port, { srtla: { port: 0, host: '127.0.0.1', target: { host: '127.0.0.1', port } } }, {});
+  const recordingsRoot = mkdtempSync(join(testTempDir(), 'openapi-rec-'));
+  const opts = relayOptions(port, { srtla: { port: 0, host: '127.0.0.1', target: { host: '127.0.0.1', port } }, recordingsRoot }, {});
   const relay = new Relay(opts);
   const base = await serveApi(t, relay, { srtPorts: opts.ports });
   const api = new SpecClient(base, doc);
@@ -158,6 +161,8 @@ test('every endpoint of docs/openapi.yaml answers a live relay (publisher, viewe
   assert.equal(added.status, 201, JSON.stringify(added.json));
   assert.equal((await api.call('POST', pushes, pushes, { stream: 'cam', target: `srt://127.0.0.1:${firstPushPort}` })).status, 409);
   assert.equal((await api.call('POST', pushes, pushes, { stream: 'cam' })).status, 400);
+  const recording = await api.call('POST', pushes, pushes, { stream: 'cam', target: 'file://$stream/%H-%M-%S.ts?segmentSeconds=1' });
+  assert.equal(recording.status, 201, JSON.stringify(recording.json));
   const pushPath = '/api/v1/pushes/{id}';
   const edited = await api.call('PUT', pushPath, `${pushes}/${added.json.id}`, { stream: 'cam', target: `srt://127.0.0.1:${pushPort}?latency=250`, auto: true });
   assert.equal(edited.status, 200, JSON.stringify(edited.json));
@@ -217,7 +222,16 @@ test('every endpoint of docs/openapi.yaml answers a live relay (publisher, viewe
   assert.equal((await api.call('GET', '/api/v1/streams/{name}/history', '/api/v1/streams/nothing/history')).status, 404);
   await api.call('GET', '/api/v1/cluster/nodes', '/api/v1/cluster/nodes');
   await api.call('GET', '/api/v1/recordings', '/api/v1/recordings');
-  await api.call('GET', '/api/v1/recordings', '/api/v1/recordings?stream=cam');
+  const segments = await waitFor(async () => {
+    const r = await api.call('GET', '/api/v1/recordings', '/api/v1/recordings?stream=cam');
+    return r.json.recordings.length > 0 ? (r.json.recordings as Array<{ path: string; bytes: number }>) : undefined;
+  }, 'a finished recording segment of cam', 20_000);
+  const file = '/api/v1/recordings/file';
+  const got = await api.call('GET', file, `${file}?path=${encodeURIComponent(segments[0]!.path)}`);
+  assert.equal(got.status, 200);
+  assert.equal((await api.call('GET', file, `${file}?path=${encodeURIComponent('../x.ts')}`)).status, 400);
+  assert.equal((await api.call('GET', file, file)).status, 400);
+  assert.equal((await api.call('GET', file, `${file}?path=no-such.ts`)).status, 404);
   assert.equal((await api.call('GET', '/', '/')).status, 302);
   assert.equal((await api.call('GET', '/ui', '/ui')).status, 302);
   assert.equal((await api.call('GET', '/ui/', '/ui/')).status, 200);

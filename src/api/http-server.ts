@@ -89,7 +89,7 @@ export class ApiServer {
       ...streamRoutes(),
       ...sessionRoutes(),
       ...pushRoutes(),
-      ...recordingRoutes(),
+      ...recordingRoutes({ authorize: (req) => this.#authorize(req) }),
       ...authRoutes(),
       ...this.#previews.routes,
       ...historyRoutes({
