@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { api } from './api.js';
+import { api, getToken, authHeaders } from './api.js';
 import { Chart } from './chart.js';
 import {
   Flags, REJECT_NAMES, Sparkline, fmtAge, fmtBytes, fmtKbps, fmtMs, healthFlags, html, lastValue, mediaSummary, streamHref, tracksOf, usePoll, useSort,
@@ -284,6 +284,69 @@ function Pushes({ name }) {
   </section>`;
 }
 
+/** Where a recording downloads from (GET /api/v1/recordings/file?path=). */
+function recordingHref(path) {
+  return `/api/v1/recordings/file?path=${encodeURIComponent(path)}`;
+}
+
+/**
+ * A download link. Without a token a plain link (the browser streams the file to disk); with one,
+ * the file is fetched with the token (a link cannot send it) and saved from memory.
+ */
+function DownloadLink({ path, onError }) {
+  const click = async (e) => {
+    if (getToken() === '') return;
+    e.preventDefault();
+    try {
+      const res = await fetch(recordingHref(path), { headers: authHeaders(), cache: 'no-store' });
+      if (!res.ok) throw new Error((await res.json().catch(() => null))?.error?.message ?? `HTTP ${res.status}`);
+      const url = URL.createObjectURL(await res.blob());
+      const a = document.createElement('a');
+      a.href = url;
+      a.download = path.split('/').join('_');
+      document.body.append(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 60_000);
+    } catch (err) {
+      onError(`Download of ${path} failed: ${err.message}`);
+    }
+  };
+  return html`<a href=${recordingHref(path)} download=${path.split('/').join('_')} onClick=${click} aria-label=${`download ${path}`}>Download</a>`;
+}
+
+/** The finished recording segments (GET /api/v1/recordings), of one stream or all, newest first. */
+function RecordingsTable({ stream, id }) {
+  const rec = usePoll(() => api(`/api/v1/recordings${stream !== undefined ? `?stream=${encodeURIComponent(stream)}` : ''}`), 5000, [stream]);
+  const [msg, setMsg] = useState('');
+  const list = [...(rec.data?.recordings ?? [])].sort((a, b) => (a.start < b.start ? 1 : a.start > b.start ? -1 : 0));
+  const total = list.reduce((a, r) => a + r.bytes, 0);
+  return html`<div>
+    ${rec.error ? html`<p class="error" role="alert">${rec.error.message}</p>` : null}
+    ${rec.data && list.length === 0 ? html`<p>No finished recording segments${stream !== undefined ? ' of this stream' : ''}. A <code>file://</code> push records (docs/recording.md).</p>` : null}
+    ${list.length > 0 ? html`<p class="dim">${list.length} segments · ${fmtBytes(total)}</p><div class="table-wrap"><table class="cards" id=${id}>
+      <thead><tr>${stream === undefined ? html`<th scope="col">Stream</th>` : null}<th scope="col">File</th><th scope="col">Start</th><th scope="col">Duration</th><th scope="col">Size</th><th scope="col">Push</th><th scope="col"><span class="sr-only">Download</span></th></tr></thead>
+      <tbody>${list.map((r) => html`<tr data-recording=${r.path}>
+        ${stream === undefined ? html`<td data-label="Stream"><a href=${streamHref(r.stream)}>${r.stream}</a></td>` : null}
+        <th scope="row" data-label="File" class="mono">${r.path}</th>
+        <td data-label="Start">${new Date(r.start).toLocaleString()}</td>
+        <td data-label="Duration" data-field="duration">${fmtMs(r.durationSeconds * 1000)}</td>
+        <td data-label="Size" data-field="bytes">${fmtBytes(r.bytes)}</td>
+        <td data-label="Push">${r.push}</td>
+        <td><${DownloadLink} path=${r.path} onError=${setMsg} /></td>
+      </tr>`)}</tbody>
+    </table></div>` : null}
+    <p role="status" class="status error">${msg}</p>
+  </div>`;
+}
+
+export function RecordingsPage() {
+  return html`<section aria-labelledby="recordings-h">
+    <h1 id="recordings-h">Recordings</h1>
+    <${RecordingsTable} id="recordings-table" />
+  </section>`;
+}
+
 /** Edit the stream: the JSON body of PUT /api/v1/streams/NAME, checked by the API like the config file. */
 function StreamEdit({ name, s }) {
   const initial = () => JSON.stringify(s.sources !== null ? { sources: s.sources.sources.map((x) => x.source) } : { source: s.source }, null, 2);
@@ -386,6 +449,10 @@ export function StreamPage({ name }) {
     </section>
     <${StreamEdit} name=${name} s=${s} />
     <${Pushes} name=${name} />
+    <section aria-labelledby="srec-h">
+      <h2 id="srec-h">Recordings</h2>
+      <${RecordingsTable} stream=${name} id="stream-recordings" />
+    </section>
     <section aria-labelledby="ssess-h">
       <h2 id="ssess-h">Sessions</h2>
       <p role="status" class="status">${msg}</p>
