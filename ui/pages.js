@@ -227,7 +227,7 @@ function PushEdit({ push, onDone }) {
     <h3 id="push-edit-h">Edit push ${push.id}</h3>
     <p class="dim" id="push-edit-help">Saving restarts the push with the new target. Secrets in the URL show as <code>***</code>: type them again.</p>
     <label for="push-edit-target">Target of push ${push.id}</label>
-    <input id="push-edit-target" type="text" inputmode="url" aria-describedby="push-edit-help" value=${target} onInput=${(e) => setTarget(e.currentTarget.value)} required />
+    <input id="push-edit-target" type="text" inputmode="url" aria-describedby="push-edit-help" value=${target} onInput=${(e) => { setTarget(e.currentTarget.value); setMsg(''); }} required />
     <label class="check"><input type="checkbox" checked=${auto} onChange=${(e) => setAuto(e.currentTarget.checked)} /> Reconnect automatically (auto)</label>
     <div class="buttons"><button type="submit">Save push</button> <button type="button" onClick=${() => onDone('')}>Cancel</button></div>
     <p role="status" class=${msg ? 'status error' : 'status'}>${msg}</p>
