@@ -338,10 +338,7 @@ export class Relay extends EventEmitter<RelayEvents> implements RelayApi, Cluste
     return this.#pushes.remove(id);
   }
 
-  /** Replaces push `id`'s stream, target and auto under the same id (the push restarts); undefined: no such push. */
-  updatePush(id: number, p: RelayPushOptions): PushInfo | undefined {
-    return this.#pushes.update(id, p);
-  }
+  updatePush(id: number, p: RelayPushOptions): PushInfo | undefined { return this.#pushes.update(id, p); } // RelayApi.updatePush
 
   /** The file:// pushes (recordings) of this node. */
   get recordings(): Recordings {
