@@ -63,10 +63,14 @@ test(`a listing of ${FILES} segment files lets the event loop turn while it read
     setImmediate(spin);
   };
   setImmediate(spin);
-  const pending = relay.recordings.segments('cam');
-  assert.ok(pending instanceof Promise, 'segments() answers later, not after a synchronous walk');
-  const segments = await pending;
-  listing = false;
+  let segments;
+  try {
+    const pending = relay.recordings.segments('cam');
+    assert.ok(pending instanceof Promise, 'segments() answers later, not after a synchronous walk');
+    segments = await pending;
+  } finally {
+    listing = false;
+  }
   assert.ok(turns >= 10, `the event loop turned ${turns} times during the listing of ${FILES} files`);
   assert.equal(segments.length, FILES);
 
