@@ -106,7 +106,8 @@ test('a wrong token keeps the login form up with the refusal; the right one open
   await shot(page, 'dashboard-login.png');
   await page.getByLabel('API token').fill('not-the-token');
   await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.locator('#login-error').waitFor();
+  // The form may already say the node needs its token: wait for the refusal of this one.
+  await page.locator('#login-error', { hasText: 'refused' }).waitFor();
   assert.match(await page.locator('#login-error').innerText(), /refused/);
   assert.equal(await page.locator('#streams-table').count(), 0, 'no data behind a wrong token');
   await page.getByLabel('API token').fill(TOKEN);
