@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BrowserContext, Page } from 'playwright-core';
 import { openBrowser } from './helpers/browser.js';
+import { SrtlaSender } from './helpers/srtla-sender.js';
 import { freeUdpPort } from './helpers/free-port.js';
 import { ffmpegLiveEncoder, srtUrl } from './helpers/media.js';
 import type { AfterHook, Spawned } from './helpers/processes.js';
@@ -38,6 +39,7 @@ let node: RelayProcess;
 let browser: BrowserContext;
 let encoder: Spawned;
 let viewer: Spawned;
+let srtlaPort: number;
 
 interface StreamJson {
   name: string;
@@ -85,7 +87,8 @@ async function shot(page: Page, file: string): Promise<void> {
 before(async () => {
   if (skip !== false) return;
   const cfg = join(testTempDir(), 'dashboard-browser.json');
-  writeFileSync(cfg, JSON.stringify({ srt: { ports: [{ port: 9000, direction: 'both' }] }, api: { token: TOKEN } }));
+  srtlaPort = await freeUdpPort();
+  writeFileSync(cfg, JSON.stringify({ srt: { ports: [{ port: 9000, direction: 'both' }] }, api: { token: TOKEN }, srtla: { port: srtlaPort, host: '127.0.0.1' } }));
   node = await startRelayProcess(suite, { args: ['--config', cfg], workers: 1, logLevel: 'warn' });
   encoder = ffmpegLiveEncoder(suite, srtUrl(node.srtPort, 'publish:cam'), { size: '640x360' });
   await waitFor(async () => (await stream('cam').catch(() => undefined))?.media?.keyframeIntervalMs != null, 'cam live with its tracks read', 20_000);
@@ -103,7 +106,8 @@ test('a wrong token keeps the login form up with the refusal; the right one open
   await shot(page, 'dashboard-login.png');
   await page.getByLabel('API token').fill('not-the-token');
   await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.locator('#login-error').waitFor();
+  // The form may already say the node needs its token: wait for the refusal of this one.
+  await page.locator('#login-error', { hasText: 'refused' }).waitFor();
   assert.match(await page.locator('#login-error').innerText(), /refused/);
   assert.equal(await page.locator('#streams-table').count(), 0, 'no data behind a wrong token');
   await page.getByLabel('API token').fill(TOKEN);
@@ -215,6 +219,39 @@ test("a push added on the stream page is in the API's pushes with its target, an
   await page.close();
 });
 
+test("editing a push on the stream page changes it in the API (PUT /api/v1/pushes/{id}, same id); a refused edit shows the API's message and changes nothing", { skip }, async () => {
+  interface PushJson { id: number; stream: string; target: string; auto: boolean }
+  const pushes = async (): Promise<PushJson[]> => (await node.api<{ pushes: PushJson[] }>('/api/v1/pushes', { headers: auth })).body.pushes;
+  const [p1, p2] = [await freeUdpPort(), await freeUdpPort()];
+  const first = `srt://127.0.0.1:${p1}?streamid=publish:copy`;
+  const added = await node.api<PushJson>('/api/v1/pushes', { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ stream: 'cam', target: first }) });
+  assert.equal(added.status, 201);
+  const id = added.body.id;
+  const page = await signedIn('#/stream/cam');
+  const row = page.locator(`tr[data-push="${id}"]`);
+  await row.waitFor();
+  await row.getByRole('button', { name: `edit push ${id}` }).click();
+  const box = page.getByLabel(`Target of push ${id}`);
+  assert.equal(await box.inputValue(), first, 'the form is prefilled with the push\'s target');
+  await box.fill(`srt://127.0.0.1:${p2}?latncy=200`);
+  await page.getByRole('button', { name: 'Save push' }).click();
+  await page.getByText(/Not saved \(ERR_SRT_OPTION_UNKNOWN\).*did you mean 'latency'/).waitFor();
+  assert.deepEqual((await pushes()).find((p) => p.id === id)?.target, first, 'a refused edit changed nothing');
+  const second = `srt://127.0.0.1:${p2}?latency=300`;
+  await box.fill(second);
+  await page.getByLabel('Reconnect automatically (auto)').check();
+  await shot(page, 'dashboard-push-edit.png');
+  await page.getByRole('button', { name: 'Save push' }).click();
+  await page.getByText(`Push ${id} now sends to ${second}.`).waitFor();
+  const now = (await pushes()).find((p) => p.id === id);
+  assert.deepEqual(now && { stream: now.stream, target: now.target, auto: now.auto }, { stream: 'cam', target: second, auto: true });
+  assert.equal((await pushes()).filter((p) => p.target === first).length, 0, 'the old target is gone');
+  await row.locator('td[data-label="Target"]').getByText(second).waitFor();
+  assert.equal(await page.locator('#push-edit').count(), 0, 'the form closed');
+  await node.api(`/api/v1/pushes/${id}`, { method: 'DELETE', headers: auth });
+  await page.close();
+});
+
 test("kicking a session from the Sessions page ends it: the viewer's srt-live-transmit sees the close and exits", { skip }, async () => {
   const page = await signedIn('#/sessions');
   const viewerSession = (await sessions()).find((s) => s.kind === 'viewer' && s.stream === 'cam');
@@ -230,6 +267,43 @@ test("kicking a session from the Sessions page ends it: the viewer's srt-live-tr
   await waitFor(async () => (await sessions()).every((s) => s.id !== viewerSession.id), 'the session gone from the API');
   await row.waitFor({ state: 'detached', timeout: 5000 });
   assert.equal(encoder.exit, undefined, 'the publisher was not touched');
+  await page.close();
+});
+
+test("the Sessions page shows a bonded (SRTLA) publisher's links with the address, bytes and last-heard time the API gives", { skip }, async () => {
+  interface Link { address: string; bytes: number; lastHeard: string }
+  interface Bonded extends SessionJson { srtla: { group: number; links: Link[] } | null }
+  const sender = await SrtlaSender.start({ receiver: { host: '127.0.0.1', port: srtlaPort }, links: [{ bind: '127.0.0.1' }, { bind: '127.0.0.2' }] });
+  cleanups.unshift(() => sender.close());
+  await waitFor(() => sender.registeredLinks() === 2, 'the sender registered 2 links');
+  const bondedEncoder = ffmpegLiveEncoder(suite, `srt://127.0.0.1:${sender.port}?streamid=publish:bonded&latency=500000`, { size: '320x180', name: 'ffmpeg over SRTLA' });
+  const bonded = async (): Promise<Bonded | undefined> =>
+    (await node.api<{ sessions: Bonded[] }>('/api/v1/sessions', { headers: auth })).body.sessions.find((s) => s.kind === 'publisher' && s.stream === 'bonded');
+  const pub = await waitFor(async () => {
+    const s = await bonded();
+    return s?.srtla !== null && s?.srtla !== undefined && s.srtla.links.length === 2 && s.srtla.links.every((l) => l.bytes > 0) ? s : undefined;
+  }, 'the bonded publisher with 2 links that carried bytes', 20_000).catch((err: Error) => {
+    throw new Error(`${err.message}\n${bondedEncoder.output()}`);
+  });
+  const page = await signedIn('#/sessions');
+  const row = page.locator(`tr[data-session="${pub.id}"]`);
+  await row.waitFor();
+  assert.equal((await row.locator('[data-field="srtla"]').innerText()).trim(), '2 links');
+  const links = page.locator(`#srtla-${pub.id}`);
+  await links.waitFor();
+  assert.match(await links.locator('caption').innerText(), new RegExp(`SRTLA group ${pub.srtla!.group} of session ${pub.id}: 2 links`));
+  const api = (await bonded())!.srtla!.links;
+  assert.deepEqual((await links.locator('tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-link')))).sort(), api.map((l) => l.address).sort(), 'one row per link, by address');
+  for (const l of api) {
+    const cell = links.locator(`tr[data-link="${l.address}"]`);
+    assert.match(await cell.locator('[data-field="bytes"]').innerText(), /^[\d.]+ (B|KiB|MiB|GiB)$/);
+    assert.match(await cell.locator('[data-field="last-heard"]').innerText(), /^\d+ s ago$/, 'a link heard seconds ago');
+  }
+  // The page follows the API: the bytes a link carried grow while ffmpeg sends.
+  const first = await links.locator(`tr[data-link="${api[0]!.address}"] [data-field="bytes"]`).innerText();
+  await waitFor(async () => (await links.locator(`tr[data-link="${api[0]!.address}"] [data-field="bytes"]`).innerText()) !== first, 'the link bytes updated on the page', 10_000);
+  await shot(page, 'dashboard-sessions-srtla.png');
+  await bondedEncoder.kill();
   await page.close();
 });
 

@@ -1,6 +1,6 @@
 /**
  * docs/openapi.yaml describes what the server answers (issue 14). A real relay (ffmpeg publishing
- * a live test pattern, srt-live-transmit playing it, a push to an srt-live-transmit listener, a
+ * a live test pattern, srt-live-transmit playing it, a push to an srt-live-transmit listener (edited to another), a
  * stream with two sources, the SRTLA receiver on) is called on every operation of the spec; each
  * answer's status must be one the operation documents and its body must validate against the
  * schema the spec gives for that status (ajv, JSON Schema 2020-12, with schema/config.schema.json
@@ -9,7 +9,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { testTempDir } from './helpers/ts-fixture.js';
 import { ApiServer } from '../src/api/http-server.js';
 import { openApi, pointer, specValidator } from '../src/api/openapi.js';
 import { silentLogger } from '../src/logging.js';
@@ -117,8 +119,9 @@ class SpecClient {
 test('every endpoint of docs/openapi.yaml answers a live relay (publisher, viewer, push, sources, SRTLA) with bodies its schemas accept', { skip, timeout: 120_000 }, async (t) => {
   const { doc } = openApi();
   const port = await freeUdpPort();
-  const [pushPort, sourcePort] = await freeUdpPorts(2);
-  const opts = relayOptions(port, { srtla: { port: 0, host: '127.0.0.1', target: { host: '127.0.0.1', port } } }, {});
+  const [firstPushPort, sourcePort, pushPort] = await freeUdpPorts(3);
+  const recordingsRoot = mkdtempSync(join(testTempDir(), 'openapi-rec-'));
+  const opts = relayOptions(port, { srtla: { port: 0, host: '127.0.0.1', target: { host: '127.0.0.1', port } }, recordingsRoot }, {});
   const relay = new Relay(opts);
   const base = await serveApi(t, relay, { srtPorts: opts.ports });
   const api = new SpecClient(base, doc);
@@ -134,6 +137,7 @@ test('every endpoint of docs/openapi.yaml answers a live relay (publisher, viewe
   await waitFor(() => relay.getStream('cam')?.publisher !== undefined || ffmpeg.exit !== undefined, 'ffmpeg publishing cam', 20_000);
   assert.equal(ffmpeg.exit, undefined, `ffmpeg exited: ${ffmpeg.output()}`);
   const viewerSlt = startSlt(t, `srt://127.0.0.1:${port}?streamid=read:cam`, 'file://con');
+  startSlt(t, `srt://127.0.0.1:${firstPushPort}?mode=listener`, 'file://con');
   startSlt(t, `srt://127.0.0.1:${pushPort}?mode=listener`, 'file://con');
   await waitFor(() => (relay.getStream('cam')?.viewers.size ?? 0) >= 1 || viewerSlt.exit !== undefined, 'the srt-live-transmit viewer');
   assert.equal(viewerSlt.exit, undefined, viewerSlt.output());
@@ -153,11 +157,17 @@ test('every endpoint of docs/openapi.yaml answers a live relay (publisher, viewe
 
   // Pushes.
   const pushes = '/api/v1/pushes';
-  const added = await api.call('POST', pushes, pushes, { stream: 'cam', target: `srt://127.0.0.1:${pushPort}` });
+  const added = await api.call('POST', pushes, pushes, { stream: 'cam', target: `srt://127.0.0.1:${firstPushPort}` });
   assert.equal(added.status, 201, JSON.stringify(added.json));
-  assert.equal((await api.call('POST', pushes, pushes, { stream: 'cam', target: `srt://127.0.0.1:${pushPort}` })).status, 409);
+  assert.equal((await api.call('POST', pushes, pushes, { stream: 'cam', target: `srt://127.0.0.1:${firstPushPort}` })).status, 409);
   assert.equal((await api.call('POST', pushes, pushes, { stream: 'cam' })).status, 400);
+  const recording = await api.call('POST', pushes, pushes, { stream: 'cam', target: 'file://$stream/%H-%M-%S.ts?segmentSeconds=1' });
+  assert.equal(recording.status, 201, JSON.stringify(recording.json));
   const pushPath = '/api/v1/pushes/{id}';
+  const edited = await api.call('PUT', pushPath, `${pushes}/${added.json.id}`, { stream: 'cam', target: `srt://127.0.0.1:${pushPort}?latency=250`, auto: true });
+  assert.equal(edited.status, 200, JSON.stringify(edited.json));
+  assert.equal((await api.call('PUT', pushPath, `${pushes}/${added.json.id}`, { stream: 'cam', target: 'srt://127.0.0.1:1?latncy=1' })).status, 400);
+  assert.equal((await api.call('PUT', pushPath, `${pushes}/999999`, { stream: 'cam', target: `srt://127.0.0.1:${pushPort}` })).status, 404);
   const active = await waitFor(async () => {
     const r = await api.call('GET', pushPath, `${pushes}/${added.json.id}`);
     return r.json.state === 'active' && r.json.session !== null ? r.json : undefined;
@@ -212,7 +222,16 @@ test('every endpoint of docs/openapi.yaml answers a live relay (publisher, viewe
   assert.equal((await api.call('GET', '/api/v1/streams/{name}/history', '/api/v1/streams/nothing/history')).status, 404);
   await api.call('GET', '/api/v1/cluster/nodes', '/api/v1/cluster/nodes');
   await api.call('GET', '/api/v1/recordings', '/api/v1/recordings');
-  await api.call('GET', '/api/v1/recordings', '/api/v1/recordings?stream=cam');
+  const segments = await waitFor(async () => {
+    const r = await api.call('GET', '/api/v1/recordings', '/api/v1/recordings?stream=cam');
+    return r.json.recordings.length > 0 ? (r.json.recordings as Array<{ path: string; bytes: number }>) : undefined;
+  }, 'a finished recording segment of cam', 20_000);
+  const file = '/api/v1/recordings/file';
+  const got = await api.call('GET', file, `${file}?path=${encodeURIComponent(segments[0]!.path)}`);
+  assert.equal(got.status, 200);
+  assert.equal((await api.call('GET', file, `${file}?path=${encodeURIComponent('../x.ts')}`)).status, 400);
+  assert.equal((await api.call('GET', file, file)).status, 400);
+  assert.equal((await api.call('GET', file, `${file}?path=no-such.ts`)).status, 404);
   assert.equal((await api.call('GET', '/', '/')).status, 302);
   assert.equal((await api.call('GET', '/ui', '/ui')).status, 302);
   assert.equal((await api.call('GET', '/ui/', '/ui/')).status, 200);

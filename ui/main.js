@@ -2,7 +2,7 @@
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, api, getToken, onUnauthorized, setToken } from './api.js';
-import { ClusterPage, NodePage, Overview, Sessions, StreamPage } from './pages.js';
+import { ClusterPage, NodePage, Overview, RecordingsPage, Sessions, StreamPage } from './pages.js';
 import { html, useHashRoute } from './util.js';
 import './style.css';
 
@@ -39,6 +39,7 @@ function Login({ error, onDone }) {
 const PAGES = [
   ['overview', '#/', 'Streams'],
   ['sessions', '#/sessions', 'Sessions'],
+  ['recordings', '#/recordings', 'Recordings'],
   ['node', '#/node', 'Node'],
   ['cluster', '#/cluster', 'Cluster'],
 ];
@@ -61,6 +62,7 @@ function App() {
   let page;
   if (route.page === 'stream' && route.arg) page = html`<${StreamPage} key=${route.arg} name=${route.arg} />`;
   else if (route.page === 'sessions') page = html`<${Sessions} />`;
+  else if (route.page === 'recordings') page = html`<${RecordingsPage} />`;
   else if (route.page === 'node') page = html`<${NodePage} />`;
   else if (route.page === 'cluster') page = html`<${ClusterPage} />`;
   else page = html`<${Overview} />`;

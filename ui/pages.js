@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { api } from './api.js';
+import { api, getToken, authHeaders } from './api.js';
 import { Chart } from './chart.js';
 import {
   Flags, REJECT_NAMES, Sparkline, fmtAge, fmtBytes, fmtKbps, fmtMs, healthFlags, html, lastValue, mediaSummary, streamHref, tracksOf, usePoll, useSort,
@@ -125,6 +125,7 @@ function SessionTable({ sessions, onKick, showStream = true, id }) {
       case 'loss': return (s.stats?.lossReceived ?? 0) + (s.stats?.lossSent ?? 0);
       case 'retrans': return s.stats?.retransmitted ?? 0;
       case 'drops': return (s.stats?.dropsReceived ?? 0) + (s.stats?.dropsSent ?? 0) + s.skipped;
+      case 'links': return s.srtla?.links.length ?? -1;
       default: return s[k];
     }
   });
@@ -133,7 +134,7 @@ function SessionTable({ sessions, onKick, showStream = true, id }) {
     <thead><tr>
       <${Th} k="id">ID<//><${Th} k="kind">Kind<//>${showStream ? html`<${Th} k="stream">Stream<//>` : null}<${Th} k="peer">Peer<//>
       <${Th} k="since">Since<//><${Th} k="rtt">RTT<//><${Th} k="rate">Rate<//><${Th} k="loss">Loss<//><${Th} k="retrans">Retrans<//><${Th} k="drops">Drops · skipped<//>
-      <th scope="col">Buffer</th><th scope="col">Undecrypted</th><th scope="col"><span class="sr-only">Actions</span></th>
+      <th scope="col">Buffer</th><th scope="col">Undecrypted</th><${Th} k="links">SRTLA links<//><th scope="col"><span class="sr-only">Actions</span></th>
     </tr></thead>
     <tbody>
       ${rows.map((s) => {
@@ -151,11 +152,34 @@ function SessionTable({ sessions, onKick, showStream = true, id }) {
           <td data-label="Drops">${s.stats ? `${s.stats.dropsReceived + s.stats.dropsSent} · ${s.skipped}` : s.skipped}</td>
           <td data-label="Buffer">${s.stats ? `${s.stats.receiveBufferMs || s.stats.sendBufferMs} ms` : '–'}</td>
           <td data-label="Undecrypted" class=${s.stats && s.stats.undecrypted > 0 ? 'bad-text num' : 'num'}>${s.stats ? s.stats.undecrypted : '–'}</td>
+          <td data-label="SRTLA links" data-field="srtla">${s.srtla ? html`<a href=${`#srtla-${s.id}`}>${s.srtla.links.length} ${s.srtla.links.length === 1 ? 'link' : 'links'}</a>` : '–'}</td>
           <td><button type="button" class="danger" onClick=${() => onKick(s)} aria-label=${`kick session ${s.id} (${s.kind} ${s.peer})`}>Kick</button></td>
-        </tr>`;
+        </tr>${s.srtla ? html`<${SrtlaLinks} s=${s} colspan=${showStream ? 14 : 13} />` : null}`;
       })}
     </tbody>
   </table></div>`;
+}
+
+/** A bonded (SRTLA) session's links, under its row: where each sends from, what it carried, when it was last heard. */
+function SrtlaLinks({ s, colspan }) {
+  return html`<tr class="srtla-links" data-srtla-for=${s.id}><td colspan=${colspan}>
+    <table class="links" id=${`srtla-${s.id}`}>
+      <caption>SRTLA group ${s.srtla.group} of session ${s.id}: ${s.srtla.links.length} ${s.srtla.links.length === 1 ? 'link' : 'links'} (via <span class="mono">${s.srtla.via}</span>)</caption>
+      <thead><tr><th scope="col">Link address</th><th scope="col">Bytes</th><th scope="col">Packets</th><th scope="col">Share</th><th scope="col">SRTLA ACKs</th><th scope="col">Last heard</th><th scope="col">Registered</th></tr></thead>
+      <tbody>${s.srtla.links.map((l) => {
+        const quiet = Date.now() - Date.parse(l.lastHeard) > 2000;
+        return html`<tr data-link=${l.address}>
+          <th scope="row" data-label="Link" class="mono">${l.address}</th>
+          <td data-label="Bytes" data-field="bytes">${fmtBytes(l.bytes)}</td>
+          <td data-label="Packets" class="num">${l.packets}</td>
+          <td data-label="Share" class="num">${Math.round(l.share * 100)} %</td>
+          <td data-label="SRTLA ACKs" class="num">${l.srtlaAcks}</td>
+          <td data-label="Last heard" data-field="last-heard" class=${quiet ? 'bad-text' : ''}>${fmtAge(l.lastHeard)} ago</td>
+          <td data-label="Registered">${fmtAge(l.registeredSince)} ago</td>
+        </tr>`;
+      })}</tbody>
+    </table>
+  </td></tr>`;
 }
 
 function useKick(after) {
@@ -185,10 +209,40 @@ export function Sessions() {
   </section>`;
 }
 
+/** Edit one push: PUT /api/v1/pushes/ID with the POST body, prefilled from the PushView. */
+function PushEdit({ push, onDone }) {
+  const [target, setTarget] = useState(push.target);
+  const [auto, setAuto] = useState(push.auto);
+  const [msg, setMsg] = useState('');
+  const save = async (e) => {
+    e.preventDefault();
+    try {
+      const p = await api(`/api/v1/pushes/${push.id}`, { method: 'PUT', body: { stream: push.stream, target: target.trim(), auto } });
+      onDone(`Push ${p.id} now sends to ${p.target}.`);
+    } catch (err) {
+      setMsg(`Not saved (${err.code}): ${err.message}`);
+    }
+  };
+  return html`<form class="push-edit" id="push-edit" onSubmit=${save} aria-labelledby="push-edit-h">
+    <h3 id="push-edit-h">Edit push ${push.id}</h3>
+    <p class="dim" id="push-edit-help">Saving restarts the push with the new target. Secrets in the URL show as <code>***</code>: type them again.</p>
+    <label for="push-edit-target">Target of push ${push.id}</label>
+    <input id="push-edit-target" type="text" inputmode="url" aria-describedby="push-edit-help" value=${target} onInput=${(e) => { setTarget(e.currentTarget.value); setMsg(''); }} required />
+    <label class="check"><input type="checkbox" checked=${auto} onChange=${(e) => setAuto(e.currentTarget.checked)} /> Reconnect automatically (auto)</label>
+    <div class="buttons"><button type="submit">Save push</button> <button type="button" onClick=${() => onDone('')}>Cancel</button></div>
+    <p role="status" class=${msg ? 'status error' : 'status'}>${msg}</p>
+  </form>`;
+}
+
+function pushStateClass(state) {
+  return `state state-${state === 'active' ? 'live' : state === 'failed' ? 'failover' : 'waiting'}`;
+}
+
 function Pushes({ name }) {
   const pushes = usePoll(() => api('/api/v1/pushes'), 2000);
   const [target, setTarget] = useState('');
   const [msg, setMsg] = useState('');
+  const [editing, setEditing] = useState(undefined);
   const list = (pushes.data?.pushes ?? []).filter((p) => p.stream === name);
   const add = async (e) => {
     e.preventDefault();
@@ -209,22 +263,87 @@ function Pushes({ name }) {
       setMsg(`Not removed: ${err.message}`);
     }
   };
+  const edited = list.find((p) => p.id === editing);
   return html`<section aria-labelledby="pushes-h">
     <h2 id="pushes-h">Pushes</h2>
     ${list.length === 0 ? html`<p>No pushes.</p>` : html`<div class="table-wrap"><table class="cards" id="pushes-table">
-      <thead><tr><th scope="col">ID</th><th scope="col">Target</th><th scope="col">State</th><th scope="col">Attempts</th><th scope="col">Last error</th><th scope="col"><span class="sr-only">Actions</span></th></tr></thead>
+      <thead><tr><th scope="col">ID</th><th scope="col">Target</th><th scope="col">Auto</th><th scope="col">State</th><th scope="col">Attempts</th><th scope="col">Last error</th><th scope="col"><span class="sr-only">Actions</span></th></tr></thead>
       <tbody>${list.map((p) => html`<tr data-push=${p.id}>
-        <th scope="row" data-label="ID">${p.id}</th><td data-label="Target" class="mono">${p.target}</td>
-        <td data-label="State"><span class=${`state state-${p.state === 'live' || p.state === 'connected' ? 'live' : p.state === 'failed' ? 'failover' : 'waiting'}`}>${p.state}</span></td>
+        <th scope="row" data-label="ID">${p.id}</th><td data-label="Target" class="mono">${p.target}</td><td data-label="Auto">${p.auto ? 'yes' : 'no'}</td>
+        <td data-label="State"><span class=${pushStateClass(p.state)}>${p.state}</span></td>
         <td data-label="Attempts">${p.attempts}</td><td data-label="Last error">${p.lastError ?? '—'}</td>
-        <td><button type="button" class="danger" onClick=${() => remove(p)} aria-label=${`remove push ${p.id}`}>Remove</button></td>
+        <td class="actions"><button type="button" onClick=${() => { setMsg(''); setEditing(p.id); }} aria-label=${`edit push ${p.id}`}>Edit</button> <button type="button" class="danger" onClick=${() => remove(p)} aria-label=${`remove push ${p.id}`}>Remove</button></td>
       </tr>`)}</tbody></table></div>`}
+    ${edited !== undefined ? html`<${PushEdit} key=${edited.id} push=${edited} onDone=${(text) => { setEditing(undefined); setMsg(text); }} />` : null}
     <form class="inline" onSubmit=${add}>
       <label for="push-target">New push target</label>
       <input id="push-target" type="text" inputmode="url" placeholder="srt://host:port?streamid=publish:name" value=${target} onInput=${(e) => setTarget(e.currentTarget.value)} required />
       <button type="submit">Add push</button>
     </form>
-    <p role="status" class="status">${msg}</p>
+    <p role="status" class="status" id="pushes-status">${msg}</p>
+  </section>`;
+}
+
+/** Where a recording downloads from (GET /api/v1/recordings/file?path=). */
+function recordingHref(path) {
+  return `/api/v1/recordings/file?path=${encodeURIComponent(path)}`;
+}
+
+/**
+ * A download link. Without a token a plain link (the browser streams the file to disk); with one,
+ * the file is fetched with the token (a link cannot send it) and saved from memory.
+ */
+function DownloadLink({ path, onError }) {
+  const click = async (e) => {
+    if (getToken() === '') return;
+    e.preventDefault();
+    try {
+      const res = await fetch(recordingHref(path), { headers: authHeaders(), cache: 'no-store' });
+      if (!res.ok) throw new Error((await res.json().catch(() => null))?.error?.message ?? `HTTP ${res.status}`);
+      const url = URL.createObjectURL(await res.blob());
+      const a = document.createElement('a');
+      a.href = url;
+      a.download = path.split('/').join('_');
+      document.body.append(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 60_000);
+    } catch (err) {
+      onError(`Download of ${path} failed: ${err.message}`);
+    }
+  };
+  return html`<a href=${recordingHref(path)} download=${path.split('/').join('_')} onClick=${click} aria-label=${`download ${path}`}>Download</a>`;
+}
+
+/** The finished recording segments (GET /api/v1/recordings), of one stream or all, newest first. */
+function RecordingsTable({ stream, id }) {
+  const rec = usePoll(() => api(`/api/v1/recordings${stream !== undefined ? `?stream=${encodeURIComponent(stream)}` : ''}`), 5000, [stream]);
+  const [msg, setMsg] = useState('');
+  const list = [...(rec.data?.recordings ?? [])].sort((a, b) => (a.start < b.start ? 1 : a.start > b.start ? -1 : 0));
+  const total = list.reduce((a, r) => a + r.bytes, 0);
+  return html`<div>
+    ${rec.error ? html`<p class="error" role="alert">${rec.error.message}</p>` : null}
+    ${rec.data && list.length === 0 ? html`<p>No finished recording segments${stream !== undefined ? ' of this stream' : ''}. A <code>file://</code> push records (docs/recording.md).</p>` : null}
+    ${list.length > 0 ? html`<p class="dim">${list.length} segments · ${fmtBytes(total)}</p><div class="table-wrap"><table class="cards" id=${id}>
+      <thead><tr>${stream === undefined ? html`<th scope="col">Stream</th>` : null}<th scope="col">File</th><th scope="col">Start</th><th scope="col">Duration</th><th scope="col">Size</th><th scope="col">Push</th><th scope="col"><span class="sr-only">Download</span></th></tr></thead>
+      <tbody>${list.map((r) => html`<tr data-recording=${r.path}>
+        ${stream === undefined ? html`<td data-label="Stream"><a href=${streamHref(r.stream)}>${r.stream}</a></td>` : null}
+        <th scope="row" data-label="File" class="mono">${r.path}</th>
+        <td data-label="Start">${new Date(r.start).toLocaleString()}</td>
+        <td data-label="Duration" data-field="duration">${fmtMs(r.durationSeconds * 1000)}</td>
+        <td data-label="Size" data-field="bytes">${fmtBytes(r.bytes)}</td>
+        <td data-label="Push">${r.push}</td>
+        <td><${DownloadLink} path=${r.path} onError=${setMsg} /></td>
+      </tr>`)}</tbody>
+    </table></div>` : null}
+    <p role="status" class="status error">${msg}</p>
+  </div>`;
+}
+
+export function RecordingsPage() {
+  return html`<section aria-labelledby="recordings-h">
+    <h1 id="recordings-h">Recordings</h1>
+    <${RecordingsTable} id="recordings-table" />
   </section>`;
 }
 
@@ -330,11 +449,27 @@ export function StreamPage({ name }) {
     </section>
     <${StreamEdit} name=${name} s=${s} />
     <${Pushes} name=${name} />
+    <section aria-labelledby="srec-h">
+      <h2 id="srec-h">Recordings</h2>
+      <${RecordingsTable} stream=${name} id="stream-recordings" />
+    </section>
     <section aria-labelledby="ssess-h">
       <h2 id="ssess-h">Sessions</h2>
       <p role="status" class="status">${msg}</p>
       <${SessionTable} sessions=${mine} onKick=${kick} showStream=${false} id="stream-sessions" />
     </section>
+  </section>`;
+}
+
+/** What the node knows of its configuration's problems: the last reload, keys waiting for a restart, each problem. */
+function ConfigProblems({ c }) {
+  if (!c) return null;
+  const last = c.lastReload;
+  return html`<section aria-labelledby="config-h" id="config-status">
+    <h2 id="config-h">Configuration ${c.problems.length + c.needsRestart.length > 0 ? html`<span class="state state-failover" id="config-flag">${c.problems.length + c.needsRestart.length} to look at</span>` : html`<span class="state state-live">no problems</span>`}</h2>
+    <p id="config-file">${c.file === null ? 'Started without a config file (--config): nothing to reload.' : html`File <span class="mono">${c.file}</span>, ${last === null ? 'not reloaded since the start' : html`last reloaded ${fmtAge(last.at)} ago (${last.trigger}): <strong class=${last.ok ? 'ok-text' : 'bad-text'} id="config-last">${last.ok ? 'applied' : 'refused, the running configuration is kept'}</strong>`}.`}</p>
+    ${c.needsRestart.length > 0 ? html`<div class="warn-box" id="config-restart"><p>Changed in the file, in force only after a restart (the running value is kept):</p><ul>${c.needsRestart.map((k) => html`<li class="mono">${k}</li>`)}</ul></div>` : null}
+    ${c.problems.length > 0 ? html`<ul class="error" id="config-problems">${c.problems.map((p) => html`<li><span class="dim">${p.source === 'cluster' ? 'cluster' : 'reload'}:</span> <span class="mono">${p.message}</span></li>`)}</ul>` : null}
   </section>`;
 }
 
@@ -370,6 +505,7 @@ export function NodePage() {
       <div><dt>Streams · sessions</dt><dd>${n.streams} · ${n.sessions}</dd></div>
     </dl>
     ${n.health.reasons.length > 0 ? html`<ul class="error">${n.health.reasons.map((r) => html`<li>${r}</li>`)}</ul>` : null}
+    <${ConfigProblems} c=${n.config} />
     <h2>Ports</h2>
     <div class="table-wrap"><table class="cards" id="ports-table">
       <thead><tr><th scope="col">Port</th><th scope="col">Protocol</th><th scope="col">Direction</th><th scope="col">Stream</th></tr></thead>

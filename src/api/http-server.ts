@@ -17,7 +17,7 @@ import { createRelayMetrics, type RelayMetrics, type RelayMetricsOptions } from 
 import { MUTATING_METHODS, Router, handlerFor, type RouteResult } from './router.js';
 import { authRoutes } from './routes/auth.js';
 import { dashboardRoutes, isDashboardPath } from './routes/dashboard.js';
-import { historyRoutes } from './routes/history.js';
+import { historyRoutes, type ConfigReport } from './routes/history.js';
 import { History } from './history.js';
 import { pushRoutes } from './routes/pushes.js';
 import { recordingRoutes } from './routes/recordings.js';
@@ -42,6 +42,8 @@ export interface ApiServerOptions {
   srtPorts?: readonly PreviewSrtPort[];
   /** The node's limits as configured, shown by GET /api/v1/node (the dashboard's Node page). */
   limits?: Readonly<object>;
+  /** The config file's problems as the node's reloader knows them (GET /api/v1/node); none: the node runs without a file. */
+  configReport?: () => ConfigReport;
   /** The config's `metrics`: per-session series on, off or 'auto' (default) up to a session count. */
   metrics?: Pick<RelayMetricsOptions, 'sessionSeries' | 'sessionSeriesLimit'>;
   /** Most API connections open at once (default: 256, or a quarter of the open-file limit when lower); see ConnectionGuard. */
@@ -87,7 +89,7 @@ export class ApiServer {
       ...streamRoutes(),
       ...sessionRoutes(),
       ...pushRoutes(),
-      ...recordingRoutes(),
+      ...recordingRoutes({ authorize: (req) => this.#authorize(req) }),
       ...authRoutes(),
       ...this.#previews.routes,
       ...historyRoutes({
@@ -95,6 +97,7 @@ export class ApiServer {
         startedAt,
         srtPorts: opts.srtPorts ?? [],
         ...(opts.limits !== undefined ? { limits: opts.limits } : {}),
+        ...(opts.configReport !== undefined ? { configReport: opts.configReport } : {}),
         api: () => ({ host: opts.host, port: this.#address?.port ?? null, auth: this.#tokenDigest !== undefined, protectReads: opts.protectReads === true }),
         authorize: (req) => this.#authorize(req),
       }),

@@ -61,9 +61,9 @@ export function checkStreamBody(name: string, body: unknown, ctx: StreamContext)
   }
 }
 
-/** The body of POST /api/v1/pushes: checked against PushPost in docs/openapi.yaml, then the target by the URL parser. */
-export function parsePushBody(body: unknown): RelayPushOptions {
-  checkRequestBody('addPush', body);
+/** The body of POST /api/v1/pushes (and PUT /api/v1/pushes/{id}): checked against PushPost in docs/openapi.yaml, then the target by the URL parser. */
+export function parsePushBody(body: unknown, operationId: 'addPush' | 'updatePush' = 'addPush'): RelayPushOptions {
+  checkRequestBody(operationId, body);
   const { stream, target, auto } = body as { stream: string; target: string; auto?: boolean };
   // Throws the parser's typed error (ERR_SRT_URL_INVALID, ERR_SRT_OPTION_UNKNOWN, ERR_RECORDING_TARGET_INVALID...);
   // a file:// target's confinement to recordingsRoot is checked where the root is known (Relay.addPush).

@@ -39,6 +39,17 @@ export interface ReloadOutcome {
   readonly failed: readonly string[];
 }
 
+/** What the node knows of its config file's problems (GET /api/v1/node, the dashboard's Node page). */
+export interface ReloadStatus {
+  readonly file: string;
+  /** The last reload (none yet: undefined): when (ms since the epoch), what triggered it, whether the file was taken. */
+  readonly last: { readonly at: number; readonly trigger: string; readonly ok: boolean } | undefined;
+  /** Key paths the file changes that take effect only at a restart (the running value is kept). */
+  readonly needsRestart: readonly string[];
+  /** The last reload's problems: each error of a refused file, or each step that was not applied. */
+  readonly problems: readonly string[];
+}
+
 export class ConfigReloader {
   readonly #relay: Relay;
   readonly #file: string;
@@ -48,6 +59,7 @@ export class ConfigReloader {
   #queue: Promise<unknown> = Promise.resolve();
   #watcher: FSWatcher | undefined;
   #debounce: NodeJS.Timeout | undefined;
+  #status: ReloadStatus;
 
   constructor(opts: ReloadOptions) {
     this.#relay = opts.relay;
@@ -55,6 +67,16 @@ export class ConfigReloader {
     this.#overrides = opts.overrides;
     this.#running = opts.config;
     this.#log = opts.log.child({ component: 'config-reload' });
+    this.#status = { file: opts.file, last: undefined, needsRestart: [], problems: [] };
+  }
+
+  /** The config file's problems as the last reload found them. */
+  status(): ReloadStatus {
+    return this.#status;
+  }
+
+  #record(trigger: string, ok: boolean, problems: readonly string[], needsRestart?: readonly string[]): void {
+    this.#status = { file: this.#file, last: { at: Date.now(), trigger, ok }, needsRestart: needsRestart ?? this.#status.needsRestart, problems };
   }
 
   /** The configuration in force (what the last reload applied). */
@@ -100,18 +122,21 @@ export class ConfigReloader {
       if (!isSrtRelayError(err)) throw err;
       // Each problem with its place in the file (file:line:column), when the file has it.
       const problems = err.details?.['problems'];
-      const text = Array.isArray(problems)
-        ? (problems as Array<{ path: string; message: string; at?: string }>).map((p) => `${p.at !== undefined ? `${p.at}: ` : ''}${p.path === '' ? '(top level)' : p.path}: ${p.message}`).join('; ')
-        : err.message;
+      const lines = Array.isArray(problems)
+        ? (problems as Array<{ path: string; message: string; at?: string }>).map((p) => `${p.at !== undefined ? `${p.at}: ` : ''}${p.path === '' ? '(top level)' : p.path}: ${p.message}`)
+        : [err.message];
+      const text = lines.join('; ');
       this.#log.error(
         { trigger, file: this.#file, code: err.code, problems, position: err.details?.['position'] },
         `config reload refused, the running configuration is kept: ${text}`,
       );
+      this.#record(trigger, false, lines);
       return { ok: false, failed: [] };
     }
     const plan = planReload(this.#running, next);
     if (isEmptyPlan(plan)) {
       this.#log.info({ trigger, file: this.#file }, 'config file re-read: nothing changed');
+      this.#record(trigger, true, [], []);
       return { ok: true, plan, failed: [] };
     }
     const failed: string[] = [];
@@ -195,6 +220,7 @@ export class ConfigReloader {
     if (plan.restart.length > 0) {
       this.#log.warn({ trigger, keys: plan.restart }, `config reload: ${plan.restart.join(', ')} changed and needs a restart (the running value is kept); the rest is applied`);
     }
+    this.#record(trigger, true, failed, plan.restart);
     return { ok: true, plan, failed };
   }
 

@@ -50,6 +50,7 @@ export async function runNode(config: RelayConfig, log: Logger, opts: RunNodeOpt
       srtPorts: config.srt.ports,
       limits: config.limits,
       metrics: config.metrics,
+      ...(reloader !== undefined ? { configReport: () => reloader.status() } : {}),
       ...(config.api.token !== undefined ? { token: config.api.token, protectReads: config.api.protectReads } : {}),
       ...(bridge !== undefined ? { cluster: bridge } : {}),
       ...(config.mediaRoot !== undefined ? { mediaRoot: config.mediaRoot } : {}),

@@ -218,7 +218,7 @@ export function canonicalClusterConfig(value: unknown): ClusterConfig {
     ...(v['streams'] !== undefined ? { streams: v['streams'] } : {}),
     ...(v['pushes'] !== undefined ? { pushes: v['pushes'] } : {}),
     ...(v['auth'] !== undefined ? { auth: v['auth'] } : {}),
-  });
+  }, { fileTargets: 'parsed' });
   return clusterConfigFrom(config);
 }
 
@@ -229,7 +229,8 @@ export function canonicalStream(name: string, value: unknown): StreamInput {
 
 /** Default push validator: the config loader's checks, canonical `PushInput`. Throws ERR_CONFIG_INVALID. */
 export function canonicalPush(value: unknown): PushInput {
-  const config = normalizeConfig({ srt: { ports: [] }, pushes: [value] });
+  // A file:// target is parsed only: each node checks it against its own recordingsRoot when it applies it.
+  const config = normalizeConfig({ srt: { ports: [] }, pushes: [value] }, { fileTargets: 'parsed' });
   const p = config.pushes[0];
   if (p === undefined) throw new ConfigInvalidError('push was not accepted', 'pushes[0]');
   return pushInputFrom(p);

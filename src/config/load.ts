@@ -52,6 +52,8 @@ export interface NormalizeOptions {
   readonly overrides?: CliOverrides;
   /** The file the input came from (for messages and `RelayConfig.configFile`). */
   readonly file?: string;
+  /** `parsed`: file:// push targets are only parsed, not checked against a recordingsRoot (the cluster's shared configuration: each node checks them against its own when it applies them). */
+  readonly fileTargets?: 'confined' | 'parsed';
 }
 
 /**
@@ -96,7 +98,7 @@ export function normalizeConfig(input: unknown, opts: NormalizeOptions = {}): Re
   }
 
   const recordingsRoot = typeof cfg.recordingsRoot === 'string' ? resolve(baseDir, cfg.recordingsRoot) : undefined;
-  const pushes = normalizePushes(cfg.pushes, problems, listeners, { root: recordingsRoot, node: cfg.nodeId ?? 'node' });
+  const pushes = normalizePushes(cfg.pushes, problems, listeners, { root: recordingsRoot, node: cfg.nodeId ?? 'node', parseOnly: opts.fileTargets === 'parsed' });
   checkListenerClashes(listeners, problems);
   checkApiSrtlaAuth(cfg, ports, problems);
   checkLimits(cfg, problems);

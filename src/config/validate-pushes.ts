@@ -1,6 +1,6 @@
 /** The `pushes` section: restreams to SRT targets and recordings (file://), each (stream, target) once. */
 import { formatSrtUrl, parseSrtUrl, type SrtUrl } from '../srt/url.js';
-import { checkFileTarget, isFileTarget, type FileTarget } from '../recording/target.js';
+import { checkFileTarget, isFileTarget, parseFileTarget, type FileTarget } from '../recording/target.js';
 import { formatKeyPath, type Problems, type Seg } from './problems.js';
 import type { UdpListener } from './validate-listeners.js';
 import type { PushConfig, RelayConfigInput } from './types.js';
@@ -10,7 +10,7 @@ export function normalizePushes(
   pushesIn: RelayConfigInput['pushes'],
   problems: Problems,
   listeners: UdpListener[],
-  recordings: { root: string | undefined; node: string } = { root: undefined, node: 'node' },
+  recordings: { root: string | undefined; node: string; parseOnly?: boolean } = { root: undefined, node: 'node' },
 ): PushConfig[] {
   const pushes: PushConfig[] = [];
   const pushKeys = new Map<string, number>();
@@ -18,8 +18,12 @@ export function normalizePushes(
     const segs: Seg[] = ['pushes', i];
     let target: SrtUrl | FileTarget | undefined;
     try {
-      // file:// targets are recordings (src/recording), inside recordingsRoot.
-      target = isFileTarget(p.target) ? checkFileTarget(p.target, recordings.root, { stream: p.stream, node: recordings.node }) : parseSrtUrl(p.target);
+      // file:// targets are recordings (src/recording), inside recordingsRoot (parseOnly: checked by each node when applied).
+      target = !isFileTarget(p.target)
+        ? parseSrtUrl(p.target)
+        : recordings.parseOnly === true
+          ? parseFileTarget(p.target)
+          : checkFileTarget(p.target, recordings.root, { stream: p.stream, node: recordings.node });
     } catch (err) {
       problems.wrap([...segs, 'target'], err);
     }

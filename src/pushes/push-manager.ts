@@ -18,7 +18,7 @@ import { backoffDelay, RETRY_STEPS_MS } from '../util/backoff.js';
 import type { PeerAddress } from '../streams/stream.js';
 import type { PushInfo, RelayPushOptions } from '../supervisor/relay-api.js';
 import { Recordings } from '../recording/recordings.js';
-import { isFileTarget } from '../recording/target.js';
+import { checkFileTarget, isFileTarget } from '../recording/target.js';
 
 /** What a push needs from the relay. */
 export interface PushHost {
@@ -79,10 +79,52 @@ export class PushManager {
 
   /** Starts a push of `stream` to an srt:// target (caller: connects out; listener: serves every caller). */
   add(p: RelayPushOptions): PushInfo {
-    if (isFileTarget(p.target)) return this.recordings.add(p);
+    return this.#add(p, undefined);
+  }
+
+  /**
+   * Replaces push `id` with `p` under the same id: the old push stops (its connection, listener
+   * or recording segment closed), the new one starts. All or nothing: when the new target cannot
+   * be set up (a listener port in use: ERR_PORT_IN_USE; a file:// target outside
+   * recordingsRoot), the old push is put back and the error thrown. Undefined: no push `id`.
+   */
+  update(id: number, p: RelayPushOptions): PushInfo | undefined {
+    const old = this.options(id);
+    if (old === undefined) return undefined;
+    // Checked before the old push stops: a recording's folder, a port some other holder has.
+    if (isFileTarget(p.target)) checkFileTarget(p.target, this.#host.recordingsRoot, { stream: p.stream, node: this.#host.nodeId });
+    else {
+      const at = boundAddress(parseSrtUrl(p.target));
+      const was = isFileTarget(old.target) ? undefined : boundAddress(parseSrtUrl(old.target));
+      if (at !== undefined && !(was !== undefined && was.host === at.host && was.port === at.port)) this.#host.ports.ensureFree(at.host, at.port);
+    }
+    this.remove(id);
+    try {
+      return this.#add(p, id);
+    } catch (err) {
+      this.remove(id); // a listener target is recorded before its port binds
+      try {
+        this.#add(old, id);
+      } catch (again) {
+        this.#host.log.error({ push: id, err: again instanceof Error ? again.message : String(again) }, 'push edit failed and the old push could not be restored');
+      }
+      throw err;
+    }
+  }
+
+  /** What push `id` was added with (the target unmasked), or undefined. */
+  options(id: number): RelayPushOptions | undefined {
+    const r = this.recordings.options(id);
+    if (r !== undefined) return r;
+    const p = this.#pushes.get(id);
+    return p === undefined ? undefined : { stream: p.stream, target: p.target, auto: p.auto };
+  }
+
+  #add(p: RelayPushOptions, given: number | undefined): PushInfo {
+    if (isFileTarget(p.target)) return this.recordings.add(p, given);
     const url = parseSrtUrl(p.target);
     const at = url.mode === 'rendezvous' ? boundAddress(url) : undefined;
-    const id = this.#nextPush++;
+    const id = given ?? this.#nextPush++;
     const push: PushState = {
       id,
       stream: p.stream,

@@ -16,7 +16,7 @@ import { backoffDelay, RETRY_STEPS_MS } from '../util/backoff.js';
 import type { RecorderEvent, RecorderInit } from './recorder.js';
 import { checkFileTarget, confine, type FileTarget } from './target.js';
 import { substituteVars, templateBase, templatePattern } from './template.js';
-import { findSegments, segmentInfo, type SegmentInfo } from './segments.js';
+import { findSegmentsAsync, segmentInfosAsync, type SegmentInfo } from './segments.js';
 
 /** What a file push shows in the API besides the common push fields. */
 export interface RecordingStatus {
@@ -80,13 +80,13 @@ export class Recordings {
     this.#host = host;
   }
 
-  /** Validates and adds a file:// push (RecordingTargetError when it cannot record there). */
-  add(p: { stream: string; target: string; auto?: boolean }): RecordingPushInfo {
+  /** Validates and adds a file:// push (RecordingTargetError when it cannot record there); `id`: the id it keeps when edited. */
+  add(p: { stream: string; target: string; auto?: boolean }, id?: number): RecordingPushInfo {
     const vars = { stream: p.stream, node: this.#host.nodeId };
     const target = checkFileTarget(p.target, this.#host.root, vars);
     const push: RecordingPush = {
       info: {
-        id: this.#host.nextId(),
+        id: id ?? this.#host.nextId(),
         stream: p.stream,
         target: target.raw,
         auto: p.auto === true,
@@ -112,6 +112,12 @@ export class Recordings {
 
   has(id: number): boolean {
     return this.#pushes.has(id);
+  }
+
+  /** What push `id` was added with (target as written), or undefined. */
+  options(id: number): { stream: string; target: string; auto: boolean } | undefined {
+    const p = this.#pushes.get(id);
+    return p === undefined ? undefined : { stream: p.info.stream, target: p.info.target, auto: p.info.auto };
   }
 
   remove(id: number): boolean {
@@ -152,14 +158,16 @@ export class Recordings {
     }
   }
 
-  /** Finished segments of the file pushes of `stream` (all streams when undefined), oldest first. */
-  segments(stream?: string): Array<SegmentInfo & { push: number; stream: string; relativePath: string }> {
+  /**
+   * Finished segments of the file pushes of `stream` (all streams when undefined), oldest first
+   * per push. Read with fs/promises, a bounded number of calls at a time: a folder of many
+   * thousand segments does not stall the event loop (the data plane's JS, the API).
+   */
+  async segments(stream?: string): Promise<Array<SegmentInfo & { push: number; stream: string; relativePath: string }>> {
     const root = this.#host.root;
     if (root === undefined) return [];
     const out: Array<SegmentInfo & { push: number; stream: string; relativePath: string }> = [];
-    const open = new Set<string>();
-    for (const p of this.#pushes.values()) if (p.info.recording.segment !== undefined) open.add(p.info.recording.segment);
-    for (const p of this.#pushes.values()) {
+    for (const p of [...this.#pushes.values()]) {
       if (stream !== undefined && p.info.stream !== stream) continue;
       let base: string;
       try {
@@ -167,10 +175,12 @@ export class Recordings {
       } catch {
         continue;
       }
-      for (const f of findSegments(base, templatePattern(p.template))) {
-        if (open.has(f.path)) continue;
-        out.push({ ...segmentInfo(f), push: p.info.id, stream: p.info.stream, relativePath: relative(root, f.path) });
-      }
+      const files = await findSegmentsAsync(base, templatePattern(p.template));
+      // The segments being written now (read after the walk, which took a while).
+      const open = new Set<string>();
+      for (const q of this.#pushes.values()) if (q.info.recording.segment !== undefined) open.add(q.info.recording.segment);
+      const infos = await segmentInfosAsync(files.filter((f) => !open.has(f.path)));
+      for (const info of infos) out.push({ ...info, push: p.info.id, stream: p.info.stream, relativePath: relative(root, info.path) });
     }
     return out;
   }

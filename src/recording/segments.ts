@@ -3,6 +3,7 @@
  * what a listing shows of each (start time, duration, bytes), read from the files themselves.
  */
 import { closeSync, openSync, readdirSync, readSync, statSync, unlinkSync, rmdirSync, fstatSync } from 'node:fs';
+import { open, readdir, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { SectionAssembler, parsePat, parsePmt } from '../ts/psi.js';
 import { codecFor } from '../ts/codecs.js';
@@ -48,6 +49,59 @@ export function findSegments(base: string, pattern: RegExp): SegmentFile[] {
   };
   walk(base, 0);
   return out.sort((a, b) => a.mtimeMs - b.mtimeMs || (a.path < b.path ? -1 : 1));
+}
+
+/** File system calls the async listing keeps in flight at once (libuv's pool has 4 threads by default). */
+export const LISTING_CONCURRENCY = 16;
+
+/** `fn` over `items`, at most `limit` at a time; results in the order of `items`. */
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const run = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, run));
+  return out;
+}
+
+/**
+ * findSegments without blocking the event loop (the API's listing, on the main thread): the
+ * same files in the same order, read with fs/promises, `limit` calls at a time.
+ */
+export async function findSegmentsAsync(base: string, pattern: RegExp, limit = LISTING_CONCURRENCY): Promise<SegmentFile[]> {
+  const files: string[] = [];
+  const walk = async (dir: string, depth: number): Promise<void> => {
+    let entries;
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    const dirs: string[] = [];
+    for (const e of entries) {
+      const p = join(dir, e.name);
+      if (e.isDirectory()) {
+        if (depth < MAX_DEPTH) dirs.push(p);
+      } else if (e.isFile() && pattern.test(relative(base, p).split(sep).join('/'))) {
+        files.push(p);
+      }
+    }
+    await mapLimit(dirs, limit, (d) => walk(d, depth + 1));
+  };
+  await walk(base, 0);
+  const stats = await mapLimit(files, limit, async (p) => {
+    try {
+      const st = await stat(p);
+      return { path: p, bytes: st.size, mtimeMs: st.mtimeMs };
+    } catch {
+      return undefined; // deleted meanwhile
+    }
+  });
+  return stats.filter((f): f is SegmentFile => f !== undefined).sort((a, b) => a.mtimeMs - b.mtimeMs || (a.path < b.path ? -1 : 1));
 }
 
 /**
@@ -126,31 +180,63 @@ export function probeDuration(path: string): number | undefined {
     const size = fstatSync(fd).size;
     const head = Buffer.alloc(Math.min(size, HEAD_BYTES));
     readSync(fd, head, 0, head.length, 0);
-    const pids = findPids(head);
-    if (pids === undefined) return undefined;
-    const first = ptsList(head, pids.video);
-    let last = first;
+    let tail: Buffer | undefined;
     if (size > HEAD_BYTES) {
-      const tailAt = Math.max(0, Math.floor((size - TAIL_BYTES) / TS_PACKET_SIZE) * TS_PACKET_SIZE);
-      const tail = Buffer.alloc(size - tailAt);
-      readSync(fd, tail, 0, tail.length, tailAt);
-      last = ptsList(tail, pids.video);
+      const at = tailOffset(size);
+      tail = Buffer.alloc(size - at);
+      readSync(fd, tail, 0, tail.length, at);
     }
-    if (first.length === 0 || last.length === 0) return undefined;
-    const min = Math.min(...first);
-    const max = Math.max(...last);
-    const sorted = [...new Set(last)].sort((a, b) => a - b);
-    let frame = 0;
-    for (let i = 1; i < sorted.length; i++) {
-      const d = sorted[i]! - sorted[i - 1]!;
-      if (d > 0 && (frame === 0 || d < frame)) frame = d;
-    }
-    return Math.max(0, (max - min + frame) / 90000);
+    return durationOf(head, tail);
   } catch {
     return undefined;
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
+}
+
+/** probeDuration with fs/promises (the API's listing on the main thread). */
+export async function probeDurationAsync(path: string): Promise<number | undefined> {
+  let fh;
+  try {
+    fh = await open(path, 'r');
+    const size = (await fh.stat()).size;
+    const head = Buffer.alloc(Math.min(size, HEAD_BYTES));
+    await fh.read(head, 0, head.length, 0);
+    let tail: Buffer | undefined;
+    if (size > HEAD_BYTES) {
+      const at = tailOffset(size);
+      tail = Buffer.alloc(size - at);
+      await fh.read(tail, 0, tail.length, at);
+    }
+    return durationOf(head, tail);
+  } catch {
+    return undefined;
+  } finally {
+    await fh?.close();
+  }
+}
+
+/** Where the last TAIL_BYTES of a file of `size` start, on a packet boundary. */
+function tailOffset(size: number): number {
+  return Math.max(0, Math.floor((size - TAIL_BYTES) / TS_PACKET_SIZE) * TS_PACKET_SIZE);
+}
+
+/** The duration from a file's first bytes and (when it is longer than them) its last. */
+function durationOf(head: Buffer, tail: Buffer | undefined): number | undefined {
+  const pids = findPids(head);
+  if (pids === undefined) return undefined;
+  const first = ptsList(head, pids.video);
+  const last = tail === undefined ? first : ptsList(tail, pids.video);
+  if (first.length === 0 || last.length === 0) return undefined;
+  const min = Math.min(...first);
+  const max = Math.max(...last);
+  const sorted = [...new Set(last)].sort((a, b) => a - b);
+  let frame = 0;
+  for (let i = 1; i < sorted.length; i++) {
+    const d = sorted[i]! - sorted[i - 1]!;
+    if (d > 0 && (frame === 0 || d < frame)) frame = d;
+  }
+  return Math.max(0, (max - min + frame) / 90000);
 }
 
 function findPids(b: Uint8Array): { video: number } | undefined {
@@ -199,7 +285,20 @@ function ptsList(b: Uint8Array, pid: number): number[] {
 
 /** A listing entry for a finished segment file. */
 export function segmentInfo(f: SegmentFile): SegmentInfo {
-  const duration = probeDuration(f.path) ?? 0;
+  return infoOf(f, probeDuration(f.path) ?? 0);
+}
+
+/** segmentInfo with fs/promises. */
+export async function segmentInfoAsync(f: SegmentFile): Promise<SegmentInfo> {
+  return infoOf(f, (await probeDurationAsync(f.path)) ?? 0);
+}
+
+/** The listing entries of `files`, read `limit` at a time. */
+export function segmentInfosAsync(files: readonly SegmentFile[], limit = LISTING_CONCURRENCY): Promise<SegmentInfo[]> {
+  return mapLimit(files, limit, segmentInfoAsync);
+}
+
+function infoOf(f: SegmentFile, duration: number): SegmentInfo {
   return { path: f.path, bytes: f.bytes, start: new Date(Math.round(f.mtimeMs - duration * 1000)).toISOString(), durationSeconds: Math.round(duration * 1000) / 1000 };
 }
 

@@ -26,8 +26,9 @@ import type { LeaseOwner } from '../cluster/lease.js';
 import type { NodeInfo } from '../cluster/registry.js';
 import type { RoutingNotice } from '../cluster/bus.js';
 import { isSrtRelayError } from '../errors.js';
+import { maskUrl } from '../config/secrets.js';
 import { relayStreamFrom } from './from-config.js';
-import type { AuthSettings, ClusterRelay, RelayStreamOptions } from './relay-api.js';
+import type { AuthSettings, ClusterRelay, PushInfo, RelayPushOptions, RelayStreamOptions } from './relay-api.js';
 
 export interface ClusterBridgeOptions {
   relay: ClusterRelay;
@@ -73,6 +74,8 @@ export class ClusterBridge {
   readonly #mirror = new Map<string, LeaseOwner>();
   /** `stream:<name>` / `push:<id>` / `auth:<name>` → JSON of what was applied from the cluster. */
   readonly #applied = new Map<string, string>();
+  /** `stream:<name>` / `push:<id>` → why this node could not apply it (GET /api/v1/node). */
+  readonly #notApplied = new Map<string, string>();
   /** Cluster push id → the Relay's push id. */
   readonly #pushes = new Map<string, number>();
   readonly #clusterAuth: Record<string, unknown> = {};
@@ -298,6 +301,11 @@ export class ClusterBridge {
 
   // ---- shared configuration ----------------------------------------------------------------
 
+  /** What of the shared configuration this node could not apply, and why (e.g. a file:// push outside its recordingsRoot). */
+  notApplied(): string[] {
+    return [...this.#notApplied.values()];
+  }
+
   /** Writes a stream to the cluster (checked like the config file) and applies it here at once. */
   async putStream(name: string, body: unknown): Promise<PutResult<StreamInput>> {
     const res = await this.#member.config.putStream(name, body);
@@ -317,6 +325,30 @@ export class ClusterBridge {
     const res = await this.#member.config.putPush(body);
     this.#applyPush(res.id, res.value);
     return { ...res, local: this.#pushes.get(res.id) };
+  }
+
+  /**
+   * Replaces the shared push the Relay knows as `localId` with `body` (checked like POST): the old
+   * one leaves the cluster's configuration, the new one is stored and applied here (a new cluster
+   * id, derived from stream and target, so a new local id). A push of this node's own config file
+   * is changed here only, under the same id. Undefined: no push `localId`.
+   */
+  async updatePush(localId: number, body: RelayPushOptions): Promise<PushInfo | undefined> {
+    const id = [...this.#pushes].find(([, local]) => local === localId)?.[0];
+    if (id === undefined) return this.#relay.updatePush(localId, body);
+    const old = await this.#member.config.getPush(id);
+    await this.#member.config.deletePush(id);
+    this.#unapplyPush(id);
+    let res;
+    try {
+      res = await this.#member.config.putPush(body);
+    } catch (err) {
+      if (old !== undefined) this.#applyPush((await this.#member.config.putPush(old)).id, old);
+      throw err;
+    }
+    this.#applyPush(res.id, res.value);
+    const local = this.#pushes.get(res.id);
+    return local === undefined ? undefined : this.#relay.listPushes().find((p) => p.id === local);
   }
 
   /** Deletes the push the Relay knows as `localId` from the cluster (or only here if it is local). */
@@ -397,14 +429,18 @@ export class ClusterBridge {
       opts = relayStreamFrom(s);
       this.#relay.putStream(name, opts);
     } catch (err) {
-      this.#log.warn({ stream: name, err: isSrtRelayError(err) ? err.message : String(err) }, 'shared stream setting not applied here');
+      const message = isSrtRelayError(err) ? err.message : String(err);
+      this.#notApplied.set(key, `shared stream '${name}' not applied here: ${message}`);
+      this.#log.warn({ stream: name, err: message }, 'shared stream setting not applied here');
       return;
     }
+    this.#notApplied.delete(key);
     this.#applied.set(key, json);
     this.#log.info({ stream: name }, 'applied shared stream settings');
   }
 
   #unapplyStream(name: string): boolean {
+    this.#notApplied.delete(`stream:${name}`);
     if (!this.#applied.delete(`stream:${name}`)) return false;
     this.#relay.deleteStream(name);
     this.#log.info({ stream: name }, 'removed stream deleted from the shared configuration');
@@ -417,19 +453,24 @@ export class ClusterBridge {
     if (this.#applied.get(key) === json) return;
     this.#unapplyPush(id);
     try {
-      const p = normalizeConfig({ srt: { ports: [] }, pushes: [value] }).pushes[0];
+      // A file:// target is checked here against this node's own recordingsRoot (by addPush).
+      const p = normalizeConfig({ srt: { ports: [] }, pushes: [value] }, { fileTargets: 'parsed' }).pushes[0];
       if (p === undefined) return;
       const info = this.#relay.addPush({ stream: p.stream, target: p.target.raw, auto: p.auto });
       this.#pushes.set(id, info.id);
     } catch (err) {
-      this.#log.warn({ push: id, err: isSrtRelayError(err) ? err.message : String(err) }, 'shared push not applied here');
+      const message = isSrtRelayError(err) ? err.message : String(err);
+      this.#notApplied.set(key, `shared push (${value.stream} → ${maskUrl(value.target)}) not applied here: ${message}`);
+      this.#log.warn({ push: id, err: message }, 'shared push not applied here');
       return;
     }
+    this.#notApplied.delete(key);
     this.#applied.set(key, json);
   }
 
   #unapplyPush(id: string): void {
     this.#applied.delete(`push:${id}`);
+    this.#notApplied.delete(`push:${id}`);
     const local = this.#pushes.get(id);
     this.#pushes.delete(id);
     if (local !== undefined) this.#relay.removePush(local);

@@ -176,6 +176,8 @@ export interface RelayApi extends EventEmitter<RelayEvents> {
   listPushes(): PushInfo[];
   addPush(p: RelayPushOptions): PushInfo;
   removePush(id: number): boolean;
+  /** Replaces push `id` (same id, restarted with the new target); undefined: no such push. */
+  updatePush(id: number, p: RelayPushOptions): PushInfo | undefined;
   /** The file:// pushes (recordings) of this node. */
   readonly recordings: Recordings;
   /** The folder recordings are written under (undefined: file:// pushes are refused). */
@@ -201,5 +203,7 @@ export interface ClusterRelay extends EventEmitter<RelayEvents> {
   deleteStream(name: string): boolean;
   addPush(p: RelayPushOptions): PushInfo;
   removePush(id: number): boolean;
+  updatePush(id: number, p: RelayPushOptions): PushInfo | undefined;
+  listPushes(): PushInfo[];
   setAuth(auth: AuthSettings): void;
 }

@@ -338,6 +338,8 @@ export class Relay extends EventEmitter<RelayEvents> implements RelayApi, Cluste
     return this.#pushes.remove(id);
   }
 
+  updatePush(id: number, p: RelayPushOptions): PushInfo | undefined { return this.#pushes.update(id, p); } // RelayApi.updatePush
+
   /** The file:// pushes (recordings) of this node. */
   get recordings(): Recordings {
     return this.#pushes.recordings;

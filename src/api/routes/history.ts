@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import type { History } from '../history.js';
+import { maskText } from '../../config/secrets.js';
 import { badRequest, notFound } from '../http.js';
 import type { Route } from '../router.js';
 import type { PreviewSrtPort } from './preview.js';
@@ -26,7 +27,19 @@ function packageVersion(): string {
   }
 }
 
+/** What the node knows of its config file's problems (src/cli/config-reload.ts keeps it). */
+export interface ConfigReport {
+  readonly file: string;
+  /** The last reload: when (ms since the epoch), what triggered it, whether the file was taken. */
+  readonly last: { readonly at: number; readonly trigger: string; readonly ok: boolean } | undefined;
+  /** Key paths changed in the file that take effect only at a restart. */
+  readonly needsRestart: readonly string[];
+  /** The last reload's problems: the errors of a refused file, or the steps not applied. */
+  readonly problems: readonly string[];
+}
+
 export interface NodeRouteOptions {
+  configReport?: () => ConfigReport;
   history: History;
   startedAt: number;
   srtPorts: readonly PreviewSrtPort[];
@@ -103,10 +116,24 @@ export function historyRoutes(opts: NodeRouteOptions): Route[] {
               streams: relay.listStreams().length,
               refused: relay.refusedHandshakes(),
               history: opts.history.node(sinceOf(req)),
+              config: configView(opts.configReport?.(), cluster?.notApplied() ?? []),
             },
           };
         },
       },
     },
   ];
+}
+
+/** The `config` of GET /api/v1/node: the file, its last reload, keys waiting for a restart, and every problem now known. */
+function configView(r: ConfigReport | undefined, shared: readonly string[]) {
+  return {
+    file: r?.file ?? null,
+    lastReload: r?.last === undefined ? null : { at: new Date(r.last.at).toISOString(), trigger: r.last.trigger, ok: r.last.ok },
+    needsRestart: [...(r?.needsRestart ?? [])],
+    problems: [
+      ...(r?.problems ?? []).map((message) => ({ source: 'reload' as const, message: maskText(message) })),
+      ...shared.map((message) => ({ source: 'cluster' as const, message: maskText(message) })),
+    ],
+  };
 }

@@ -1,4 +1,4 @@
-/** /api/v1/pushes: list, add, remove. */
+/** /api/v1/pushes: list, add, edit, remove. */
 import { maskUrl } from '../../config/secrets.js';
 import { boundAddress } from '../../srt/port-registry.js';
 import { parseSrtUrl } from '../../srt/url.js';
@@ -52,6 +52,32 @@ export function pushRoutes(): Route[] {
         GET({ relay, params }) {
           const id = parseId(params['id']!);
           const push = id === undefined ? undefined : relay.listPushes().find((p) => p.id === id);
+          if (push === undefined) throw notFound(`no push '${params['id']}'`);
+          return { status: 200, json: pushView(push) };
+        },
+        async PUT({ relay, params, body, cluster }) {
+          // The same checks as POST, then the push is replaced under its id and restarts.
+          const id = parseId(params['id']!);
+          const old = id === undefined ? undefined : relay.listPushes().find((p) => p.id === id);
+          if (old === undefined || id === undefined) throw notFound(`no push '${params['id']}'`);
+          const opts = parsePushBody(await body(), 'updatePush');
+          if (isFileTarget(opts.target)) checkFileTarget(opts.target, relay.recordingsRoot, { stream: opts.stream, node: relay.nodeId });
+          const target = maskUrl(opts.target);
+          const same = relay.listPushes().find((p) => p.id !== id && p.stream === opts.stream && p.target === target);
+          if (same !== undefined) {
+            throw conflict(`push ${same.id} already sends '${opts.stream}' to ${target}; edit or delete that one instead`, { push: same.id });
+          }
+          if (cluster !== undefined) {
+            // Refused before it is shared: a listener or rendezvous port in use by anything but this push (409).
+            const at = isFileTarget(opts.target) ? undefined : boundAddress(parseSrtUrl(opts.target));
+            const was = isFileTarget(old.target) ? undefined : boundAddress(parseSrtUrl(old.target));
+            if (at !== undefined && !(was !== undefined && was.host === at.host && was.port === at.port)) relay.ports.ensureFree(at.host, at.port);
+            const push = await cluster.updatePush(id, opts);
+            if (push === undefined) throw notFound('push was stored but not applied here; see the node\'s log');
+            return { status: 200, json: pushView(push) };
+          }
+          // All or nothing: a target that cannot be set up (409 ERR_PORT_IN_USE) leaves the old push running.
+          const push = relay.updatePush(id, opts);
           if (push === undefined) throw notFound(`no push '${params['id']}'`);
           return { status: 200, json: pushView(push) };
         },

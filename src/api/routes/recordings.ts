@@ -1,18 +1,35 @@
-/** /api/v1/recordings: the finished segments of file:// pushes, read from the file system. */
-import { badRequest } from '../http.js';
+/**
+ * /api/v1/recordings: the finished segments of file:// pushes, read from the file system; and
+ * /api/v1/recordings/file?path=: one file under recordingsRoot (a segment or a playlist),
+ * downloaded. Like the live preview, a download needs the token whenever one is set.
+ */
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { basename, extname, relative } from 'node:path';
+import { badRequest, notFound } from '../http.js';
 import type { Route } from '../router.js';
 import { isValidStreamName } from '../../streams/stream-name.js';
+import { confine, realPathOfExisting, within } from '../../recording/target.js';
 
-export function recordingRoutes(): Route[] {
+/** What a recording file is served as, by extension; other files under recordingsRoot are not served. */
+const TYPES: Readonly<Record<string, string>> = { '.ts': 'video/mp2t', '.m3u8': 'application/vnd.apple.mpegurl' };
+
+export interface RecordingRouteOptions {
+  /** Throws ApiError 401 unless the request carries the API token (no-op without a token). */
+  authorize: (req: IncomingMessage) => void;
+}
+
+export function recordingRoutes(opts: RecordingRouteOptions): Route[] {
   return [
     {
       path: '/api/v1/recordings',
       methods: {
-        GET({ relay, req }) {
+        async GET({ relay, req }) {
           const url = new URL(req.url ?? '/', 'http://localhost');
           const stream = url.searchParams.get('stream') ?? undefined;
           if (stream !== undefined && !isValidStreamName(stream)) throw badRequest(`stream ${JSON.stringify(stream.slice(0, 200))} is not a stream name`, { field: 'stream' });
-          const recordings = relay.recordings.segments(stream).map((s) => ({
+          const recordings = (await relay.recordings.segments(stream)).map((s) => ({
             push: s.push,
             stream: s.stream,
             path: s.relativePath,
@@ -21,6 +38,49 @@ export function recordingRoutes(): Route[] {
             bytes: s.bytes,
           }));
           return { status: 200, json: { recordings } };
+        },
+      },
+    },
+    {
+      path: '/api/v1/recordings/file',
+      methods: {
+        async GET({ relay, req }) {
+          opts.authorize(req);
+          const root = relay.recordingsRoot;
+          const rel = new URL(req.url ?? '/', 'http://localhost').searchParams.get('path');
+          if (rel === null || rel === '') throw badRequest('path is required: a recording\'s path relative to recordingsRoot, as GET /api/v1/recordings lists it', { field: 'path' });
+          if (rel.startsWith('/') || rel.includes('\0')) throw badRequest(`path ${JSON.stringify(rel.slice(0, 200))} must be relative to recordingsRoot, as GET /api/v1/recordings lists it`, { field: 'path' });
+          if (root === undefined) throw notFound('this node has no recordingsRoot, so no recordings');
+          // ".." and symbolic links out of the root: 400 ERR_RECORDING_TARGET_INVALID.
+          const abs = confine(root, rel);
+          const type = TYPES[extname(abs).toLowerCase()];
+          const st = await stat(abs).catch(() => undefined);
+          if (type === undefined || st === undefined || !st.isFile() || !within(realPathOfExisting(abs), realPathOfExisting(root))) {
+            throw notFound(`no recording '${rel.slice(0, 200)}' under recordingsRoot (segments .ts and playlists .m3u8 only)`);
+          }
+          const name = relative(root, abs).split('/').join('_') || basename(abs);
+          return {
+            status: 200,
+            stream: (res: ServerResponse): void => {
+              res.writeHead(200, {
+                'content-type': type,
+                'content-length': String(st.size),
+                'content-disposition': `attachment; filename="${name.replace(/[^A-Za-z0-9._-]/g, '_')}"`,
+                'cache-control': 'no-store',
+                'x-content-type-options': 'nosniff',
+              });
+              if (res.req.method === 'HEAD') {
+                res.end();
+                return;
+              }
+              // The size at the stat: a segment still being written is served up to there.
+              const file = createReadStream(abs, { start: 0, end: Math.max(0, st.size - 1) });
+              file.on('error', () => res.destroy());
+              res.on('close', () => file.destroy());
+              if (st.size === 0) res.end();
+              else file.pipe(res);
+            },
+          };
         },
       },
     },
