@@ -40,7 +40,9 @@ import type {
   RefusedHandshakes,
   RelayApi,
   RelayEvents,
+  RelayLimits,
   RelayOptions,
+  RelayPortOptions,
   RelayPushOptions,
   RemoteOwnerSource,
   SessionInfo,
@@ -69,11 +71,16 @@ export class Relay extends EventEmitter<RelayEvents> implements RelayApi, Cluste
   #authSettings: AuthSettings = { timeoutMs: 2000, cacheMs: 5000 };
   #restoreReporter: (() => void) | undefined;
   #srtla: SrtlaServer | undefined;
+  #bonded: BondedAdmission | undefined;
+  #limits: RelayLimits;
+  /** The SRT ports open now (srt.ports; addPort, removePort). */
+  readonly #ports: RelayPortOptions[] = [];
 
   constructor(opts: RelayOptions) {
     super();
     this.#opts = opts;
     this.nodeId = opts.nodeId;
+    this.#limits = opts.limits;
     const log = (this.#log = opts.logger ?? silentLogger());
     this.#pool = new WorkerPool(opts.workers, log);
     const registry = (this.#registry = new StreamRegistry({
@@ -150,7 +157,41 @@ export class Relay extends EventEmitter<RelayEvents> implements RelayApi, Cluste
     await this.#pool.start();
     for (const [name, s] of Object.entries(this.#opts.streams)) this.putStream(name, s);
     if (this.#opts.auth !== undefined) this.setAuth(this.#opts.auth);
-    const l = this.#opts.limits;
+    this.setLimits(this.#opts.limits);
+    for (const p of this.#opts.ports) this.addPort(p);
+    if (this.#opts.srtla !== undefined) {
+      const bonded = (this.#bonded = new BondedAdmission(this.#limits, {
+        sessionPeers: () => this.#sessions.list().map((s) => s.peer),
+        pendingGroupsOf: (host) => this.#srtla?.pendingGroupsOf(host) ?? 0,
+      }));
+      this.#srtla = new SrtlaServer({ ...this.#opts.srtla, ports: this.#listeners.ports, logger: this.#log, admitGroup: (host) => bonded.admit(host) });
+      await this.#srtla.start();
+    }
+    for (const p of this.#opts.pushes) this.addPush(p);
+    this.#refusals.start();
+    this.#listeners.start();
+    this.#trim.start();
+    this.#log.info(
+      { ports: this.#ports.map((p) => `${p.host}:${p.port}/${p.direction}`), workers: this.#opts.workers },
+      'relay started',
+    );
+  }
+
+  // ---- limits ------------------------------------------------------------------------------
+
+  /** The limits in force. */
+  limits(): RelayLimits {
+    return { ...this.#limits };
+  }
+
+  /**
+   * Sets the node's limits, at the start and when a config reload changes `limits`: the gate's
+   * per-host and node-wide handshake limits, sessions, streams, ring memory, viewers per stream,
+   * wildcard streams, bonded senders and the bitrate watch. Open sessions stay; a new limit
+   * applies to the callers from now on (and the bitrate watch to every publisher).
+   */
+  setLimits(l: RelayLimits): void {
+    this.#limits = { ...l };
     const rate = l.handshakesPerSecondPerHost ?? 0;
     const all = l.handshakesPerSecond ?? 0;
     this.#registry.gate.setLimits({
@@ -162,16 +203,13 @@ export class Relay extends EventEmitter<RelayEvents> implements RelayApi, Cluste
       handshakesPerSecond: all,
       burst: all * 2,
     });
-    this.#opts.ports.forEach((p, i) => this.#listeners.listenPort(p, i, this.#registry.gate, (c) => this.#admission.accepted(c, p.stream, p.port)));
-    if (this.#opts.srtla !== undefined) {
-      const bonded = new BondedAdmission(l, {
-        sessionPeers: () => this.#sessions.list().map((s) => s.peer),
-        pendingGroupsOf: (host) => this.#srtla?.pendingGroupsOf(host) ?? 0,
-      });
-      this.#srtla = new SrtlaServer({ ...this.#opts.srtla, ports: this.#listeners.ports, logger: this.#log, admitGroup: (host) => bonded.admit(host) });
-      await this.#srtla.start();
-    }
-    if (l.maxBitrateMbps !== undefined) {
+    this.#registry.setMaxViewersPerStream(l.maxViewersPerStream);
+    this.#streams.setMaxWildcardStreams(l.maxWildcardStreams);
+    this.#sessions.setLimits(this.#limits);
+    this.#bonded?.setLimits(this.#limits);
+    this.#bitrate?.stop();
+    this.#bitrate = undefined;
+    if (l.maxBitrateMbps !== undefined && this.#started && !this.#stopped) {
       this.#bitrate = new BitrateWatch(
         {
           log: this.#log,
@@ -186,14 +224,6 @@ export class Relay extends EventEmitter<RelayEvents> implements RelayApi, Cluste
       );
       this.#bitrate.start();
     }
-    for (const p of this.#opts.pushes) this.addPush(p);
-    this.#refusals.start();
-    this.#listeners.start();
-    this.#trim.start();
-    this.#log.info(
-      { ports: this.#opts.ports.map((p) => `${p.host}:${p.port}/${p.direction}`), workers: this.#opts.workers },
-      'relay started',
-    );
   }
 
   // ---- auth --------------------------------------------------------------------------------
@@ -229,6 +259,39 @@ export class Relay extends EventEmitter<RelayEvents> implements RelayApi, Cluste
   #peerOf(host: string, port: number): PeerAddress {
     const real = this.#srtla?.peerOf({ address: host, port });
     return real === undefined ? { host, port } : { host: real.address, port: real.port, via: { host, port } };
+  }
+
+  /** The SRT ports open now (srt.ports), in the order they were opened. */
+  listPorts(): RelayPortOptions[] {
+    return [...this.#ports];
+  }
+
+  /**
+   * Opens an SRT port (srt.ports), at the start and when a config reload adds one. Throws
+   * PortInUseError when something holds the address; nothing is left open then.
+   */
+  addPort(p: RelayPortOptions): void {
+    if (this.#ports.some((x) => x.host === p.host && x.port === p.port)) {
+      throw new SrtRelayError('ERR_CONFIG_INVALID', `SRT port ${p.host}:${p.port} is already open`);
+    }
+    this.#listeners.listenPort(p, this.#ports.length, this.#registry.gate, (c) => this.#admission.accepted(c, p.stream, p.port));
+    this.#ports.push(p);
+  }
+
+  /**
+   * Closes SRT port host:port (a config reload removed it from srt.ports): its listeners, then
+   * every session that came in on it. Returns the number of sessions ended, or undefined when
+   * the port is not open. The other ports and their sessions are untouched.
+   */
+  removePort(host: string, port: number): number | undefined {
+    const i = this.#ports.findIndex((x) => x.host === host && x.port === port);
+    if (i < 0) return undefined;
+    this.#ports.splice(i, 1);
+    this.#listeners.closePort(host, port);
+    // Sessions are known by port number: when another open port has the same number (another address), they stay.
+    const ended = this.#ports.some((x) => x.port === port) ? 0 : this.#sessions.closePort(port, 'its SRT port was removed from the configuration');
+    this.#log.info({ port: `${host}:${port}`, sessionsEnded: ended }, 'SRT port closed');
+    return ended;
   }
 
   /** Who holds this node's UDP ports (see PortRegistry). */
