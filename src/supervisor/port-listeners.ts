@@ -34,7 +34,7 @@ export class PortListeners {
   readonly #log: Logger;
   readonly #listeners: SrtListener[] = [];
   /** Each SRT port's listeners and claim, by `host:port` (closePort ends them). */
-  readonly #srtPorts = new Map<string, { listeners: SrtListener[]; claim: PortClaim }>();
+  readonly #srtPorts = new Map<string, { port: RelayPortOptions; listeners: SrtListener[]; claim: PortClaim }>();
   readonly #udpDrops: UdpDropWatch;
   /** Ports already said to have a UDP receive buffer below libsrt's ask. */
   readonly #smallBufferPorts = new Set<number>();
@@ -53,7 +53,7 @@ export class PortListeners {
     const count = Math.max(1, p.reusePort);
     const claim = this.ports.claim(p.host, p.port, index === 0 ? 'the main SRT listener' : `the SRT listener srt.ports[${index}]`);
     const listeners: SrtListener[] = [];
-    this.#srtPorts.set(`${p.host}:${p.port}`, { listeners, claim });
+    this.#srtPorts.set(`${p.host}:${p.port}`, { port: p, listeners, claim });
     try {
       for (let i = 0; i < count; i++) {
         const l = SrtListener.create(p.host, p.port, p.params, { reusePort: count > 1 });
@@ -69,6 +69,11 @@ export class PortListeners {
       this.closePort(p.host, p.port); // a port added at runtime that cannot bind leaves nothing behind
       throw err;
     }
+  }
+
+  /** The SRT ports open now, in the order they were opened. */
+  srtPorts(): RelayPortOptions[] {
+    return [...this.#srtPorts.values()].map((x) => x.port);
   }
 
   /** Closes SRT port host:port's listeners and releases its claim; false when it is not open. */

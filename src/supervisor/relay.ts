@@ -16,7 +16,7 @@ import type { SessionStats } from '../sessions/messages.js';
 import { WorkerPool } from '../sessions/worker-pool.js';
 import { setHandlerErrorReporter } from '../srt/reactor.js';
 import type { PeerAddress, Stream } from '../streams/stream.js';
-import { REJECT_TOO_MANY, StreamRegistry } from '../streams/stream-registry.js';
+import { StreamRegistry } from '../streams/stream-registry.js';
 import type { RelayStreamOptions } from '../streams/stream-options.js';
 import type { SourcesView } from '../streams/stream-sources.js';
 import { SrtRelayError } from '../errors.js';
@@ -30,7 +30,7 @@ import { PortListeners } from './port-listeners.js';
 import { StreamSessions } from './stream-sessions.js';
 import { StreamCatalog } from './stream-catalog.js';
 import { Admission } from './admission.js';
-import { BitrateWatch } from './guards/bitrate-watch.js';
+import { NodeLimits } from './node-limits.js';
 import { MemoryTrim } from './guards/memory-trim.js';
 import { RefusalLog } from './guards/refusal-log.js';
 import type {
@@ -64,7 +64,6 @@ export class Relay extends EventEmitter<RelayEvents> implements RelayApi, Cluste
   readonly #admission: Admission;
   readonly #refusals: RefusalLog;
   readonly #trim: MemoryTrim;
-  #bitrate: BitrateWatch | undefined;
   #started = false;
   #stopped = false;
   #auth: WebhookAuth | undefined;
@@ -72,15 +71,12 @@ export class Relay extends EventEmitter<RelayEvents> implements RelayApi, Cluste
   #restoreReporter: (() => void) | undefined;
   #srtla: SrtlaServer | undefined;
   #bonded: BondedAdmission | undefined;
-  #limits: RelayLimits;
-  /** The SRT ports open now (srt.ports; addPort, removePort). */
-  readonly #ports: RelayPortOptions[] = [];
+  readonly #limits: NodeLimits;
 
   constructor(opts: RelayOptions) {
     super();
     this.#opts = opts;
     this.nodeId = opts.nodeId;
-    this.#limits = opts.limits;
     const log = (this.#log = opts.logger ?? silentLogger());
     this.#pool = new WorkerPool(opts.workers, log);
     const registry = (this.#registry = new StreamRegistry({
@@ -145,6 +141,7 @@ export class Relay extends EventEmitter<RelayEvents> implements RelayApi, Cluste
       auth: () => this.#auth,
       stopped: () => this.#stopped,
     });
+    this.#limits = new NodeLimits({ log, registry, streams: this.#streams, sessions: this.#sessions, pool: this.#pool, bonded: () => this.#bonded }, opts.limits);
     // With no worker running, nothing accepted could be served: the ports refuse with 1503.
     this.#pool.on('workers-changed', (running) => registry.setWorkersDown(running === 0));
   }
@@ -160,7 +157,7 @@ export class Relay extends EventEmitter<RelayEvents> implements RelayApi, Cluste
     this.setLimits(this.#opts.limits);
     for (const p of this.#opts.ports) this.addPort(p);
     if (this.#opts.srtla !== undefined) {
-      const bonded = (this.#bonded = new BondedAdmission(this.#limits, {
+      const bonded = (this.#bonded = new BondedAdmission(this.#limits.current, {
         sessionPeers: () => this.#sessions.list().map((s) => s.peer),
         pendingGroupsOf: (host) => this.#srtla?.pendingGroupsOf(host) ?? 0,
       }));
@@ -172,58 +169,14 @@ export class Relay extends EventEmitter<RelayEvents> implements RelayApi, Cluste
     this.#listeners.start();
     this.#trim.start();
     this.#log.info(
-      { ports: this.#ports.map((p) => `${p.host}:${p.port}/${p.direction}`), workers: this.#opts.workers },
+      { ports: this.#listeners.srtPorts().map((p) => `${p.host}:${p.port}/${p.direction}`), workers: this.#opts.workers },
       'relay started',
     );
   }
 
-  // ---- limits ------------------------------------------------------------------------------
-
-  /** The limits in force. */
-  limits(): RelayLimits {
-    return { ...this.#limits };
-  }
-
-  /**
-   * Sets the node's limits, at the start and when a config reload changes `limits`: the gate's
-   * per-host and node-wide handshake limits, sessions, streams, ring memory, viewers per stream,
-   * wildcard streams, bonded senders and the bitrate watch. Open sessions stay; a new limit
-   * applies to the callers from now on (and the bitrate watch to every publisher).
-   */
+  /** Sets the node's limits, at the start and when a config reload changes them (NodeLimits). */
   setLimits(l: RelayLimits): void {
-    this.#limits = { ...l };
-    const rate = l.handshakesPerSecondPerHost ?? 0;
-    const all = l.handshakesPerSecond ?? 0;
-    this.#registry.gate.setLimits({
-      handshakesPerSecondPerHost: rate,
-      burstPerHost: rate * 2,
-      sessionsPerHost: l.maxSessionsPerHost ?? 0,
-      code: REJECT_TOO_MANY,
-      exemptHosts: l.exemptHosts ?? [],
-      handshakesPerSecond: all,
-      burst: all * 2,
-    });
-    this.#registry.setMaxViewersPerStream(l.maxViewersPerStream);
-    this.#streams.setMaxWildcardStreams(l.maxWildcardStreams);
-    this.#sessions.setLimits(this.#limits);
-    this.#bonded?.setLimits(this.#limits);
-    this.#bitrate?.stop();
-    this.#bitrate = undefined;
-    if (l.maxBitrateMbps !== undefined && this.#started && !this.#stopped) {
-      this.#bitrate = new BitrateWatch(
-        {
-          log: this.#log,
-          stats: () => this.#pool.stats(),
-          ingestStream: (id) => {
-            const info = this.#sessions.get(id);
-            return info !== undefined && (info.kind === 'publisher' || info.kind === 'pull') ? info.stream : undefined;
-          },
-          closeSession: (id, reason) => this.#pool.closeSession(id, reason),
-        },
-        l.maxBitrateMbps,
-      );
-      this.#bitrate.start();
-    }
+    this.#limits.set(l, this.#started && !this.#stopped);
   }
 
   // ---- auth --------------------------------------------------------------------------------
@@ -261,35 +214,18 @@ export class Relay extends EventEmitter<RelayEvents> implements RelayApi, Cluste
     return real === undefined ? { host, port } : { host: real.address, port: real.port, via: { host, port } };
   }
 
-  /** The SRT ports open now (srt.ports), in the order they were opened. */
-  listPorts(): RelayPortOptions[] {
-    return [...this.#ports];
-  }
-
-  /**
-   * Opens an SRT port (srt.ports), at the start and when a config reload adds one. Throws
-   * PortInUseError when something holds the address; nothing is left open then.
-   */
+  /** Opens an SRT port, at the start and when a config reload adds one. Throws PortInUseError (nothing left open). */
   addPort(p: RelayPortOptions): void {
-    if (this.#ports.some((x) => x.host === p.host && x.port === p.port)) {
-      throw new SrtRelayError('ERR_CONFIG_INVALID', `SRT port ${p.host}:${p.port} is already open`);
-    }
-    this.#listeners.listenPort(p, this.#ports.length, this.#registry.gate, (c) => this.#admission.accepted(c, p.stream, p.port));
-    this.#ports.push(p);
+    this.#listeners.listenPort(p, this.#listeners.srtPorts().length, this.#registry.gate, (c) => this.#admission.accepted(c, p.stream, p.port));
   }
 
   /**
-   * Closes SRT port host:port (a config reload removed it from srt.ports): its listeners, then
-   * every session that came in on it. Returns the number of sessions ended, or undefined when
-   * the port is not open. The other ports and their sessions are untouched.
+   * Closes SRT port host:port (a reload removed it): its listeners, then the sessions that came in
+   * on it; returns how many, or undefined when it is not open. Other ports' sessions are untouched.
    */
   removePort(host: string, port: number): number | undefined {
-    const i = this.#ports.findIndex((x) => x.host === host && x.port === port);
-    if (i < 0) return undefined;
-    this.#ports.splice(i, 1);
-    this.#listeners.closePort(host, port);
-    // Sessions are known by port number: when another open port has the same number (another address), they stay.
-    const ended = this.#ports.some((x) => x.port === port) ? 0 : this.#sessions.closePort(port, 'its SRT port was removed from the configuration');
+    if (!this.#listeners.closePort(host, port)) return undefined;
+    const ended = this.#listeners.srtPorts().some((x) => x.port === port) ? 0 : this.#sessions.closePort(port, 'its SRT port was removed from the configuration');
     this.#log.info({ port: `${host}:${port}`, sessionsEnded: ended }, 'SRT port closed');
     return ended;
   }
@@ -444,7 +380,7 @@ export class Relay extends EventEmitter<RelayEvents> implements RelayApi, Cluste
     if (this.#stopped) return;
     this.#stopped = true;
     this.#refusals.stop();
-    this.#bitrate?.stop();
+    this.#limits.stop();
     this.#trim.stop();
     this.#auth?.stop();
     for (const s of this.#registry.list()) s.setSources(undefined);
