@@ -73,7 +73,10 @@ context() {
   cp -r "$prefix/include/node" .container/node/include/node
   printf '#!/bin/sh\nexec /usr/local/bin/node /usr/local/lib/node_modules/npm/bin/npm-cli.js "$@"\n' > .container/node/bin/npm
   chmod +x .container/node/bin/npm
-  say "OK: .container/node has Node.js $(node -v), npm and headers from $prefix"
+  # The build host's extra CA certificates, for npm ci in the build stage (often none).
+  rm -rf .container/ca && mkdir -p .container/ca
+  find /usr/local/share/ca-certificates -maxdepth 2 -name '*.crt' -exec cp {} .container/ca/ \; 2> /dev/null || true
+  say "OK: .container/node has Node.js $(node -v), npm and headers from $prefix; .container/ca has $(find .container/ca -name '*.crt' | wc -l) extra CA certificate(s)"
 }
 
 free_port() { node -e "const s=require('dgram').createSocket('udp4');s.bind(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"; }
