@@ -14,9 +14,10 @@
 #
 # Needs: apt-get install podman uidmap fuse-overlayfs slirp4netns mmdebstrap runc podman-compose
 # srt-tools curl. On a host that is itself a container (no CAP_SYS_RESOURCE, cgroups v1 + an
-# empty cgroup2 hierarchy) podman's defaults fail; PODMAN holds what works there: the vfs storage
-# driver, cgroupfs, file events, runc behind deploy/container/oci-runtime-no-rlimits, and the
-# host network (no CNI/netavark). docs/deploy.md ("Container") has what was run and the errors.
+# empty cgroup2 hierarchy) podman's defaults fail; PODMAN holds what works there: cgroupfs, file
+# events, runc behind deploy/container/oci-runtime-no-rlimits (overlay storage; PODMAN_STORAGE=vfs
+# where overlay cannot mount; PODMAN_ROOT for another storage root). docs/deploy.md ("Container")
+# has what was run and the errors it works around.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 HERE=deploy/container
@@ -24,7 +25,7 @@ say() { printf 'container: %s\n' "$*" >&2; }
 fail() { say "FAIL: $*"; exit 1; }
 
 RUNTIME=$(readlink -f "$HERE/oci-runtime-no-rlimits")
-read -r -a PODMAN <<< "${PODMAN:-podman --storage-driver vfs --cgroup-manager cgroupfs --events-backend file --runtime $RUNTIME}"
+read -r -a PODMAN <<< "${PODMAN:-podman ${PODMAN_ROOT:+--root $PODMAN_ROOT} --storage-driver ${PODMAN_STORAGE:-overlay} --cgroup-manager cgroupfs --events-backend file --runtime $RUNTIME}"
 BASE_TAR=${BASE_TAR:-/var/tmp/srt-relay-base-bookworm.tar}
 MIRROR=${MIRROR:-http://deb.debian.org/debian}
 
@@ -98,15 +99,17 @@ run() {
 compose() {
   command -v podman-compose > /dev/null || fail 'apt-get install podman-compose'
   [[ -n ${SRT_RELAY_CLUSTER_SECRET:-} ]] || export SRT_RELAY_CLUSTER_SECRET=compose-demo-secret-$RANDOM$RANDOM
-  # podman-compose runs plain `podman`: give it the same options through containers.conf.
-  local conf
-  conf=$(mktemp)
-  printf '[containers]\nnetns="host"\n[engine]\ncgroup_manager="cgroupfs"\nevents_logger="file"\nruntime="srt-relay-no-rlimits"\n[engine.runtimes]\nsrt-relay-no-rlimits=["%s"]\n' "$RUNTIME" > "$conf"
-  export CONTAINERS_CONF=$conf STORAGE_DRIVER=vfs
-  trap "podman-compose -f compose.yaml down > /dev/null 2>&1 || true; rm -f '$conf'" EXIT
-  podman-compose -f compose.yaml up -d
-  for api in 4241 4242 4243; do wait_healthz "$api" || fail "node with API $api did not answer /healthz: $(podman-compose -f compose.yaml logs 2>&1 | tail -30)"; done
-  say 'OK: three nodes answer /healthz (API 4241-4243)'
+  # podman-compose runs `podman`: a wrapper gives it the same options as PODMAN.
+  local wrapper
+  wrapper=$(mktemp)
+  printf '#!/bin/sh\nexec %s "$@"\n' "${PODMAN[*]}" > "$wrapper"
+  chmod +x "$wrapper"
+  local pc=(podman-compose --podman-path "$wrapper" -f compose.yaml)
+  # shellcheck disable=SC2064 # expanded now
+  trap "${pc[*]} down > /dev/null 2>&1 || true; rm -f '$wrapper'" EXIT
+  "${pc[@]}" up -d
+  for api in 4241 4242 4243; do wait_healthz "$api" || fail "node with API $api did not answer /healthz: $("${pc[@]}" logs 2>&1 | tail -30)"; done
+  say 'OK: three nodes answer /healthz (API 127.0.0.1:4241-4243)'
   # Through nginx (UDP 8889): the publish and the play may land on different nodes.
   publish_play 8889 4241
 }
