@@ -54,7 +54,7 @@ check() {
   grep -qE '^EXPOSE 8889/udp 4242/tcp$' "$FILE" || { say 'EXPOSE is not "8889/udp 4242/tcp"'; errors=$((errors + 1)); }
   grep -q '"port": 8889' docs/config.md || { say 'docs/config.md no longer gives 8889 as the default SRT port'; errors=$((errors + 1)); }
   grep -q '`4242`' docs/config.md || { say 'docs/config.md no longer gives 4242 as the default API port'; errors=$((errors + 1)); }
-  instructions | grep -qE '^HEALTHCHECK .*127\.0\.0\.1:4242/healthz' || { say 'HEALTHCHECK does not ask /healthz on 4242'; errors=$((errors + 1)); }
+  instructions | grep -qE "^HEALTHCHECK .*127\.0\.0\.1:' \+ \(process\.env\.SRT_RELAY_API_PORT \|\| 4242\) \+ '/healthz" || { say 'HEALTHCHECK does not ask /healthz on SRT_RELAY_API_PORT or 4242'; errors=$((errors + 1)); }
   grep -qE '^USER srt-relay$' "$FILE" || { say 'the image does not run as srt-relay'; errors=$((errors + 1)); }
   local major
   major=$(node -p 'process.versions.node.split(".")[0]')
