@@ -11,9 +11,9 @@
 #                                             copied in, the node started in it (chroot, user
 #                                             srt-relay), /healthz asked, one stream published and
 #                                             played through it with srt-live-transmit (minutes)
-#   scripts/container-smoke.sh build          the real image: base by debootstrap + import, build,
-#                                             run, publish and play through the container; needs a
-#                                             running docker or podman engine
+#   scripts/container-smoke.sh build          the real image: deploy/container/build.sh (podman;
+#                                             base by mmdebstrap + import, build, run, publish and
+#                                             play through the container)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FILE=Containerfile
@@ -133,25 +133,8 @@ rootfs() {
 }
 
 build() {
-  local engine=''
-  for e in podman docker; do
-    if command -v $e > /dev/null && $e info > /dev/null 2>&1; then engine=$e; break; fi
-  done
-  [[ -n $engine ]] || fail 'no running container engine (docker or podman with its daemon/runtime): use "rootfs" for the runtime stage, "check" for the file'
-  local dir=/tmp/srt-relay-base
-  [[ -x $dir/usr/bin/apt-get ]] || debootstrap --variant=minbase bookworm "$dir" http://deb.debian.org/debian
-  tar -C "$dir" -c . | $engine import - srt-relay-base:bookworm
-  context
-  $engine build -f "$FILE" -t srt-relay .
-  local srt api
-  srt=$(free_port); api=$(free_port)
-  local id
-  id=$($engine run -d --rm -p "$srt:8889/udp" -p "127.0.0.1:$api:4242" srt-relay)
-  # shellcheck disable=SC2064
-  trap "$engine rm -f '$id' > /dev/null 2>&1 || true" EXIT
-  for _ in $(seq 1 50); do curl -fsS "http://127.0.0.1:$api/healthz" > /dev/null 2>&1 && break; sleep 0.2; done
-  curl -fsS "http://127.0.0.1:$api/healthz" || fail 'the container did not answer /healthz'
-  say "OK: image srt-relay built with $engine and answering /healthz"
+  # The image with podman, base by mmdebstrap, run, publish and play through it.
+  exec bash deploy/container/build.sh all
 }
 
 case "${1:-check}" in
