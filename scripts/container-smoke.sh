@@ -11,9 +11,9 @@
 #                                             copied in, the node started in it (chroot, user
 #                                             srt-relay), /healthz asked, one stream published and
 #                                             played through it with srt-live-transmit (minutes)
-#   scripts/container-smoke.sh build          the real image: base by debootstrap + import, build,
-#                                             run, publish and play through the container; needs a
-#                                             running docker or podman engine
+#   scripts/container-smoke.sh build          the real image: deploy/container/build.sh (podman;
+#                                             base by mmdebstrap + import, build, run, publish and
+#                                             play through the container)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FILE=Containerfile
@@ -54,7 +54,7 @@ check() {
   grep -qE '^EXPOSE 8889/udp 4242/tcp$' "$FILE" || { say 'EXPOSE is not "8889/udp 4242/tcp"'; errors=$((errors + 1)); }
   grep -q '"port": 8889' docs/config.md || { say 'docs/config.md no longer gives 8889 as the default SRT port'; errors=$((errors + 1)); }
   grep -q '`4242`' docs/config.md || { say 'docs/config.md no longer gives 4242 as the default API port'; errors=$((errors + 1)); }
-  instructions | grep -qE '^HEALTHCHECK .*127\.0\.0\.1:4242/healthz' || { say 'HEALTHCHECK does not ask /healthz on 4242'; errors=$((errors + 1)); }
+  instructions | grep -qE "^HEALTHCHECK .*127\.0\.0\.1:' \+ \(process\.env\.SRT_RELAY_API_PORT \|\| 4242\) \+ '/healthz" || { say 'HEALTHCHECK does not ask /healthz on SRT_RELAY_API_PORT or 4242'; errors=$((errors + 1)); }
   grep -qE '^USER srt-relay$' "$FILE" || { say 'the image does not run as srt-relay'; errors=$((errors + 1)); }
   local major
   major=$(node -p 'process.versions.node.split(".")[0]')
@@ -73,7 +73,10 @@ context() {
   cp -r "$prefix/include/node" .container/node/include/node
   printf '#!/bin/sh\nexec /usr/local/bin/node /usr/local/lib/node_modules/npm/bin/npm-cli.js "$@"\n' > .container/node/bin/npm
   chmod +x .container/node/bin/npm
-  say "OK: .container/node has Node.js $(node -v), npm and headers from $prefix"
+  # The build host's extra CA certificates, for npm ci in the build stage (often none).
+  rm -rf .container/ca && mkdir -p .container/ca
+  find /usr/local/share/ca-certificates -maxdepth 2 -name '*.crt' -exec cp {} .container/ca/ \; 2> /dev/null || true
+  say "OK: .container/node has Node.js $(node -v), npm and headers from $prefix; .container/ca has $(find .container/ca -name '*.crt' | wc -l) extra CA certificate(s)"
 }
 
 free_port() { node -e "const s=require('dgram').createSocket('udp4');s.bind(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"; }
@@ -130,25 +133,8 @@ rootfs() {
 }
 
 build() {
-  local engine=''
-  for e in podman docker; do
-    if command -v $e > /dev/null && $e info > /dev/null 2>&1; then engine=$e; break; fi
-  done
-  [[ -n $engine ]] || fail 'no running container engine (docker or podman with its daemon/runtime): use "rootfs" for the runtime stage, "check" for the file'
-  local dir=/tmp/srt-relay-base
-  [[ -x $dir/usr/bin/apt-get ]] || debootstrap --variant=minbase bookworm "$dir" http://deb.debian.org/debian
-  tar -C "$dir" -c . | $engine import - srt-relay-base:bookworm
-  context
-  $engine build -f "$FILE" -t srt-relay .
-  local srt api
-  srt=$(free_port); api=$(free_port)
-  local id
-  id=$($engine run -d --rm -p "$srt:8889/udp" -p "127.0.0.1:$api:4242" srt-relay)
-  # shellcheck disable=SC2064
-  trap "$engine rm -f '$id' > /dev/null 2>&1 || true" EXIT
-  for _ in $(seq 1 50); do curl -fsS "http://127.0.0.1:$api/healthz" > /dev/null 2>&1 && break; sleep 0.2; done
-  curl -fsS "http://127.0.0.1:$api/healthz" || fail 'the container did not answer /healthz'
-  say "OK: image srt-relay built with $engine and answering /healthz"
+  # The image with podman, base by mmdebstrap, run, publish and play through it.
+  exec bash deploy/container/build.sh all
 }
 
 case "${1:-check}" in

@@ -4,9 +4,11 @@
 #
 #   bash scripts/setup.sh               install only
 #   bash scripts/setup.sh start [args]  install, then run a node (bin/srt-relay.js)
-#   bash scripts/setup.sh test          install, then run the whole test suite
+#   bash scripts/setup.sh test          install, stop the system's nginx and redis-server
+#                                       (a test machine's), then run the whole test suite
 #
-# Idempotent and silent when everything is already in place.
+# Only `test` stops services: installing and `start` never stop or disable the host's nginx or
+# redis-server (test/setup-script.test.ts). Idempotent and silent when everything is in place.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -76,9 +78,11 @@ install_packages() {
   rm -f "$logfile"
 }
 
-# Debian's postinst scripts may start the system nginx and redis-server.
-# Tests start their own instances on their own ports, so make sure the system
-# services do not sit on ports 80 / 6379. Best effort, never fatal.
+# Debian's postinst scripts may start the system nginx and redis-server. The tests start their
+# own instances on their own ports; on a test machine (the `test` command only) the system
+# services are stopped so that nothing answers on ports 80 / 6379 but what a test started, and
+# are not enabled at boot. Best effort, never fatal. Never run for `start` or a plain install:
+# on a host that runs srt-relay, nginx (e.g. the UDP load balancer) and Redis are its services.
 stop_system_services() {
   [ "${SUDO[0]:-}" = "__no_sudo__" ] && return 0
   local svc
@@ -128,7 +132,6 @@ npm_install() {
 }
 
 install_packages
-stop_system_services
 check_node
 npm_install
 
@@ -141,6 +144,7 @@ case "${1:-}" in
     ;;
   test)
     shift
+    stop_system_services
     exec npm test
     ;;
   *)

@@ -98,7 +98,7 @@ streams:
 
   await writeFile(
     file,
-    `# second version: "gone" removed, "change" now listens, "added" new, a push, auth, a limit
+    `# second version: "gone" removed, "change" now listens, "added" new, a push, auth, a new node id
 streams:
   keep:
     source: push://
@@ -113,8 +113,7 @@ pushes:
     target: srt://127.0.0.1:${pushPort}
 auth:
   timeoutMs: 1500
-limits:
-  maxSessions: 100
+nodeId: renamed-node
 `,
   );
   const mark = { counted: counted.packets, slt: slt.stdout().length };
@@ -122,7 +121,7 @@ limits:
   const applied = await nthLine(node.proc, '"config reloaded"', 1);
   assert.match(applied, /"trigger":"SIGHUP"/);
   const restart = await nthLine(node.proc, 'needs a restart', 1);
-  assert.match(restart, /limits\.maxSessions changed and needs a restart/);
+  assert.match(restart, /nodeId changed and needs a restart/);
 
   const after = await streams(node);
   assert.deepEqual([...after.keys()].sort(), ['added', 'change', 'counted', 'keep']);

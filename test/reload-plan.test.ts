@@ -49,7 +49,7 @@ test('auth settings that differ are applied; the same ones are not', () => {
   assert.deepEqual(plan.restart, []);
 });
 
-test('ports, workers, limits, API, redis, log level and streams.dynamic are named as needing a restart, by key path, and the rest is still planned', () => {
+test('workers, API, redis, log level and streams.dynamic are named as needing a restart, by key path; limits and ports are planned live', () => {
   const next = cfg({
     srt: { ports: [{ port: 9001, host: '127.0.0.1', direction: 'both' }] },
     workers: 3,
@@ -61,11 +61,28 @@ test('ports, workers, limits, API, redis, log level and streams.dynamic are name
     streams: { ...base.streams, dynamic: false, added: { source: 'push://' } },
   });
   const plan = planReload(cfg({ workers: 2 }), next);
-  assert.deepEqual(plan.restart, ['logLevel', 'workers', 'srt.ports[0].port', 'srt.ports[0].reusePort', 'api.port', 'limits.maxSessions', 'redis', 'cluster', 'streams.dynamic']);
+  assert.deepEqual(plan.restart, ['logLevel', 'workers', 'api.port', 'redis', 'cluster', 'streams.dynamic']);
   assert.deepEqual(plan.addStreams.map(([n]) => n), ['added']);
+  assert.equal(plan.limits?.maxSessions, 10);
+  assert.deepEqual(plan.addPorts.map((p) => p.port), [9001], 'the port moved: 9001 added');
+  assert.deepEqual(plan.removePorts.map((p) => p.port), [9000], 'and 9000 removed');
 });
 
-test('a port added to srt.ports names the whole list', () => {
-  const next = cfg({ srt: { ports: [...base.srt.ports, { port: 9005, host: '127.0.0.1', direction: 'outgoing' }] } });
-  assert.deepEqual(planReload(cfg(), next).restart, ['srt.ports']);
+test('srt.ports entries added and removed by host:port; the unchanged one is in no list; one changed in place needs a restart', () => {
+  const two = cfg({ srt: { ports: [...base.srt.ports, { port: 9005, host: '127.0.0.1', direction: 'outgoing' }] } });
+  const added = planReload(cfg(), two);
+  assert.deepEqual([added.addPorts.map((p) => `${p.host}:${p.port}/${p.direction}`), added.removePorts, added.restart], [['127.0.0.1:9005/outgoing'], [], []]);
+  assert.ok(!isEmptyPlan(added));
+  const removed = planReload(two, cfg());
+  assert.deepEqual([removed.addPorts, removed.removePorts.map((p) => p.port), removed.restart], [[], [9005], []]);
+  const otherHost = planReload(cfg(), cfg({ srt: { ports: [{ port: 9000, host: '127.0.0.2', direction: 'both' }] } }));
+  assert.deepEqual([otherHost.addPorts.map((p) => p.host), otherHost.removePorts.map((p) => p.host)], [['127.0.0.2'], ['127.0.0.1']]);
+  const inPlace = planReload(cfg(), cfg({ srt: { ports: [{ port: 9000, host: '127.0.0.1', direction: 'incoming' }] } }));
+  assert.deepEqual([inPlace.addPorts, inPlace.removePorts, inPlace.restart], [[], [], ['srt.ports[0].direction']]);
+});
+
+test('limits that differ are planned; the same ones are not', () => {
+  assert.equal(planReload(cfg({ limits: { maxSessions: 5 } }), cfg({ limits: { maxSessions: 5 } })).limits, undefined);
+  const plan = planReload(cfg(), cfg({ limits: { maxViewersPerStream: 3, handshakesPerSecondPerHost: 7 } }));
+  assert.deepEqual([plan.limits?.maxViewersPerStream, plan.limits?.handshakesPerSecondPerHost, plan.restart], [3, 7, []]);
 });

@@ -1,25 +1,26 @@
 /**
  * Reloading the config file of a running node (SIGHUP, or `--watch-config`): re-read and check
  * the whole file, plan the difference (src/config/reload-plan.ts) and apply it through the
- * Relay's public methods, the ones the HTTP API uses (putStream, deleteStream, addPush,
- * removePush, setAuth).
+ * Relay's public methods, the ones the HTTP API and the start use (putStream, deleteStream,
+ * addPush, removePush, setAuth, setLimits, addPort, removePort).
  *
  * - A file with errors changes nothing: the running configuration is kept and the error is
  *   logged (file:line:column for syntax, `key.path: ...` for each other problem).
  * - Keys that cannot change live are logged as needing a restart, by key path; the rest applies.
  * - A step that fails (e.g. a listener source's port is taken) is logged and skipped; the
  *   running configuration keeps the old value there, so the next reload tries it again.
- * - Streams whose settings did not change are not touched: their sessions go on.
+ * - Streams whose settings did not change are not touched: their sessions go on, and so do the
+ *   sessions of SRT ports that stay. A removed port's listener is closed and its sessions ended.
  */
 import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { loadConfig } from '../config/load.js';
-import { isEmptyPlan, planReload, pushKey, type ReloadPlan } from '../config/reload-plan.js';
+import { isEmptyPlan, planReload, portKey, pushKey, type ReloadPlan } from '../config/reload-plan.js';
 import { maskUrl } from '../config/secrets.js';
 import type { CliOverrides, PushConfig, RelayConfig, StreamConfig } from '../config/types.js';
 import { isSrtRelayError } from '../errors.js';
 import type { Logger } from '../logging.js';
-import { relayStreamFrom } from '../supervisor/from-config.js';
+import { relayLimitsFrom, relayPortFrom, relayStreamFrom } from '../supervisor/from-config.js';
 import type { Relay } from '../supervisor/relay.js';
 
 export interface ReloadOptions {
@@ -29,6 +30,8 @@ export interface ReloadOptions {
   /** The configuration the node started with. */
   readonly config: RelayConfig;
   readonly log: Logger;
+  /** Called with the configuration in force after each reload that applied something (e.g. for what the API shows). */
+  readonly applied?: (config: RelayConfig) => void;
 }
 
 export interface ReloadOutcome {
@@ -55,6 +58,7 @@ export class ConfigReloader {
   readonly #file: string;
   readonly #overrides: CliOverrides;
   readonly #log: Logger;
+  readonly #applied: ((config: RelayConfig) => void) | undefined;
   #running: RelayConfig;
   #queue: Promise<unknown> = Promise.resolve();
   #watcher: FSWatcher | undefined;
@@ -67,6 +71,7 @@ export class ConfigReloader {
     this.#overrides = opts.overrides;
     this.#running = opts.config;
     this.#log = opts.log.child({ component: 'config-reload' });
+    this.#applied = opts.applied;
     this.#status = { file: opts.file, last: undefined, needsRestart: [], problems: [] };
   }
 
@@ -148,6 +153,28 @@ export class ConfigReloader {
     const streams: Record<string, StreamConfig> = { ...this.#running.streams };
     const pushes = new Map(this.#running.pushes.map((p) => [pushKey(p), p]));
 
+    // Ports first: a removed one frees its address (and a stream's listener source may want it).
+    const openPorts = new Map(this.#running.srt.ports.map((p) => [portKey(p), p]));
+    for (const p of plan.removePorts) {
+      const ended = this.#relay.removePort(p.host, p.port);
+      openPorts.delete(portKey(p));
+      this.#log.info({ trigger, port: portKey(p), sessionsEnded: ended ?? 0 }, `config reload: SRT port ${portKey(p)} removed: listener closed, ${ended ?? 0} session(s) on it ended`);
+    }
+    for (const p of plan.addPorts) {
+      try {
+        this.#relay.addPort(relayPortFrom(p));
+        openPorts.set(portKey(p), p);
+        this.#log.info({ trigger, port: portKey(p), direction: p.direction }, `config reload: SRT port ${portKey(p)} added`);
+      } catch (err) {
+        fail(`srt.ports (${portKey(p)})`, err);
+      }
+    }
+    let limits = this.#running.limits;
+    if (plan.limits !== undefined) {
+      this.#relay.setLimits(relayLimitsFrom(plan.limits));
+      limits = plan.limits;
+    }
+
     for (const p of plan.removePushes) {
       const id = this.#pushId(p);
       if (id !== undefined) this.#relay.removePush(id);
@@ -190,8 +217,9 @@ export class ConfigReloader {
       nodeId: r.nodeId,
       logLevel: r.logLevel,
       workers: r.workers,
-      limits: r.limits,
-      srt: r.srt,
+      limits,
+      // The new file's order; a port changed in place keeps its running settings (it needs a restart).
+      srt: Object.freeze({ ...r.srt, ports: Object.freeze(next.srt.ports.map((p) => openPorts.get(portKey(p))).filter((p) => p !== undefined)) }),
       api: r.api,
       dynamicStreams: r.dynamicStreams,
       streams: Object.freeze(streams),
@@ -213,10 +241,14 @@ export class ConfigReloader {
         pushesAdded: plan.addPushes.length,
         pushesRemoved: plan.removePushes.length,
         authChanged: plan.auth !== undefined,
+        limitsChanged: plan.limits !== undefined,
+        portsAdded: plan.addPorts.map(portKey),
+        portsRemoved: plan.removePorts.map(portKey),
         failed: failed.length,
       },
       'config reloaded',
     );
+    this.#applied?.(this.#running);
     if (plan.restart.length > 0) {
       this.#log.warn({ trigger, keys: plan.restart }, `config reload: ${plan.restart.join(', ')} changed and needs a restart (the running value is kept); the rest is applied`);
     }

@@ -25,8 +25,16 @@ export interface RunNodeOptions {
 
 export async function runNode(config: RelayConfig, log: Logger, opts: RunNodeOptions = {}): Promise<number> {
   const relay = new Relay(relayOptionsFrom(config, log));
+  // What GET /api/v1/node and previews see: the ports and limits in force, updated by each reload.
+  const apiPorts = [...config.srt.ports];
+  const apiLimits: Record<string, unknown> = { ...config.limits };
+  const applied = (c: RelayConfig): void => {
+    apiPorts.splice(0, apiPorts.length, ...c.srt.ports);
+    for (const k of Object.keys(apiLimits)) delete apiLimits[k];
+    Object.assign(apiLimits, c.limits);
+  };
   const reloader =
-    opts.configFile !== undefined ? new ConfigReloader({ relay, file: opts.configFile, overrides: opts.overrides ?? {}, config, log }) : undefined;
+    opts.configFile !== undefined ? new ConfigReloader({ relay, file: opts.configFile, overrides: opts.overrides ?? {}, config, log, applied }) : undefined;
   ignoreSignals(log, reloader);
   let member: ClusterMember | undefined;
   let bridge: ClusterBridge | undefined;
@@ -47,8 +55,8 @@ export async function runNode(config: RelayConfig, log: Logger, opts: RunNodeOpt
       host: config.api.host,
       port: config.api.port,
       logger: log,
-      srtPorts: config.srt.ports,
-      limits: config.limits,
+      srtPorts: apiPorts,
+      limits: apiLimits,
       metrics: config.metrics,
       ...(reloader !== undefined ? { configReport: () => reloader.status() } : {}),
       ...(config.api.token !== undefined ? { token: config.api.token, protectReads: config.api.protectReads } : {}),

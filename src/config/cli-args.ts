@@ -38,6 +38,61 @@ export interface CliArgs {
 export const LOG_FORMATS = Object.freeze(['pretty', 'json'] as const);
 export type LogFormat = (typeof LOG_FORMATS)[number];
 
+/** One command-line flag: its `SRT_RELAY_*` variable and its line in `--help` come from here. */
+export interface FlagSpec {
+  readonly name: string;
+  readonly type: 'string' | 'boolean';
+  readonly short?: string;
+  /** Its environment variable, or why it has none (flags that pick a command or print secrets). */
+  readonly env: string | { readonly none: string };
+  /** `<env>_FILE` may name a file that holds the value (secrets: argv and the environment show in `ps` / `/proc`). */
+  readonly envFile?: boolean;
+  /** The value's placeholder in `--help` (string flags). */
+  readonly arg?: string;
+  /** `--help` text; `\n` starts a continuation line. */
+  readonly help: string;
+  /** A value for "needs a value, e.g. ..." (string flags). */
+  readonly example?: string;
+}
+
+/** Every flag of the relay, in `--help` order. Flag > environment variable > config file > default. */
+export const FLAGS: readonly FlagSpec[] = Object.freeze([
+  { name: 'config', type: 'string', env: 'SRT_RELAY_CONFIG', arg: 'FILE', example: 'srt-relay.yml', help: 'config file, YAML or JSON (.json) (see docs/config.md,\nsrt-relay config --example); reloaded on SIGHUP' },
+  { name: 'watch-config', type: 'boolean', env: 'SRT_RELAY_WATCH_CONFIG', help: 'also reload the config file whenever it changes' },
+  { name: 'log-format', type: 'string', env: 'SRT_RELAY_LOG_FORMAT', arg: 'F', example: 'json', help: 'pretty or json (default: pretty on a terminal, else json)' },
+  { name: 'srt-port', type: 'string', env: 'SRT_RELAY_SRT_PORT', arg: 'N', example: '8889', help: 'SRT port (1-65535): replaces the port of the first srt.ports entry' },
+  { name: 'srt-host', type: 'string', env: 'SRT_RELAY_SRT_HOST', arg: 'HOST', example: '192.0.2.10', help: 'address the first srt.ports entry (the default port) binds to,\ndefault 0.0.0.0 (every IPv4 address)' },
+  { name: 'api-port', type: 'string', env: 'SRT_RELAY_API_PORT', arg: 'N', example: '4242', help: 'HTTP API port (1-65535), default 4242' },
+  { name: 'api-host', type: 'string', env: 'SRT_RELAY_API_HOST', arg: 'HOST', example: '127.0.0.1', help: 'HTTP API address, default 127.0.0.1' },
+  { name: 'node-id', type: 'string', env: 'SRT_RELAY_NODE_ID', arg: 'ID', example: 'relay-1', help: 'node name, default <hostname>-<pid>' },
+  { name: 'log-level', type: 'string', env: 'SRT_RELAY_LOG_LEVEL', arg: 'LEVEL', example: 'debug', help: 'fatal, error, warn, info (default), debug or trace' },
+  { name: 'workers', type: 'string', env: 'SRT_RELAY_WORKERS', arg: 'N', example: '4', help: 'worker threads, default: the number of CPU cores' },
+  { name: 'redis', type: 'string', env: 'SRT_RELAY_REDIS', envFile: true, arg: 'URL', example: 'redis://127.0.0.1:6379/0', help: 'redis://host:port/db for clustering (better, as it may hold\na password: SRT_RELAY_REDIS, or SRT_RELAY_REDIS_FILE naming\na file that holds it; argv is visible in ps)' },
+  { name: 'cluster-secret', type: 'string', env: 'SRT_RELAY_CLUSTER_SECRET', envFile: true, arg: 'S', example: 'a-long-random-shared-secret', help: 'cluster secret, 16+ characters, same on every node (better:\nSRT_RELAY_CLUSTER_SECRET or SRT_RELAY_CLUSTER_SECRET_FILE)' },
+  { name: 'internal-port', type: 'string', env: 'SRT_RELAY_INTERNAL_PORT', arg: 'N', example: '8890', help: 'UDP port other nodes pull streams from (default: SRT port + 1)' },
+  { name: 'advertise-host', type: 'string', env: 'SRT_RELAY_ADVERTISE_HOST', arg: 'H', example: '10.0.0.5', help: 'host other nodes reach this one at (default 127.0.0.1)' },
+  { name: 'srtla-port', type: 'string', env: 'SRT_RELAY_SRTLA_PORT', arg: 'N', example: '5000', help: 'UDP port of the SRTLA bonded-ingest receiver (default: off)' },
+  { name: 'show-secrets', type: 'boolean', env: { none: 'prints secrets: only ever asked for on the command line' }, help: 'with config: print secrets instead of "***"\n(--mask-secrets is accepted: masking is the default)' },
+  { name: 'example', type: 'boolean', env: { none: 'part of the config command (config --example)' }, help: '' },
+  { name: 'mask-secrets', type: 'boolean', env: { none: 'accepted for compatibility; masking is the default' }, help: '' },
+  { name: 'help', type: 'boolean', short: 'h', env: { none: 'a command (help)' }, help: 'show this text' },
+  { name: 'version', type: 'boolean', env: { none: 'a command (version)' }, help: 'print the version' },
+] satisfies FlagSpec[]);
+
+/** The `--help` lines of the flags, with each one's environment variable. */
+function flagsHelp(): string {
+  const lines: string[] = [];
+  for (const f of FLAGS) {
+    if (f.help === '') continue;
+    const head = `${f.short !== undefined ? `-${f.short}, ` : ''}--${f.name}${f.arg !== undefined ? ` ${f.arg}` : ''}`;
+    const [first, ...more] = f.help.split('\n');
+    lines.push(`  ${head.padEnd(18)}  ${first}`);
+    for (const m of more) lines.push(`${' '.repeat(22)}${m}`);
+    if (typeof f.env === 'string' && f.envFile !== true) lines.push(`${' '.repeat(22)}env ${f.env}`);
+  }
+  return lines.join('\n');
+}
+
 export const USAGE = `usage: srt-relay [command] [flags]
 
 commands:
@@ -57,60 +112,24 @@ commands:
   help                show this text
   version             print the version
 
-flags (they win over the config file, which wins over the defaults):
-  --config FILE       config file, YAML or JSON (.json) (see docs/config.md,
-                      srt-relay config --example); reloaded on SIGHUP
-  --watch-config      also reload the config file whenever it changes
-  --log-format F      pretty or json (default: pretty on a terminal, else json)
-  --srt-port N        SRT port (1-65535): replaces the port of the first srt.ports entry
-  --api-port N        HTTP API port (1-65535), default 4242
-  --api-host HOST     HTTP API address, default 127.0.0.1
-  --node-id ID        node name, default <hostname>-<pid>
-  --log-level LEVEL   fatal, error, warn, info (default), debug or trace
-  --workers N         worker threads, default: the number of CPU cores
-  --redis URL         redis://host:port/db for clustering (better, as it may hold
-                      a password: SRT_RELAY_REDIS, or SRT_RELAY_REDIS_FILE naming
-                      a file that holds it; argv is visible in ps)
-  --cluster-secret S  cluster secret, 16+ characters, same on every node (better:
-                      SRT_RELAY_CLUSTER_SECRET or SRT_RELAY_CLUSTER_SECRET_FILE)
-  --internal-port N   UDP port other nodes pull streams from (default: SRT port + 1)
-  --advertise-host H  host other nodes reach this one at (default 127.0.0.1)
-  --srtla-port N      UDP port of the SRTLA bonded-ingest receiver (default: off)
-  --show-secrets      with config: print secrets instead of "***"
-                      (--mask-secrets is accepted: masking is the default)
-  -h, --help          show this text
-  --version           print the version
+flags (a flag wins over its environment variable, "env NAME", which wins over the
+config file, which wins over the defaults; a yes/no variable is 1/true/yes/on or
+0/false/no/off):
+${flagsHelp()}
 
 examples:
   srt-relay --config srt-relay.yml
   srt-relay --srt-port 9000 --log-level debug
+  SRT_RELAY_CONFIG=/etc/srt-relay/relay.yml SRT_RELAY_WATCH_CONFIG=1 srt-relay
   srt-relay url 'srt://192.0.2.10:9001?latency=200'`;
 
-const OPTIONS = {
-  config: { type: 'string' },
-  'srt-port': { type: 'string' },
-  'api-port': { type: 'string' },
-  'api-host': { type: 'string' },
-  'node-id': { type: 'string' },
-  'log-level': { type: 'string' },
-  workers: { type: 'string' },
-  redis: { type: 'string' },
-  'cluster-secret': { type: 'string' },
-  'internal-port': { type: 'string' },
-  'advertise-host': { type: 'string' },
-  'srtla-port': { type: 'string' },
-  'show-secrets': { type: 'boolean' },
-  example: { type: 'boolean' },
-  'watch-config': { type: 'boolean' },
-  'log-format': { type: 'string' },
-  'mask-secrets': { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
-  version: { type: 'boolean' },
-} as const;
+const OPTIONS: Record<string, { type: 'string' | 'boolean'; short?: string }> = Object.fromEntries(
+  FLAGS.map((f) => [f.name, { type: f.type, ...(f.short !== undefined ? { short: f.short } : {}) }]),
+);
 
-type FlagName = keyof typeof OPTIONS;
+type FlagName = string;
 
-const FLAG_NAMES = Object.keys(OPTIONS) as FlagName[];
+const FLAG_NAMES: readonly FlagName[] = FLAGS.map((f) => f.name);
 
 function validFlagsText(): string {
   return FLAG_NAMES.map((n) => `--${n}`).join(', ');
@@ -143,6 +162,38 @@ function parseWorkers(flag: string, text: string): number {
     throw flagError(flag, `must be a whole number of 1 or more (got ${show(text)})`);
   }
   return Number(text);
+}
+
+type OverrideKey = Exclude<keyof CliOverrides, 'from'>;
+
+/** The CliOverrides key each setting flag fills. */
+const OVERRIDE_OF_FLAG: Readonly<Record<string, OverrideKey>> = {
+  'srt-port': 'srtPort',
+  'srt-host': 'srtHost',
+  'api-port': 'apiPort',
+  'api-host': 'apiHost',
+  'node-id': 'nodeId',
+  'log-level': 'logLevel',
+  workers: 'workers',
+  redis: 'redis',
+  'cluster-secret': 'clusterSecret',
+  'internal-port': 'internalPort',
+  'advertise-host': 'advertiseHost',
+  'srtla-port': 'srtlaPort',
+};
+
+/** A variable's value when it is set and not empty. */
+function plainSetting(env: NodeJS.ProcessEnv, name: string): { value: string; from: string } | undefined {
+  const v = env[name];
+  return v === undefined || v === '' ? undefined : { value: v, from: name };
+}
+
+/** A yes/no flag's variable: 1/true/yes/on or 0/false/no/off. */
+function envBoolean(name: string, text: string): boolean {
+  const t = text.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(t)) return true;
+  if (['0', 'false', 'no', 'off'].includes(t)) return false;
+  throw flagError(name, `must be 1, true, yes, on or 0, false, no, off (got ${show(text)})`);
 }
 
 function suggestFlag(name: string): string {
@@ -185,7 +236,7 @@ export function settingFromEnv(env: NodeJS.ProcessEnv, name: string): { value: s
 
 /**
  * Parse `process.argv.slice(2)`. Throws ConfigInvalidError (path = the flag) for bad flags or
- * values. The Redis URL and the cluster secret may also come from `env` (flag > environment > file).
+ * values. A flag not given may come from its `SRT_RELAY_*` variable in `env` (FLAGS; flag > environment > file).
  */
 export function parseCliArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): CliArgs {
   // Tokenize leniently first, to find the command word and report unknown flags ourselves.
@@ -228,16 +279,32 @@ export function parseCliArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
       throw flagError(t.rawName, `unknown flag; ${suggestFlag(t.name)}valid flags are ${validFlagsText()}, -h`);
     }
     if (values.has(name)) throw flagError(t.rawName, 'is given twice; keep one');
-    if (OPTIONS[name].type === 'boolean') {
+    if (OPTIONS[name]?.type === 'boolean') {
       if (t.value !== undefined) throw flagError(t.rawName, `takes no value (got ${show(t.value)})`);
       values.set(name, true);
     } else {
       if (t.value === undefined || (t.inlineValue !== true && t.value.startsWith('--'))) {
-        throw flagError(t.rawName, `needs a value, e.g. --${name} ${exampleFor(name)}`);
+        throw flagError(t.rawName, `needs a value, e.g. --${name} ${FLAGS.find((f) => f.name === name)?.example ?? 'VALUE'}`);
       }
       values.set(name, t.value);
     }
   }
+
+  // Flags not on the command line: their SRT_RELAY_* variable (flag > environment > file).
+  const fromEnv = new Map<FlagName, string>();
+  for (const f of FLAGS) {
+    if (typeof f.env !== 'string' || values.has(f.name)) continue;
+    const got = f.envFile === true ? settingFromEnv(env, f.env) : plainSetting(env, f.env);
+    if (got === undefined) continue;
+    if (f.type === 'boolean') {
+      if (envBoolean(got.from, got.value)) values.set(f.name, true);
+    } else {
+      values.set(f.name, got.value);
+    }
+    fromEnv.set(f.name, got.from);
+  }
+  /** Where a value came from, for messages: `--flag` or the variable's name. */
+  const where = (n: FlagName): string => fromEnv.get(n) ?? `--${n}`;
 
   if (values.get('help') === true) return { command: 'help', overrides: {}, rest: [] };
   const showSecrets = values.get('show-secrets') === true;
@@ -246,12 +313,12 @@ export function parseCliArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
   const example = values.get('example') === true;
   if (example && command !== 'config') throw flagError('--example', 'only applies to the config command (srt-relay config --example)');
   const watchConfig = values.get('watch-config') === true;
-  if (watchConfig && values.get('config') === undefined) throw flagError('--watch-config', 'needs a config file to watch: add --config FILE');
+  if (watchConfig && values.get('config') === undefined) throw flagError(where('watch-config'), 'needs a config file to watch: add --config FILE (or SRT_RELAY_CONFIG)');
   const logFormatText = values.get('log-format');
   let logFormat: LogFormat | undefined;
   if (typeof logFormatText === 'string') {
     const f = logFormatText.toLowerCase();
-    if (!(LOG_FORMATS as readonly string[]).includes(f)) throw flagError('--log-format', `must be one of ${LOG_FORMATS.join(', ')} (got ${show(logFormatText)})`);
+    if (!(LOG_FORMATS as readonly string[]).includes(f)) throw flagError(where('log-format'), `must be one of ${LOG_FORMATS.join(', ')} (got ${show(logFormatText)})`);
     logFormat = f as LogFormat;
   }
 
@@ -261,19 +328,19 @@ export function parseCliArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
   };
   const overrides: CliOverrides = {};
   const srtPort = str('srt-port');
-  if (srtPort !== undefined) overrides.srtPort = parsePortFlag('--srt-port', srtPort);
+  if (srtPort !== undefined) overrides.srtPort = parsePortFlag(where('srt-port'), srtPort);
   const apiPort = str('api-port');
-  if (apiPort !== undefined) overrides.apiPort = parsePortFlag('--api-port', apiPort);
+  if (apiPort !== undefined) overrides.apiPort = parsePortFlag(where('api-port'), apiPort);
   const apiHost = str('api-host');
   if (apiHost !== undefined) {
     const problem = checkHostText(apiHost);
-    if (problem !== undefined) throw flagError('--api-host', problem);
+    if (problem !== undefined) throw flagError(where('api-host'), problem);
     overrides.apiHost = apiHost;
   }
   const nodeId = str('node-id');
   if (nodeId !== undefined) {
     if (!NODE_ID_PATTERN.test(nodeId)) {
-      throw flagError('--node-id', `must be 1 to 128 letters, digits, '.', '_' or '-' (got ${show(nodeId)})`);
+      throw flagError(where('node-id'), `must be 1 to 128 letters, digits, '.', '_' or '-' (got ${show(nodeId)})`);
     }
     overrides.nodeId = nodeId;
   }
@@ -281,44 +348,48 @@ export function parseCliArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
   if (logLevel !== undefined) {
     const level = logLevel.toLowerCase();
     if (!(LOG_LEVELS as readonly string[]).includes(level)) {
-      throw flagError('--log-level', `must be one of ${LOG_LEVELS.join(', ')} (got ${show(logLevel)})`);
+      throw flagError(where('log-level'), `must be one of ${LOG_LEVELS.join(', ')} (got ${show(logLevel)})`);
     }
     overrides.logLevel = level as LogLevel;
   }
   const workers = str('workers');
-  if (workers !== undefined) overrides.workers = parseWorkers('--workers', workers);
-  const from: { redis?: string; clusterSecret?: string } = {};
-  const redisFlag = str('redis');
-  const redisEnv = redisFlag === undefined ? settingFromEnv(env, 'SRT_RELAY_REDIS') : undefined;
-  const redis = redisFlag ?? redisEnv?.value;
+  if (workers !== undefined) overrides.workers = parseWorkers(where('workers'), workers);
+  const redis = str('redis');
   if (redis !== undefined) {
-    const where = redisEnv?.from ?? '--redis';
     const problem = checkRedisUrl(redis);
-    if (problem !== undefined) throw flagError(where, problem);
+    if (problem !== undefined) throw flagError(where('redis'), problem);
     overrides.redis = redis;
-    if (redisEnv !== undefined) from.redis = redisEnv.from;
   }
-  const secretFlag = str('cluster-secret');
-  const secretEnv = secretFlag === undefined ? settingFromEnv(env, 'SRT_RELAY_CLUSTER_SECRET') : undefined;
-  const secret = secretFlag ?? secretEnv?.value;
+  const secret = str('cluster-secret');
   if (secret !== undefined) {
-    if (secret.length < 16) throw flagError(secretEnv?.from ?? '--cluster-secret', `must be at least 16 characters (got ${secret.length}); use the same long random string on every node`);
+    if (secret.length < 16) throw flagError(where('cluster-secret'), `must be at least 16 characters (got ${secret.length}); use the same long random string on every node`);
     overrides.clusterSecret = secret;
-    if (secretEnv !== undefined) from.clusterSecret = secretEnv.from;
   }
-  if (from.redis !== undefined || from.clusterSecret !== undefined) overrides.from = from;
   const internalPort = str('internal-port');
-  if (internalPort !== undefined) overrides.internalPort = parsePortFlag('--internal-port', internalPort);
+  if (internalPort !== undefined) overrides.internalPort = parsePortFlag(where('internal-port'), internalPort);
   const advertise = str('advertise-host');
   if (advertise !== undefined) {
     const problem = checkHostText(advertise);
-    if (problem !== undefined) throw flagError('--advertise-host', problem);
+    if (problem !== undefined) throw flagError(where('advertise-host'), problem);
     overrides.advertiseHost = advertise;
   }
   const srtlaPort = str('srtla-port');
-  if (srtlaPort !== undefined) overrides.srtlaPort = parsePortFlag('--srtla-port', srtlaPort);
+  if (srtlaPort !== undefined) overrides.srtlaPort = parsePortFlag(where('srtla-port'), srtlaPort);
+  const srtHost = str('srt-host');
+  if (srtHost !== undefined) {
+    const problem = checkHostText(srtHost);
+    if (problem !== undefined) throw flagError(where('srt-host'), problem);
+    overrides.srtHost = srtHost;
+  }
+  // Which overrides came from a variable, for "(set by SRT_RELAY_...)" in config errors.
+  const from: Partial<Record<OverrideKey, string>> = {};
+  for (const [flag, key] of Object.entries(OVERRIDE_OF_FLAG) as [FlagName, OverrideKey][]) {
+    const variable = fromEnv.get(flag);
+    if (variable !== undefined && overrides[key] !== undefined) from[key] = variable;
+  }
+  if (Object.keys(from).length > 0) overrides.from = from;
   const configFile = str('config');
-  if (configFile !== undefined && configFile.trim() === '') throw flagError('--config', 'needs a file name');
+  if (configFile !== undefined && configFile.trim() === '') throw flagError(where('config'), 'needs a file name');
 
   return {
     command,
@@ -330,37 +401,4 @@ export function parseCliArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
     ...(watchConfig ? { watchConfig } : {}),
     ...(logFormat !== undefined ? { logFormat } : {}),
   };
-}
-
-function exampleFor(name: FlagName): string {
-  switch (name) {
-    case 'config':
-      return 'srt-relay.yml';
-    case 'log-format':
-      return 'json';
-    case 'srt-port':
-      return '8889';
-    case 'api-port':
-      return '4242';
-    case 'api-host':
-      return '127.0.0.1';
-    case 'node-id':
-      return 'relay-1';
-    case 'log-level':
-      return 'debug';
-    case 'workers':
-      return '4';
-    case 'redis':
-      return 'redis://127.0.0.1:6379/0';
-    case 'cluster-secret':
-      return 'a-long-random-shared-secret';
-    case 'internal-port':
-      return '8890';
-    case 'advertise-host':
-      return '10.0.0.5';
-    case 'srtla-port':
-      return '5000';
-    default:
-      return 'VALUE';
-  }
 }

@@ -3,17 +3,18 @@
  * loaded one, as a plan (pure: no I/O, no relay). src/cli/config-reload.ts applies it.
  *
  * Applied live: the file's streams (added, changed, removed), its pushes (added, removed; a push
- * whose `auto` changed is removed and added again) and `auth`. Everything else that differs
- * (ports, workers, limits, the API, SRTLA, Redis and the cluster, node id, log level, mediaRoot,
- * `streams.dynamic`) is listed in `restart` by key path: it takes effect at the next start, and
- * the rest of the plan is applied anyway.
+ * whose `auto` changed is removed and added again), `auth`, `limits`, and SRT ports (`srt.ports`
+ * entries, known by host and port) added or removed. Everything else that differs (a port whose
+ * settings changed in place, workers, the API, SRTLA, Redis and the cluster, node id, log level,
+ * mediaRoot, `streams.dynamic`) is listed in `restart` by key path: it takes effect at the next
+ * start, and the rest of the plan is applied anyway.
  *
  * Only what the file said is touched: a stream or push added through the HTTP API is not in
  * either config, so no plan removes it.
  */
 import { formatSrtUrl } from '../srt/url.js';
 import { formatKeyPath } from './problems.js';
-import type { AuthConfig, PushConfig, RelayConfig, StreamConfig } from './types.js';
+import type { AuthConfig, Limits, PushConfig, RelayConfig, SrtPortConfig, StreamConfig } from './types.js';
 
 export interface ReloadPlan {
   /** Streams in the new file and not in the running one. */
@@ -26,6 +27,12 @@ export interface ReloadPlan {
   readonly removePushes: readonly PushConfig[];
   /** The new auth settings, when they differ. */
   readonly auth?: AuthConfig;
+  /** The new limits, when they differ. */
+  readonly limits?: Limits;
+  /** srt.ports entries (by host:port) in the new file and not in the running one. */
+  readonly addPorts: readonly SrtPortConfig[];
+  /** srt.ports entries (by host:port) the running file had and the new one has not. */
+  readonly removePorts: readonly SrtPortConfig[];
   /** Key paths that differ and take effect only at the next start (e.g. `srt.ports`, `workers`). */
   readonly restart: readonly string[];
 }
@@ -42,6 +49,11 @@ function same(a: unknown, b: unknown): boolean {
   return canonical(a) === canonical(b);
 }
 
+/** One SRT port's identity: the address it binds. */
+export function portKey(p: { readonly host: string; readonly port: number }): string {
+  return `${p.host}:${p.port}`;
+}
+
 /** One push's identity: its stream, its target and whether it retries. */
 export function pushKey(p: PushConfig): string {
   return `${p.stream}\n${'template' in p.target ? p.target.raw : formatSrtUrl(p.target)}\n${p.auto}`;
@@ -52,10 +64,8 @@ const RESTART_KEYS: ReadonlyArray<readonly (string | number)[]> = [
   ['nodeId'],
   ['logLevel'],
   ['workers'],
-  ['srt', 'ports'],
   ['srtla'],
   ['api'],
-  ['limits'],
   ['mediaRoot'],
   ['redis'],
   ['cluster'],
@@ -100,7 +110,17 @@ export function planReload(running: RelayConfig, next: RelayConfig): ReloadPlan 
   const removePushes = [...before].filter(([k]) => !after.has(k)).map(([, p]) => p);
 
   const restart: string[] = [];
-  for (const path of RESTART_KEYS) restart.push(...differingPaths(at(running, path), at(next, path), [...path]));
+  for (const path of RESTART_KEYS.slice(0, 3)) restart.push(...differingPaths(at(running, path), at(next, path), [...path]));
+  // Ports: added and removed live; one at the same address whose settings changed needs a restart.
+  const portsBefore = new Map(running.srt.ports.map((p) => [portKey(p), p]));
+  const portsAfter = new Set(next.srt.ports.map(portKey));
+  const addPorts = next.srt.ports.filter((p) => !portsBefore.has(portKey(p)));
+  const removePorts = running.srt.ports.filter((p) => !portsAfter.has(portKey(p)));
+  next.srt.ports.forEach((p, i) => {
+    const old = portsBefore.get(portKey(p));
+    if (old !== undefined) restart.push(...differingPaths(old, p, ['srt', 'ports', i]));
+  });
+  for (const path of RESTART_KEYS.slice(3)) restart.push(...differingPaths(at(running, path), at(next, path), [...path]));
   if (running.dynamicStreams !== next.dynamicStreams) restart.push('streams.dynamic');
 
   return {
@@ -110,6 +130,9 @@ export function planReload(running: RelayConfig, next: RelayConfig): ReloadPlan 
     addPushes,
     removePushes,
     ...(same(running.auth, next.auth) ? {} : { auth: next.auth }),
+    ...(same(running.limits, next.limits) ? {} : { limits: next.limits }),
+    addPorts,
+    removePorts,
     restart,
   };
 }
@@ -118,6 +141,8 @@ export function planReload(running: RelayConfig, next: RelayConfig): ReloadPlan 
 export function isEmptyPlan(p: ReloadPlan): boolean {
   return (
     p.addStreams.length + p.changeStreams.length + p.removeStreams.length + p.addPushes.length + p.removePushes.length + p.restart.length === 0 &&
-    p.auth === undefined
+    p.addPorts.length + p.removePorts.length === 0 &&
+    p.auth === undefined &&
+    p.limits === undefined
   );
 }

@@ -148,6 +148,8 @@ export interface ClusterInput {
 export interface CliOverrides {
   /** `--srt-port`: replaces the port of the first `srt.ports` entry (or creates the default one). */
   srtPort?: number;
+  /** `--srt-host`: the address of the first `srt.ports` entry (or of the default one it creates). */
+  srtHost?: string;
   /** `--api-port` */
   apiPort?: number;
   /** `--api-host` */
@@ -162,8 +164,8 @@ export interface CliOverrides {
   redis?: string;
   /** `--cluster-secret` (or the environment: SRT_RELAY_CLUSTER_SECRET, SRT_RELAY_CLUSTER_SECRET_FILE) */
   clusterSecret?: string;
-  /** Where `redis` and `clusterSecret` came from when not from their flag: the environment variable's name. */
-  from?: { readonly redis?: string; readonly clusterSecret?: string };
+  /** Where a value came from when not from its flag: the environment variable's name (e.g. `srtPort: 'SRT_RELAY_SRT_PORT'`). */
+  from?: { readonly [K in Exclude<keyof CliOverrides, 'from'>]?: string };
   /** `--internal-port` */
   internalPort?: number;
   /** `--advertise-host` */

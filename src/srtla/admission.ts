@@ -25,13 +25,18 @@ export interface BondedHostView {
 }
 
 export class BondedAdmission {
-  readonly #limits: BondedHostLimits;
+  #limits: BondedHostLimits;
   readonly #view: BondedHostView;
   readonly #buckets = new Map<string, { tokens: number; at: number }>();
 
   constructor(limits: BondedHostLimits, view: BondedHostView) {
     this.#limits = limits;
     this.#view = view;
+  }
+
+  /** New limits (a config reload), for the groups that register from now on. */
+  setLimits(limits: BondedHostLimits): void {
+    this.#limits = limits;
   }
 
   /** A reason to refuse a new group from `host`, or undefined to admit it. */

@@ -37,10 +37,16 @@ export class StreamRegistry {
   #internalGate: Gate | undefined;
 
   constructor(policy: RegistryPolicy) {
-    this.#policy = policy;
+    this.#policy = { ...policy };
     this.gate = Gate.create();
     this.#syncDefaults();
   }
+  /** limits.maxViewersPerStream changed (a config reload); the caller syncs the streams. */
+  setMaxViewersPerStream(max: number | undefined): void {
+    if (max === undefined) delete this.#policy.maxViewersPerStream;
+    else this.#policy.maxViewersPerStream = max;
+  }
+
 
   get(name: string): Stream | undefined {
     return this.#streams.get(name);

@@ -50,19 +50,19 @@ export class Admission {
     const peer = this.#o.peerOf(c.host, c.port);
     const log = this.#o.log.child({ stream: name, peer: `${peer.host}:${peer.port}`, streamid: c.streamid });
     if (this.#latencyRefused(c, name, peer, port, log)) return;
-    if (c.held) void this.#held(c, fixedStream, peer, log);
-    else this.#admit(c, name, peer, log);
+    if (c.held) void this.#held(c, fixedStream, peer, log, port);
+    else this.#admit(c, name, peer, log, port);
   }
 
   /** Hands an accepted caller to the sessions as the gate decided: publisher or viewer. */
-  #admit(c: AcceptedConnection, name: string, peer: PeerAddress, log: Logger): void {
+  #admit(c: AcceptedConnection, name: string, peer: PeerAddress, log: Logger, srtPort: number): void {
     // Checked here, not before a hold: a held caller may find the node full once the webhook answered.
     if (this.#o.sessions.full) {
       log.warn('over session limit after handshake; closing');
       c.socket.close();
       return;
     }
-    const incoming = { name, socket: c.socket, peer, streamid: c.streamid, log, inferred: c.inferred };
+    const incoming = { name, socket: c.socket, peer, streamid: c.streamid, log, inferred: c.inferred, srtPort };
     let id: number | undefined;
     if (c.mode === MODE_PUBLISH) id = this.#o.sessions.acceptPublisher({ ...incoming, kind: 'publisher', leased: true });
     else if (c.mode === MODE_PLAY) id = this.#o.sessions.acceptViewer({ ...incoming, kind: 'viewer' });
@@ -103,10 +103,10 @@ export class Admission {
    * A caller accepted before the webhook decided: it stays on this thread, off the stream, until
    * the verdict; then it goes on (renamed if the webhook says so) or is closed.
    */
-  async #held(c: AcceptedConnection, fixedStream: string | undefined, peer: PeerAddress, log: Logger): Promise<void> {
+  async #held(c: AcceptedConnection, fixedStream: string | undefined, peer: PeerAddress, log: Logger, srtPort: number): Promise<void> {
     const auth = this.#o.auth();
     if (auth === undefined) {
-      this.#admit(c, fixedStream ?? c.resource, peer, log); // the webhook was turned off meanwhile
+      this.#admit(c, fixedStream ?? c.resource, peer, log, srtPort); // the webhook was turned off meanwhile
       return;
     }
     const t0 = performance.now();
@@ -128,6 +128,6 @@ export class Admission {
     }
     const name = fixedStream ?? verdict.stream;
     log.debug({ waitedMs, stream: name }, 'held connection allowed by the webhook');
-    this.#admit(c, name, peer, name === c.resource ? log : log.child({ stream: name }));
+    this.#admit(c, name, peer, name === c.resource ? log : log.child({ stream: name }), srtPort);
   }
 }

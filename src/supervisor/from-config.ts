@@ -1,8 +1,8 @@
 /** Maps the checked configuration (src/config) onto what the Relay needs. */
-import { sourceText, type RelayConfig, type StreamConfig } from '../config/types.js';
+import { sourceText, type Limits, type RelayConfig, type SrtPortConfig, type StreamConfig } from '../config/types.js';
 import { ringSlotsFor } from '../ring/packet-ring.js';
 import type { Logger } from '../logging.js';
-import type { RelayOptions, RelayStreamOptions } from './relay.js';
+import type { RelayLimits, RelayOptions, RelayPortOptions, RelayStreamOptions } from './relay.js';
 
 
 export function relayOptionsFrom(config: RelayConfig, logger: Logger): RelayOptions {
@@ -11,19 +11,11 @@ export function relayOptionsFrom(config: RelayConfig, logger: Logger): RelayOpti
   return {
     nodeId: config.nodeId,
     workers: config.workers,
-    ports: config.srt.ports.map((p) => ({
-      port: p.port,
-      host: p.host,
-      direction: p.direction,
-      ...(p.stream !== undefined ? { stream: p.stream } : {}),
-      ...(p.dialects !== undefined ? { dialects: p.dialects } : {}),
-      params: p.params,
-      reusePort: p.reusePort,
-    })),
+    ports: config.srt.ports.map(relayPortFrom),
     streams,
     dynamicStreams: config.dynamicStreams,
     pushes: config.pushes.map((p) => ({ stream: p.stream, target: p.target.raw, auto: p.auto })),
-    limits: { ...config.limits, exemptHosts: [...config.limits.exemptHosts] },
+    limits: relayLimitsFrom(config.limits),
     auth: { ...config.auth },
     // ~8 s at 10 Mbit/s (950 packets/s); bounded per stream (12 MB).
     ringSlots: ringSlotsFor(8192),
@@ -31,6 +23,24 @@ export function relayOptionsFrom(config: RelayConfig, logger: Logger): RelayOpti
     ...(config.srtla !== undefined ? { srtla: srtlaOptionsFrom(config) } : {}),
     ...(config.recordingsRoot !== undefined ? { recordingsRoot: config.recordingsRoot } : {}),
   };
+}
+
+/** One checked srt.ports entry as the Relay opens it (at the start, and when a reload adds it). */
+export function relayPortFrom(p: SrtPortConfig): RelayPortOptions {
+  return {
+    port: p.port,
+    host: p.host,
+    direction: p.direction,
+    ...(p.stream !== undefined ? { stream: p.stream } : {}),
+    ...(p.dialects !== undefined ? { dialects: p.dialects } : {}),
+    params: p.params,
+    reusePort: p.reusePort,
+  };
+}
+
+/** The checked limits as the Relay takes them (at the start, and on a reload that changes them). */
+export function relayLimitsFrom(l: Limits): RelayLimits {
+  return { ...l, exemptHosts: [...l.exemptHosts] };
 }
 
 /**

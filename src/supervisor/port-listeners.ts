@@ -33,6 +33,8 @@ export class PortListeners {
   readonly ports = new PortRegistry({ probe: probeUdpPort, check: checkUdpPort });
   readonly #log: Logger;
   readonly #listeners: SrtListener[] = [];
+  /** Each SRT port's listeners and claim, by `host:port` (closePort ends them). */
+  readonly #srtPorts = new Map<string, { port: RelayPortOptions; listeners: SrtListener[]; claim: PortClaim }>();
   readonly #udpDrops: UdpDropWatch;
   /** Ports already said to have a UDP receive buffer below libsrt's ask. */
   readonly #smallBufferPorts = new Set<number>();
@@ -50,15 +52,43 @@ export class PortListeners {
   listenPort(p: RelayPortOptions, index: number, gate: Gate, onConnection: (c: AcceptedConnection) => void): void {
     const count = Math.max(1, p.reusePort);
     const claim = this.ports.claim(p.host, p.port, index === 0 ? 'the main SRT listener' : `the SRT listener srt.ports[${index}]`);
-    for (let i = 0; i < count; i++) {
-      const l = SrtListener.create(p.host, p.port, p.params, { reusePort: count > 1 });
-      claim.track(l.udpSocket);
-      l.attachGate(gate, DIRECTION_CODE[p.direction], p.stream ?? '', 'ignore', p.dialects);
-      l.listen(onConnection);
-      this.#listeners.push(l);
-      this.watchUdp(l.udpSocket, { role: 'srt-port', port: p.port });
+    const listeners: SrtListener[] = [];
+    this.#srtPorts.set(`${p.host}:${p.port}`, { port: p, listeners, claim });
+    try {
+      for (let i = 0; i < count; i++) {
+        const l = SrtListener.create(p.host, p.port, p.params, { reusePort: count > 1 });
+        claim.track(l.udpSocket);
+        l.attachGate(gate, DIRECTION_CODE[p.direction], p.stream ?? '', 'ignore', p.dialects);
+        l.listen(onConnection);
+        this.#listeners.push(l);
+        listeners.push(l);
+        this.watchUdp(l.udpSocket, { role: 'srt-port', port: p.port });
+      }
+      claim.confirm();
+    } catch (err) {
+      this.closePort(p.host, p.port); // a port added at runtime that cannot bind leaves nothing behind
+      throw err;
     }
-    claim.confirm();
+  }
+
+  /** The SRT ports open now, in the order they were opened. */
+  srtPorts(): RelayPortOptions[] {
+    return [...this.#srtPorts.values()].map((x) => x.port);
+  }
+
+  /** Closes SRT port host:port's listeners and releases its claim; false when it is not open. */
+  closePort(host: string, port: number): boolean {
+    const key = `${host}:${port}`;
+    const open = this.#srtPorts.get(key);
+    if (open === undefined) return false;
+    this.#srtPorts.delete(key);
+    for (const l of open.listeners) {
+      l.close();
+      const i = this.#listeners.indexOf(l);
+      if (i >= 0) this.#listeners.splice(i, 1);
+    }
+    open.claim.release();
+    return true;
   }
 
   /** The internal cluster port: play only, every connection encrypted with the cluster passphrase (AES-256). */

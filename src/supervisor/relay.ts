@@ -16,7 +16,7 @@ import type { SessionStats } from '../sessions/messages.js';
 import { WorkerPool } from '../sessions/worker-pool.js';
 import { setHandlerErrorReporter } from '../srt/reactor.js';
 import type { PeerAddress, Stream } from '../streams/stream.js';
-import { REJECT_TOO_MANY, StreamRegistry } from '../streams/stream-registry.js';
+import { StreamRegistry } from '../streams/stream-registry.js';
 import type { RelayStreamOptions } from '../streams/stream-options.js';
 import type { SourcesView } from '../streams/stream-sources.js';
 import { SrtRelayError } from '../errors.js';
@@ -30,7 +30,7 @@ import { PortListeners } from './port-listeners.js';
 import { StreamSessions } from './stream-sessions.js';
 import { StreamCatalog } from './stream-catalog.js';
 import { Admission } from './admission.js';
-import { BitrateWatch } from './guards/bitrate-watch.js';
+import { NodeLimits } from './node-limits.js';
 import { MemoryTrim } from './guards/memory-trim.js';
 import { RefusalLog } from './guards/refusal-log.js';
 import type {
@@ -40,7 +40,9 @@ import type {
   RefusedHandshakes,
   RelayApi,
   RelayEvents,
+  RelayLimits,
   RelayOptions,
+  RelayPortOptions,
   RelayPushOptions,
   RemoteOwnerSource,
   SessionInfo,
@@ -62,13 +64,14 @@ export class Relay extends EventEmitter<RelayEvents> implements RelayApi, Cluste
   readonly #admission: Admission;
   readonly #refusals: RefusalLog;
   readonly #trim: MemoryTrim;
-  #bitrate: BitrateWatch | undefined;
   #started = false;
   #stopped = false;
   #auth: WebhookAuth | undefined;
   #authSettings: AuthSettings = { timeoutMs: 2000, cacheMs: 5000 };
   #restoreReporter: (() => void) | undefined;
   #srtla: SrtlaServer | undefined;
+  #bonded: BondedAdmission | undefined;
+  readonly #limits: NodeLimits;
 
   constructor(opts: RelayOptions) {
     super();
@@ -138,6 +141,7 @@ export class Relay extends EventEmitter<RelayEvents> implements RelayApi, Cluste
       auth: () => this.#auth,
       stopped: () => this.#stopped,
     });
+    this.#limits = new NodeLimits({ log, registry, streams: this.#streams, sessions: this.#sessions, pool: this.#pool, bonded: () => this.#bonded }, opts.limits);
     // With no worker running, nothing accepted could be served: the ports refuse with 1503.
     this.#pool.on('workers-changed', (running) => registry.setWorkersDown(running === 0));
   }
@@ -150,50 +154,29 @@ export class Relay extends EventEmitter<RelayEvents> implements RelayApi, Cluste
     await this.#pool.start();
     for (const [name, s] of Object.entries(this.#opts.streams)) this.putStream(name, s);
     if (this.#opts.auth !== undefined) this.setAuth(this.#opts.auth);
-    const l = this.#opts.limits;
-    const rate = l.handshakesPerSecondPerHost ?? 0;
-    const all = l.handshakesPerSecond ?? 0;
-    this.#registry.gate.setLimits({
-      handshakesPerSecondPerHost: rate,
-      burstPerHost: rate * 2,
-      sessionsPerHost: l.maxSessionsPerHost ?? 0,
-      code: REJECT_TOO_MANY,
-      exemptHosts: l.exemptHosts ?? [],
-      handshakesPerSecond: all,
-      burst: all * 2,
-    });
-    this.#opts.ports.forEach((p, i) => this.#listeners.listenPort(p, i, this.#registry.gate, (c) => this.#admission.accepted(c, p.stream, p.port)));
+    this.setLimits(this.#opts.limits);
+    for (const p of this.#opts.ports) this.addPort(p);
     if (this.#opts.srtla !== undefined) {
-      const bonded = new BondedAdmission(l, {
+      const bonded = (this.#bonded = new BondedAdmission(this.#limits.current, {
         sessionPeers: () => this.#sessions.list().map((s) => s.peer),
         pendingGroupsOf: (host) => this.#srtla?.pendingGroupsOf(host) ?? 0,
-      });
+      }));
       this.#srtla = new SrtlaServer({ ...this.#opts.srtla, ports: this.#listeners.ports, logger: this.#log, admitGroup: (host) => bonded.admit(host) });
       await this.#srtla.start();
-    }
-    if (l.maxBitrateMbps !== undefined) {
-      this.#bitrate = new BitrateWatch(
-        {
-          log: this.#log,
-          stats: () => this.#pool.stats(),
-          ingestStream: (id) => {
-            const info = this.#sessions.get(id);
-            return info !== undefined && (info.kind === 'publisher' || info.kind === 'pull') ? info.stream : undefined;
-          },
-          closeSession: (id, reason) => this.#pool.closeSession(id, reason),
-        },
-        l.maxBitrateMbps,
-      );
-      this.#bitrate.start();
     }
     for (const p of this.#opts.pushes) this.addPush(p);
     this.#refusals.start();
     this.#listeners.start();
     this.#trim.start();
     this.#log.info(
-      { ports: this.#opts.ports.map((p) => `${p.host}:${p.port}/${p.direction}`), workers: this.#opts.workers },
+      { ports: this.#listeners.srtPorts().map((p) => `${p.host}:${p.port}/${p.direction}`), workers: this.#opts.workers },
       'relay started',
     );
+  }
+
+  /** Sets the node's limits, at the start and when a config reload changes them (NodeLimits). */
+  setLimits(l: RelayLimits): void {
+    this.#limits.set(l, this.#started && !this.#stopped);
   }
 
   // ---- auth --------------------------------------------------------------------------------
@@ -229,6 +212,22 @@ export class Relay extends EventEmitter<RelayEvents> implements RelayApi, Cluste
   #peerOf(host: string, port: number): PeerAddress {
     const real = this.#srtla?.peerOf({ address: host, port });
     return real === undefined ? { host, port } : { host: real.address, port: real.port, via: { host, port } };
+  }
+
+  /** Opens an SRT port, at the start and when a config reload adds one. Throws PortInUseError (nothing left open). */
+  addPort(p: RelayPortOptions): void {
+    this.#listeners.listenPort(p, this.#listeners.srtPorts().length, this.#registry.gate, (c) => this.#admission.accepted(c, p.stream, p.port));
+  }
+
+  /**
+   * Closes SRT port host:port (a reload removed it): its listeners, then the sessions that came in
+   * on it; returns how many, or undefined when it is not open. Other ports' sessions are untouched.
+   */
+  removePort(host: string, port: number): number | undefined {
+    if (!this.#listeners.closePort(host, port)) return undefined;
+    const ended = this.#listeners.srtPorts().some((x) => x.port === port) ? 0 : this.#sessions.closePort(port, 'its SRT port was removed from the configuration');
+    this.#log.info({ port: `${host}:${port}`, sessionsEnded: ended }, 'SRT port closed');
+    return ended;
   }
 
   /** Who holds this node's UDP ports (see PortRegistry). */
@@ -383,7 +382,7 @@ export class Relay extends EventEmitter<RelayEvents> implements RelayApi, Cluste
     if (this.#stopped) return;
     this.#stopped = true;
     this.#refusals.stop();
-    this.#bitrate?.stop();
+    this.#limits.stop();
     this.#trim.stop();
     this.#auth?.stop();
     for (const s of this.#registry.list()) s.setSources(undefined);

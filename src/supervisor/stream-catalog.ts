@@ -29,7 +29,7 @@ export interface StreamCatalogOptions {
 }
 
 export class StreamCatalog {
-  readonly #o: StreamCatalogOptions;
+  #o: StreamCatalogOptions;
   readonly #registry: StreamRegistry;
   readonly #sessions: StreamSessions;
   readonly #host: SourceHost;
@@ -40,6 +40,13 @@ export class StreamCatalog {
     this.#sessions = opts.sessions;
     this.#host = this.#makeSourceHost();
   }
+
+  /** limits.maxWildcardStreams changed (a config reload): wildcard inputs check the new value from now on. */
+  setMaxWildcardStreams(max: number | undefined): void {
+    const { maxWildcardStreams: _old, ...rest } = this.#o;
+    this.#o = { ...rest, ...(max !== undefined ? { maxWildcardStreams: max } : {}) };
+  }
+
 
   list(): Stream[] {
     return this.#registry.list();

@@ -37,6 +37,8 @@ export interface Incoming {
   sourceIndex?: number;
   /** A publisher from outside (push or listener input): in a cluster it takes the stream's lease. */
   leased?: boolean;
+  /** The node's SRT port (srt.ports) the caller came in on, when it came in on one. */
+  srtPort?: number;
 }
 
 export interface StreamSessionsOptions {
@@ -63,9 +65,13 @@ export class StreamSessions {
   /** Replaced publisher session → the session to confirm as publisher once it has ended. */
   readonly #confirmAfter = new Map<number, number>();
   #nextSession = 1;
+  #limits: RelayLimits;
+  /** Session → the SRT port (srt.ports) it came in on; closePort ends them when the port goes. */
+  readonly #portOf = new Map<number, number>();
 
   constructor(opts: StreamSessionsOptions) {
     this.#o = opts;
+    this.#limits = opts.limits;
     this.#log = opts.log;
     this.#registry = opts.registry;
     this.#pool = opts.pool;
@@ -90,9 +96,28 @@ export class StreamSessions {
     return this.#sessions.size;
   }
 
+  /** New limits (a config reload): what the gate refuses for load and viewers is recomputed at once. */
+  setLimits(limits: RelayLimits): void {
+    this.#limits = limits;
+    this.updateLoad();
+    for (const s of this.#registry.list()) this.#registry.sync(s);
+  }
+
+  /** Closes every session that came in on SRT port `port` (the port is being removed); returns how many. */
+  closePort(port: number, reason: string): number {
+    let n = 0;
+    for (const [id, p] of this.#portOf) {
+      if (p === port && this.#sessions.has(id)) {
+        this.#pool.closeSession(id, reason);
+        n++;
+      }
+    }
+    return n;
+  }
+
   /** limits.maxSessions reached: a caller accepted now is closed at once. */
   get full(): boolean {
-    const max = this.#o.limits.maxSessions;
+    const max = this.#limits.maxSessions;
     return max !== undefined && this.#sessions.size >= max;
   }
 
@@ -121,7 +146,7 @@ export class StreamSessions {
 
   /** Recomputes what the gate refuses for load: sessions, streams, ring memory. */
   updateLoad(): void {
-    const l = this.#o.limits;
+    const l = this.#limits;
     this.#registry.setOverloaded(this.full);
     const streams = this.#registry.list();
     // A new stream's ring: the default size must still fit under the memory limit.
@@ -145,6 +170,7 @@ export class StreamSessions {
       return undefined;
     }
     const info = this.#newSession(kind, name, peer, streamid);
+    if (c.srtPort !== undefined) this.#portOf.set(info.id, c.srtPort);
     info.sourceIndex = sourceIndex ?? stream.settings.pushIndex ?? 0;
     if (leased) info.leased = true;
     if (inferred) {
@@ -157,6 +183,7 @@ export class StreamSessions {
     const old = stream.publisher?.session;
     if (!this.#takePublisher(stream, info, log, enforceConflict)) {
       this.#sessions.delete(info.id);
+      this.#portOf.delete(info.id);
       socket.close();
       return undefined;
     }
@@ -175,6 +202,7 @@ export class StreamSessions {
       return undefined;
     }
     const info = this.#newSession(kind, name, peer, streamid);
+    if (c.srtPort !== undefined) this.#portOf.set(info.id, c.srtPort);
     stream.viewers.add(info.id);
     this.#viewersChanged(stream);
     this.#handOver(info, socket, () => this.#attachMessage(info, stream, socket, 'viewer', inferred));
@@ -352,6 +380,7 @@ export class StreamSessions {
       return;
     }
     this.#sessions.delete(id);
+    this.#portOf.delete(id);
     this.updateLoad();
     const successor = this.#confirmAfter.get(id);
     if (successor !== undefined) {
@@ -378,6 +407,6 @@ export class StreamSessions {
 
   #viewersChanged(stream: Stream): void {
     stream.sources?.viewersChanged(stream.viewers.size);
-    if (this.#o.limits.maxViewersPerStream !== undefined) this.#registry.sync(stream);
+    if (this.#limits.maxViewersPerStream !== undefined) this.#registry.sync(stream);
   }
 }
