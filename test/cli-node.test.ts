@@ -27,7 +27,8 @@ test('srt-relay starts a node, serves publish and play, and on SIGTERM closes th
 
   const pub = SrtSocket.create({ streamid: 'publish:cli' });
   await pub.connect('127.0.0.1', srtPort);
-  const packet = new Uint8Array(1316).fill(0x47);
+  // Not MPEG-TS (no sync bytes): relayed as it comes, with no wait for a keyframe.
+  const packet = new Uint8Array(1316).fill(0xab);
   for (let i = 0; i < 20; i++) pub.send(packet);
   // The node registers the publisher asynchronously after the handshake: play once it is live.
   for (let i = 0; i < 100; i++) {

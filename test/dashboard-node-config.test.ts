@@ -24,9 +24,10 @@ interface NodeConfig {
 
 test("the Node page shows the config file's problems the node knows: a key that needs a restart, a refused reload with its errors, all cleared by a clean reload", { skip, timeout: 90_000 }, async (t) => {
   const file = join(testTempDir(), `node-config-${process.pid}.json`);
-  const write = (limits: object, streams: object = {}): void =>
-    writeFileSync(file, JSON.stringify({ srt: { ports: [{ port: 9000, direction: 'both' }] }, limits, streams }, null, 2));
-  write({ maxSessions: 100 });
+  // nodeId is a key that needs a restart (limits and ports apply live).
+  const write = (nodeId: string, streams: object = {}): void =>
+    writeFileSync(file, JSON.stringify({ nodeId, srt: { ports: [{ port: 9000, direction: 'both' }] }, streams }, null, 2));
+  write('node-a');
   const node = await startRelayProcess(t, { args: ['--config', file], workers: 1, logLevel: 'warn' });
   const config = async (): Promise<NodeConfig> => (await node.api<{ config: NodeConfig }>('/api/v1/node')).body.config;
   const reload = async (what: string, until: (c: NodeConfig) => boolean, since: string | undefined): Promise<NodeConfig> => {
@@ -48,23 +49,23 @@ test("the Node page shows the config file's problems the node knows: a key that 
   assert.match(await page.locator('#config-file').innerText(), /not reloaded since the start/);
 
   // limits need a restart; the new stream applies.
-  write({ maxSessions: 200 }, { added: { source: 'push://' } });
-  const restart = await reload('the reload naming limits.maxSessions', (c) => c.needsRestart.length > 0, undefined);
-  assert.deepEqual(restart.needsRestart, ['limits.maxSessions']);
+  write('node-b', { added: { source: 'push://' } });
+  const restart = await reload('the reload naming nodeId', (c) => c.needsRestart.length > 0, undefined);
+  assert.deepEqual(restart.needsRestart, ['nodeId']);
   assert.equal(restart.lastReload!.ok, true);
   assert.equal(restart.lastReload!.trigger, 'SIGHUP');
-  await page.locator('#config-restart li', { hasText: 'limits.maxSessions' }).waitFor();
+  await page.locator('#config-restart li', { hasText: 'nodeId' }).waitFor();
   assert.match(await page.locator('#config-last').innerText(), /^applied$/);
   assert.match(await page.locator('#config-flag').innerText(), /1 to look at/);
 
   // A file with an error: refused, each problem listed with its key path; the restart key stays.
-  write({ maxSessions: 200 }, { added: { source: 'srt://127.0.0.1:9?latncy=200' } });
+  write('node-b', { added: { source: 'srt://127.0.0.1:9?latncy=200' } });
   const refused = await reload('the refused reload', (c) => c.lastReload?.ok === false, restart.lastReload!.at);
   assert.equal(refused.problems.length, 1, JSON.stringify(refused.problems));
   assert.equal(refused.problems[0]!.source, 'reload');
   // With its place in the file: file:line:column.
   assert.match(refused.problems[0]!.message, /node-config-\d+\.json:\d+:\d+: streams\.added\.source: unknown SRT option 'latncy'; did you mean 'latency'/);
-  assert.deepEqual(refused.needsRestart, ['limits.maxSessions'], 'what needs a restart is still waiting');
+  assert.deepEqual(refused.needsRestart, ['nodeId'], 'what needs a restart is still waiting');
   await page.locator('#config-last', { hasText: 'refused, the running configuration is kept' }).waitFor();
   const listed = page.locator('#config-problems li');
   await listed.first().waitFor();
@@ -72,7 +73,7 @@ test("the Node page shows the config file's problems the node knows: a key that 
   if (process.env['SAVE_SCREENSHOTS'] === '1') await page.locator('#config-status').screenshot({ path: new URL('../../docs/images/dashboard-node-config.png', import.meta.url).pathname });
 
   // Back to what runs: nothing to look at any more.
-  write({ maxSessions: 100 }, { added: { source: 'push://' } });
+  write('node-a', { added: { source: 'push://' } });
   const clean = await reload('the clean reload', (c) => c.lastReload?.ok === true, refused.lastReload!.at);
   assert.deepEqual({ needsRestart: clean.needsRestart, problems: clean.problems }, { needsRestart: [], problems: [] });
   await page.locator('#config-status', { hasText: 'no problems' }).waitFor();
