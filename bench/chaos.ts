@@ -40,8 +40,8 @@ import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync
 import { createConnection, type Socket } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { SrtRejectedError } from '../src/errors.js';
 import { native } from '../src/srt/native.js';
 import { SrtSocket } from '../src/srt/socket.js';
 import { NginxUdp, streamModulePath } from '../test/helpers/nginx-udp.js';
@@ -272,6 +272,8 @@ class Viewer {
   lastSeq = -1;
   readonly gaps: Array<[number, number]> = [];
   readonly #cc = new Int8Array(8192).fill(-1);
+  /** Set when the connection died: the next message closes an outage of any length. */
+  #reconnected = false;
   readonly #buf = new Uint8Array(1500);
   readonly #view = new DataView(this.#buf.buffer);
 
@@ -322,6 +324,7 @@ class Viewer {
     this.socket = undefined;
     if (this.stopped) return;
     this.reconnects++;
+    this.#reconnected = true;
     setTimeout(() => void this.#connectLoop(), 50);
   }
 
@@ -336,7 +339,8 @@ class Viewer {
 
   #message(n: number): void {
     const t = now();
-    if (this.lastRx > 0 && t - this.lastRx >= GAP_MS) this.gaps.push([this.lastRx, t]);
+    if (this.lastRx > 0 && (t - this.lastRx >= GAP_MS || this.#reconnected)) this.gaps.push([this.lastRx, t]);
+    this.#reconnected = false;
     this.lastRx = t;
     this.bytes += n;
     this.msgs++;
@@ -508,6 +512,8 @@ interface FaultRecord {
   healthAfter: Array<{ node: string; code: number; status: string; accepts: boolean; truthful: boolean }>;
   truthful: boolean;
   nodeErrors: number;
+  /** Longest event-loop stall of this bench process in the window (its viewers' clocks), ms. */
+  benchLagMaxMs: number;
   extra: Record<string, unknown>;
 }
 
@@ -583,31 +589,21 @@ async function inject(env: Env, kind: FaultKind): Promise<Injected> {
     }
     case 'wrong-secret-flood': {
       const total = 300;
-      const outcomes: Record<string, number> = {};
-      let next = 0;
       const at = t();
-      const one = async (): Promise<void> => {
-        for (;;) {
-          const i = next++;
-          if (i >= total) return;
-          const target = i % 3 === 2 ? 'push' : 'locked';
-          const pass = i % 3 === 1 ? undefined : 'a-wrong-secret-for-chaos';
-          const s = SrtSocket.create({ latency: 120, conntimeo: 3000, streamid: `publish:${target}`, ...(pass !== undefined ? { passphrase: pass } : {}) });
-          let key: string;
-          try {
-            await s.connect('127.0.0.1', env.entryPort);
-            key = 'accepted';
-          } catch (e) {
-            key = e instanceof SrtRejectedError ? `refused ${e.reason}` : 'timeout/error';
-          } finally {
-            s.close();
-          }
-          outcomes[key] = (outcomes[key] ?? 0) + 1;
-        }
-      };
-      await Promise.all(Array.from({ length: 12 }, one));
-      const took = t() - at;
-      return { detail: `${total} wrong/no-secret publishes in ${fmt(took / 1000, 1)} s: ${JSON.stringify(outcomes)}`, recoverFrom: at, touchedViewers: none, touchedStreams: [], extra: { outcomes, tookMs: took } };
+      const out = await new Promise<string>((resolve) => {
+        const c = spawn(process.execPath, [distBench('lib/chaos-flood.js'), String(env.entryPort), String(total), '12'], { stdio: ['ignore', 'pipe', 'inherit'] });
+        let text = '';
+        c.stdout!.on('data', (d: Buffer) => (text += d.toString('utf8')));
+        c.on('close', () => resolve(text));
+      });
+      let parsed: { outcomes?: Record<string, number>; tookMs?: number } = {};
+      try {
+        parsed = JSON.parse(out.trim().split('\n').pop() ?? '{}') as typeof parsed;
+      } catch {
+        parsed = {};
+      }
+      const took = parsed.tookMs ?? t() - at;
+      return { detail: `${total} wrong/no-secret publishes (a separate process) in ${fmt(took / 1000, 1)} s: ${JSON.stringify(parsed.outcomes ?? 'no result')}`, recoverFrom: at, touchedViewers: none, touchedStreams: [], extra: { outcomes: parsed.outcomes, tookMs: took } };
     }
     case 'api-flood': {
       const node = pick(env, alive);
@@ -711,6 +707,8 @@ async function runFault(env: Env, n: number, kind: FaultKind): Promise<FaultReco
   const before = new Map(env.viewers.map((v) => [v, v.counters()]));
   const errorsBefore = env.nodes.reduce((a, x) => a + x.errors.length, 0);
   const at = now() - env.t0;
+  const lag = monitorEventLoopDelay({ resolution: 10 });
+  lag.enable();
   const inj = await inject(env, kind);
   // Observe: at least 3 s after recoverFrom, then until every viewer receives for 1 s (max 30 s).
   const start = env.t0 + inj.recoverFrom;
@@ -724,6 +722,7 @@ async function runFault(env: Env, n: number, kind: FaultKind): Promise<FaultReco
     } else okSince = 0;
   }
   const end = now() - env.t0;
+  lag.disable();
   const winFrom = env.t0 + at - 200;
   const rec = (v: Viewer): { lostData: boolean; recoveryMs: number } => {
     const b = before.get(v)!;
@@ -770,7 +769,8 @@ async function runFault(env: Env, n: number, kind: FaultKind): Promise<FaultReco
     untouchedLost: ru.filter((x) => x.r.lostData).length,
     untouchedLostDetail: ru.filter((x) => x.r.lostData).map((x) => {
       const b = before.get(x.v)!;
-      return `${x.v.stream}#${x.v.index}: lost ${x.v.lost - b.lost}, cc ${x.v.cc - b.cc}, reconnects ${x.v.reconnects - b.reconnects}, recovery ${fmt(x.r.recoveryMs / 1000, 2)} s`;
+      const gaps = x.v.gaps.filter(([a, z]) => z >= winFrom && a <= env.t0 + end).map(([a, z]) => `${fmt((a - start) / 1000, 2)}…${fmt((z - start) / 1000, 2)} s`);
+      return `${x.v.stream}#${x.v.index}: lost ${x.v.lost - b.lost}, cc ${x.v.cc - b.cc}, reconnects ${x.v.reconnects - b.reconnects}, gaps ${gaps.join(' ') || 'none'}, recovery ${fmt(x.r.recoveryMs / 1000, 2)} s`;
     }),
     maxRecoveryS: finite.length === 0 ? (rt.length === 0 ? 0 : null) : Math.max(...finite) / 1000,
     notRecovered: rt.filter((r) => !Number.isFinite(r.recoveryMs)).length + ru.filter((x) => !Number.isFinite(x.r.recoveryMs)).length,
@@ -783,6 +783,7 @@ async function runFault(env: Env, n: number, kind: FaultKind): Promise<FaultReco
     healthAfter,
     truthful: healthAfter.every((h) => h.truthful),
     nodeErrors: errorsAfter - errorsBefore,
+    benchLagMaxMs: lag.max / 1e6,
     extra: inj.extra,
   };
 }
@@ -916,9 +917,11 @@ async function runSetup(name: 'A' | 'B', opts: Options, budgetMs: number, random
     // Warm-up: every viewer receives.
     const warmEnd = now() + 30_000;
     while (now() < warmEnd && !viewers.every((v) => v.receiving)) await delay(200);
-    await delay(Math.min(5000, budgetMs / 10));
+    // The rings fill for bufferTimeMs (50 s by default) before memory is flat: the start sample after that.
+    const warmUpMs = Math.min(60_000, budgetMs / 5);
+    await delay(warmUpMs);
     const viewersConnected = viewers.filter((v) => v.receiving).length;
-    say(`[${name}] ${nodes.length} node(s), ${viewersConnected}/${viewers.length} viewers receiving, publisher connected ${publisher.connects}×; faults for ${fmt(budgetMs / 60_000, 1)} min`);
+    say(`[${name}] ${nodes.length} node(s), ${viewersConnected}/${viewers.length} viewers receiving, publisher connected ${publisher.connects}×; warm-up ${fmt(warmUpMs / 1000, 0)} s, then faults until ${fmt((budgetMs - 25_000) / 60_000, 1)} min`);
     const startSample: Record<string, ResourceSample> = {};
     for (const n of nodes) {
       const s = n.sample(now() - t0);
@@ -943,7 +946,7 @@ async function runSetup(name: 'A' | 'B', opts: Options, budgetMs: number, random
       say(
         `[${name} ${mmss}] #${f.n} ${kind}: ${f.detail} | touched ${f.touchedLost}/${f.touched} lost data, untouched ${f.untouchedLost}/${f.untouched}` +
           ` | recovery ${f.maxRecoveryS === null ? 'NOT RECOVERED' : `${fmt(f.maxRecoveryS, 2)} s`}${f.survivorsRecoveryS !== undefined ? `, survivors ${f.survivorsRecoveryS === null ? 'n/a' : `${fmt(f.survivorsRecoveryS, 2)} s`}` : ''}` +
-          ` | healthz during: ${f.healthDuring}; after: ${f.truthful ? 'truthful' : `UNTRUE ${JSON.stringify(f.healthAfter.filter((h) => !h.truthful))}`}`,
+          ` | bench lag max ${Math.round(f.benchLagMaxMs)} ms | healthz during: ${f.healthDuring}; after: ${f.truthful ? 'truthful' : `UNTRUE ${JSON.stringify(f.healthAfter.filter((h) => !h.truthful))}`}`,
       );
       // Quiet time between faults.
       await delay(3000);
@@ -1081,7 +1084,7 @@ function report(opts: Options, results: SetupResult[], started: number): { md: s
     md += `## Setup ${r.name}: ${r.description}\n\n`;
     md += `Viewers receiving before the first fault: ${r.viewersConnected}/${r.viewersTotal}. Machine busy ${fmt(r.load.machineBusyPct, 0)} % over the setup (this run's processes ${fmt(r.load.oursPct, 0)} %, others ${fmt(r.load.othersPct, 0)} %), load average min/mean/max ${r.load.loadavg.map((x) => fmt(x, 2)).join('/')}. `;
     md += `Totals: ${r.totals.msgs} messages received, ${r.totals.lost} lost push messages, ${r.totals.cc} CC errors, ${r.totals.reconnects} viewer reconnects, publisher connected ${r.totals.publisherConnects}×.\n\n`;
-    const header = ['#', 't s', 'fault', 'detail', 'touched: lost/all', 'untouched: lost/all', 'recovery s', 'lost msgs', 'CC err', 'reconn.', '/healthz during', 'after: truthful', 'node error lines'];
+    const header = ['#', 't s', 'fault', 'detail', 'touched: lost/all', 'untouched: lost/all', 'recovery s', 'lost msgs', 'CC err', 'reconn.', '/healthz during', 'after: truthful', 'node error lines', 'bench lag ms'];
     const rows = r.faults.map((f) => [
       String(f.n),
       fmt(f.at / 1000, 0),
@@ -1096,6 +1099,7 @@ function report(opts: Options, results: SetupResult[], started: number): { md: s
       f.healthDuring,
       f.truthful ? 'yes' : `NO: ${f.healthAfter.filter((h) => !h.truthful).map((h) => `${h.node} ${h.code} ${h.status}, port ${h.accepts ? 'accepts' : 'refuses'}`).join('; ')}`,
       String(f.nodeErrors),
+      String(Math.round(f.benchLagMaxMs)),
     ]);
     md += `${markdownTable(header, rows)}\n\n`;
     const untouchedDetail = r.faults.filter((f) => f.untouchedLostDetail.length > 0);
