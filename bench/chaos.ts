@@ -3,7 +3,7 @@
  * against one node (setup A) and a 3-node cluster behind nginx's UDP load balancer (setup B).
  *
  *   npm run bench -- chaos [--duration 20m] [--seed 1] [--setups A,B] [--faults k1,k2,...]
- *                          [--viewers 10] [--bitrate 1.5] [--max-faults N] [--out DIR]
+ *                          [--viewers 10] [--bitrate 1.5] [--max-faults N] [--count N] [--out DIR]
  *
  * Each setup gets half of --duration. Streams (the same on every node, from one config file):
  *   push    a synthetic paced TS publisher in this process (bench/lib/synth-ts.ts: PAT/PMT, H.264
@@ -839,6 +839,8 @@ interface Options {
   viewers: number;
   bitrate: number;
   maxFaults: number;
+  /** > 0: exactly this many faults per setup, whatever the duration (for the harness's own test). */
+  count: number;
   outDir: string;
 }
 
@@ -967,7 +969,7 @@ async function runSetup(name: 'A' | 'B', opts: Options, budgetMs: number, random
     const faults: FaultRecord[] = [];
     const endFaultsAt = setupStart + budgetMs - 25_000;
     let bag: FaultKind[] = [];
-    while (now() < endFaultsAt && faults.length < opts.maxFaults && kinds.length > 0) {
+    while ((opts.count > 0 ? faults.length < opts.count : now() < endFaultsAt && faults.length < opts.maxFaults) && kinds.length > 0) {
       if (bag.length === 0) {
         bag = [...kinds];
         for (let i = bag.length - 1; i > 0; i--) {
@@ -1188,6 +1190,7 @@ export async function main(argv: string[]): Promise<number> {
       viewers: { type: 'string', default: '10' },
       bitrate: { type: 'string', default: '1.5' },
       'max-faults': { type: 'string', default: '1000' },
+      count: { type: 'string', default: '0' },
       out: { type: 'string' },
     },
   });
@@ -1203,6 +1206,7 @@ export async function main(argv: string[]): Promise<number> {
     viewers: Number(values.viewers),
     bitrate: Number(values.bitrate),
     maxFaults: Number(values['max-faults']),
+    count: Number(values.count),
     outDir: values.out ?? join(repoRoot(), 'bench', 'results'),
   };
   if (setups.includes('B') && streamModulePath() === undefined) throw new Error('setup B needs nginx with the stream module (Debian: nginx libnginx-mod-stream)');
