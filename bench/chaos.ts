@@ -527,6 +527,8 @@ interface FaultRecord {
   nodeErrors: number;
   /** Longest event-loop stall of this bench process in the window (its viewers' clocks), ms. */
   benchLagMaxMs: number;
+  /** Each node's RSS change from just before the fault to the end of its window, MB. */
+  rssDeltaMb: Record<string, number>;
   extra: Record<string, unknown>;
 }
 
@@ -723,6 +725,7 @@ function summarizeHealth(rows: Array<{ node: string } & HealthAnswer>): string {
 
 async function runFault(env: Env, n: number, kind: FaultKind): Promise<FaultRecord> {
   const before = new Map(env.viewers.map((v) => [v, v.counters()]));
+  const rssBefore = new Map(env.nodes.map((x) => [x, x.sample(0)]));
   const errorsBefore = env.nodes.reduce((a, x) => a + x.errors.length, 0);
   const at = now() - env.t0;
   const lag = monitorEventLoopDelay({ resolution: 10 });
@@ -776,6 +779,13 @@ async function runFault(env: Env, n: number, kind: FaultKind): Promise<FaultReco
     healthAfter.push({ node: node.id, code: h.code, status: h.status, accepts, truthful: (h.code === 200) === accepts });
   }
   const errorsAfter = env.nodes.reduce((a, x) => a + x.errors.length, 0);
+  // RSS change of each node over the fault (same process only: a restarted node is left out).
+  const rssDeltaMb: Record<string, number> = {};
+  for (const x of env.nodes) {
+    const b = rssBefore.get(x);
+    const a = x.sample(0);
+    if (b !== undefined && a !== undefined && a.pid === b.pid) rssDeltaMb[x.id] = Math.round((a.rssKb - b.rssKb) / 102.4) / 10;
+  }
   return {
     n,
     setup: env.name,
@@ -807,6 +817,7 @@ async function runFault(env: Env, n: number, kind: FaultKind): Promise<FaultReco
     truthful: healthAfter.every((h) => h.truthful),
     nodeErrors: errorsAfter - errorsBefore,
     benchLagMaxMs: lag.max / 1e6,
+    rssDeltaMb,
     extra: inj.extra,
   };
 }
@@ -1123,7 +1134,7 @@ function report(opts: Options, results: SetupResult[], started: number): { md: s
     md += `## Setup ${r.name}: ${r.description}\n\n`;
     md += `Viewers receiving before the first fault: ${r.viewersConnected}/${r.viewersTotal}. Machine busy ${fmt(r.load.machineBusyPct, 0)} % over the setup (this run's processes ${fmt(r.load.oursPct, 0)} %, others ${fmt(r.load.othersPct, 0)} %), load average min/mean/max ${r.load.loadavg.map((x) => fmt(x, 2)).join('/')}. `;
     md += `Totals: ${r.totals.msgs} messages received, ${r.totals.lost} lost push messages, ${r.totals.cc} CC errors, ${r.totals.reconnects} viewer reconnects, publisher connected ${r.totals.publisherConnects}×.\n\n`;
-    const header = ['#', 't s', 'fault', 'detail', 'touched: lost/all', 'untouched: lost/all', 'recovery s', 'lost msgs', 'CC err', 'reconn.', '/healthz during', 'after: truthful', 'node error lines', 'bench lag ms'];
+    const header = ['#', 't s', 'fault', 'detail', 'touched: lost/all', 'untouched: lost/all', 'recovery s', 'lost msgs', 'CC err', 'reconn.', '/healthz during', 'after: truthful', 'node error lines', 'bench lag ms', 'RSS Δ MB'];
     const rows = r.faults.map((f) => [
       String(f.n),
       fmt(f.at / 1000, 0),
@@ -1139,6 +1150,7 @@ function report(opts: Options, results: SetupResult[], started: number): { md: s
       f.truthful ? 'yes' : `NO: ${f.healthAfter.filter((h) => !h.truthful).map((h) => `${h.node} ${h.code} ${h.status}, port ${h.accepts ? 'accepts' : 'refuses'}`).join('; ')}`,
       String(f.nodeErrors),
       String(Math.round(f.benchLagMaxMs)),
+      Object.entries(f.rssDeltaMb).map(([k, v]) => `${k} ${v >= 0 ? '+' : ''}${v}`).join(' '),
     ]);
     md += `${markdownTable(header, rows)}\n\n`;
     const untouchedDetail = r.faults.filter((f) => f.untouchedLostDetail.length > 0);
