@@ -12,6 +12,7 @@
  *   srtla                      SRTLA bonded ingest vs plain SRT ingest: relay CPU per Gbit (bench/srtla.ts)
  *   recording                  4 streams × 10 Mbit/s, 20 viewers, with and without recording (bench/recording.ts)
  *   profile                    perf samples of the relay in fan-out: JavaScript vs native code per thread (bench/profile.ts)
+ *   chaos                      random faults (worker kills, floods, truncated file, Redis, node kills) while viewers watch (bench/chaos.ts)
  *   plot                       re-render the figures of a result file: plot bench/results/<file>.json
  * See bench/README.md for the flags and what the numbers mean. New harness scenarios are added
  * to SCENARIOS in bench/harness.ts; new stand-alone benches to SCRIPTS here.
@@ -30,6 +31,7 @@ const SCRIPTS: Record<string, string> = {
   dashboard: './dashboard.js', // bench/dashboard.ts: node CPU with 3 dashboard tabs open, page load times
   recording: './recording.js', // bench/recording.ts: fanout with and without recording every stream
   profile: './profile.js', // bench/profile.ts: perf samples of the relay in fan-out: JS vs native by thread
+  chaos: './chaos.js', // bench/chaos.ts: random faults against 1 node and a 3-node cluster while viewers watch (issue 13)
 };
 
 const name = process.argv[2];

@@ -80,6 +80,8 @@ export class ClusterBridge {
   readonly #pushes = new Map<string, number>();
   readonly #clusterAuth: Record<string, unknown> = {};
   #refreshTimer: NodeJS.Timeout | undefined;
+  /** performance.now() when Redis last came back (0: never lost). */
+  #restoredAt = 0;
   #stopped = false;
   #claims = 0;
   #conflicts = 0;
@@ -112,6 +114,7 @@ export class ClusterBridge {
     this.#on(m.bus, 'resubscribed', () => void this.refreshRouting());
     this.#on(m, 'unavailable', () => relay.setClusterAvailable(false));
     this.#on(m, 'restored', () => {
+      this.#restoredAt = performance.now();
       relay.setClusterAvailable(true);
       void this.refreshRouting();
       void this.syncConfig();
@@ -242,6 +245,13 @@ export class ClusterBridge {
       seen.add(l.stream);
       this.#setOwner(l.stream, l);
     }
+    // Right after Redis came back (empty after a restart), an owner may not have re-claimed its
+    // lease yet: each node reconnects on its own backoff (up to ~2.4 s apart). A lease missing then
+    // is no sign that its owner is gone; dropping the route would cut the working pull. For one
+    // lease TTL plus one refresh after the restore, missing leases are kept (a dead owner is still
+    // found by its pull failing: remote-failed).
+    const grace = this.#member.leases.ttlMs + this.#refreshMs;
+    if (this.#restoredAt > 0 && performance.now() - this.#restoredAt < grace) return;
     for (const stream of [...this.#mirror.keys()]) if (!seen.has(stream)) this.#setOwner(stream, undefined);
   }
 

@@ -86,7 +86,7 @@ export class Relay extends EventEmitter<RelayEvents> implements RelayApi, Cluste
     }));
     this.#listeners = new PortListeners({ log, ...(opts.udpDropCheckMs !== undefined ? { udpDropCheckMs: opts.udpDropCheckMs } : {}) });
     this.#trim = new MemoryTrim(log);
-    this.#refusals = new RefusalLog(log, registry);
+    this.#refusals = new RefusalLog(log, registry, (n) => this.#trim.sessionEnded(n));
     this.#sessions = new StreamSessions({
       log,
       registry,

@@ -1,5 +1,6 @@
 /**
- * MemoryTrim: after many sessions ended (a handshake flood, viewers leaving), glibc still holds
+ * MemoryTrim: after many sessions ended (a handshake flood, viewers leaving; also handshakes libsrt
+ * refused after the gate, e.g. wrong passphrases: it had allocated a socket for each), glibc still holds
  * the memory libsrt freed; hand it back to the OS so the node's RSS follows its load. At most
  * once per TRIM_CHECK_MS, only when at least TRIM_AFTER_SESSIONS ended; a few ms on this thread.
  */
@@ -23,9 +24,9 @@ export class MemoryTrim {
     this.#timer.unref();
   }
 
-  /** A session ended. */
-  sessionEnded(): void {
-    this.#endedSinceTrim++;
+  /** A session ended; or `n` handshakes that libsrt refused after the gate (a wrong passphrase), each of which had a socket. */
+  sessionEnded(n = 1): void {
+    this.#endedSinceTrim += n;
   }
 
   stop(): void {

@@ -13,10 +13,13 @@ export class RefusalLog {
   /** Refused handshakes since the start, by `${listener} ${port} ${code}`. */
   readonly #refused = new Map<string, RefusedHandshakes>();
   #timer: NodeJS.Timeout | undefined;
+  /** Told how many handshakes libsrt refused after the gate (it had allocated a socket for each). */
+  readonly #afterGate: ((n: number) => void) | undefined;
 
-  constructor(log: Logger, registry: StreamRegistry) {
+  constructor(log: Logger, registry: StreamRegistry, afterGate?: (n: number) => void) {
     this.#log = log;
     this.#registry = registry;
+    this.#afterGate = afterGate;
   }
 
   start(): void {
@@ -43,13 +46,16 @@ export class RefusalLog {
 
   drain(): void {
     const groups = new Map<string, { code: number; host: string; port: number; streamid: string; count: number }>();
-    for (const [gate, streamid, host, port, code, , localPort] of this.#registry.rejections()) {
+    let afterGate = 0;
+    for (const [gate, streamid, host, port, code, stage, localPort] of this.#registry.rejections()) {
+      if (stage === 1) afterGate++;
       this.count(gate === this.#registry.gate.id ? 'srt' : 'internal', localPort, code);
       const key = `${code} ${host}`;
       const g = groups.get(key);
       if (g === undefined) groups.set(key, { code, host, port, streamid, count: 1 });
       else g.count++;
     }
+    if (afterGate > 0) this.#afterGate?.(afterGate);
     for (const g of groups.values()) {
       const fields = { code: g.code, peer: `${g.host}:${g.port}`, streamid: g.streamid, ...(g.count > 1 ? { count: g.count } : {}) };
       if (g.code === REJECT_TOO_MANY) this.#log.warn(fields, 'connections refused: over the per-host limits');
