@@ -6,32 +6,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { AfterHook, Spawned } from './helpers/processes.js';
+import type { AfterHook } from './helpers/processes.js';
 import { freeUdpPort } from './helpers/free-port.js';
+import { linesWith, nthLine, tempDir } from './helpers/process-logs.js';
 import { startRelayProcess, type RelayProcess } from './helpers/relay-process.js';
 import { connectFor, countingReceiver, pacedPublisher, rejectReason, waitFor, type CountingReceiver } from './helpers/relay-harness.js';
 import { connectBinding } from './helpers/srt-io.js';
 
-async function tempDir(t: AfterHook): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'srt-relay-reload-ports-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-function linesWith(proc: Spawned, text: string): string[] {
-  return `${proc.stdout().toString('utf8')}\n${proc.stderr()}`.split('\n').filter((l) => l.includes(text));
-}
-
-async function nthLine(proc: Spawned, text: string, n: number, timeoutMs = 10_000): Promise<string> {
-  const lines = await waitFor(() => {
-    const l = linesWith(proc, text);
-    return l.length >= n ? l : undefined;
-  }, `log line #${n} with "${text}"\n${proc.output()}`, timeoutMs);
-  return lines[n - 1]!;
-}
 
 interface SessionsBody {
   sessions: Array<{ id: number; kind: string; stream: string }>;
@@ -67,7 +50,7 @@ ${second !== undefined ? `    - port: ${second}\n      host: 127.0.0.1\n      di
 }
 
 test('SIGHUP opens a port added to srt.ports and closes one removed (its sessions ended, logged); a viewer on the main port loses no packet', { timeout: 90_000 }, async (t) => {
-  const dir = await tempDir(t);
+  const dir = await tempDir(t, 'srt-relay-reload-ports-');
   const file = join(dir, 'srt-relay.yml');
   const second = await freeUdpPort();
   await writeFile(file, portsFile());
@@ -107,7 +90,7 @@ test('SIGHUP opens a port added to srt.ports and closes one removed (its session
 });
 
 test('SIGHUP applies changed limits to the next callers (maxViewersPerStream), without a restart; a key that still needs one is named', { timeout: 60_000 }, async (t) => {
-  const dir = await tempDir(t);
+  const dir = await tempDir(t, 'srt-relay-reload-ports-');
   const file = join(dir, 'srt-relay.yml');
   await writeFile(file, 'streams:\n  cam:\n    source: push://\n');
   const node = await startRelayProcess(t, { workers: 1, args: ['--config', file] });

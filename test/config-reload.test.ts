@@ -8,35 +8,16 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { AfterHook, Spawned } from './helpers/processes.js';
+import type { AfterHook } from './helpers/processes.js';
 import { freeUdpPort } from './helpers/free-port.js';
+import { nthLine, tempDir } from './helpers/process-logs.js';
 import { startRelayProcess, type RelayProcess } from './helpers/relay-process.js';
 import { connectFor, countingReceiver, pacedPublisher, waitFor, type CountingReceiver } from './helpers/relay-harness.js';
 import { ffmpegLiveEncoder, srtUrl } from './helpers/media.js';
 import { startSlt } from './helpers/slt.js';
 
-async function tempDir(t: AfterHook): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'srt-relay-reload-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-/** Number of log lines of `proc` that contain `text`. */
-function linesWith(proc: Spawned, text: string): string[] {
-  return `${proc.stdout().toString('utf8')}\n${proc.stderr()}`.split('\n').filter((l) => l.includes(text));
-}
-
-/** Waits for the `n`th log line containing `text`; returns it. */
-async function nthLine(proc: Spawned, text: string, n: number, timeoutMs = 10_000): Promise<string> {
-  const lines = await waitFor(() => {
-    const l = linesWith(proc, text);
-    return l.length >= n ? l : undefined;
-  }, `log line #${n} with "${text}"\n${proc.output()}`, timeoutMs);
-  return lines[n - 1]!;
-}
 
 interface StreamsBody {
   streams: Array<{ name: string; source: string; configured: boolean; viewers: number }>;
@@ -65,7 +46,7 @@ async function countedViewer(t: AfterHook, node: RelayProcess, stream: string): 
 }
 
 test('SIGHUP applies the edited file: a stream added, one changed, one removed, a push and auth set, the restart-only key named; viewers of unchanged streams keep their sessions and every packet', { timeout: 90_000 }, async (t) => {
-  const dir = await tempDir(t);
+  const dir = await tempDir(t, 'srt-relay-reload-');
   const file = join(dir, 'srt-relay.yml');
   const listenPort = await freeUdpPort();
   const pushPort = await freeUdpPort();
@@ -141,7 +122,7 @@ nodeId: renamed-node
 });
 
 test('a file with errors on SIGHUP keeps the running configuration and logs the error with line:column', { timeout: 60_000 }, async (t) => {
-  const dir = await tempDir(t);
+  const dir = await tempDir(t, 'srt-relay-reload-');
   const file = join(dir, 'srt-relay.yml');
   await writeFile(file, 'streams:\n  cam:\n    source: push://\n');
   const node = await startRelayProcess(t, { workers: 1, args: ['--config', file] });
@@ -172,7 +153,7 @@ test('a file with errors on SIGHUP keeps the running configuration and logs the 
 });
 
 test('--watch-config reloads when the file changes, without a signal', { timeout: 60_000 }, async (t) => {
-  const dir = await tempDir(t);
+  const dir = await tempDir(t, 'srt-relay-reload-');
   const file = join(dir, 'relay.json');
   await writeFile(file, JSON.stringify({ streams: { cam: { source: 'push://' } } }));
   const node = await startRelayProcess(t, { workers: 1, args: ['--config', file, '--watch-config'] });
