@@ -23,9 +23,15 @@ function ffprobeStdin(data: Buffer): Promise<{ stdout: string }> {
   });
 }
 
-/** gst-launch-1.0 playing a TS file in real time into srtsink with `uri`. */
-function gstPublisher(t: AfterHook, file: string, uri: string): Spawned {
-  return spawnFor(t, 'gst-launch-1.0', ['-q', 'filesrc', `location=${file}`, '!', 'tsparse', 'set-timestamps=true', '!', 'srtsink', `uri=${uri}`], { name: 'gst srtsink' });
+/** gst-launch-1.0 playing a TS file in real time into srtsink with `uri` (and srtsink's own `streamid` property when given). */
+function gstPublisher(t: AfterHook, file: string, uri: string, streamid?: string): Spawned {
+  const sink = ['srtsink', `uri=${uri}`, ...(streamid !== undefined ? [`streamid=${streamid}`] : [])];
+  return spawnFor(t, 'gst-launch-1.0', ['-q', 'filesrc', `location=${file}`, '!', 'tsparse', 'set-timestamps=true', '!', ...sink], { name: 'gst srtsink' });
+}
+
+/** gst-launch-1.0 srtsrc (defaults but the stream id property) writing what it receives to stdout. */
+function gstViewer(t: AfterHook, uri: string, streamid: string): Spawned {
+  return spawnFor(t, 'gst-launch-1.0', ['-q', 'srtsrc', `uri=${uri}`, `streamid=${streamid}`, '!', 'fdsink', 'fd=1'], { name: 'gst srtsrc' });
 }
 
 async function livePublisher(relay: Relay, stream: string, pub: Spawned): Promise<void> {
@@ -45,6 +51,32 @@ test('GStreamer srtsink at its defaults publishes and srtsrc at its defaults pla
   assert.equal(data[0], 0x47, 'the viewer starts on a TS packet');
   const { stdout } = await ffprobeStdin(data);
   assert.deepEqual([...new Set(stdout.trim().split(/\s+/))].sort(), ['aac', 'h264']);
+});
+
+test('GStreamer srtsink publishes with an SRT Live Server id (the port\'s publisher domain) and with an SRS #!::h= id set as its streamid property; srtsrc playing with the matching form gets TS of that stream', { skip, timeout: 90_000 }, async (t) => {
+  const file = await makeTsFile({ name: 'gst-dialects', seconds: 10 });
+  const port = await freeUdpPort();
+  const opts = relayOptions(port);
+  const relay = new Relay({ ...opts, ports: opts.ports.map((p) => ({ ...p, dialects: { domains: { 'uplive.sls.com': 'publish', 'live.sls.com': 'play' } } })) });
+  t.after(() => relay.stop());
+  await relay.start();
+  const uri = `srt://127.0.0.1:${port}`;
+  const cases = [
+    { label: 'SLS', publish: 'uplive.sls.com/live/gst', play: 'live.sls.com/live/gst', stream: 'live/gst' },
+    { label: 'SRS', publish: '#!::h=srs/gst,m=publish', play: '#!::h=srs/gst,m=request', stream: 'srs/gst' },
+  ];
+  for (const c of cases) {
+    const pub = gstPublisher(t, file, uri, c.publish);
+    await livePublisher(relay, c.stream, pub);
+    const session = relay.listSessions().find((s) => s.kind === 'publisher' && s.stream === c.stream);
+    assert.ok(session, `${c.label}: a publisher session on ${c.stream}`);
+    const viewer = gstViewer(t, uri, c.play);
+    await waitUntil(() => viewer.stdout().length >= 200 * 188 || viewer.exit !== undefined, () => `${c.label}: srtsrc receives (${viewer.stdout().length} bytes)\n${viewer.output()}`, 20_000);
+    assert.ok(relay.listSessions().some((s) => s.kind === 'viewer' && s.stream === c.stream), `${c.label}: the srtsrc caller is a viewer of ${c.stream}`);
+    await viewer.kill();
+    assert.equal(viewer.stdout()[0], 0x47, `${c.label}: the viewer starts on a TS packet`);
+    await pub.kill();
+  }
 });
 
 test('GStreamer srtsink without a stream id is refused with 1400 on a port that maps none, and publishes the port\'s streamIdless default where one is set', { skip, timeout: 90_000 }, async (t) => {
