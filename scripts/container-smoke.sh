@@ -19,6 +19,9 @@ cd "$(dirname "$0")/.."
 FILE=Containerfile
 say() { printf 'container-smoke: %s\n' "$*" >&2; }
 fail() { say "FAIL: $*"; exit 1; }
+# publish_play
+# shellcheck source=lib/publish-play.sh
+source scripts/lib/publish-play.sh
 
 # The Containerfile with continuation lines joined: one instruction per line.
 instructions() { sed -e ':a' -e '/\\$/N; s/\\\n//; ta' "$FILE" | grep -vE '^\s*#'; }
@@ -114,22 +117,7 @@ rootfs() {
   done
   [[ -n $ok ]] || fail "the node in the rootfs did not answer /healthz: $(cat "$dir.relay.log")"
   say "node in the Debian 12 rootfs (user srt-relay, libsrt from Debian) answers /healthz"
-  # srt-live-transmit does not exit at the end of its input: the publisher feeds 40 × 100 ms of
-  # data and is stopped; the player runs 4 s once the stream is live.
-  (for _ in $(seq 1 40); do head -c 131600 /dev/urandom; sleep 0.1; done) |
-    srt-live-transmit -a:no file://con "srt://127.0.0.1:$srt?streamid=publish:smoke" 2> "$dir.pub.log" &
-  local publisher=$!
-  for _ in $(seq 1 50); do
-    curl -fsS "http://127.0.0.1:$api/api/v1/streams/smoke" 2> /dev/null | grep -q '"state":"live"' && break
-    sleep 0.1
-  done
-  timeout 4 srt-live-transmit -a:no "srt://127.0.0.1:$srt?streamid=read:smoke" file://con > "$dir.out" 2> "$dir.play.log" || true
-  kill $publisher 2> /dev/null || true
-  wait $publisher 2> /dev/null || true
-  local got
-  got=$(stat -c %s "$dir.out")
-  ((got > 100000)) || fail "the player got $got bytes through the node (see $dir.play.log, $dir.pub.log)"
-  say "OK: published and played $got bytes through the node in the rootfs"
+  publish_play "$srt" "$api" "the node in the rootfs"
 }
 
 build() {

@@ -51,27 +51,9 @@ image() {
   say "OK: image srt-relay built in $((SECONDS - t0)) s"
 }
 
-# Publishes 4 s of data to srt://127.0.0.1:$1 with srt-live-transmit and plays it back through
-# the same port; fails unless the player got > 100 kB. $2: the API port (to wait for "live").
-publish_play() {
-  local srt=$1 api=$2 out
-  out=$(mktemp)
-  (for _ in $(seq 1 40); do head -c 131600 /dev/urandom; sleep 0.1; done) |
-    srt-live-transmit -a:no file://con "srt://127.0.0.1:$srt?streamid=publish:smoke" 2> "$out.pub.log" &
-  local publisher=$!
-  for _ in $(seq 1 50); do
-    curl -fsS "http://127.0.0.1:$api/api/v1/streams/smoke" 2> /dev/null | grep -q '"state":"live"' && break
-    sleep 0.1
-  done
-  timeout 4 srt-live-transmit -a:no "srt://127.0.0.1:$srt?streamid=read:smoke" file://con > "$out" 2> "$out.play.log" || true
-  kill "$publisher" 2> /dev/null || true
-  wait "$publisher" 2> /dev/null || true
-  local got
-  got=$(stat -c %s "$out")
-  rm -f "$out" "$out.pub.log" "$out.play.log"
-  ((got > 100000)) || fail "the player got $got bytes through srt://127.0.0.1:$srt"
-  say "OK: published and played $got bytes through srt://127.0.0.1:$srt"
-}
+# publish_play: scripts/lib/publish-play.sh
+# shellcheck source=../../scripts/lib/publish-play.sh
+source scripts/lib/publish-play.sh
 
 wait_healthz() {
   for _ in $(seq 1 100); do
