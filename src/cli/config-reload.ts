@@ -14,6 +14,7 @@
  */
 import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
+import type { ConfigReport } from '../api/routes/history.js';
 import { loadConfig } from '../config/load.js';
 import { isEmptyPlan, planReload, portKey, pushKey, type ReloadPlan } from '../config/reload-plan.js';
 import { maskUrl } from '../config/secrets.js';
@@ -42,16 +43,8 @@ export interface ReloadOutcome {
   readonly failed: readonly string[];
 }
 
-/** What the node knows of its config file's problems (GET /api/v1/node, the dashboard's Node page). */
-export interface ReloadStatus {
-  readonly file: string;
-  /** The last reload (none yet: undefined): when (ms since the epoch), what triggered it, whether the file was taken. */
-  readonly last: { readonly at: number; readonly trigger: string; readonly ok: boolean } | undefined;
-  /** Key paths the file changes that take effect only at a restart (the running value is kept). */
-  readonly needsRestart: readonly string[];
-  /** The last reload's problems: each error of a refused file, or each step that was not applied. */
-  readonly problems: readonly string[];
-}
+/** What the node knows of its config file's problems: the API's shape (GET /api/v1/node, the dashboard's Node page). */
+export type ReloadStatus = ConfigReport;
 
 export class ConfigReloader {
   readonly #relay: Relay;

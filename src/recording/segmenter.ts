@@ -17,7 +17,7 @@
 import { SectionAssembler, parsePat, parsePmt } from '../ts/psi.js';
 import { codecFor, isScannableVideo } from '../ts/codecs.js';
 import { SCAN_KEYFRAME, SCAN_PENDING, VideoScanner } from '../ts/keyframe.js';
-import { TS_PACKET_SIZE, TS_SYNC_BYTE } from '../ts/ts-packet.js';
+import { TS_PACKET_SIZE, TS_SYNC_BYTE, tsPayloadOffset } from '../ts/ts-packet.js';
 
 const PTS_WRAP = 2 ** 33;
 /** A keyframe decision that takes more than this many held bytes is given up (not a keyframe). */
@@ -209,12 +209,9 @@ export class Segmenter {
   /** Feeds a video packet's payload to the scanner; acts on its decision. */
   #scan(b: Uint8Array, p: number): void {
     const s = this.#scanner!;
-    const afc = (b[p + 3]! >> 4) & 3;
-    if ((afc & 1) === 0) return;
-    let start = p + 4;
-    if ((afc & 2) !== 0) start += 1 + b[p + 4]!;
+    const start = tsPayloadOffset(b, p);
+    if (start < 0) return;
     const end = p + TS_PACKET_SIZE;
-    if (start >= end) return;
     const r = s.feed(b, start, end);
     if (r === SCAN_PENDING) {
       if (this.#holdLen > MAX_HOLD_BYTES) this.#releaseHold(false);
@@ -302,12 +299,9 @@ export class Segmenter {
   #learnPsi(b: Uint8Array, p: number): void {
     const pid = ((b[p + 1]! & 0x1f) << 8) | b[p + 2]!;
     const pusi = (b[p + 1]! & 0x40) !== 0;
-    const afc = (b[p + 3]! >> 4) & 3;
-    if ((afc & 1) === 0) return;
-    let start = p + 4;
-    if ((afc & 2) !== 0) start += 1 + b[p + 4]!;
+    const start = tsPayloadOffset(b, p);
+    if (start < 0) return;
     const end = p + TS_PACKET_SIZE;
-    if (start >= end) return;
     const pkt = b.slice(p, end);
     if (pid === 0) {
       if (pusi) this.#collectPat = [];

@@ -27,7 +27,7 @@ function packageVersion(): string {
   }
 }
 
-/** What the node knows of its config file's problems (src/cli/config-reload.ts keeps it). */
+/** What the node knows of its config file's problems (src/cli/config-reload.ts keeps it: ReloadStatus). */
 export interface ConfigReport {
   readonly file: string;
   /** The last reload: when (ms since the epoch), what triggered it, whether the file was taken. */
