@@ -10,6 +10,8 @@ import { freeUdpPort, waitUdpBound } from './helpers/free-port.js';
 import { spawnFor, type AfterHook } from './helpers/processes.js';
 import { waitFor } from './helpers/relay-harness.js';
 import { connectBinding, receiveAll, sendFile } from './helpers/srt-io.js';
+import { connectFor, countingReceiver, pacedPublisher } from './helpers/relay-harness.js';
+import { nthLine, tempDir } from './helpers/process-logs.js';
 import { tsFixtureBytes } from './helpers/ts-fixture.js';
 
 async function configFile(t: AfterHook, config: unknown): Promise<string> {
@@ -84,4 +86,56 @@ test('a config whose srtla.port is the SRT port fails to start with ERR_PORT_IN_
   const exit = await p.exited;
   assert.equal(exit.code, 1, `exit code 1 (got ${exit.code}, signal ${exit.signal})\n${p.output()}`);
   assert.match(p.output(), new RegExp(`ERR_PORT_IN_USE: UDP port ${srtPort} .*the main SRT listener`));
+});
+
+test('a reload that removes the SRT port bonded groups call points the SRTLA receiver at the next port that takes publishers: a bonded publisher after it reaches the stream', { timeout: 90_000 }, async (t) => {
+  const dir = await tempDir(t, 'srtla-reload-');
+  const file = join(dir, 'srt-relay.yml');
+  const srtlaPort = await freeUdpPort();
+  const first = await freeUdpPort();
+  const second = await freeUdpPort();
+  // ports[0] (its number from --srt-port) serves viewers only; bonded groups call the port after it.
+  const yaml = (ingest: number): string => `srt:
+  ports:
+    - port: 1
+      direction: outgoing
+    - port: ${ingest}
+      host: 127.0.0.1
+      direction: both
+      params: {latency: 200, lossmaxttl: 40}
+srtla: {port: ${srtlaPort}, host: 127.0.0.1}
+streams:
+  bonded: {source: "push://"}
+`;
+  await writeFile(file, yaml(first));
+  const node = await startRelayProcess(t, { workers: 1, args: ['--config', file] });
+  await waitUdpBound(srtlaPort);
+
+  const bondedPublishes = async (links: string[]): Promise<void> => {
+    const sender = await SrtlaSender.start({ receiver: { host: '127.0.0.1', port: srtlaPort }, links: links.map((bind) => ({ bind })) });
+    t.after(() => sender.close());
+    await waitFor(() => sender.registeredLinks() === links.length, `${links.length} links registered`);
+    const pub = await connectFor(t, sender.port, { streamid: 'publish:bonded', latency: 1000, conntimeo: 4000 });
+    const p = pacedPublisher(pub, { pps: 200 });
+    t.after(() => p.stop());
+    const viewer = await connectFor(t, node.srtPort, { streamid: 'read:bonded' });
+    const rx = countingReceiver(viewer);
+    await waitFor(() => rx.packets >= 50, `a viewer on the main port receives the bonded stream (${rx.packets})`, 15_000);
+    p.stop();
+    pub.close();
+    viewer.close();
+    sender.close();
+    await waitFor(async () => !(await node.api<SessionsBody>('/api/v1/sessions')).body.sessions.some((s) => s.stream === 'bonded'), 'the bonded stream idle again', 15_000);
+  };
+  await bondedPublishes(['127.0.0.2']);
+
+  await writeFile(file, yaml(second));
+  node.proc.child.kill('SIGHUP');
+  await nthLine(node.proc, '"config reloaded"', 1);
+  await bondedPublishes(['127.0.0.3']);
+  const moved = await nthLine(node.proc, `srtla now feeds 127.0.0.1:${second}`, 1);
+  assert.match(moved, new RegExp(`its SRT port 127\\.0\\.0\\.1:${first} was removed`));
+  const srtla = await node.api<{ enabled: boolean }>('/api/v1/srtla');
+  assert.equal(srtla.body.enabled, true);
+  assert.equal(node.proc.exit, undefined);
 });

@@ -18,10 +18,10 @@ import type { ConfigReport } from '../api/routes/history.js';
 import { loadConfig } from '../config/load.js';
 import { isEmptyPlan, planReload, portKey, pushKey, type ReloadPlan } from '../config/reload-plan.js';
 import { maskUrl } from '../config/secrets.js';
-import type { CliOverrides, PushConfig, RelayConfig, StreamConfig } from '../config/types.js';
+import type { CliOverrides, PushConfig, RelayConfig, SrtPortConfig, StreamConfig } from '../config/types.js';
 import { isSrtRelayError } from '../errors.js';
 import type { Logger } from '../logging.js';
-import { relayLimitsFrom, relayPortFrom, relayStreamFrom } from '../supervisor/from-config.js';
+import { relayLimitsFrom, relayPortFrom, relayStreamFrom, srtlaTargetFor, srtlaTargetOf } from '../supervisor/from-config.js';
 import type { Relay } from '../supervisor/relay.js';
 
 export interface ReloadOptions {
@@ -162,6 +162,7 @@ export class ConfigReloader {
         fail(`srt.ports (${portKey(p)})`, err);
       }
     }
+    this.#followSrtlaTarget(next, openPorts, trigger, fail);
     let limits = this.#running.limits;
     if (plan.limits !== undefined) {
       this.#relay.setLimits(relayLimitsFrom(plan.limits));
@@ -250,6 +251,29 @@ export class ConfigReloader {
   }
 
   /** The relay's id of a push the file made: same stream, target (as the relay shows it) and auto. */
+  /**
+   * The SRTLA receiver calls the first SRT port that takes publishers; when a reload closed that
+   * port, it is pointed at the first such port now open (its groups re-register there).
+   */
+  #followSrtlaTarget(next: RelayConfig, openPorts: ReadonlyMap<string, SrtPortConfig>, trigger: string, fail: (what: string, err: unknown) => void): void {
+    const srtla = this.#relay.srtla;
+    if (srtla === undefined) return;
+    const open = next.srt.ports.map((p) => openPorts.get(portKey(p))).filter((p) => p !== undefined);
+    const current = srtla.target;
+    const calls = (p: SrtPortConfig): boolean => {
+      const t = srtlaTargetOf(p);
+      return p.direction !== 'outgoing' && t.host === current.host && t.port === current.port;
+    };
+    if (open.some(calls)) return;
+    const target = srtlaTargetFor(open);
+    if (target === undefined) {
+      fail('srtla', new Error(`no open SRT port takes publishers: bonded senders cannot reach ${current.host}:${current.port} any more`));
+      return;
+    }
+    const closed = srtla.retarget(target);
+    this.#log.info({ trigger, from: `${current.host}:${current.port}`, target: `${target.host}:${target.port}`, groupsClosed: closed }, `config reload: srtla now feeds ${target.host}:${target.port} (its SRT port ${current.host}:${current.port} was removed)`);
+  }
+
   #pushId(p: PushConfig): number | undefined {
     const target = maskUrl(p.target.raw);
     return this.#relay.listPushes().find((x) => x.stream === p.stream && x.target === target && x.auto === p.auto)?.id;

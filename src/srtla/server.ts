@@ -257,6 +257,26 @@ export class SrtlaServer {
     return n;
   }
 
+  /** The SRT listener new groups call. */
+  get target(): { host: string; port: number } {
+    return { ...this.#opts.target };
+  }
+
+  /**
+   * Sends new groups to another SRT listener (a reload removed the one they called). The groups
+   * that called the old one are closed: their senders register again and reach the new one.
+   * Returns how many groups were closed (0 when `target` is the current one).
+   */
+  retarget(target: { host: string; port: number }): number {
+    const old = this.#opts.target;
+    if (old.host === target.host && old.port === target.port) return 0;
+    this.#opts.target = { host: target.host, port: target.port };
+    const groups = [...this.#groups.values()];
+    for (const g of groups) this.#closeGroup(g, `its SRT listener ${old.host}:${old.port} is gone`);
+    this.#log.info({ from: `${old.host}:${old.port}`, target: `${target.host}:${target.port}`, groupsClosed: groups.length }, `srtla receiver now feeds ${target.host}:${target.port}`);
+    return groups.length;
+  }
+
   /** Every group with its links. */
   stats(): SrtlaGroupStats[] {
     return [...this.#groups.values()].map((g) => g.stats());

@@ -45,14 +45,22 @@ export function relayLimitsFrom(l: Limits): RelayLimits {
 
 /**
  * The SRTLA receiver's options: every group becomes an SRT caller of the first SRT port that
- * takes publishers, over loopback when that port listens on every address (the config loader
- * refuses srtla when no port takes publishers).
+ * takes publishers (srtlaTargetFor; the config loader refuses srtla when no port takes publishers).
  */
 function srtlaOptionsFrom(config: RelayConfig): NonNullable<RelayOptions['srtla']> {
-  const s = config.srtla!;
-  const p = config.srt.ports.find((x) => x.direction !== 'outgoing') ?? config.srt.ports[0]!;
+  return { ...config.srtla!, target: srtlaTargetFor(config.srt.ports) ?? srtlaTargetOf(config.srt.ports[0]!) };
+}
+
+/** The SRT listener bonded groups call among `ports`: the first that takes publishers. */
+export function srtlaTargetFor(ports: readonly SrtPortConfig[]): { host: string; port: number } | undefined {
+  const p = ports.find((x) => x.direction !== 'outgoing');
+  return p === undefined ? undefined : srtlaTargetOf(p);
+}
+
+/** How the node's own SRTLA groups reach port `p`: over loopback when it listens on every address. */
+export function srtlaTargetOf(p: SrtPortConfig): { host: string; port: number } {
   const host = p.host === '0.0.0.0' || p.host === '' ? '127.0.0.1' : /^[0:]+$/.test(p.host) ? '::1' : p.host;
-  return { ...s, target: { host, port: p.port } };
+  return { host, port: p.port };
 }
 
 /** One checked stream (from a file, or from the cluster's shared config) as the Relay takes it. */
