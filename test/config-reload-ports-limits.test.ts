@@ -12,7 +12,7 @@ import type { AfterHook } from './helpers/processes.js';
 import { freeUdpPort } from './helpers/free-port.js';
 import { linesWith, nthLine, tempDir } from './helpers/process-logs.js';
 import { startRelayProcess, type RelayProcess } from './helpers/relay-process.js';
-import { connectFor, countingReceiver, pacedPublisher, rejectReason, waitFor, type CountingReceiver } from './helpers/relay-harness.js';
+import { connectFor, countingReceiver, pacedPublisher, rejectReason, startRelay, waitFor, type CountingReceiver } from './helpers/relay-harness.js';
 import { connectBinding } from './helpers/srt-io.js';
 
 
@@ -113,4 +113,29 @@ test('SIGHUP applies changed limits to the next callers (maxViewersPerStream), w
   await nthLine(node.proc, '"config reloaded"', 2);
   await viewer(t, node.srtPort, 'cam'); // the limit is gone: a second viewer is served
   assert.equal(node.proc.exit, undefined);
+});
+
+test('removing one of two SRT ports with the same number on different addresses ends only the sessions that came in on it', { timeout: 60_000 }, async (t) => {
+  const { relay, port } = await startRelay(t, { workers: 1 });
+  relay.addPort({ port, host: '127.0.0.2', direction: 'both', params: { latency: 200 }, reusePort: 1 });
+  const pub = await connectFor(t, port, { streamid: 'publish:cam' });
+  const p = pacedPublisher(pub, { pps: 200 });
+  t.after(() => p.stop());
+  await waitFor(() => relay.getStream('cam')?.publisher !== undefined, 'the publisher on 127.0.0.1');
+  const staying = countingReceiver(await connectFor(t, port, { streamid: 'read:cam' }));
+  const leavingSocket = await connectBinding(port, { streamid: 'read:cam', latency: 200 }, '127.0.0.2');
+  t.after(() => leavingSocket.close());
+  const leaving = countingReceiver(leavingSocket);
+  await waitFor(() => staying.packets >= 50 && leaving.packets >= 50, `both viewers receive (${staying.packets}, ${leaving.packets})`, 15_000);
+  const viewersBefore = relay.listSessions().filter((s) => s.kind === 'viewer').map((s) => s.id);
+  assert.equal(viewersBefore.length, 2);
+
+  assert.equal(relay.removePort('127.0.0.2', port), 1, 'one session came in on 127.0.0.2');
+  await leaving.closedPromise;
+  const mark = staying.packets;
+  await waitFor(() => staying.packets >= mark + 100, `the 127.0.0.1 viewer keeps receiving (${staying.packets - mark})`, 15_000);
+  assert.equal(staying.closed, false);
+  assert.equal(relay.listSessions().filter((s) => s.kind === 'viewer').length, 1, 'only the 127.0.0.1 viewer is left');
+  assert.notEqual(relay.getStream('cam')?.publisher, undefined, 'the publisher (127.0.0.1) stays');
+  await assert.rejects(connectBinding(port, { streamid: 'read:cam', conntimeo: 1500 }, '127.0.0.2'), 'nothing answers on 127.0.0.2 any more');
 });

@@ -45,17 +45,18 @@ export class Admission {
   }
 
   /** A caller accepted on a port (`fixedStream`: the port serves one stream). */
-  accepted(c: AcceptedConnection, fixedStream: string | undefined, port = 0): void {
+  accepted(c: AcceptedConnection, fixedStream: string | undefined, port = 0, host = ''): void {
     const name = fixedStream ?? c.resource;
     const peer = this.#o.peerOf(c.host, c.port);
     const log = this.#o.log.child({ stream: name, peer: `${peer.host}:${peer.port}`, streamid: c.streamid });
     if (this.#latencyRefused(c, name, peer, port, log)) return;
-    if (c.held) void this.#held(c, fixedStream, peer, log, port);
-    else this.#admit(c, name, peer, log, port);
+    const srtPort = `${host}:${port}`;
+    if (c.held) void this.#held(c, fixedStream, peer, log, srtPort);
+    else this.#admit(c, name, peer, log, srtPort);
   }
 
   /** Hands an accepted caller to the sessions as the gate decided: publisher or viewer. */
-  #admit(c: AcceptedConnection, name: string, peer: PeerAddress, log: Logger, srtPort: number): void {
+  #admit(c: AcceptedConnection, name: string, peer: PeerAddress, log: Logger, srtPort: string): void {
     // Checked here, not before a hold: a held caller may find the node full once the webhook answered.
     if (this.#o.sessions.full) {
       log.warn('over session limit after handshake; closing');
@@ -103,7 +104,7 @@ export class Admission {
    * A caller accepted before the webhook decided: it stays on this thread, off the stream, until
    * the verdict; then it goes on (renamed if the webhook says so) or is closed.
    */
-  async #held(c: AcceptedConnection, fixedStream: string | undefined, peer: PeerAddress, log: Logger, srtPort: number): Promise<void> {
+  async #held(c: AcceptedConnection, fixedStream: string | undefined, peer: PeerAddress, log: Logger, srtPort: string): Promise<void> {
     const auth = this.#o.auth();
     if (auth === undefined) {
       this.#admit(c, fixedStream ?? c.resource, peer, log, srtPort); // the webhook was turned off meanwhile

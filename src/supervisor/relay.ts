@@ -216,7 +216,7 @@ export class Relay extends EventEmitter<RelayEvents> implements RelayApi, Cluste
 
   /** Opens an SRT port, at the start and when a config reload adds one. Throws PortInUseError (nothing left open). */
   addPort(p: RelayPortOptions): void {
-    this.#listeners.listenPort(p, this.#listeners.srtPorts().length, this.#registry.gate, (c) => this.#admission.accepted(c, p.stream, p.port));
+    this.#listeners.listenPort(p, this.#listeners.srtPorts().length, this.#registry.gate, (c) => this.#admission.accepted(c, p.stream, p.port, p.host));
   }
 
   /**
@@ -225,7 +225,7 @@ export class Relay extends EventEmitter<RelayEvents> implements RelayApi, Cluste
    */
   removePort(host: string, port: number): number | undefined {
     if (!this.#listeners.closePort(host, port)) return undefined;
-    const ended = this.#listeners.srtPorts().some((x) => x.port === port) ? 0 : this.#sessions.closePort(port, 'its SRT port was removed from the configuration');
+    const ended = this.#sessions.closePort(`${host}:${port}`, 'its SRT port was removed from the configuration');
     this.#log.info({ port: `${host}:${port}`, sessionsEnded: ended }, 'SRT port closed');
     return ended;
   }

@@ -37,8 +37,8 @@ export interface Incoming {
   sourceIndex?: number;
   /** A publisher from outside (push or listener input): in a cluster it takes the stream's lease. */
   leased?: boolean;
-  /** The node's SRT port (srt.ports) the caller came in on, when it came in on one. */
-  srtPort?: number;
+  /** The node's SRT port (srt.ports) the caller came in on, as `host:port`, when it came in on one. */
+  srtPort?: string;
 }
 
 export interface StreamSessionsOptions {
@@ -66,8 +66,8 @@ export class StreamSessions {
   readonly #confirmAfter = new Map<number, number>();
   #nextSession = 1;
   #limits: RelayLimits;
-  /** Session → the SRT port (srt.ports) it came in on; closePort ends them when the port goes. */
-  readonly #portOf = new Map<number, number>();
+  /** Session → the SRT port (srt.ports, `host:port`) it came in on; closePort ends them when the port goes. */
+  readonly #portOf = new Map<number, string>();
 
   constructor(opts: StreamSessionsOptions) {
     this.#o = opts;
@@ -103,8 +103,8 @@ export class StreamSessions {
     for (const s of this.#registry.list()) this.#registry.sync(s);
   }
 
-  /** Closes every session that came in on SRT port `port` (the port is being removed); returns how many. */
-  closePort(port: number, reason: string): number {
+  /** Closes every session that came in on SRT port `port` (`host:port`, being removed); returns how many. */
+  closePort(port: string, reason: string): number {
     let n = 0;
     for (const [id, p] of this.#portOf) {
       if (p === port && this.#sessions.has(id)) {
