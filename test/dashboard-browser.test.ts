@@ -189,11 +189,12 @@ test("the stream page's preview <video> plays the live picture: currentTime adva
   await page.close();
 });
 
-test('the node page shows the SRT port and its direction, and the cluster page says the node runs alone', { skip }, async () => {
+test('the node page shows the SRT port and its direction and the SRTLA port with the SRT port it feeds, and the cluster page says the node runs alone', { skip }, async () => {
   const page = await signedIn('#/node');
   const ports = page.locator('#ports-table');
   await ports.waitFor();
   assert.match(await ports.innerText(), new RegExp(`:${node.srtPort}\\s+SRT\\s+both`));
+  assert.match(await page.locator('#srtla-port').innerText(), new RegExp(`127\\.0\\.0\\.1:${srtlaPort}\\s+SRTLA \\(bonded ingest\\)\\s+incoming → 127\\.0\\.0\\.1:${node.srtPort}`), 'the SRTLA port and the SRT port its groups call');
   assert.equal(await page.locator('#node-health').innerText(), 'ok');
   await page.locator('#chart-sessions canvas').waitFor();
   await shot(page, 'dashboard-node.png');

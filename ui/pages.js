@@ -512,6 +512,7 @@ export function NodePage() {
       <tbody>
         <tr><th scope="row" data-label="Port" class="mono">${n.api.host}:${n.api.port}</th><td data-label="Protocol">HTTP API + dashboard</td><td data-label="Direction">${n.api.auth ? `token required${n.api.protectReads ? ' (reads too)' : ' (changes)'}` : 'open (loopback only)'}</td><td>—</td></tr>
         ${n.ports.map((p) => html`<tr><th scope="row" data-label="Port" class="mono">${p.host}:${p.port}</th><td data-label="Protocol">SRT</td><td data-label="Direction">${p.direction}</td><td data-label="Stream">${p.stream ?? 'any'}</td></tr>`)}
+        ${n.srtla ? html`<tr id="srtla-port"><th scope="row" data-label="Port" class="mono">${n.srtla.host}:${n.srtla.port}</th><td data-label="Protocol">SRTLA (bonded ingest)</td><td data-label="Direction">incoming → <span class="mono">${n.srtla.target}</span></td><td data-label="Stream">any · ${n.srtla.groups} ${n.srtla.groups === 1 ? 'group' : 'groups'}</td></tr>` : null}
       </tbody>
     </table></div>
     <h2>Limits</h2>

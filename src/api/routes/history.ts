@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import type { History } from '../history.js';
+import type { SrtlaServer } from '../../srtla/server.js';
 import { maskText } from '../../config/secrets.js';
 import { badRequest, notFound } from '../http.js';
 import type { Route } from '../router.js';
@@ -111,6 +112,7 @@ export function historyRoutes(opts: NodeRouteOptions): Route[] {
               api: opts.api(),
               cluster: cluster !== undefined,
               ports: opts.srtPorts.map((p) => ({ host: p.host, port: p.port, direction: p.direction, stream: p.stream ?? null })),
+              srtla: srtlaView(relay.srtla),
               limits: opts.limits ?? null,
               sessions: relay.listSessions().length,
               streams: relay.listStreams().length,
@@ -123,6 +125,14 @@ export function historyRoutes(opts: NodeRouteOptions): Route[] {
       },
     },
   ];
+}
+
+/** The `srtla` of GET /api/v1/node: the SRTLA receiver's UDP address and the SRT port its groups call, or null when off. */
+function srtlaView(srtla: SrtlaServer | undefined) {
+  if (srtla === undefined) return null;
+  const a = srtla.address();
+  const t = srtla.target;
+  return { host: a.address, port: a.port, target: `${t.host}:${t.port}`, groups: srtla.stats().length };
 }
 
 /** The `config` of GET /api/v1/node: the file, its last reload, keys waiting for a restart, and every problem now known. */
