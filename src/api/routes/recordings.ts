@@ -7,6 +7,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { basename, extname, relative } from 'node:path';
+import parseRange from 'range-parser';
 import { badRequest, notFound } from '../http.js';
 import type { Route } from '../router.js';
 import { isValidStreamName } from '../../streams/stream-name.js';
@@ -59,26 +60,42 @@ export function recordingRoutes(opts: RecordingRouteOptions): Route[] {
             throw notFound(`no recording '${rel.slice(0, 200)}' under recordingsRoot (segments .ts and playlists .m3u8 only)`);
           }
           const name = relative(root, abs).split('/').join('_') || basename(abs);
+          // One byte range (`Range: bytes=a-b`, `a-`, `-n`) of the size at the stat: 206; a range
+          // past the end: 416; several ranges or a malformed header: the whole file (RFC 9110 14.2).
+          const ranges = req.headers.range === undefined ? undefined : parseRange(st.size, req.headers.range, { combine: true });
+          const range = Array.isArray(ranges) && ranges.length === 1 && ranges.type === 'bytes' ? ranges[0]! : undefined;
+          const unsatisfiable = ranges === -1;
+          const headers = {
+            'content-type': type,
+            'content-disposition': `attachment; filename="${name.replace(/[^A-Za-z0-9._-]/g, '_')}"`,
+            'accept-ranges': 'bytes',
+            'cache-control': 'no-store',
+            'x-content-type-options': 'nosniff',
+          };
           return {
-            status: 200,
+            status: unsatisfiable ? 416 : range !== undefined ? 206 : 200,
             stream: (res: ServerResponse): void => {
-              res.writeHead(200, {
-                'content-type': type,
-                'content-length': String(st.size),
-                'content-disposition': `attachment; filename="${name.replace(/[^A-Za-z0-9._-]/g, '_')}"`,
-                'cache-control': 'no-store',
-                'x-content-type-options': 'nosniff',
+              if (unsatisfiable) {
+                res.writeHead(416, { ...headers, 'content-range': `bytes */${st.size}`, 'content-length': '0' });
+                res.end();
+                return;
+              }
+              const start = range?.start ?? 0;
+              const end = range?.end ?? st.size - 1;
+              res.writeHead(range !== undefined ? 206 : 200, {
+                ...headers,
+                'content-length': String(Math.max(0, end - start + 1)),
+                ...(range !== undefined ? { 'content-range': `bytes ${start}-${end}/${st.size}` } : {}),
               });
-              if (res.req.method === 'HEAD') {
+              if (res.req.method === 'HEAD' || st.size === 0) {
                 res.end();
                 return;
               }
               // The size at the stat: a segment still being written is served up to there.
-              const file = createReadStream(abs, { start: 0, end: Math.max(0, st.size - 1) });
+              const file = createReadStream(abs, { start, end });
               file.on('error', () => res.destroy());
               res.on('close', () => file.destroy());
-              if (st.size === 0) res.end();
-              else file.pipe(res);
+              file.pipe(res);
             },
           };
         },
