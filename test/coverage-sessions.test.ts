@@ -97,8 +97,8 @@ test('a plain-name caller (streamid "cam", no mode) of a stream that is not live
   // Undecided: it is neither the stream's publisher nor one of its viewers yet.
   const undecided = await get<SessionBody>(base, `/api/v1/sessions/${id}`);
   const stream = await get<StreamBody>(base, '/api/v1/streams/cam');
-  // docs/api.md: listed as kind publisher while undecided, but the stream has no publisher and no viewer.
-  assert.equal(undecided.kind, 'publisher', 'an undecided caller is listed as kind publisher');
+  // docs/api.md: listed as kind undecided; the stream has no publisher and no viewer.
+  assert.equal(undecided.kind, 'undecided', 'an undecided caller is listed as kind undecided');
   assert.equal(stream.state, 'idle', 'the undecided caller is not the stream’s publisher');
   assert.equal(relay.getStream('cam')?.viewers.has(id), false, 'nor one of its viewers');
   const decidedAt = await waitFor(async () => {

@@ -138,7 +138,7 @@ function SessionTable({ sessions, onKick, showStream = true, id }) {
     </tr></thead>
     <tbody>
       ${rows.map((s) => {
-        const rate = s.kind === 'publisher' || s.kind === 'pull' ? s.stats?.recvRateMbps : s.stats?.sendRateMbps;
+        const rate = s.kind === 'publisher' || s.kind === 'undecided' || s.kind === 'pull' ? s.stats?.recvRateMbps : s.stats?.sendRateMbps;
         return html`<tr data-session=${s.id}>
           <th scope="row" data-label="ID">${s.id}</th>
           <td data-label="Kind">${s.kind}</td>

@@ -17,7 +17,7 @@ import { libsrtVersion } from '../srt/clock.js';
 import type { SrtlaLinkStats } from '../srtla/group.js';
 import type { NegotiatedOptions } from '../srt/negotiated.js';
 
-const SESSION_KINDS: readonly SessionKind[] = ['publisher', 'viewer', 'push', 'pull', 'file', 'cluster-pull', 'cluster-serve'];
+const SESSION_KINDS: readonly SessionKind[] = ['publisher', 'viewer', 'undecided', 'push', 'pull', 'file', 'cluster-pull', 'cluster-serve'];
 const SESSION_LABELS = ['session', 'stream', 'kind'] as const;
 
 /** A snapshot older than this is refreshed even inside one scrape. */

@@ -92,7 +92,7 @@ export interface NegotiatedView extends NegotiatedOptions {
 
 /** The latency that matters for a session: the relay's receive side for what comes in, the peer's for what goes out. */
 export function sessionLatencyMs(kind: SessionKind, n: { receiveLatencyMs: number; peerLatencyMs: number }): number {
-  return kind === 'publisher' || kind === 'pull' || kind === 'cluster-pull' ? n.receiveLatencyMs : n.peerLatencyMs;
+  return kind === 'publisher' || kind === 'undecided' || kind === 'pull' || kind === 'cluster-pull' ? n.receiveLatencyMs : n.peerLatencyMs;
 }
 
 export interface SrtlaLinkView {

@@ -169,7 +169,7 @@ export class StreamSessions {
       socket.close();
       return undefined;
     }
-    const info = this.#newSession(kind, name, peer, streamid);
+    const info = this.#newSession(inferred ? 'undecided' : kind, name, peer, streamid);
     if (c.srtPort !== undefined) this.#portOf.set(info.id, c.srtPort);
     info.sourceIndex = sourceIndex ?? stream.settings.pushIndex ?? 0;
     if (leased) info.leased = true;
