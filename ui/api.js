@@ -41,7 +41,11 @@ export function onUnauthorized(fn) {
   return () => unauthorizedListeners.delete(fn);
 }
 
-export async function api(path, { method = 'GET', body } = {}) {
+/**
+ * @param {string} path
+ * @param {{ method?: string, body?: unknown }} [options]
+ */
+export async function api(path, { method = 'GET', body = undefined } = {}) {
   const headers = { accept: 'application/json', ...authHeaders() };
   if (body !== undefined) headers['content-type'] = 'application/json';
   let res;

@@ -10,7 +10,7 @@ import {
  * the first call takes the whole window, later ones only the new seconds.
  */
 function useHistoryStore() {
-  const store = useRef({ since: undefined, byName: new Map() });
+  const store = useRef(/** @type {{ since: number | undefined, next: number | undefined, byName: Map<string, any> }} */ ({ since: undefined, next: undefined, byName: new Map() }));
   const KEYS = ['t', 'ingestKbps', 'lossPackets', 'retransmittedPackets', 'rttMs', 'undecryptedPackets', 'viewers'];
   const merge = (list) => {
     const s = store.current;
