@@ -232,6 +232,11 @@ test('every endpoint of docs/openapi.yaml answers a live relay (publisher, viewe
   assert.equal((await api.call('GET', file, `${file}?path=${encodeURIComponent('../x.ts')}`)).status, 400);
   assert.equal((await api.call('GET', file, file)).status, 400);
   assert.equal((await api.call('GET', file, `${file}?path=no-such.ts`)).status, 404);
+  const link = await api.call('POST', '/api/v1/recordings/link', '/api/v1/recordings/link', { path: segments[0]!.path });
+  assert.equal(link.status, 200);
+  assert.equal((await api.call('GET', file, link.json.url as string)).status, 200);
+  assert.equal((await api.call('POST', '/api/v1/recordings/link', '/api/v1/recordings/link', { path: 'no-such.ts' })).status, 404);
+  assert.equal((await api.call('POST', '/api/v1/recordings/link', '/api/v1/recordings/link', {})).status, 400);
   assert.equal((await api.call('GET', '/', '/')).status, 302);
   assert.equal((await api.call('GET', '/ui', '/ui')).status, 302);
   assert.equal((await api.call('GET', '/ui/', '/ui/')).status, 200);

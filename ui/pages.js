@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { api, getToken, authHeaders } from './api.js';
+import { api, getToken } from './api.js';
 import { Chart } from './chart.js';
 import {
   Flags, REJECT_NAMES, Sparkline, fmtAge, fmtBytes, fmtKbps, fmtMs, healthFlags, html, lastValue, mediaSummary, streamHref, tracksOf, usePoll, useSort,
@@ -290,24 +290,22 @@ function recordingHref(path) {
 }
 
 /**
- * A download link. Without a token a plain link (the browser streams the file to disk); with one,
- * the file is fetched with the token (a link cannot send it) and saved from memory.
+ * A download link. Without a token a plain link; with one, the click first asks the node for a
+ * ticket (POST /api/v1/recordings/link, with the token) and follows the ticket's link, so the
+ * browser streams the file to disk either way (nothing is held in memory).
  */
 function DownloadLink({ path, onError }) {
   const click = async (e) => {
     if (getToken() === '') return;
     e.preventDefault();
     try {
-      const res = await fetch(recordingHref(path), { headers: authHeaders(), cache: 'no-store' });
-      if (!res.ok) throw new Error((await res.json().catch(() => null))?.error?.message ?? `HTTP ${res.status}`);
-      const url = URL.createObjectURL(await res.blob());
+      const { url } = await api('/api/v1/recordings/link', { method: 'POST', body: { path } });
       const a = document.createElement('a');
       a.href = url;
       a.download = path.split('/').join('_');
       document.body.append(a);
       a.click();
       a.remove();
-      setTimeout(() => URL.revokeObjectURL(url), 60_000);
     } catch (err) {
       onError(`Download of ${path} failed: ${err.message}`);
     }

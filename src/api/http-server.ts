@@ -17,10 +17,11 @@ import { createRelayMetrics, type RelayMetrics, type RelayMetricsOptions } from 
 import { MUTATING_METHODS, Router, handlerFor, type RouteResult } from './router.js';
 import { authRoutes } from './routes/auth.js';
 import { dashboardRoutes, isDashboardPath } from './routes/dashboard.js';
+import { DownloadTickets } from './download-tickets.js';
 import { historyRoutes, type ConfigReport } from './routes/history.js';
 import { History } from './history.js';
 import { pushRoutes } from './routes/pushes.js';
-import { recordingRoutes } from './routes/recordings.js';
+import { RECORDING_FILE_PATH, recordingRoutes } from './routes/recordings.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { previewRoutes, type PreviewRoutes, type PreviewSrtPort } from './routes/preview.js';
 import { streamRoutes } from './routes/streams.js';
@@ -89,7 +90,7 @@ export class ApiServer {
       ...streamRoutes(),
       ...sessionRoutes(),
       ...pushRoutes(),
-      ...recordingRoutes({ authorize: (req) => this.#authorize(req) }),
+      ...recordingRoutes({ authorize: (req) => this.#authorize(req), tickets: new DownloadTickets() }),
       ...authRoutes(),
       ...this.#previews.routes,
       ...historyRoutes({
@@ -188,7 +189,8 @@ export class ApiServer {
 
   async #dispatch(req: IncomingMessage, method: string, path: string): Promise<RouteResult> {
     if (!path.startsWith('/')) throw new ApiError(404, 'ERR_API_NOT_FOUND', 'no such route');
-    if (MUTATING_METHODS.has(method) || (this.#opts.protectReads === true && path !== '/healthz' && !isDashboardPath(path))) this.#authorize(req);
+    // Recording downloads always check (the token, or a ticket for that file) in their route.
+    if (MUTATING_METHODS.has(method) || (this.#opts.protectReads === true && path !== '/healthz' && path !== RECORDING_FILE_PATH && !isDashboardPath(path))) this.#authorize(req);
     const match = this.#router.match(path);
     if (match === undefined) throw new ApiError(404, 'ERR_API_NOT_FOUND', `no route ${path}; see docs/api.md`);
     const handler = handlerFor(match.route, method);

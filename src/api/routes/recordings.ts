@@ -12,13 +12,34 @@ import { badRequest, notFound } from '../http.js';
 import type { Route } from '../router.js';
 import { isValidStreamName } from '../../streams/stream-name.js';
 import { confine, realPathOfExisting, within } from '../../recording/target.js';
+import type { DownloadTickets } from '../download-tickets.js';
 
 /** What a recording file is served as, by extension; other files under recordingsRoot are not served. */
 const TYPES: Readonly<Record<string, string>> = { '.ts': 'video/mp2t', '.m3u8': 'application/vnd.apple.mpegurl' };
 
+/** The download route: it checks the token (or a ticket) itself, also for reads without protectReads. */
+export const RECORDING_FILE_PATH = '/api/v1/recordings/file';
+
 export interface RecordingRouteOptions {
   /** Throws ApiError 401 unless the request carries the API token (no-op without a token). */
   authorize: (req: IncomingMessage) => void;
+  /** Tickets that let a plain link download one file (POST /api/v1/recordings/link). */
+  tickets: DownloadTickets;
+}
+
+/** The file `rel` names under recordingsRoot, checked: its absolute path, type and size; throws 400/404 (ApiError). */
+async function recordingFile(root: string | undefined, rel: string | null): Promise<{ abs: string; type: string; size: number; rel: string }> {
+  if (rel === null || rel === '') throw badRequest('path is required: a recording\'s path relative to recordingsRoot, as GET /api/v1/recordings lists it', { field: 'path' });
+  if (rel.startsWith('/') || rel.includes('\0')) throw badRequest(`path ${JSON.stringify(rel.slice(0, 200))} must be relative to recordingsRoot, as GET /api/v1/recordings lists it`, { field: 'path' });
+  if (root === undefined) throw notFound('this node has no recordingsRoot, so no recordings');
+  // ".." and symbolic links out of the root: 400 ERR_RECORDING_TARGET_INVALID.
+  const abs = confine(root, rel);
+  const type = TYPES[extname(abs).toLowerCase()];
+  const st = await stat(abs).catch(() => undefined);
+  if (type === undefined || st === undefined || !st.isFile() || !within(realPathOfExisting(abs), realPathOfExisting(root))) {
+    throw notFound(`no recording '${rel.slice(0, 200)}' under recordingsRoot (segments .ts and playlists .m3u8 only)`);
+  }
+  return { abs, type, size: st.size, rel };
 }
 
 export function recordingRoutes(opts: RecordingRouteOptions): Route[] {
@@ -43,22 +64,32 @@ export function recordingRoutes(opts: RecordingRouteOptions): Route[] {
       },
     },
     {
-      path: '/api/v1/recordings/file',
+      path: '/api/v1/recordings/link',
+      methods: {
+        async POST({ relay, req, body }) {
+          opts.authorize(req);
+          const b = await body();
+          const rel = typeof b === 'object' && b !== null && typeof (b as { path?: unknown }).path === 'string' ? (b as { path: string }).path : null;
+          const file = await recordingFile(relay.recordingsRoot, rel);
+          const t = opts.tickets.issue(file.rel);
+          return {
+            status: 200,
+            json: { url: `/api/v1/recordings/file?path=${encodeURIComponent(file.rel)}&ticket=${t.ticket}`, expiresAt: new Date(t.expiresAt).toISOString() },
+          };
+        },
+      },
+    },
+    {
+      path: RECORDING_FILE_PATH,
       methods: {
         async GET({ relay, req }) {
-          opts.authorize(req);
-          const root = relay.recordingsRoot;
-          const rel = new URL(req.url ?? '/', 'http://localhost').searchParams.get('path');
-          if (rel === null || rel === '') throw badRequest('path is required: a recording\'s path relative to recordingsRoot, as GET /api/v1/recordings lists it', { field: 'path' });
-          if (rel.startsWith('/') || rel.includes('\0')) throw badRequest(`path ${JSON.stringify(rel.slice(0, 200))} must be relative to recordingsRoot, as GET /api/v1/recordings lists it`, { field: 'path' });
-          if (root === undefined) throw notFound('this node has no recordingsRoot, so no recordings');
-          // ".." and symbolic links out of the root: 400 ERR_RECORDING_TARGET_INVALID.
-          const abs = confine(root, rel);
-          const type = TYPES[extname(abs).toLowerCase()];
-          const st = await stat(abs).catch(() => undefined);
-          if (type === undefined || st === undefined || !st.isFile() || !within(realPathOfExisting(abs), realPathOfExisting(root))) {
-            throw notFound(`no recording '${rel.slice(0, 200)}' under recordingsRoot (segments .ts and playlists .m3u8 only)`);
-          }
+          const q = new URL(req.url ?? '/', 'http://localhost').searchParams;
+          const ticket = q.get('ticket');
+          // A ticket stands in for the token, for the one path it was issued for.
+          if (ticket === null || !opts.tickets.allows(ticket, q.get('path') ?? '')) opts.authorize(req);
+          const { abs, type, size } = await recordingFile(relay.recordingsRoot, q.get('path'));
+          const root = relay.recordingsRoot!;
+          const st = { size };
           const name = relative(root, abs).split('/').join('_') || basename(abs);
           // One byte range (`Range: bytes=a-b`, `a-`, `-n`) of the size at the stat: 206; a range
           // past the end: 416; several ranges or a malformed header: the whole file (RFC 9110 14.2).
