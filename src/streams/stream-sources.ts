@@ -58,6 +58,8 @@ export interface SourceHost {
   closeViewers(stream: string, reason: string): void;
   /** The pull from the stream's cluster owner failed or ended: find the owner again. */
   remoteFailed(stream: string, reason: string): void;
+  /** The pull from the stream's cluster owner brings no media (quiet) or brings it again: the owner may be dead. */
+  remoteQuiet(stream: string, quiet: boolean): void;
 }
 
 /** Where this node pulls a stream that another node of the cluster owns. */
@@ -67,6 +69,8 @@ export interface RemoteSource {
   url: SrtUrl;
   /** Keep pulling this long after the last local viewer left. */
   idleTimeoutMs: number;
+  /** The owner's lease epoch: a higher one at the same address is a new publisher session there. */
+  epoch?: number;
 }
 
 type RunnerState = 'idle' | 'starting' | 'live' | 'failed';
@@ -145,9 +149,21 @@ export class StreamSources {
    */
   setRemote(remote: RemoteSource | undefined): void {
     const current = this.#runners[this.#configured];
-    if (current?.remote !== undefined && remote !== undefined && current.remote.url.raw === remote.url.raw) return;
+    let reason = remote === undefined ? 'stream no longer live in the cluster' : 'the stream moved to another node';
+    if (current?.remote !== undefined && remote !== undefined && current.remote.url.raw === remote.url.raw) {
+      // Same owner address. A higher epoch there is a new publisher session (e.g. the owner node
+      // restarted and its encoder came back): a pull that brings nothing or waits for its backoff
+      // is from before it, so it starts again now. A pull that brings media stays (a Redis
+      // restart also gives a new epoch, and cutting a working pull would drop packets).
+      const newer = remote.epoch !== undefined && current.remote.epoch !== undefined && remote.epoch > current.remote.epoch;
+      if (!newer || (current.state !== 'failed' && !(current.state === 'live' && current.quiet))) {
+        if (remote.epoch !== undefined) current.remote = { ...current.remote, epoch: remote.epoch };
+        return;
+      }
+      reason = 'the owner has a new publisher session';
+    }
     if (current !== undefined) {
-      this.#stopRunner(current, remote === undefined ? 'stream no longer live in the cluster' : 'the stream moved to another node');
+      this.#stopRunner(current, reason);
       this.#runners.length = this.#configured;
     }
     if (remote !== undefined) {
@@ -285,6 +301,7 @@ export class StreamSources {
     const r = this.#runners[index];
     if (r === undefined || r.session !== session || r.state !== 'live' || r.quiet === quiet) return;
     r.quiet = quiet;
+    if (r.remote !== undefined) this.#host.remoteQuiet(this.stream, quiet);
     if (quiet) {
       this.#host.log.warn({ stream: this.stream, source: index }, 'source sent no media for takeoverAfterMs: failing over to the next source');
       this.#ensure();

@@ -183,7 +183,7 @@ export class StreamCatalog {
       stream.sources!.viewersChanged(stream.viewers.size);
     }
     this.#registry.sync(stream);
-    stream.sources!.setRemote(owner.source);
+    stream.sources!.setRemote({ ...owner.source, epoch: owner.epoch });
   }
 
   /** The cluster owner of `name` says its publisher is quiet (a publish here may take over) or not. */
@@ -249,6 +249,9 @@ export class StreamCatalog {
       },
       remoteFailed: (stream, reason) => {
         this.#o.events.emit('remote-failed', stream, reason);
+      },
+      remoteQuiet: (stream, quiet) => {
+        this.#o.events.emit('remote-quiet', stream, quiet);
       },
       closeViewers: (stream, reason) => sessions.closeViewers(stream, reason),
     };
