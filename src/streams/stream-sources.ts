@@ -152,11 +152,12 @@ export class StreamSources {
     let reason = remote === undefined ? 'stream no longer live in the cluster' : 'the stream moved to another node';
     if (current?.remote !== undefined && remote !== undefined && current.remote.url.raw === remote.url.raw) {
       // Same owner address. A higher epoch there is a new publisher session (e.g. the owner node
-      // restarted and its encoder came back): a pull that brings nothing or waits for its backoff
-      // is from before it, so it starts again now. A pull that brings media stays (a Redis
-      // restart also gives a new epoch, and cutting a working pull would drop packets).
+      // restarted and its encoder came back): a pull waiting for its backoff starts again now.
+      // A pull that is connected stays, even a quiet one: a Redis restart also gives a new epoch,
+      // and an owner that was only paused (its pull quiet meanwhile) resumes on the same pull
+      // (test/cluster-redis-restart-routing.test.ts).
       const newer = remote.epoch !== undefined && current.remote.epoch !== undefined && remote.epoch > current.remote.epoch;
-      if (!newer || (current.state !== 'failed' && !(current.state === 'live' && current.quiet))) {
+      if (!newer || current.state !== 'failed') {
         if (remote.epoch !== undefined) current.remote = { ...current.remote, epoch: remote.epoch };
         return;
       }
