@@ -630,12 +630,34 @@ async function inject(env: Env, kind: FaultKind): Promise<Injected> {
     case 'wrong-secret-flood': {
       const total = 300;
       const at = t();
+      // Meanwhile a legitimate viewer of `file` connects through the same entry every 300 ms
+      // (conntimeo 1500 ms, like the bench's viewers): are callers with the right stream served during a flood?
+      let flooding = true;
+      const legit: Array<{ ok: boolean; ms: number }> = [];
+      const prober = (async () => {
+        while (flooding) {
+          const s = SrtSocket.create({ latency: 120, conntimeo: 1500, streamid: '#!::r=file,m=request,u=chaos-probe' });
+          const t1 = now();
+          try {
+            await s.connect('127.0.0.1', env.entryPort);
+            legit.push({ ok: true, ms: now() - t1 });
+          } catch {
+            legit.push({ ok: false, ms: now() - t1 });
+          }
+          s.close();
+          await delay(300);
+        }
+      })();
       const out = await new Promise<string>((resolve) => {
         const c = spawn(process.execPath, [distBench('lib/chaos-flood.js'), String(env.entryPort), String(total), '12'], { stdio: ['ignore', 'pipe', 'inherit'] });
         let text = '';
         c.stdout!.on('data', (d: Buffer) => (text += d.toString('utf8')));
         c.on('close', () => resolve(text));
       });
+      flooding = false;
+      await prober;
+      const served = legit.filter((x) => x.ok).map((x) => x.ms).sort((x, y) => x - y);
+      const legitText = `; legitimate viewers during it: ${served.length} of ${legit.length} connected${served.length > 0 ? ` (median ${fmt(served[Math.floor(served.length / 2)]!, 0)} ms, max ${fmt(served[served.length - 1]!, 0)} ms)` : ''}, ${legit.length - served.length} got no answer`;
       let parsed: { outcomes?: Record<string, number>; tookMs?: number } = {};
       try {
         parsed = JSON.parse(out.trim().split('\n').pop() ?? '{}') as typeof parsed;
@@ -643,7 +665,7 @@ async function inject(env: Env, kind: FaultKind): Promise<Injected> {
         parsed = {};
       }
       const took = parsed.tookMs ?? t() - at;
-      return { detail: `${total} wrong/no-secret publishes (a separate process) in ${fmt(took / 1000, 1)} s: ${JSON.stringify(parsed.outcomes ?? 'no result')}`, recoverFrom: at, touchedViewers: none, touchedStreams: [], extra: { outcomes: parsed.outcomes, tookMs: took } };
+      return { detail: `${total} wrong/no-secret publishes (a separate process) in ${fmt(took / 1000, 1)} s: ${JSON.stringify(parsed.outcomes ?? 'no result')}${legitText}`, recoverFrom: at, touchedViewers: none, touchedStreams: [], extra: { outcomes: parsed.outcomes, tookMs: took, legitimate: { tried: legit.length, connected: served.length, connectMs: served } } };
     }
     case 'api-flood': {
       const node = pick(env, alive);
@@ -886,7 +908,7 @@ interface SetupResult {
     sample: string[];
     /** "upstream server temporarily disabled" lines: nginx's passive marking (max_fails) at work. */
     disabled: number;
-    /** The access log: one line per finished UDP session (client -> upstream, bytes each way). */
+    /** The access log's first 300 lines: one line per finished UDP session (client -> upstream, bytes each way). */
     access: string[];
     /** Sessions per upstream, and of those the ones that never got a datagram back (to_client=0). */
     sessionsByUpstream: Record<string, { sessions: number; unanswered: number }>;
@@ -985,6 +1007,7 @@ async function runSetup(name: 'A' | 'B', opts: Options, budgetMs: number, random
           e.sessions++;
           if (m[2] === '0') e.unanswered++;
         }
+        nginxLog.access = nginxLog.access.slice(0, 300);
         await lb.stop();
       });
       entryPort = lb.port;

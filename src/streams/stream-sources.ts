@@ -69,8 +69,6 @@ export interface RemoteSource {
   url: SrtUrl;
   /** Keep pulling this long after the last local viewer left. */
   idleTimeoutMs: number;
-  /** The owner's lease epoch: a higher one at the same address is a new publisher session there. */
-  epoch?: number;
 }
 
 type RunnerState = 'idle' | 'starting' | 'live' | 'failed';
@@ -149,22 +147,9 @@ export class StreamSources {
    */
   setRemote(remote: RemoteSource | undefined): void {
     const current = this.#runners[this.#configured];
-    let reason = remote === undefined ? 'stream no longer live in the cluster' : 'the stream moved to another node';
-    if (current?.remote !== undefined && remote !== undefined && current.remote.url.raw === remote.url.raw) {
-      // Same owner address. A higher epoch there is a new publisher session (e.g. the owner node
-      // restarted and its encoder came back): a pull waiting for its backoff starts again now.
-      // A pull that is connected stays, even a quiet one: a Redis restart also gives a new epoch,
-      // and an owner that was only paused (its pull quiet meanwhile) resumes on the same pull
-      // (test/cluster-redis-restart-routing.test.ts).
-      const newer = remote.epoch !== undefined && current.remote.epoch !== undefined && remote.epoch > current.remote.epoch;
-      if (!newer || current.state !== 'failed') {
-        if (remote.epoch !== undefined) current.remote = { ...current.remote, epoch: remote.epoch };
-        return;
-      }
-      reason = 'the owner has a new publisher session';
-    }
+    if (current?.remote !== undefined && remote !== undefined && current.remote.url.raw === remote.url.raw) return;
     if (current !== undefined) {
-      this.#stopRunner(current, reason);
+      this.#stopRunner(current, remote === undefined ? 'stream no longer live in the cluster' : 'the stream moved to another node');
       this.#runners.length = this.#configured;
     }
     if (remote !== undefined) {

@@ -183,7 +183,7 @@ export class StreamCatalog {
       stream.sources!.viewersChanged(stream.viewers.size);
     }
     this.#registry.sync(stream);
-    stream.sources!.setRemote({ ...owner.source, epoch: owner.epoch });
+    stream.sources!.setRemote(owner.source);
   }
 
   /** The cluster owner of `name` says its publisher is quiet (a publish here may take over) or not. */
