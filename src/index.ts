@@ -34,8 +34,8 @@ export type { SessionKind } from './supervisor/relay.js';
 export type { NodeHealth } from './supervisor/health.js';
 export type { Logger } from './logging.js';
 
-/** The events a `Relay` emits, with their arguments: the supervisor's, without the cluster-only `remote-failed`. */
-export type RelayEvents = Omit<SupervisorEvents, 'remote-failed'>;
+/** The events a `Relay` emits, with their arguments: the supervisor's, without the cluster-only `remote-failed` and `remote-quiet`. */
+export type RelayEvents = Omit<SupervisorEvents, 'remote-failed' | 'remote-quiet'>;
 
 /** The events forwarded from the supervisor (the cluster-only ones are not). */
 const FORWARDED = ['stream-live', 'stream-idle', 'publisher-started', 'publisher-ended', 'publisher-quiet'] as const satisfies ReadonlyArray<keyof RelayEvents & keyof SupervisorEvents>;

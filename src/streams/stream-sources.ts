@@ -58,6 +58,8 @@ export interface SourceHost {
   closeViewers(stream: string, reason: string): void;
   /** The pull from the stream's cluster owner failed or ended: find the owner again. */
   remoteFailed(stream: string, reason: string): void;
+  /** The pull from the stream's cluster owner brings no media (quiet) or brings it again: the owner may be dead. */
+  remoteQuiet(stream: string, quiet: boolean): void;
 }
 
 /** Where this node pulls a stream that another node of the cluster owns. */
@@ -285,6 +287,7 @@ export class StreamSources {
     const r = this.#runners[index];
     if (r === undefined || r.session !== session || r.state !== 'live' || r.quiet === quiet) return;
     r.quiet = quiet;
+    if (r.remote !== undefined) this.#host.remoteQuiet(this.stream, quiet);
     if (quiet) {
       this.#host.log.warn({ stream: this.stream, source: index }, 'source sent no media for takeoverAfterMs: failing over to the next source');
       this.#ensure();

@@ -145,6 +145,8 @@ export interface RelayEvents {
   'publisher-quiet': [stream: string, session: number, quiet: boolean];
   /** The pull from the cluster owner of `stream` failed or ended. */
   'remote-failed': [stream: string, reason: string];
+  /** The pull from the cluster owner of `stream` has brought no media for takeoverAfterMs (true) or brings it again (false). */
+  'remote-quiet': [stream: string, quiet: boolean];
 }
 
 /** Handshakes refused by one gate: `srt` the SRT ports', `internal` the cluster's internal port. */

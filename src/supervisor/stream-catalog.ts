@@ -250,6 +250,9 @@ export class StreamCatalog {
       remoteFailed: (stream, reason) => {
         this.#o.events.emit('remote-failed', stream, reason);
       },
+      remoteQuiet: (stream, quiet) => {
+        this.#o.events.emit('remote-quiet', stream, quiet);
+      },
       closeViewers: (stream, reason) => sessions.closeViewers(stream, reason),
     };
   }
