@@ -71,7 +71,10 @@ test('owner node killed: a node pulling from it drops the route when the lease l
   pubSock.close();
   await waitFor(async () => (await puller!.cluster()).remote['cam'] === undefined, 'the puller no longer routes cam to the dead owner', 20_000);
 
-  const ended = logLines(puller!).filter((l) => l.msg === 'session ended' && l.kind === 'cluster-pull' && l.stream === 'cam');
+  // The pull's "session ended" line follows the route drop (the worker closes it, then reports).
+  const pullEnded = (): LogLine[] => logLines(puller!).filter((l) => l.msg === 'session ended' && l.kind === 'cluster-pull' && l.stream === 'cam');
+  await waitFor(() => pullEnded().length > 0, 'the internal pull ended', 5_000);
+  const ended = pullEnded();
   assert.equal(ended.length, 1, `the internal pull ended once: ${JSON.stringify(ended)}`);
   assert.equal(ended[0]!.reason, 'stream no longer live in the cluster', `the route drop closed the internal pull while it was still open (not libsrt's idle timeout): ${JSON.stringify(ended[0])}`);
 
