@@ -139,10 +139,10 @@ test('backup slate takes over when the publisher leaves and hands back to the ne
   const viewer = await connectFor(t, port, { streamid: 'read:main' });
   const rx = collect(viewer);
   const stages: Array<{ stage: string; active: number | undefined; switches: number; from: number; to: number }> = [];
-  /** Bytes keep arriving while the stage lasts (2 s). */
+  /** Bytes keep arriving while the stage lasts (1 s). */
   const stage = async (name: string): Promise<void> => {
     const from = rx.bytes;
-    await delay(2000);
+    await delay(1000);
     const v = relay.sourcesOf('main')!;
     stages.push({ stage: name, active: v.active, switches: v.switches, from, to: rx.bytes });
     assert.ok(rx.bytes > from, `the viewer receives during '${name}' (${from} → ${rx.bytes} bytes)`);
