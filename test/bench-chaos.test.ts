@@ -48,7 +48,7 @@ async function runChaos(args: string[]): Promise<{ json: ChaosJson; md: string; 
 
 test('chaos harness, one node: a worker kill, a truncated file source and a wrong-secret flood are injected and reported', { timeout: 180_000 }, async () => {
   const faults = ['worker-kill', 'truncate-0', 'wrong-secret-flood'];
-  const { json, md, stderr } = await runChaos(['--duration', '30s', '--setups', 'A', '--seed', '7', '--faults', faults.join(','), '--count', '3', '--viewers', '4']);
+  const { json, md, stderr } = await runChaos(['--duration', '10s', '--setups', 'A', '--seed', '7', '--faults', faults.join(','), '--count', '3', '--viewers', '4']);
   const a = json.results[0]!;
   assert.equal(a.name, 'A');
   assert.equal(a.viewersTotal, 8, '4 viewers on each of the 2 streams');
@@ -78,7 +78,7 @@ test('chaos harness, one node: a worker kill, a truncated file source and a wron
 const nginx = unmet(nginxUnmetReason());
 test('chaos harness, 3-node cluster behind nginx: a node kill (restarted on its ports) and a Redis restart are injected and reported', { timeout: 180_000, skip: nginx }, async () => {
   const faults = ['node-kill', 'redis-restart'];
-  const { json, md, stderr } = await runChaos(['--duration', '30s', '--setups', 'B', '--seed', '7', '--faults', faults.join(','), '--count', '2', '--viewers', '3']);
+  const { json, md, stderr } = await runChaos(['--duration', '10s', '--setups', 'B', '--seed', '7', '--faults', faults.join(','), '--count', '2', '--viewers', '3']);
   const b = json.results[0]!;
   assert.equal(b.viewersConnected, 6, `every viewer received through nginx before the first fault\n${stderr}`);
   assert.deepEqual(b.faults.map((f) => f.kind).sort(), [...faults].sort());

@@ -222,9 +222,11 @@ test('a connection accepted right after another socket broke and closed is not c
 });
 
 test('a broken socket that stays watched produces a bounded number of events while the reactor keeps serving others', { timeout: 60_000 }, async (t) => {
-  const server = listenBinding();
+  // Low latency (TSBPD holds each message for it): the 100 messages below are sent one at a time,
+  // each waited for, and at libsrt's default 120 ms they would take 12 s.
+  const server = listenBinding({ latency: 10 });
   t.after(() => server.close());
-  const peer = await connectBinding(server.port);
+  const peer = await connectBinding(server.port, { latency: 10 });
   const { socket } = await withTimeout(server.accepted(), 5000, 'accept');
   t.after(() => socket.close());
 
@@ -243,7 +245,7 @@ test('a broken socket that stays watched produces a bounded number of events whi
 
   // Make the reactor wake up many times for another connection: 100 messages one at a time, each
   // waited for. A broken socket reported on every wake-up (level-triggered) would count 100+.
-  const other = await connectBinding(server.port);
+  const other = await connectBinding(server.port, { latency: 10 });
   t.after(() => other.close());
   const { socket: otherIn } = await withTimeout(server.accepted(), 5000, 'accept other');
   t.after(() => otherIn.close());

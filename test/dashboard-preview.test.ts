@@ -76,7 +76,7 @@ test('the preview streams MPEG-TS over chunked HTTP that ffprobe decodes as H.26
   const node = await startNode(t);
   const enc = ffmpegLiveEncoder(t, srtUrl(node.srtPort, 'publish:cam'));
   await waitLiveWhile(node.relay, 'cam', enc);
-  const data = await readPreview(node, 'cam', 400_000, async () => {
+  const data = await readPreview(node, 'cam', 150_000, async () => {
     await waitFor(async () => (await viewersOf(node, 'cam')) === 1, 'the preview counted as one viewer of cam');
     const sessions = node.relay.listSessions().filter((s) => s.stream === 'cam' && s.kind === 'viewer');
     assert.equal(sessions.length, 1);

@@ -10,7 +10,9 @@
  *
  * Cases (latency by the RTT-multiplier guidance, RTT per segment): 1% loss at 50 ms RTT (latency
  * 4×RTT), 5% at 50 ms (6×RTT), 10% at 50 ms (8×RTT), 1% at 300 ms RTT (4×RTT), 1% with 0-20 ms
- * jitter (packets 5 ms apart arrive out of order), and a 2 s outage at 1% loss.
+ * jitter (packets 5 ms apart arrive out of order), and a 2 s outage at 1% loss. Each case sends
+ * 8 s; this synthetic TS has no keyframe, so the relay drops its first 5 s (MAX_KEYFRAME_WAIT_MS,
+ * src/ring/ring-writer.ts) and its viewer checks the last ~3 s (the outage case: the resumption).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -125,12 +127,12 @@ interface Case {
 }
 
 const CASES: Case[] = [
-  { name: '1% loss, 50 ms RTT, latency 200 ms (4×RTT)', impairment: { loss: 0.01, delayMs: 25 }, latencyMs: 200, seconds: 10 },
-  { name: '5% loss, 50 ms RTT, latency 300 ms (6×RTT)', impairment: { loss: 0.05, delayMs: 25 }, latencyMs: 300, seconds: 10 },
-  { name: '10% loss, 50 ms RTT, latency 400 ms (8×RTT)', impairment: { loss: 0.1, delayMs: 25 }, latencyMs: 400, seconds: 10 },
-  { name: '1% loss, 300 ms RTT, latency 1200 ms (4×RTT)', impairment: { loss: 0.01, delayMs: 150 }, latencyMs: 1200, seconds: 10 },
-  { name: '1% loss, 50 ms RTT, 0-20 ms jitter (reordering), latency 200 ms (4×RTT)', impairment: { loss: 0.01, delayMs: 25, jitterMs: 20 }, latencyMs: 200, seconds: 10 },
-  { name: '2 s outage (1% loss, 50 ms RTT, latency 200 ms)', impairment: { loss: 0.01, delayMs: 25 }, latencyMs: 200, seconds: 12, outageMs: 2000, outageAtS: 4 },
+  { name: '1% loss, 50 ms RTT, latency 200 ms (4×RTT)', impairment: { loss: 0.01, delayMs: 25 }, latencyMs: 200, seconds: 8 },
+  { name: '5% loss, 50 ms RTT, latency 300 ms (6×RTT)', impairment: { loss: 0.05, delayMs: 25 }, latencyMs: 300, seconds: 8 },
+  { name: '10% loss, 50 ms RTT, latency 400 ms (8×RTT)', impairment: { loss: 0.1, delayMs: 25 }, latencyMs: 400, seconds: 8 },
+  { name: '1% loss, 300 ms RTT, latency 1200 ms (4×RTT)', impairment: { loss: 0.01, delayMs: 150 }, latencyMs: 1200, seconds: 8 },
+  { name: '1% loss, 50 ms RTT, 0-20 ms jitter (reordering), latency 200 ms (4×RTT)', impairment: { loss: 0.01, delayMs: 25, jitterMs: 20 }, latencyMs: 200, seconds: 8 },
+  { name: '2 s outage (1% loss, 50 ms RTT, latency 200 ms)', impairment: { loss: 0.01, delayMs: 25 }, latencyMs: 200, seconds: 8, outageMs: 2000, outageAtS: 2 },
 ];
 
 /** Writes chunks 0..count-1 to every writable, paced at CPS; `onSecond` runs once per second. */

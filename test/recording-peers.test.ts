@@ -23,8 +23,11 @@ const run = promisify(execFile);
 const TS = 188;
 const VIDEO = 0x100;
 
-/** ffmpeg publishing `seconds` of a live test pattern (-re, 25 fps, key frame every `gop` frames). */
-function publisher(t: AfterHook, port: number, stream: string, o: { seconds?: number; gop?: number; size?: string; bitrate?: string } = {}): Spawned {
+/**
+ * ffmpeg publishing `seconds` of a live test pattern (-re, 25 fps, key frame every `gop` frames);
+ * `muxrate` pads the TS with null packets to that constant rate (x264 stays well under `bitrate` on a test pattern).
+ */
+function publisher(t: AfterHook, port: number, stream: string, o: { seconds?: number; gop?: number; size?: string; bitrate?: string; muxrate?: string } = {}): Spawned {
   const gop = String(o.gop ?? 50);
   return spawnFor(
     t,
@@ -37,6 +40,7 @@ function publisher(t: AfterHook, port: number, stream: string, o: { seconds?: nu
       '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-pix_fmt', 'yuv420p', '-g', gop, '-keyint_min', gop, '-sc_threshold', '0',
       ...(o.bitrate !== undefined ? ['-b:v', o.bitrate, '-minrate', o.bitrate, '-maxrate', o.bitrate, '-bufsize', o.bitrate] : []),
       '-c:a', 'aac',
+      ...(o.muxrate !== undefined ? ['-muxrate', o.muxrate] : []),
       '-f', 'mpegts', `srt://127.0.0.1:${port}?streamid=publish:${stream}`,
     ],
     { name: `ffmpeg ${stream}` },
@@ -91,17 +95,17 @@ function tempRoot(t: AfterHook, name: string): string {
   return dir;
 }
 
-test('25 s from ffmpeg with a 2 s GOP and segmentSeconds 10: 3 files, each ffprobes clean and starts with PAT, PMT and a keyframe; together they are byte-equal to what a viewer got from the first keyframe on; the API lists them', { timeout: 90_000 }, async (t) => {
+test('10 s from ffmpeg with a 2 s GOP and segmentSeconds 4: 3 files, each ffprobes clean and starts with PAT, PMT and a keyframe; together they are byte-equal to what a viewer got from the first keyframe on; the API lists them', { timeout: 90_000 }, async (t) => {
   const root = tempRoot(t, 'segments');
   const port = await freeUdpPort();
   const relay = new RelayClass(relayOptions(port, {
     streams: { cam: { source: 'push://' } },
-    pushes: [{ stream: 'cam', target: 'file://$stream/%Y-%m-%d/%H-%M-%S.ts?segmentSeconds=10', auto: true }],
+    pushes: [{ stream: 'cam', target: 'file://$stream/%Y-%m-%d/%H-%M-%S.ts?segmentSeconds=4', auto: true }],
     recordingsRoot: root,
   }));
   const api = await serveApi(t, relay);
   const { rx } = await viewer(t, relay, port, 'cam');
-  const ff = publisher(t, port, 'cam', { seconds: 25 });
+  const ff = publisher(t, port, 'cam', { seconds: 10 });
   const exit = await ff.exited;
   assert.equal(exit.code, 0, ff.output());
   await waitUntil(() => recordingPush(relay, 'cam').recording?.segments === 3 && recordingPush(relay, 'cam').state === 'waiting', () => `3 finished segments and the push waiting (${JSON.stringify(recordingPush(relay, 'cam'))})`, 15_000);
@@ -115,7 +119,7 @@ test('25 s from ffmpeg with a 2 s GOP and segmentSeconds 10: 3 files, each ffpro
     const probe = await run('ffprobe', ['-v', 'error', '-show_entries', 'format=duration', '-of', 'csv=p=0', files[i]!]);
     assert.equal(probe.stderr, '', `ffprobe ${files[i]} reports no error`);
     const duration = Number(probe.stdout.trim());
-    assert.ok(Math.abs(duration - (i < 2 ? 10 : 5)) < 0.6, `${files[i]} lasts ${duration} s`);
+    assert.ok(Math.abs(duration - (i < 2 ? 4 : 2)) < 0.6, `${files[i]} lasts ${duration} s`);
   }
   const all = Buffer.concat(parts);
   const seen = rx.data();
@@ -128,13 +132,13 @@ test('25 s from ffmpeg with a 2 s GOP and segmentSeconds 10: 3 files, each ffpro
   const body = (await res.json()) as { recordings: Array<{ path: string; bytes: number; start: string; durationSeconds: number; push: number }> };
   assert.deepEqual(body.recordings.map((r) => join(root, r.path)), files);
   assert.deepEqual(body.recordings.map((r) => r.bytes), parts.map((p) => p.length));
-  assert.deepEqual(body.recordings.map((r) => Math.round(r.durationSeconds)), [10, 10, 5]);
+  assert.deepEqual(body.recordings.map((r) => Math.round(r.durationSeconds)), [4, 4, 2]);
   for (const r of body.recordings) assert.ok(Number.isFinite(Date.parse(r.start)));
   const playlist = readFileSync(join(root, 'cam', 'cam.m3u8'), 'utf8');
   assert.equal(playlist.match(/#EXTINF:/g)?.length, 3);
   assert.ok(playlist.includes('#EXT-X-ENDLIST'));
   const probe = await run('ffprobe', ['-v', 'error', '-show_entries', 'format=duration', '-of', 'csv=p=0', join(root, 'cam', 'cam.m3u8')]);
-  assert.ok(Math.abs(Number(probe.stdout.trim()) - 25) < 1, `the playlist plays the whole 25 s (${probe.stdout.trim()})`);
+  assert.ok(Math.abs(Number(probe.stdout.trim()) - 10) < 1, `the playlist plays the whole 10 s (${probe.stdout.trim()})`);
 });
 
 test('retention by bytes (keepMaxBytes) deletes the oldest finished segments of that target only', { timeout: 60_000 }, async (t) => {
@@ -144,16 +148,16 @@ test('retention by bytes (keepMaxBytes) deletes the oldest finished segments of 
   execFileSync('sh', ['-c', `head -c 100000 /dev/zero > ${other}`]);
   const { relay, port } = await startRelay(t, {
     streams: { cam: { source: 'push://' } },
-    pushes: [{ stream: 'cam', target: 'file://$stream/%H-%M-%S.ts?segmentSeconds=2&keepMaxBytes=400000', auto: true }],
+    pushes: [{ stream: 'cam', target: 'file://$stream/%H-%M-%S.ts?segmentSeconds=1&keepMaxBytes=200000', auto: true }],
     recordingsRoot: root,
   });
-  const ff = publisher(t, port, 'cam', { seconds: 13, gop: 25, bitrate: '600k' });
+  const ff = publisher(t, port, 'cam', { seconds: 8, gop: 25, bitrate: '600k' });
   assert.equal((await ff.exited).code, 0, ff.output());
   await waitUntil(() => recordingPush(relay, 'cam').state === 'waiting' && (recordingPush(relay, 'cam').recording?.segments ?? 0) >= 6, () => JSON.stringify(recordingPush(relay, 'cam')), 15_000);
   const kept = segmentFiles(join(root, 'cam')).filter((f) => f !== other);
   const total = kept.reduce((s, f) => s + statSync(f).size, 0);
   const made = recordingPush(relay, 'cam').recording!.segments;
-  assert.ok(total <= 400000, `kept ${total} bytes`);
+  assert.ok(total <= 200000, `kept ${total} bytes`);
   assert.ok(kept.length < made, `${kept.length} of ${made} segments kept`);
   assert.ok(existsSync(other), 'a file the target did not write is left alone');
   const names = kept.map((f) => f.slice(-11));
@@ -182,7 +186,8 @@ test('a full disk (tmpfs of 2 MB) fails the push with the reason, the viewers lo
     rmSync(root, { recursive: true, force: true });
   });
   const { rx, id } = await viewer(t, relay, port, 'cam');
-  publisher(t, port, 'cam', { gop: 25, bitrate: '2000k' });
+  // 4 Mbit/s of TS (null-packet padded): the 2 MB fill up in ~4 s.
+  publisher(t, port, 'cam', { gop: 25, bitrate: '2000k', muxrate: '4000k' });
   const failed = await waitUntil(() => {
     const p = recordingPush(relay, 'cam');
     return p.state === 'failed' ? p : undefined;

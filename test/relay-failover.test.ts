@@ -65,7 +65,7 @@ test('failover keeps an ffmpeg viewer connected and decoding: publisher → slat
   const alive = (stage: string): void => assert.equal(viewer.exit, undefined, `the viewer is still running (${stage})\n${viewer.output()}`);
   await waitFor(() => progressFrames(viewer) >= 25 || viewer.exit, 'the viewer writes frames', 15_000);
   alive('publisher 1');
-  await delay(1500);
+  await waitFor(() => progressFrames(viewer) >= 50 || viewer.exit, 'the viewer has 2 s of publisher 1', 15_000);
   const marks: Array<{ stage: string; frames: number; bytes: number }> = [];
   const mark = (stage: string): void => {
     marks.push({ stage, frames: progressFrames(viewer), bytes: fileSize(out) });
@@ -76,7 +76,8 @@ test('failover keeps an ffmpeg viewer connected and decoding: publisher → slat
   await p1.kill();
   await waitActive(relay, 'main', 1, 1, 'the slate takes over');
   mark('slate starts');
-  await delay(3000);
+  // 2.4 s of slate frames written (the checks below want 25 written and 25 decoded), or the viewer gone.
+  await waitFor(() => progressFrames(viewer) >= marks[1]!.frames + 60 || viewer.exit, 'slate frames written', 15_000);
   alive('slate');
   mark('slate');
   assert.equal(relay.sourcesOf('main')!.active, 1, 'the slate is still the active source');
@@ -85,7 +86,7 @@ test('failover keeps an ffmpeg viewer connected and decoding: publisher → slat
   const p2 = ffmpegLiveEncoder(t, srtUrl(port, 'publish:main'), { gop: 25, name: 'publisher 2' });
   await waitActive(relay, 'main', 0, 2, 'publisher 2 takes over');
   mark('publisher 2 starts');
-  await delay(3000);
+  await waitFor(() => progressFrames(viewer) >= marks[3]!.frames + 60 || viewer.exit, 'publisher 2 frames written', 15_000);
   alive('publisher 2');
   mark('publisher 2');
   assert.equal(viewer.pid, pid, 'the same viewer process throughout');
@@ -138,10 +139,10 @@ test('backup slate takes over when the publisher leaves and hands back to the ne
   const viewer = await connectFor(t, port, { streamid: 'read:main' });
   const rx = collect(viewer);
   const stages: Array<{ stage: string; active: number | undefined; switches: number; from: number; to: number }> = [];
-  /** Bytes keep arriving while the stage lasts (2 s). */
+  /** Bytes keep arriving while the stage lasts (1 s). */
   const stage = async (name: string): Promise<void> => {
     const from = rx.bytes;
-    await delay(2000);
+    await delay(1000);
     const v = relay.sourcesOf('main')!;
     stages.push({ stage: name, active: v.active, switches: v.switches, from, to: rx.bytes });
     assert.ok(rx.bytes > from, `the viewer receives during '${name}' (${from} → ${rx.bytes} bytes)`);

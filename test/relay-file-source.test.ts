@@ -11,7 +11,6 @@ import { join } from 'node:path';
 import { Relay, type RelayOptions } from '../src/supervisor/relay.js';
 import { freeUdpPort } from './helpers/free-port.js';
 import { spawnFor, type AfterHook } from './helpers/processes.js';
-import { delay } from './helpers/srt-io.js';
 import { testTempDir, tsFixture } from './helpers/ts-fixture.js';
 import {
   connectFor,
@@ -189,7 +188,7 @@ test('on-demand file source: idle until a viewer, started for it (held, not refu
 });
 
 test('DVR: a viewer with t=-4s joins 4 s back in the window of a looping file source: PAT/PMT, then a key frame', { timeout: 60_000 }, async (t) => {
-  // 12 s, so that 8 s in there is no loop point in the last 4 s and PTS compare directly.
+  // 12 s, so that 5 s in there is no loop point in the last 4 s and PTS compare directly.
   const file = await makeTsFile({ name: 'dvr-12s-640', seconds: 12, size: '640x360', gop: 25 });
   {
     // Test data: no 1316-byte message of the file holds a non-key frame's PES start before a key
@@ -204,12 +203,18 @@ test('DVR: a viewer with t=-4s joins 4 s back in the window of a looping file so
     streams: { f: { source: fileUrl(file), sources: [fileUrl(file)], alwaysOn: true, loop: true } },
   });
   await waitLive(relay, 'f');
-  await delay(8000);
+  // The window reaches 5 s back (4 s and the GOP before): far enough, and before the loop point.
+  await waitFor(() => (relay.getStream('f')!.window().oldestMs ?? 0) >= 5000, 'the window holds 5 s', 20_000);
   const dvr = await connectFor(t, port, { streamid: '#!::r=f,m=request,t=-4s' });
   const dvrRx = collect(dvr);
   const live = await connectFor(t, port, { streamid: '#!::r=f,m=request,join=live' });
   const liveRx = collect(live);
-  await delay(2500);
+  // Until both viewers have a video PES with a PTS (and the DVR one 10 kB).
+  const firstPts = (b: Buffer): boolean => {
+    const v = videoOf(b);
+    return v !== undefined && pesStarts(b, v.pid, 'h264', 1)[0]?.pts !== undefined;
+  };
+  await waitUntil(() => dvrRx.bytes > 10_000 && firstPts(dvrRx.data()) && firstPts(liveRx.data()), () => `both viewers have a video frame (DVR ${dvrRx.bytes} bytes, live ${liveRx.bytes})`, 15_000);
   const d = dvrRx.data();
   const l = liveRx.data();
   assert.ok(d.length > 10_000, `the DVR viewer receives data (${d.length} bytes)`);

@@ -23,7 +23,8 @@ test('one link cut mid-stream and another added: the viewer gets every packet in
   assert.ok(publisherId !== undefined);
   const viewer = await attachedViewer(t, relay, port, 'cut');
   const rx = countingReceiver(viewer);
-  const p = pacedPublisher(pub, { pps: 300, count: 3000 });
+  // 3000 packets in ~6.7 s: the cut after 600 (~1.3 s), the link dropped 2 s later, then the new one.
+  const p = pacedPublisher(pub, { pps: 450, count: 3000 });
   await waitFor(() => rx.packets >= 600, '600 packets before the cut', 30_000);
   sender.proxyOf(1)!.set({ loss: 0, delayMs: 30, outage: true });
   await waitFor(() => srtla.counters.linksRemoved >= 1, 'the cut link removed by the receiver', 20_000);
