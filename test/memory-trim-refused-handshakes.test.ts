@@ -63,10 +63,11 @@ const FLOOD = fileURLToPath(new URL('../bench/lib/chaos-flood.js', import.meta.u
 const rssMb = (pid: number): number => procStats(pid).rssKb / 1024;
 
 // RSS may exceed its level before the floods by at most this much, a few seconds after each one. One
-// flood holds 70-150 MB until a trim (measured on the old code, 10 viewers playing); after the fix it
-// is back within +1..+10 MB (the V8 heaps' sawtooth and the arenas' partial pages): 25 MB lies far
-// from both. Not a timing: the wait only gives libsrt's GC thread (1-2 s) and the trim after the
-// burst (2 s of quiet) their time, with room for a loaded host.
+// flood holds 125-145 MB until a trim (the old code, 10 viewers playing: 243-260 MB from a start of
+// 117); with the fix RSS was at most +20 MB above its start when a flood's process exited and
+// +1..+10 MB once settled (the V8 heaps' growth and the arenas' partial pages): 25 MB lies far from
+// the first and above the second. Not a timing: the wait only gives libsrt's GC thread (1-2 s) and
+// the trim after the burst (2 s of quiet) their time, with room for a loaded host.
 const RSS_SLACK_MB = 25;
 const SETTLE_MS = 5500;
 const FLOODS = 4;
