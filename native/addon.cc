@@ -10,7 +10,9 @@
 #include <unistd.h>
 
 #include <climits>
+#include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <unordered_set>
 
 namespace srtnative {
@@ -640,6 +642,20 @@ Napi::Value TrimMemory(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), malloc_trim(0) != 0);
 }
 
+// mallinfo2() summed over every arena: [from the system in arenas (arena), in use (uordblks),
+// free in arenas (fordblks), mmapped chunks (hblkhd)], bytes. Free bytes stay counted after
+// malloc_trim madvises their pages away, so "free" is an upper bound of what RSS can hold.
+Napi::Value MallocStats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  struct mallinfo2 m = mallinfo2();
+  Napi::Array out = Napi::Array::New(env, 4);
+  out.Set(0u, Napi::Number::New(env, static_cast<double>(m.arena)));
+  out.Set(1u, Napi::Number::New(env, static_cast<double>(m.uordblks)));
+  out.Set(2u, Napi::Number::New(env, static_cast<double>(m.fordblks)));
+  out.Set(3u, Napi::Number::New(env, static_cast<double>(m.hblkhd)));
+  return out;
+}
+
 Napi::Value Fanout(const Napi::CallbackInfo& info) {
   Ring r;
   if (!ReadRing(info, 0, &r)) return info.Env().Undefined();
@@ -729,7 +745,26 @@ Napi::Value ThrowMsg(Napi::Env env, const std::string& msg) {
   return env.Undefined();
 }
 
+// Every accepted handshake, even one libsrt then refuses for its passphrase, gets a CUDT whose
+// connection objects are allocated before the crypto check: in 1.5.1 at the default options a
+// CRcvLossList of 400 KiB, a CSndLossList of 192 KiB, a CRcvBufferNew of 128 KiB and a 46 KiB
+// CSndBuffer block of about 46 KB (heaptrack over a flood of 300 refused publishes). glibc's dynamic mmap threshold
+// climbs past those sizes after the first free, so they then come from the arenas, where what
+// they free stays resident until a malloc_trim. A fixed threshold below them (which also stops
+// the climb) gives each its own mapping, returned to the system the moment libsrt frees it. A
+// few mmap/munmap per connection, none per packet. Once per process (mallopt is global); an
+// operator's own glibc.malloc.mmap_threshold (GLIBC_TUNABLES or MALLOC_MMAP_THRESHOLD_) wins.
+constexpr int kMmapThresholdBytes = 64 * 1024;
+
+void TuneMalloc() {
+  const char* tunables = std::getenv("GLIBC_TUNABLES");
+  if (std::getenv("MALLOC_MMAP_THRESHOLD_") != nullptr || (tunables != nullptr && std::strstr(tunables, "mmap_threshold") != nullptr)) return;
+  mallopt(M_MMAP_THRESHOLD, kMmapThresholdBytes);
+}
+
 Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
+  static std::once_flag mallocTuned;
+  std::call_once(mallocTuned, TuneMalloc);
   auto* a = new Addon();
   a->st = EnvCreate(env);
   env.SetInstanceData<Addon, NoFinalize>(a);  // freed by CloseHook, the last hook to run
@@ -760,7 +795,7 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
       {"signal", Signal},         {"recv", Recv},
       {"send", Send},             {"recvSlots", RecvSlots},
       {"sendSlots", SendSlots},   {"fanout", Fanout},
-      {"trimMemory", TrimMemory},
+      {"trimMemory", TrimMemory}, {"mallocStats", MallocStats},
   };
   for (const Fn& f : kFns) exports.Set(f.name, Napi::Function::New(env, f.fn, f.name));
   GateRegister(env, exports);

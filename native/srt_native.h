@@ -34,6 +34,13 @@
  *     across environments.
  *   - The gate tables are process-global (the listen callback has no environment); gates are
  *     created and destroyed explicitly by JS (gateCreate/gateDestroy).
+ *   - Loading the addon sets glibc's M_MMAP_THRESHOLD to 64 KiB for the whole process (once),
+ *     unless the environment sets glibc.malloc.mmap_threshold (GLIBC_TUNABLES or
+ *     MALLOC_MMAP_THRESHOLD_): libsrt's per-connection loss lists and receive buffer (400 + 192 +
+ *     128 KiB at the defaults, allocated even for a handshake it then refuses for its passphrase)
+ *     get their own mappings, returned to the system when freed instead of staying in an arena
+ *     until malloc_trim. About three mappings per open connection; if the kernel's
+ *     vm.max_map_count is reached, glibc falls back to its arenas.
  *
  * EXPORTS (JS thread unless said otherwise; errors throw Error with .code = 'ERR_SRT_NATIVE',
  *          .srtErrno = libsrt errno)
@@ -81,6 +88,10 @@
  *                                                     instantaneous, in statFields() order)
  *   trimMemory() -> bool                              malloc_trim(0): return heap pages freed by
  *                                                     libsrt to the OS (glibc; a few ms, any thread)
+ *   mallocStats() -> [arena, inUse, free, mmapped]    glibc mallinfo2() over all arenas, bytes:
+ *                                                     heap got from the system, in use, free in
+ *                                                     the arenas (counted even once trimmed),
+ *                                                     chunks mmapped on their own
  *   setReactorQuantum(us)                             dispatch quantum of the reactor (default
  *                                                     2000 µs; 0 = at once): events arriving
  *                                                     within it go out in one wake-up per thread

@@ -13,6 +13,18 @@ export function trimFreedMemory(): boolean {
   return native.trimMemory();
 }
 
+/** glibc's heap (mallinfo2 over all arenas), bytes: got from the system in arenas, in use, free in them, mmapped chunks. */
+export interface MallocStats {
+  arena: number;
+  inUse: number;
+  free: number;
+  mmapped: number;
+}
+
+export function mallocStats(): MallocStats {
+  const [arena, inUse, free, mmapped] = native.mallocStats();
+  return { arena, inUse, free, mmapped };
+}
 
 /** The libsrt version the addon runs on, e.g. "1.5.1". */
 export function libsrtVersion(): string {

@@ -48,6 +48,7 @@ export interface SrtNativeAddon {
   setReactorQuantum(us: number): void;
   /** malloc_trim(0): gives heap pages libsrt freed back to the OS; true if any were released. */
   trimMemory(): boolean;
+  mallocStats(): [arena: number, inUse: number, free: number, mmapped: number];
   unwatch(sock: number): void;
   channelSubscribe(channel: number, token: number): void;
   channelUnsubscribe(channel: number): void;
