@@ -170,9 +170,13 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
         workerStartFaults.count--;
         throw Object.assign(new Error('Worker initialization failure: injected fault (test)'), { code: 'ERR_WORKER_INIT_FAILED' });
       }
+      // minThreads 0: the slot's one thread exists for its one long task. With 1, piscina replaces
+      // a crashed thread by itself, also after (or while) this pool is destroyed: that thread is
+      // never terminated and waits in Atomics.wait forever, with its heap and fds (seen: +1 thread,
+      // +4 fds, ~8 MB per few worker kills). The slot's restart is ours (#hostGone, backoff).
       const pool = new Piscina({
         filename: new URL('../../workers/session-host.js', import.meta.url).href,
-        minThreads: 1,
+        minThreads: 0,
         maxThreads: 1,
         concurrentTasksPerWorker: 1,
         idleTimeout: Number.POSITIVE_INFINITY,

@@ -85,7 +85,7 @@ export class Relay extends EventEmitter<RelayEvents> implements RelayApi, Cluste
       ...(opts.limits.maxViewersPerStream !== undefined ? { maxViewersPerStream: opts.limits.maxViewersPerStream } : {}),
     }));
     this.#listeners = new PortListeners({ log, ...(opts.udpDropCheckMs !== undefined ? { udpDropCheckMs: opts.udpDropCheckMs } : {}) });
-    this.#trim = new MemoryTrim(log);
+    this.#trim = new MemoryTrim(log, this.#pool);
     this.#refusals = new RefusalLog(log, registry, (n) => this.#trim.sessionEnded(n));
     this.#sessions = new StreamSessions({
       log,

@@ -10,7 +10,8 @@
  * freed late (a loaded host); during a burst that goes on, one every TRIM_EVERY_MS bounds the
  * growth and the count is kept for the trim after it. Only when at least TRIM_AFTER_SESSIONS
  * ended; a few ms on this thread. The addon also gives libsrt's large per-socket buffers their
- * own mappings (native/addon.cc), returned when freed, trim or not.
+ * own mappings (native/addon.cc), returned when freed, trim or not. A worker thread that died
+ * (and was replaced) leaves its heap's freed memory behind the same way: it counts as a burst.
  */
 import type { Logger } from '../../logging.js';
 import { mallocStats, trimFreedMemory } from '../../srt/clock.js';
@@ -31,8 +32,14 @@ export class MemoryTrim {
   #lateTrimDue = false;
   #timer: NodeJS.Timeout | undefined;
 
-  constructor(log: Logger) {
+  /** `workers`: the pool, whose 'workers-changed' tells when a worker thread died. */
+  constructor(log: Logger, workers?: { on(event: 'workers-changed', fn: (running: number) => void): unknown }) {
     this.#log = log;
+    let running = -1;
+    workers?.on('workers-changed', (n) => {
+      if (running >= 0 && n < running) this.sessionEnded(TRIM_AFTER_SESSIONS); // a worker died: trim once the restart is over
+      running = n;
+    });
   }
 
   start(): void {
