@@ -18,8 +18,8 @@ import { join } from 'node:path';
 import { ClusterNode } from './helpers/cluster-nodes.js';
 import type { AfterHook } from './helpers/processes.js';
 import { RedisServer } from './helpers/redis-server.js';
-import { countingReceiver, pacedPublisher, publishWhenFree, waitFor } from './helpers/relay-harness.js';
-import { connectBinding } from './helpers/srt-io.js';
+import { pulledStream } from './helpers/cluster-stream.js';
+import { pacedPublisher, publishWhenFree, waitFor } from './helpers/relay-harness.js';
 
 interface LogLine {
   msg?: string;
@@ -54,16 +54,7 @@ test('owner node killed: a node pulling from it drops the route when the lease l
   const redis = await RedisServer.start({ t: hook });
   const [owner, puller] = await Promise.all(['owner', 'puller'].map((id) => ClusterNode.start(hook, id, redis.url(), ['--config', config, '--log-level', 'info'])));
 
-  const pubSock = await connectBinding(owner!.srtPort, { streamid: 'publish:cam', latency: 120 });
-  cleanups.push(() => pubSock.close());
-  const pub = pacedPublisher(pubSock, { pps: 200, tag: 1 });
-  cleanups.push(() => pub.stop());
-  await waitFor(async () => (await owner!.cluster()).owned['cam'] !== undefined, 'the owner holds cam');
-  await waitFor(async () => (await puller!.cluster()).remote['cam'] === 'owner', 'the puller routes cam to the owner');
-  const viewSock = await connectBinding(puller!.srtPort, { streamid: 'read:cam', latency: 120 });
-  cleanups.push(() => viewSock.close());
-  const viewer = countingReceiver(viewSock, 1);
-  await waitFor(() => viewer.packets > 100, 'the viewer on the puller receives');
+  const { pub, pubSock, viewer } = await pulledStream(hook, owner!, puller!);
   assert.equal((await puller!.sessions()).filter((s) => s.kind === 'cluster-pull' && s.stream === 'cam').length, 1, 'one internal pull');
 
   await owner!.kill();

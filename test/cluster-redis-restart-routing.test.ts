@@ -10,8 +10,9 @@ import assert from 'node:assert/strict';
 import { ClusterNode } from './helpers/cluster-nodes.js';
 import type { AfterHook } from './helpers/processes.js';
 import { RedisServer } from './helpers/redis-server.js';
-import { countingReceiver, pacedPublisher, waitFor } from './helpers/relay-harness.js';
-import { connectBinding, delay } from './helpers/srt-io.js';
+import { pulledStream } from './helpers/cluster-stream.js';
+import { waitFor } from './helpers/relay-harness.js';
+import { delay } from './helpers/srt-io.js';
 
 test('after a Redis restart, a node back before the owner keeps routing and pulling the owner\'s stream (the owner re-claims late)', { timeout: 90_000 }, async (t) => {
   const cleanups: Array<() => unknown> = [];
@@ -21,16 +22,7 @@ test('after a Redis restart, a node back before the owner keeps routing and pull
   });
   const redis = await RedisServer.start({ t: hook });
   const [owner, puller] = await Promise.all(['owner', 'puller'].map((id) => ClusterNode.start(hook, id, redis.url(), ['--log-level', 'info'])));
-  const pubSock = await connectBinding(owner!.srtPort, { streamid: 'publish:cam', latency: 120 });
-  cleanups.push(() => pubSock.close());
-  const pub = pacedPublisher(pubSock, { pps: 200, tag: 1 });
-  cleanups.push(() => pub.stop());
-  await waitFor(async () => (await owner!.cluster()).owned['cam'] !== undefined, 'the owner holds cam');
-  await waitFor(async () => (await puller!.cluster()).remote['cam'] === 'owner', 'the puller routes cam to the owner');
-  const viewSock = await connectBinding(puller!.srtPort, { streamid: 'read:cam', latency: 120 });
-  cleanups.push(() => viewSock.close());
-  const viewer = countingReceiver(viewSock, 1);
-  await waitFor(() => viewer.packets > 100, 'the viewer on the puller receives');
+  const { pub, viewer } = await pulledStream(hook, owner!, puller!);
   const pullsBefore = (await puller!.sessions()).filter((s) => s.kind === 'cluster-pull' && s.stream === 'cam').map((s) => s.id);
   assert.equal(pullsBefore.length, 1, 'one internal pull');
 
