@@ -22,6 +22,12 @@
  *                  decision table (native memory, updated by JS) under a mutex held for a few
  *                  microseconds; it never waits for JavaScript.
  *
+ * ERRORS DURING TEARDOWN
+ *   Built with NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS (binding.gyp): an error the addon raises
+ *   while its environment is being torn down (a worker thread terminated mid-fanout) cannot be
+ *   thrown any more; node-addon-api then drops it instead of aborting the whole process with
+ *   "FATAL ERROR: Error::ThrowAsJavaScriptException napi_throw" (seen once in a CI run).
+ *
  * MEMORY
  *   - Packet memory belongs to JS: recvSlots/sendSlots/fanout take a Uint8Array (normally over a
  *     SharedArrayBuffer ring) and use its pointer only for the duration of the call. libsrt copies

@@ -12,13 +12,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SrtSocket } from '../src/srt/socket.js';
 import { freeUdpPort, waitUdpBound } from './helpers/free-port.js';
+import { freeTcpPort } from './helpers/redis-server.js';
 import { spawnFor } from './helpers/processes.js';
 
 const BIN = fileURLToPath(new URL('../../bin/srt-relay.js', import.meta.url));
 
 test('srt-relay starts a node, serves publish and play, and on SIGTERM closes the viewer and exits 0 by its orderly stop, not its 5 s deadline', { timeout: 60_000 }, async (t) => {
   const srtPort = await freeUdpPort();
-  const apiPort = await freeUdpPort(); // any free number; the API binds TCP
+  const apiPort = await freeTcpPort(); // free for TCP (a UDP-free number may be a TCP connection's local port)
   const node = spawnFor(t, process.execPath, [BIN, '--srt-port', String(srtPort), '--api-port', String(apiPort), '--workers', '2', '--log-level', 'info']);
   await node.waitForLine('HTTP API listening', { timeoutMs: 20_000 });
   await waitUdpBound(srtPort);

@@ -4,6 +4,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { freeUdpPort, waitUdpBound } from './free-port.js';
+import { freeTcpPort } from './redis-server.js';
 import { spawnFor, type AfterHook, type Spawned } from './processes.js';
 
 export const RELAY_BIN = fileURLToPath(new URL('../../../bin/srt-relay.js', import.meta.url));
@@ -29,7 +30,7 @@ export interface RelayProcessOptions {
 /** Starts `srt-relay` on free ports and waits until its API listens; killed when `t` ends. */
 export async function startRelayProcess(t: AfterHook, opts: RelayProcessOptions = {}): Promise<RelayProcess> {
   const srtPort = await freeUdpPort();
-  const apiPort = await freeUdpPort(); // any free number; the API binds TCP
+  const apiPort = await freeTcpPort(); // free for TCP (a UDP-free number may be a TCP connection's local port)
   const [cmd, ...pre] = [...(opts.wrap ?? []), process.execPath];
   const proc = spawnFor(
     t,
