@@ -104,8 +104,6 @@ export class ClusterBus extends EventEmitter<ClusterBusEvents> {
   readonly #keys: ClusterKeys;
   readonly #log: Logger;
   #started = false;
-  /** The SUBSCRIBE was answered; until then a failed one is sent again when the connection is back. */
-  #subscribed = false;
 
   constructor(opts: ClusterBusOptions) {
     super();
@@ -113,11 +111,6 @@ export class ClusterBus extends EventEmitter<ClusterBusEvents> {
     this.#keys = opts.keys;
     this.#log = (opts.logger ?? silentLogger()).child({ component: 'cluster-bus' });
     this.health = new RedisHealth(this.#sub, { logger: opts.logger ?? silentLogger(), role: 'subscriber', probeMs: 0 });
-    // ioredis re-subscribes only channels a SUBSCRIBE succeeded for: one that failed while Redis
-    // was away (its queue flushed by a failed connect) would leave the bus deaf for good.
-    this.health.on('ready', () => {
-      if (this.#started && !this.#subscribed) void this.#subscribe();
-    });
     this.health.on('restored', () => this.emit('resubscribed'));
     this.#sub.on('message', (channel: string, message: string) => this.#message(channel, message));
   }
@@ -131,7 +124,13 @@ export class ClusterBus extends EventEmitter<ClusterBusEvents> {
     if (this.#started) return this.health.available;
     this.#started = true;
     if (this.#sub.status === 'wait') this.#sub.connect().catch(() => undefined);
-    const subscribed = this.#subscribe();
+    const subscribed = this.#sub.subscribe(this.#keys.configChanged, this.#keys.routingChanged).then(
+      () => true,
+      (err: unknown) => {
+        this.#log.warn({ err: String(err) }, 'SUBSCRIBE failed');
+        return false;
+      },
+    );
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<boolean>((resolve) => {
       timer = setTimeout(() => resolve(false), waitMs);
@@ -141,16 +140,6 @@ export class ClusterBus extends EventEmitter<ClusterBusEvents> {
     } finally {
       clearTimeout(timer);
     }
-  }
-
-  #subscribe(): Promise<boolean> {
-    return this.#sub.subscribe(this.#keys.configChanged, this.#keys.routingChanged).then(
-      () => (this.#subscribed = true),
-      (err: unknown) => {
-        this.#log.warn({ err: String(err) }, 'SUBSCRIBE failed; sent again when Redis is back');
-        return false;
-      },
-    );
   }
 
   #message(channel: string, message: string): void {
