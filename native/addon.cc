@@ -747,7 +747,7 @@ Napi::Value ThrowMsg(Napi::Env env, const std::string& msg) {
 
 // Every accepted handshake, even one libsrt then refuses for its passphrase, gets a CUDT whose
 // connection objects are allocated before the crypto check: in 1.5.1 at the default options a
-// CRcvLossList of 400 KiB, a CSndLossList of 192 KiB, a CRcvBufferNew of 128 KiB and a 46 KiB
+// CRcvLossList of 400 KiB, a CSndLossList of 192 KiB, a CRcvBufferNew of 128 KiB and a
 // CSndBuffer block of about 46 KB (heaptrack over a flood of 300 refused publishes). glibc's dynamic mmap threshold
 // climbs past those sizes after the first free, so they then come from the arenas, where what
 // they free stays resident until a malloc_trim. A fixed threshold below them (which also stops

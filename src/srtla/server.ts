@@ -273,8 +273,7 @@ export class SrtlaServer {
     this.#opts.target = { host: target.host, port: target.port };
     const groups = [...this.#groups.values()];
     for (const g of groups) this.#closeGroup(g, `its SRT listener ${old.host}:${old.port} is gone`);
-    this.#log.info({ from: `${old.host}:${old.port}`, target: `${target.host}:${target.port}`, groupsClosed: groups.length }, `srtla receiver now feeds ${target.host}:${target.port}`);
-    return groups.length;
+    return groups.length; // the caller (the config reloader) logs the move once
   }
 
   /** Every group with its links. */

@@ -98,9 +98,9 @@ export interface RelayOptions {
 
 /**
  * `cluster-pull`: this node pulls a stream from the node that owns it; `cluster-serve`: this
- * node serves another node's pull of a stream published here.
+ * node serves another node's pull of a stream published here. `undecided`: a plain-name caller of
+ * a stream that was not live, until it sends media (publisher) or stays silent 1 s (viewer).
  */
-/** `undecided`: a plain-name caller of a stream that was not live, until it sends media (publisher) or stays silent 1 s (viewer). */
 export type SessionKind = 'publisher' | 'viewer' | 'undecided' | 'push' | 'pull' | 'file' | 'cluster-pull' | 'cluster-serve';
 
 export interface SessionInfo {

@@ -89,11 +89,10 @@ export function recordingRoutes(opts: RecordingRouteOptions): Route[] {
           if (ticket === null || !opts.tickets.allows(ticket, q.get('path') ?? '')) opts.authorize(req);
           const { abs, type, size } = await recordingFile(relay.recordingsRoot, q.get('path'));
           const root = relay.recordingsRoot!;
-          const st = { size };
           const name = relative(root, abs).split('/').join('_') || basename(abs);
           // One byte range (`Range: bytes=a-b`, `a-`, `-n`) of the size at the stat: 206; a range
           // past the end: 416; several ranges or a malformed header: the whole file (RFC 9110 14.2).
-          const ranges = req.headers.range === undefined ? undefined : parseRange(st.size, req.headers.range, { combine: true });
+          const ranges = req.headers.range === undefined ? undefined : parseRange(size, req.headers.range, { combine: true });
           const range = Array.isArray(ranges) && ranges.length === 1 && ranges.type === 'bytes' ? ranges[0]! : undefined;
           const unsatisfiable = ranges === -1;
           const headers = {
@@ -107,18 +106,18 @@ export function recordingRoutes(opts: RecordingRouteOptions): Route[] {
             status: unsatisfiable ? 416 : range !== undefined ? 206 : 200,
             stream: (res: ServerResponse): void => {
               if (unsatisfiable) {
-                res.writeHead(416, { ...headers, 'content-range': `bytes */${st.size}`, 'content-length': '0' });
+                res.writeHead(416, { ...headers, 'content-range': `bytes */${size}`, 'content-length': '0' });
                 res.end();
                 return;
               }
               const start = range?.start ?? 0;
-              const end = range?.end ?? st.size - 1;
+              const end = range?.end ?? size - 1;
               res.writeHead(range !== undefined ? 206 : 200, {
                 ...headers,
                 'content-length': String(Math.max(0, end - start + 1)),
-                ...(range !== undefined ? { 'content-range': `bytes ${start}-${end}/${st.size}` } : {}),
+                ...(range !== undefined ? { 'content-range': `bytes ${start}-${end}/${size}` } : {}),
               });
-              if (res.req.method === 'HEAD' || st.size === 0) {
+              if (res.req.method === 'HEAD' || size === 0) {
                 res.end();
                 return;
               }
