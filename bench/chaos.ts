@@ -2,7 +2,7 @@
  * Chaos run (issue 13, "A chaos run"): faults at random, in a seeded order, while viewers watch,
  * against one node (setup A) and a 3-node cluster behind nginx's UDP load balancer (setup B).
  *
- *   npm run bench -- chaos [--duration 20m] [--seed 1] [--setups A,B] [--faults k1,k2,...]
+ *   npm run bench -- chaos [--duration 20m] [--seed 1] [--setups A,B] [--faults k1,k2,...] [--heap-snapshots DIR]
  *                          [--viewers 10] [--bitrate 1.5] [--max-faults N] [--count N] [--out DIR]
  *
  * Each setup gets half of --duration. Streams (the same on every node, from one config file):
@@ -105,6 +105,18 @@ interface ResourceSample {
   fds: number;
   threads: number;
   cpuS: number;
+  /** The node's own answer to `{ cmd: 'mem' }` (the last one before this sample), MB. */
+  mem?: MemAnswer;
+}
+
+/** Where a node's memory is, MB: glibc's heap over all arenas (in use, free in the arenas, mmapped chunks) and the main thread's V8 heap. */
+interface MemAnswer {
+  mallocInUse: number;
+  mallocFree: number;
+  mallocMmapped: number;
+  v8HeapUsed: number;
+  v8HeapTotal: number;
+  arrayBuffers: number;
 }
 
 class Node {
@@ -121,6 +133,7 @@ class Node {
   /** Failover milestones of the push stream (TIMELINE_MSGS), with the bench time they were read. */
   readonly timeline: Array<{ t: number; msg: string }> = [];
   #exit: Promise<void> = Promise.resolve();
+  #mem: MemAnswer | undefined;
 
   constructor(id: string, srtPort: number, apiPort: number, args: string[]) {
     this.id = id;
@@ -160,6 +173,12 @@ class Node {
     child.stdout!.on('data', onData);
     child.stderr!.on('data', onData);
     child.on('error', () => undefined);
+    this.#mem = undefined;
+    child.on('message', (m: { event?: string } & Record<string, number>) => {
+      if (m.event !== 'mem') return;
+      const mb = (k: string): number => Math.round((m[k] ?? 0) / 1024 / 102.4) / 10;
+      this.#mem = { mallocInUse: mb('mallocInUse'), mallocFree: mb('mallocFree'), mallocMmapped: mb('mallocMmapped'), v8HeapUsed: mb('v8HeapUsed'), v8HeapTotal: mb('v8HeapTotal'), arrayBuffers: mb('arrayBuffers') };
+    });
     this.#exit = new Promise((resolve) => child.once('exit', () => {
       this.exitedAt = now();
       resolve();
@@ -175,6 +194,16 @@ class Node {
       if (Date.now() > end) throw new Error(`node ${this.id} not ready after ${timeoutMs} ms:\n${this.logTail.slice(-20).join('\n')}`);
       await delay(100);
     }
+  }
+
+  /** Writes the node's main-thread heap snapshot (chaos --heap-snapshots). */
+  heapSnapshot(file: string): void {
+    if (this.alive) this.child?.send({ cmd: 'heap-snapshot', file }, () => undefined);
+  }
+
+  /** Asks the node where its memory is; the answer goes into the next samples. */
+  askMemory(): void {
+    if (this.alive) this.child?.send({ cmd: 'mem' }, () => undefined);
   }
 
   crashWorker(index: number): void {
@@ -200,7 +229,7 @@ class Node {
     try {
       const status = readFileSync(`/proc/${pid}/status`, 'utf8');
       const field = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? NaN);
-      return { t, node: this.id, incarnation: this.incarnation, pid, rssKb: field('VmRSS'), fds: readdirSync(`/proc/${pid}/fd`).length, threads: field('Threads'), cpuS: pidCpu(pid) ?? 0 };
+      return { t, node: this.id, incarnation: this.incarnation, pid, rssKb: field('VmRSS'), fds: readdirSync(`/proc/${pid}/fd`).length, threads: field('Threads'), cpuS: pidCpu(pid) ?? 0, ...(this.#mem !== undefined ? { mem: this.#mem } : {}) };
     } catch {
       return undefined;
     }
@@ -925,6 +954,8 @@ interface Options {
   bitrate: number;
   /** SRTO_PEERIDLETIMEO of the push publisher, ms; 0: libsrt's default (5000). */
   publisherIdleMs: number;
+  /** Directory for each node's main-thread heap snapshot at the start and the end sample (--heap-snapshots DIR). */
+  heapSnapshots?: string;
   /** nginx stream config to rewrite for setup B instead of deploy/nginx/srt-lb.conf (to compare variants). */
   lbConfig?: string;
   maxFaults: number;
@@ -1044,6 +1075,7 @@ async function runSetup(name: 'A' | 'B', opts: Options, budgetMs: number, random
         const t = now() - t0;
         for (const n of nodes) {
           const s = n.sample(t);
+          n.askMemory();
           if (s === undefined) continue;
           samples.push(s);
           const key = `${n.id}/${s.incarnation}`;
@@ -1064,6 +1096,7 @@ async function runSetup(name: 'A' | 'B', opts: Options, budgetMs: number, random
     const viewersConnected = viewers.filter((v) => v.receiving).length;
     say(`[${name}] ${nodes.length} node(s), ${viewersConnected}/${viewers.length} viewers receiving, publisher connected ${publisher.connects}×; warm-up ${fmt(warmUpMs / 1000, 0)} s, then faults until ${fmt((budgetMs - 25_000) / 60_000, 1)} min`);
     const startSample: Record<string, ResourceSample> = {};
+    if (opts.heapSnapshots !== undefined) for (const n of nodes) n.heapSnapshot(join(opts.heapSnapshots, `${name}-${n.id}-start.heapsnapshot`));
     for (const n of nodes) {
       const s = n.sample(now() - t0);
       if (s !== undefined) startSample[n.id] = s;
@@ -1095,6 +1128,7 @@ async function runSetup(name: 'A' | 'B', opts: Options, budgetMs: number, random
     // Quiet end, then the end sample.
     await delay(10_000);
     const endSample: Record<string, ResourceSample> = {};
+    if (opts.heapSnapshots !== undefined) for (const n of nodes) n.heapSnapshot(join(opts.heapSnapshots, `${name}-${n.id}-end.heapsnapshot`));
     for (const n of nodes) {
       const s = n.sample(now() - t0);
       if (s !== undefined) endSample[n.id] = s;
@@ -1185,6 +1219,30 @@ interface Goal {
   detail: string;
 }
 
+function memoryRows(r: SetupResult): string[][] {
+  const rows: string[][] = [];
+  for (const [id, start] of Object.entries(r.startSample)) {
+    const end = r.endSample[id];
+    if (end === undefined || end.incarnation !== start.incarnation || start.mem === undefined || end.mem === undefined) continue;
+    const own = r.samples.filter((s) => s.node === id && s.incarnation === end.incarnation && s.t >= start.t);
+    if (own.length < 4) continue;
+    const at = (q: number): ResourceSample => own[Math.min(own.length - 1, Math.floor(q * (own.length - 1)))]!;
+    const half = own.filter((s) => s.t >= (start.t + end.t) / 2);
+    const pair = (f: (m: MemAnswer) => number): string => `${fmt(f(start.mem!), 1)} → ${fmt(f(end.mem!), 1)}`;
+    rows.push([
+      id,
+      `${fmt(start.rssKb / 1024, 1)} → ${fmt(end.rssKb / 1024, 1)}`,
+      pair((m) => m.mallocInUse),
+      pair((m) => m.mallocFree),
+      pair((m) => m.mallocMmapped),
+      pair((m) => m.v8HeapUsed),
+      [0.25, 0.5, 0.75, 1].map((q) => fmt(at(q).rssKb / 1024, 1)).join(' '),
+      fmt(slopePerMin(half.map((s) => s.t), half.map((s) => s.rssKb / 1024)), 3),
+    ]);
+  }
+  return rows;
+}
+
 function resourceRows(r: SetupResult): { rows: string[][]; goals: Goal[] } {
   const rows: string[][] = [];
   const goals: Goal[] = [];
@@ -1264,6 +1322,8 @@ function report(opts: Options, results: SetupResult[], started: number): { md: s
     const res = resourceRows(r);
     md += `Resources (start = before the first fault, end = after the last one and 10 s of quiet; slopes per minute over the samples of the last incarnation):\n\n`;
     md += `${markdownTable(['node', 'RSS MB', 'RSS Δ', 'RSS MB/min', 'fds', 'fds/min', 'threads', 'threads/min'], res.rows)}\n\n`;
+    const mem = memoryRows(r);
+    if (mem.length > 0) md += `Where the memory is, MB (start → end; glibc heap over all arenas from mallinfo2, V8 = the main thread's heap; RSS at each quarter of the setup and its slope over the second half tell a warm-up from a leak):\n\n${markdownTable(['node', 'RSS', 'malloc in use', 'malloc free', 'malloc mmapped', 'V8 heap used', 'RSS at ¼ ½ ¾ end', 'RSS MB/min, 2nd half'], mem)}\n\n`;
     md += `Final checks:\n\n${r.finalChecks.map((c) => `- ${c.ok ? 'ok' : 'FAILED'}: ${c.what}: ${c.detail}`).join('\n')}\n\n`;
     if (r.name === 'B') md += `nginx access log: sessions (of them never answered) per upstream: ${Object.entries(r.nginxLog.sessionsByUpstream).map(([u, c]) => `${u} ${c.sessions} (${c.unanswered})`).join(', ') || '–'}; "upstream server temporarily disabled" ${r.nginxLog.disabled}×.\n\n`;
     if (r.name === 'B') md += `nginx error log: ${r.nginxLog.failed} [error] lines, ${r.nginxLog.noLive} "no live upstreams"${r.nginxLog.sample.length > 0 ? `; first ones:\n\n\`\`\`\n${r.nginxLog.sample.join('\n')}\n\`\`\`` : ''}\n\n`;
@@ -1313,6 +1373,7 @@ export async function main(argv: string[]): Promise<number> {
       bitrate: { type: 'string', default: '1.5' },
       'publisher-idle-ms': { type: 'string', default: '0' },
       'lb-config': { type: 'string' },
+      'heap-snapshots': { type: 'string' },
       'max-faults': { type: 'string', default: '1000' },
       count: { type: 'string', default: '0' },
       out: { type: 'string' },
@@ -1331,6 +1392,7 @@ export async function main(argv: string[]): Promise<number> {
     bitrate: Number(values.bitrate),
     publisherIdleMs: Number(values['publisher-idle-ms']),
     ...(values['lb-config'] !== undefined ? { lbConfig: values['lb-config'] } : {}),
+    ...(values['heap-snapshots'] !== undefined ? { heapSnapshots: values['heap-snapshots'] } : {}),
     maxFaults: Number(values['max-faults']),
     count: Number(values.count),
     outDir: values.out ?? join(repoRoot(), 'bench', 'results'),
