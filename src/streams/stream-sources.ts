@@ -10,7 +10,7 @@
  * A source whose publisher is connected but has sent no media for the stream's takeoverAfterMs
  * counts as not live (the same notion of "publisher gone" as takeover): the next source runs
  * and, once live, replaces it.
- * Viewers of a stream with no live source are closed after `failoverTimeoutMs`.
+ * Viewers of a stream with no live source are closed after `failoverTimeoutMs` (when it has one).
  */
 import type { Logger } from '../logging.js';
 import type { Gate } from '../srt/gate.js';
@@ -33,7 +33,11 @@ export interface ParsedSource {
 export interface StreamSourcesOptions {
   alwaysOn: boolean;
   idleTimeoutMs: number;
-  failoverTimeoutMs: number;
+  /**
+   * Viewers are closed after this long without a live source. Undefined: never for that reason
+   * (a stream published without configuration, held here as on the node its publisher is on).
+   */
+  failoverTimeoutMs: number | undefined;
   acceptStreamIds: 'wildcard' | 'ignore' | 'refuse';
   loop: boolean;
   simulatedLive: boolean;
@@ -329,7 +333,8 @@ export class StreamSources {
 
   #armFailover(): void {
     const live = this.#runners.some((r) => r.state === 'live');
-    if (live || this.#viewers === 0) {
+    const ms = this.#opts.failoverTimeoutMs;
+    if (live || this.#viewers === 0 || ms === undefined) {
       if (this.#failoverTimer !== undefined) clearTimeout(this.#failoverTimer);
       this.#failoverTimer = undefined;
       return;
@@ -338,9 +343,9 @@ export class StreamSources {
     this.#failoverTimer = setTimeout(() => {
       this.#failoverTimer = undefined;
       if (this.#runners.some((r) => r.state === 'live')) return;
-      this.#host.log.info({ stream: this.stream, failoverTimeoutMs: this.#opts.failoverTimeoutMs }, 'no source came back: closing viewers');
+      this.#host.log.info({ stream: this.stream, failoverTimeoutMs: ms }, 'no source came back: closing viewers');
       this.#host.closeViewers(this.stream, 'no source within failoverTimeoutMs');
-    }, this.#opts.failoverTimeoutMs);
+    }, ms);
     this.#failoverTimer.unref();
   }
 

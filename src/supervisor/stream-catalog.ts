@@ -169,12 +169,14 @@ export class StreamCatalog {
     const stream = this.#registry.forRemote(name);
     stream.remote = { node: owner.node, epoch: owner.epoch, source: owner.source, ...(owner.quiet === true ? { quiet: true } : {}) };
     if (stream.sources === undefined) {
-      // A dynamic stream: nothing configured feeds it here, only the pull from its owner.
+      // A dynamic stream: nothing configured feeds it here, only the pull from its owner. Its
+      // viewers are held without a source as on the owner node (a dynamic stream there has no
+      // failover timer): across an owner's death they wait for the encoder to come back anywhere.
       stream.setSources(
         new StreamSources(this.#host, name, [], {
           alwaysOn: false,
           idleTimeoutMs: owner.source.idleTimeoutMs,
-          failoverTimeoutMs: 10000,
+          failoverTimeoutMs: undefined,
           acceptStreamIds: 'ignore',
           loop: false,
           simulatedLive: false,
