@@ -117,6 +117,9 @@ interface MemAnswer {
   v8HeapUsed: number;
   v8HeapTotal: number;
   arrayBuffers: number;
+  rss: number;
+  /** The node ran malloc_trim just before this answer. */
+  trimmed: boolean;
 }
 
 class Node {
@@ -134,6 +137,7 @@ class Node {
   readonly timeline: Array<{ t: number; msg: string }> = [];
   #exit: Promise<void> = Promise.resolve();
   #mem: MemAnswer | undefined;
+  #memTrimmed: MemAnswer | undefined;
 
   constructor(id: string, srtPort: number, apiPort: number, args: string[]) {
     this.id = id;
@@ -152,7 +156,10 @@ class Node {
 
   start(t0: number): void {
     this.incarnation++;
-    const child = spawn(process.execPath, [distBench('lib/chaos-node.js'), ...this.args], {
+    // CHAOS_NODE_WRAP="heaptrack -o /tmp/ht": each node runs under that command (memory profiling).
+    const wrap = (process.env.CHAOS_NODE_WRAP ?? '').split(' ').filter((w) => w !== '');
+    const argv = [...wrap.slice(1), process.execPath, distBench('lib/chaos-node.js'), ...this.args];
+    const child = spawn(wrap[0] ?? argv.shift()!, argv, {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       env: { ...process.env, SRT_RELAY_CLUSTER_SECRET: CLUSTER_SECRET },
     });
@@ -177,7 +184,9 @@ class Node {
     child.on('message', (m: { event?: string } & Record<string, number>) => {
       if (m.event !== 'mem') return;
       const mb = (k: string): number => Math.round((m[k] ?? 0) / 1024 / 102.4) / 10;
-      this.#mem = { mallocInUse: mb('mallocInUse'), mallocFree: mb('mallocFree'), mallocMmapped: mb('mallocMmapped'), v8HeapUsed: mb('v8HeapUsed'), v8HeapTotal: mb('v8HeapTotal'), arrayBuffers: mb('arrayBuffers') };
+      const a: MemAnswer = { mallocInUse: mb('mallocInUse'), mallocFree: mb('mallocFree'), mallocMmapped: mb('mallocMmapped'), v8HeapUsed: mb('v8HeapUsed'), v8HeapTotal: mb('v8HeapTotal'), arrayBuffers: mb('arrayBuffers'), rss: Math.round((m.rssKb ?? 0) / 102.4) / 10, trimmed: m.trimmed === 1 };
+      if (a.trimmed) this.#memTrimmed = a;
+      else this.#mem = a;
     });
     this.#exit = new Promise((resolve) => child.once('exit', () => {
       this.exitedAt = now();
@@ -204,6 +213,15 @@ class Node {
   /** Asks the node where its memory is; the answer goes into the next samples. */
   askMemory(): void {
     if (this.alive) this.child?.send({ cmd: 'mem' }, () => undefined);
+  }
+
+  /** Runs malloc_trim in the node and answers where its memory is then (once, at the end). */
+  async memoryAfterTrim(): Promise<MemAnswer | undefined> {
+    if (!this.alive) return undefined;
+    this.#memTrimmed = undefined;
+    this.child?.send({ cmd: 'mem', trim: true }, () => undefined);
+    for (let i = 0; i < 50 && this.#memTrimmed === undefined; i++) await delay(100);
+    return this.#memTrimmed;
   }
 
   crashWorker(index: number): void {
@@ -924,6 +942,8 @@ interface SetupResult {
   samples: ResourceSample[];
   startSample: Record<string, ResourceSample>;
   endSample: Record<string, ResourceSample>;
+  /** After the end sample: each node's memory once malloc_trim ran (what glibc only kept cached is gone). */
+  afterTrim: Record<string, MemAnswer>;
   restarts: Record<string, number>;
   finalChecks: Array<{ what: string; ok: boolean; detail: string }>;
   viewersConnected: number;
@@ -1128,11 +1148,16 @@ async function runSetup(name: 'A' | 'B', opts: Options, budgetMs: number, random
     // Quiet end, then the end sample.
     await delay(10_000);
     const endSample: Record<string, ResourceSample> = {};
-    if (opts.heapSnapshots !== undefined) for (const n of nodes) n.heapSnapshot(join(opts.heapSnapshots, `${name}-${n.id}-end.heapsnapshot`));
     for (const n of nodes) {
       const s = n.sample(now() - t0);
       if (s !== undefined) endSample[n.id] = s;
     }
+    const afterTrim: Record<string, MemAnswer> = {};
+    for (const n of nodes) {
+      const m = await n.memoryAfterTrim();
+      if (m !== undefined) afterTrim[n.id] = m;
+    }
+    if (opts.heapSnapshots !== undefined) for (const n of nodes) n.heapSnapshot(join(opts.heapSnapshots, `${name}-${n.id}-end.heapsnapshot`));
     const cpu1 = machineCpu();
     const self = process.cpuUsage(self0);
     const wall = cpu1.total - cpu0.total;
@@ -1163,6 +1188,7 @@ async function runSetup(name: 'A' | 'B', opts: Options, budgetMs: number, random
       samples,
       startSample,
       endSample,
+      afterTrim,
       restarts,
       finalChecks,
       viewersConnected,
@@ -1238,6 +1264,7 @@ function memoryRows(r: SetupResult): string[][] {
       pair((m) => m.v8HeapUsed),
       [0.25, 0.5, 0.75, 1].map((q) => fmt(at(q).rssKb / 1024, 1)).join(' '),
       fmt(slopePerMin(half.map((s) => s.t), half.map((s) => s.rssKb / 1024)), 3),
+      r.afterTrim[id] !== undefined ? `${fmt(r.afterTrim[id]!.rss, 1)}, ${fmt(r.afterTrim[id]!.mallocInUse, 1)}` : '–',
     ]);
   }
   return rows;
@@ -1323,7 +1350,7 @@ function report(opts: Options, results: SetupResult[], started: number): { md: s
     md += `Resources (start = before the first fault, end = after the last one and 10 s of quiet; slopes per minute over the samples of the last incarnation):\n\n`;
     md += `${markdownTable(['node', 'RSS MB', 'RSS Δ', 'RSS MB/min', 'fds', 'fds/min', 'threads', 'threads/min'], res.rows)}\n\n`;
     const mem = memoryRows(r);
-    if (mem.length > 0) md += `Where the memory is, MB (start → end; glibc heap over all arenas from mallinfo2, V8 = the main thread's heap; RSS at each quarter of the setup and its slope over the second half tell a warm-up from a leak):\n\n${markdownTable(['node', 'RSS', 'malloc in use', 'malloc free', 'malloc mmapped', 'V8 heap used', 'RSS at ¼ ½ ¾ end', 'RSS MB/min, 2nd half'], mem)}\n\n`;
+    if (mem.length > 0) md += `Where the memory is, MB (start → end; glibc heap over all arenas from mallinfo2, V8 = the main thread's heap; RSS at each quarter of the setup and its slope over the second half tell a warm-up from a leak):\n\n${markdownTable(['node', 'RSS', 'malloc in use', 'malloc free', 'malloc mmapped', 'V8 heap used', 'RSS at ¼ ½ ¾ end', 'RSS MB/min, 2nd half', 'after malloc_trim: RSS, malloc in use'], mem)}\n\n`;
     md += `Final checks:\n\n${r.finalChecks.map((c) => `- ${c.ok ? 'ok' : 'FAILED'}: ${c.what}: ${c.detail}`).join('\n')}\n\n`;
     if (r.name === 'B') md += `nginx access log: sessions (of them never answered) per upstream: ${Object.entries(r.nginxLog.sessionsByUpstream).map(([u, c]) => `${u} ${c.sessions} (${c.unanswered})`).join(', ') || '–'}; "upstream server temporarily disabled" ${r.nginxLog.disabled}×.\n\n`;
     if (r.name === 'B') md += `nginx error log: ${r.nginxLog.failed} [error] lines, ${r.nginxLog.noLive} "no live upstreams"${r.nginxLog.sample.length > 0 ? `; first ones:\n\n\`\`\`\n${r.nginxLog.sample.join('\n')}\n\`\`\`` : ''}\n\n`;

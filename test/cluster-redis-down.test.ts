@@ -220,10 +220,25 @@ test('connect: refuses with "not reachable within connectTimeoutMs" when Redis i
     assert.deepEqual((await c.registry.list()).map((n) => n.id), ['node-c'], 'registered once Redis came');
     const changes: string[] = [];
     c.config.on('change', (ch) => changes.push(ch.name));
+    // Each try is a new entry: a put that changes nothing publishes no notice, so retrying the
+    // same one after a first notice went out before the subscriber was back would wait forever.
+    let tries = 0;
     await eventually(async () => {
-      await c.config.putStream(`s${changes.length}`, { source: 'push://' });
+      await c.config.putStream(`s${tries++}`, { source: 'push://' });
       return changes.length > 0;
     }, 'subscribed once Redis came', 10_000);
+    // A change made while the subscriber connection is away (killed by Redis; it reconnects
+    // after its backoff) reaches no subscriber: the resync when it is back covers it, and
+    // notices flow again after.
+    const resynced = once(c.config, 'resync', 10_000);
+    await c.redis.client('KILL', 'TYPE', 'pubsub');
+    await c.config.putStream('while-away', { source: 'push://' });
+    await resynced;
+    const before = changes.length;
+    await eventually(async () => {
+      await c.config.putStream(`after${tries++}`, { source: 'push://' });
+      return changes.length > before;
+    }, 'notices again after the subscriber connection came back', 10_000);
     await c.close();
   } finally {
     await other.close();

@@ -9,11 +9,12 @@ import { execFile } from 'node:child_process';
 import { Writable } from 'node:stream';
 import { createLogger } from '../src/logging.js';
 import { freeUdpPort } from './helpers/free-port.js';
+import { freeTcpPort } from './helpers/redis-server.js';
 import { spawnFor } from './helpers/processes.js';
 import { RELAY_BIN } from './helpers/relay-process.js';
 
 async function ports(): Promise<string[]> {
-  return ['--srt-port', String(await freeUdpPort()), '--api-port', String(await freeUdpPort()), '--workers', '1'];
+  return ['--srt-port', String(await freeUdpPort()), '--api-port', String(await freeTcpPort()), '--workers', '1'];
 }
 
 test('piped, the node logs JSON lines with level names ("level":"info"), not numbers', { timeout: 30_000 }, async (t) => {

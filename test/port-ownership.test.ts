@@ -13,6 +13,7 @@ import { SrtListener, type SrtSocket } from '../src/srt/socket.js';
 import { Relay, type RelayOptions } from '../src/supervisor/relay.js';
 import { SrtlaServer } from '../src/srtla/server.js';
 import { freeUdpPort } from './helpers/free-port.js';
+import { freeTcpPort } from './helpers/redis-server.js';
 import { countingReceiver, pacedPublisher, relayOptions, waitFor, waitLive, serveApi } from './helpers/relay-harness.js';
 import { RELAY_BIN, startRelayProcess } from './helpers/relay-process.js';
 import { spawnFor } from './helpers/processes.js';
@@ -251,7 +252,7 @@ test('in a cluster, a push onto the SRT or internal port of the node (or a strea
 
 test('a second srt-relay on the port a node holds exits 1 naming the port and the first pid; the first still serves', { timeout: 60_000 }, async (t) => {
   const first = await startRelayProcess(t, { logLevel: 'warn' });
-  const apiPort = await freeUdpPort();
+  const apiPort = await freeTcpPort();
   const second = spawnFor(t, process.execPath, [RELAY_BIN, '--srt-port', String(first.srtPort), '--api-port', String(apiPort), '--workers', '2', '--log-level', 'warn'], { name: 'second srt-relay' });
   const exit = await second.waitExit(10_000);
   assert.equal(exit.code, 1, `exit code (output: ${second.output()})`);

@@ -89,6 +89,22 @@ function firstKeyframePat(b: Buffer): number {
   return kf.packet * TS;
 }
 
+/** Where a recording and a viewer's capture part: sizes, first differing TS packet, whether one is a prefix of the other, the recorder's losses. */
+function captureDiff(viewer: Buffer, recording: Buffer, segmentSizes: number[], push: PushInfo): string {
+  const n = Math.min(viewer.length, recording.length);
+  let i = 0;
+  while (i < n && viewer[i] === recording[i]) i++;
+  const pid = (b: Buffer, at: number): string => (at + 3 <= b.length ? (((b[at + 1]! & 0x1f) << 8) | b[at + 2]!).toString(16) : '-');
+  const pkt = Math.floor(i / TS);
+  const tail = (b: Buffer): string => Array.from({ length: Math.min(8, Math.floor(b.length / TS)) }, (_, k) => pid(b, b.length - (8 - k) * TS)).join(' ');
+  return [
+    `viewer ${viewer.length} B, recording ${recording.length} B in segments of ${segmentSizes.join('/')} B`,
+    i === n ? `the ${viewer.length < recording.length ? 'viewer capture' : 'recording'} is a prefix of the other` : `first difference at byte ${i} (TS packet ${pkt}: pid ${pid(viewer, pkt * TS)} viewer, ${pid(recording, pkt * TS)} recording)`,
+    `last 8 packets' pids: viewer ${tail(viewer)}; recording ${tail(recording)}`,
+    `recorder lostPackets ${push.recording?.lostPackets ?? '?'}, bytes ${push.recording?.bytes ?? '?'}`,
+  ].join('; ');
+}
+
 function tempRoot(t: AfterHook, name: string): string {
   const dir = mkdtempSync(join(tmpdir(), `rec-${name}-`));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -124,8 +140,9 @@ test('10 s from ffmpeg with a 2 s GOP and segmentSeconds 4: 3 files, each ffprob
   const all = Buffer.concat(parts);
   const seen = rx.data();
   const from = firstKeyframePat(seen);
-  assert.equal(seen.length - from, all.length, 'as many bytes as the viewer got from the first keyframe\'s PAT on');
-  assert.ok(seen.subarray(from).equals(all), 'byte-equal to the viewer\'s capture from the first keyframe\'s PAT');
+  const where = (): string => captureDiff(seen.subarray(from), all, parts.map((p) => p.length), recordingPush(relay, 'cam'));
+  assert.equal(seen.length - from, all.length, `as many bytes as the viewer got from the first keyframe's PAT on (${where()})`);
+  assert.ok(seen.subarray(from).equals(all), `byte-equal to the viewer's capture from the first keyframe's PAT (${where()})`);
   // The listing reads the files.
   const res = await fetch(`${api}/api/v1/recordings?stream=cam`);
   assert.equal(res.status, 200);

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { SrtlaSender } from './helpers/srtla-sender.js';
 import { startRelayProcess, RELAY_BIN } from './helpers/relay-process.js';
 import { freeUdpPort, waitUdpBound } from './helpers/free-port.js';
+import { freeTcpPort } from './helpers/redis-server.js';
 import { spawnFor, type AfterHook } from './helpers/processes.js';
 import { waitFor } from './helpers/relay-harness.js';
 import { connectBinding, receiveAll, sendFile } from './helpers/srt-io.js';
@@ -76,7 +77,7 @@ test('a node with srtla.port in its config takes a bonded publisher over 2 links
 
 test('a config whose srtla.port is the SRT port fails to start with ERR_PORT_IN_USE and exit code 1', { timeout: 30_000 }, async (t) => {
   const srtPort = await freeUdpPort();
-  const apiPort = await freeUdpPort();
+  const apiPort = await freeTcpPort();
   const file = await configFile(t, {
     srt: { ports: [{ port: srtPort, direction: 'both' }] },
     srtla: { port: srtPort },

@@ -2,7 +2,7 @@
  * The srt-relay command line (src/cli/main.ts, what bin/srt-relay.js runs) with one addition for
  * the chaos bench: over the IPC channel of its parent, `{ cmd: 'crash-worker', index }` crashes
  * one worker thread through the relay's fault-injection hook (`Relay.crashWorker`, the one the
- * worker-*.test.ts tests use), and `{ cmd: 'mem' }` answers where the memory is (glibc's heap,
+ * worker-*.test.ts tests use), and `{ cmd: 'mem', trim? }` answers where the memory is (glibc's heap,
  * the main thread's V8 heap); `{ cmd: 'heap-snapshot', file }` writes the main thread's heap snapshot. Nothing else differs: same flags, config, signals and exit codes.
  *
  *   node dist/bench/lib/chaos-node.js --srt-port N --api-port M ...   (started with an IPC channel)
@@ -10,7 +10,8 @@
 import { writeHeapSnapshot } from 'node:v8';
 import { Relay } from '../../src/supervisor/relay.js';
 import { main } from '../../src/cli/main.js';
-import { mallocStats } from '../../src/srt/clock.js';
+import { mallocStats, trimFreedMemory } from '../../src/srt/clock.js';
+import { readFileSync } from 'node:fs';
 
 const relays: Relay[] = [];
 const proto = Relay.prototype as unknown as { start: (...a: unknown[]) => Promise<void> };
@@ -20,12 +21,14 @@ proto.start = function (this: Relay, ...a: unknown[]): Promise<void> {
   return start.apply(this, a);
 };
 
-process.on('message', (m: { cmd?: string; index?: number; file?: string }) => {
+process.on('message', (m: { cmd?: string; index?: number; file?: string; trim?: boolean }) => {
   if (m.cmd === 'mem') {
     // Where the resident memory is: glibc's heap (all arenas) and the main thread's V8 heap.
+    // With `trim`, malloc_trim first (what is resident only because glibc kept freed pages is gone after it).
+    if (m.trim === true) trimFreedMemory();
     const heap = mallocStats();
     const v8 = process.memoryUsage();
-    process.send?.({ event: 'mem', mallocInUse: heap.inUse, mallocFree: heap.free, mallocMmapped: heap.mmapped, v8HeapUsed: v8.heapUsed, v8HeapTotal: v8.heapTotal, arrayBuffers: v8.arrayBuffers });
+    process.send?.({ event: 'mem', mallocInUse: heap.inUse, mallocFree: heap.free, mallocMmapped: heap.mmapped, v8HeapUsed: v8.heapUsed, v8HeapTotal: v8.heapTotal, arrayBuffers: v8.arrayBuffers, rssKb: Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? 0), trimmed: m.trim === true ? 1 : 0 });
     return;
   }
   if (m.cmd === 'heap-snapshot') {
